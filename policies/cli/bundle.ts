@@ -1,0 +1,18 @@
+/**
+ * Validates policies/*.yaml and writes them as JSON for the gateway bundle to import: the repo's
+ * policies ship inside the Worker (`wrangler deploy` runs this as its build step), and an invalid
+ * set stops the deploy.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "./files.ts";
+
+const OUT = new URL("../../workers/gateway/generated/", import.meta.url);
+
+const { documents, result } = loadPolicyFiles(defaultPolicyFiles());
+if (!result.ok) {
+  printErrors(result.errors);
+  process.exit(1);
+}
+mkdirSync(OUT, { recursive: true });
+const bundled = documents.map(({ source, value }) => ({ source, value }));
+writeFileSync(new URL("policies.json", OUT), JSON.stringify(bundled, null, 1) + "\n");

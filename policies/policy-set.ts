@@ -1,0 +1,119 @@
+/**
+ * Turns raw documents into a checked PolicySet: each document against its kind's schema, then the
+ * set as a whole (duplicate names, references to unknown objects, conflicting policies). All errors
+ * are collected, so one run of `npm run validate` shows every problem.
+ */
+import type { z } from "zod";
+import { errorAt, type PolicyError, type SourceDocument } from "./errors.ts";
+import { Backend, BackendTrafficPolicy, HTTPRoute, KINDS } from "./schema/index.ts";
+
+export interface Located<T> {
+  document: SourceDocument;
+  value: T;
+}
+
+export interface PolicySet {
+  routes: Located<HTTPRoute>[];
+  backends: Located<Backend>[];
+  trafficPolicies: Located<BackendTrafficPolicy>[];
+}
+
+export type PolicySetResult = { ok: true; set: PolicySet } | { ok: false; errors: PolicyError[] };
+
+const KNOWN_KINDS = Object.keys(KINDS).join(", ");
+
+/** Zod's messages, made to read as a sentence about the named field. */
+const errorMessages: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === "invalid_type" && issue.input === undefined) return `is required (expected ${issue.expected})`;
+  if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator) {
+    return `has no valid "${String(issue.discriminator)}"`;
+  }
+  return undefined;
+};
+
+export function parsePolicySet(documents: readonly SourceDocument[]): PolicySetResult {
+  const errors: PolicyError[] = [];
+  const set: PolicySet = { routes: [], backends: [], trafficPolicies: [] };
+  for (const document of documents) {
+    const parsed = parseDocument(document, errors);
+    if (parsed instanceof Object && "spec" in parsed) {
+      if (parsed.kind === "HTTPRoute") set.routes.push({ document, value: parsed });
+      else if (parsed.kind === "Backend") set.backends.push({ document, value: parsed });
+      else set.trafficPolicies.push({ document, value: parsed });
+    }
+  }
+  if (errors.length === 0) checkReferences(set, errors);
+  return errors.length ? { ok: false, errors } : { ok: true, set };
+}
+
+function parseDocument(document: SourceDocument, errors: PolicyError[]) {
+  const value = document.value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    errors.push(errorAt(document, [], "must be a mapping with apiVersion, kind, metadata and spec"));
+    return undefined;
+  }
+  const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
+  const schema = KINDS[`${String(apiVersion)} ${String(kind)}` as keyof typeof KINDS];
+  if (!schema) {
+    errors.push(
+      errorAt(document, ["kind"], `unknown apiVersion and kind "${String(apiVersion)} ${String(kind)}" (expected one of: ${KNOWN_KINDS})`),
+    );
+    return undefined;
+  }
+  const result = schema.safeParse(value, { error: errorMessages });
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) errors.push(errorAt(document, [...issue.path, key], "is not a known field"));
+    } else {
+      errors.push(errorAt(document, issue.path, issue.message));
+    }
+  }
+  return undefined;
+}
+
+const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
+
+function checkReferences(set: PolicySet, errors: PolicyError[]): void {
+  const seen = new Map<string, SourceDocument>();
+  for (const { document, value } of [...set.routes, ...set.backends, ...set.trafficPolicies]) {
+    const key = keyOf(value.kind, value.metadata.namespace, value.metadata.name);
+    const first = seen.get(key);
+    if (first) errors.push(errorAt(document, ["metadata", "name"], `is already used by the same kind in ${first.source}`));
+    else seen.set(key, document);
+  }
+
+  const requireBackend = (document: SourceDocument, path: PropertyKey[], namespace: string, name: string) => {
+    if (!seen.has(keyOf("Backend", namespace, name))) errors.push(errorAt(document, path, `refers to unknown Backend "${name}"`));
+  };
+  for (const { document, value: route } of set.routes) {
+    const namespace = route.metadata.namespace;
+    route.spec.rules.forEach((rule, r) => {
+      rule.backendRefs?.forEach((ref, b) =>
+        requireBackend(document, ["spec", "rules", r, "backendRefs", b, "name"], ref.namespace ?? namespace, ref.name),
+      );
+      rule.filters?.forEach((filter, f) => {
+        if (filter.type !== "RequestMirror") return;
+        const ref = filter.requestMirror.backendRef;
+        requireBackend(document, ["spec", "rules", r, "filters", f, "requestMirror", "backendRef", "name"], ref.namespace ?? namespace, ref.name);
+      });
+    });
+  }
+
+  const claimedBy = new Map<string, Located<BackendTrafficPolicy>>();
+  for (const located of set.trafficPolicies) {
+    const { document, value: policy } = located;
+    policy.spec.targetRefs.forEach((ref, t) => {
+      const path = ["spec", "targetRefs", t, "name"];
+      const target = keyOf(ref.kind, policy.metadata.namespace, ref.name);
+      if (!seen.has(target)) return errors.push(errorAt(document, path, `refers to unknown ${ref.kind} "${ref.name}"`));
+      const owner = claimedBy.get(target);
+      if (owner) {
+        return errors.push(
+          errorAt(document, path, `${ref.kind} "${ref.name}" is already targeted by BackendTrafficPolicy/${owner.value.metadata.name}`),
+        );
+      }
+      claimedBy.set(target, located);
+    });
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Building blocks shared by every policy kind: Kubernetes-shaped metadata, Gateway API durations,
+ * names and header names. Limits follow the Gateway API CRDs so a Gateway API user meets no surprise.
+ */
+import { z } from "zod";
+
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export const ObjectName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(dns1123Subdomain, { error: "must be a lowercase DNS-1123 name (a-z, 0-9, '-', '.')" });
+
+export const Metadata = z.strictObject({
+  name: ObjectName,
+  namespace: ObjectName.default("default"),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+/** GEP-2257 duration: up to four `<number><unit>` parts, units h, m, s, ms ("1m30s", "250ms"). */
+export const Duration = z
+  .string()
+  .regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, {
+    error: 'must be a Gateway API duration such as "500ms", "10s" or "1m30s"',
+  });
+
+const unitMs: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+
+export function durationToMs(duration: string): number {
+  let total = 0;
+  for (const [, amount, unit] of duration.matchAll(/([0-9]+)(ms|h|m|s)/g)) {
+    total += Number(amount) * unitMs[unit!]!;
+  }
+  return total;
+}
+
+/** RFC 7230 token, as the Gateway API's HTTPHeaderName. */
+export const HeaderName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/, { error: "must be a valid HTTP header name" });
+
+/** A header value as a proxy may send it: no CR, LF or NUL (header injection). */
+export const HeaderValue = z
+  .string()
+  .max(4096)
+  .regex(/^[^\r\n\0]*$/, { error: "must not contain CR, LF or NUL" });
+
+export const Hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    error: 'must be a lowercase hostname, optionally starting with "*."',
+  });
+
+export const Percentage = z.number().min(0).max(100);
+
+/** A regular expression that must compile; RE2 is not available in Workers, so this is ECMAScript syntax. */
+export const RegexString = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine(
+    (source) => {
+      try {
+        new RegExp(source);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: "must be a valid regular expression" },
+  );

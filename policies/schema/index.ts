@@ -1,0 +1,19 @@
+/** Every kind a policy file may hold, keyed by `apiVersion` and `kind`. */
+import { z } from "zod";
+import { Backend } from "./backend.ts";
+import { BackendTrafficPolicy } from "./backend-traffic-policy.ts";
+import { HTTPRoute } from "./http-route.ts";
+
+export const KINDS = {
+  "gateway.networking.k8s.io/v1 HTTPRoute": HTTPRoute,
+  "edgemesh.dev/v1alpha1 Backend": Backend,
+  "edgemesh.dev/v1alpha1 BackendTrafficPolicy": BackendTrafficPolicy,
+} as const;
+
+export const PolicyDocument = z.discriminatedUnion("kind", [HTTPRoute, Backend, BackendTrafficPolicy]);
+export type PolicyDocument = z.infer<typeof PolicyDocument>;
+
+export * from "./backend.ts";
+export * from "./backend-traffic-policy.ts";
+export * from "./common.ts";
+export * from "./http-route.ts";

@@ -1,0 +1,109 @@
+/**
+ * A real HTTP upstream on 127.0.0.1 that echoes the request it received as JSON and misbehaves on
+ * command: fail the next N requests, reset connections, hang, or answer slowly.
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Echo {
+  server: string;
+  port: number;
+  method: string;
+  /** The request target exactly as received (path and query). */
+  url: string;
+  host: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface Received extends Echo {
+  at: number;
+}
+
+type Behaviour =
+  | { kind: "status"; status: number }
+  | { kind: "reset" }
+  | { kind: "hang" }
+  | { kind: "delay"; ms: number };
+
+export class Upstream {
+  readonly received: Received[] = [];
+  private queue: Behaviour[] = [];
+  private always: Behaviour | undefined;
+  private server!: Server;
+  port = 0;
+  private readonly hanging = new Set<IncomingMessage>();
+
+  constructor(readonly name: string) {}
+
+  static async start(name: string, port = 0): Promise<Upstream> {
+    const upstream = new Upstream(name);
+    await upstream.listen(port);
+    return upstream;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The next `count` requests get `behaviour`; after that the upstream answers normally. */
+  next(count: number, behaviour: Behaviour): this {
+    for (let i = 0; i < count; i++) this.queue.push(behaviour);
+    return this;
+  }
+  failNext(count: number, status = 503): this {
+    return this.next(count, { kind: "status", status });
+  }
+  resetNext(count: number): this {
+    return this.next(count, { kind: "reset" });
+  }
+  /** Every request from now on gets `behaviour` (undefined: back to normal). */
+  setAlways(behaviour: Behaviour | undefined): this {
+    this.always = behaviour;
+    return this;
+  }
+  reset(): this {
+    this.queue = [];
+    this.always = undefined;
+    this.received.length = 0;
+    return this;
+  }
+
+  private async listen(port: number): Promise<void> {
+    this.server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", async () => {
+        const echo: Echo = {
+          server: this.name,
+          port: this.port,
+          method: request.method!,
+          url: request.url!,
+          host: request.headers.host,
+          headers: request.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+        };
+        this.received.push({ ...echo, at: Date.now() });
+        const behaviour = this.queue.shift() ?? this.always;
+        if (behaviour?.kind === "reset") return request.socket.destroy();
+        if (behaviour?.kind === "hang") {
+          this.hanging.add(request);
+          return;
+        }
+        if (behaviour?.kind === "delay") await new Promise((resolve) => setTimeout(resolve, behaviour.ms));
+        const status = behaviour?.kind === "status" ? behaviour.status : 200;
+        response.writeHead(status, { "content-type": "application/json", "x-upstream": this.name, connection: "keep-alive", "keep-alive": "timeout=5" });
+        response.end(JSON.stringify(echo));
+      });
+    });
+    this.server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve) => this.server.listen(port, "127.0.0.1", resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const request of this.hanging) request.socket.destroy();
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The inner pipeline, run once per attempt: a Call is one try at getting a response from the chosen
+ * backend; a Layer wraps a Call with one behaviour (a tower layer). Layers throw MeshError for local
+ * failures and return upstream responses as they are, whatever their status.
+ */
+import type { GatewayEnv, UpstreamRequest } from "../context.ts";
+import type { EndpointRuntime } from "../lb/index.ts";
+import type { Outcome } from "../outcome.ts";
+import type { BackendTarget } from "../table/index.ts";
+
+export interface CallContext {
+  readonly env: GatewayEnv;
+  /** The client's request, for balancer hash keys. */
+  readonly request: Request;
+  readonly upstream: UpstreamRequest;
+  readonly target: BackendTarget;
+  readonly outcome: Outcome;
+  /** Aborts when the whole request's time is up. */
+  deadline: AbortSignal;
+  /** Aborts when this attempt's time is up (the deadline, or the per-try timeout). */
+  signal: AbortSignal;
+  /** Set by the balancer for this attempt. */
+  endpoint: EndpointRuntime | undefined;
+}
+
+export type Call = (call: CallContext) => Promise<Response>;
+export type Layer = (inner: Call) => Call;
+
+/** Stacks layers so that the first one listed is the outermost. */
+export const stack = (layers: readonly Layer[], innermost: Call): Call => layers.reduceRight((inner, layer) => layer(inner), innermost);

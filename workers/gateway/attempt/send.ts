@@ -1,0 +1,58 @@
+/**
+ * The innermost call: sends the upstream request to the picked endpoint (over HTTP, or over the
+ * backend's service binding) and hands back a response the outer stages may edit.
+ */
+import type { GatewayEnv, RequestBody, UpstreamRequest } from "../context.ts";
+import { MeshError } from "../errors.ts";
+import { stripHopByHop } from "../hop-by-hop.ts";
+import type { EndpointRuntime } from "../lb/index.ts";
+import type { BackendRuntime } from "../table/index.ts";
+import type { Call } from "./call.ts";
+import { timeoutError } from "./timeouts.ts";
+
+export const send: Call = async (call) => {
+  try {
+    return await sendTo(call.target.backend, call.endpoint!, call.upstream, call.env, call.signal);
+  } catch (error) {
+    if (error instanceof MeshError) throw error;
+    if (call.signal.aborted) throw timeoutError(call, error);
+    throw new MeshError("upstream_reset", `connection to ${call.endpoint!.id} failed: ${(error as Error).message}`, { cause: error });
+  }
+};
+
+export async function sendTo(
+  backend: BackendRuntime,
+  endpoint: EndpointRuntime,
+  upstream: UpstreamRequest,
+  env: GatewayEnv,
+  signal: AbortSignal | undefined,
+): Promise<Response> {
+  const target = endpoint.origin ?? `https://${upstream.host}`;
+  const fetcher = endpoint.origin ? globalThis : serviceBinding(env, backend);
+  const response = await fetcher.fetch(target + upstream.path + upstream.search, {
+    method: upstream.method,
+    headers: upstream.headers,
+    body: bodyOf(upstream.body),
+    // The client decides whether to follow the backend's redirects, not the mesh.
+    redirect: "manual",
+    signal,
+  });
+  // fetch() responses have immutable headers; the response stages need to edit them.
+  const headers = new Headers(response.headers);
+  stripHopByHop(headers);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+function serviceBinding(env: GatewayEnv, backend: BackendRuntime): Fetcher {
+  const binding = (env as unknown as Record<string, Fetcher | undefined>)[backend.service!];
+  if (typeof binding?.fetch !== "function") {
+    throw new MeshError("no_healthy_upstream", `service binding ${backend.service} of backend ${backend.name} is not bound`);
+  }
+  return binding;
+}
+
+function bodyOf(body: RequestBody): BodyInit | null {
+  if (body.kind === "buffered") return body.bytes;
+  if (body.kind === "stream") return body.stream;
+  return null;
+}

@@ -1,0 +1,40 @@
+/**
+ * Every response the mesh makes up itself comes from here: a status, a stable reason code (also in
+ * the `x-edgemesh-reason` header) and a JSON body. Clients and dashboards key on the reason, so the
+ * codes below are an interface: add new ones, never rename.
+ */
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const REASONS = {
+  invalid_request: 400,
+  no_route: 404,
+  no_backend: 500,
+  internal_error: 500,
+  upstream_reset: 502,
+  no_healthy_upstream: 503,
+  overflow: 503,
+  request_timeout: 504,
+  per_try_timeout: 504,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type Reason = keyof typeof REASONS | "fault_abort";
+
+export const REASON_HEADER = "x-edgemesh-reason";
+
+export class MeshError extends HTTPException {
+  constructor(
+    readonly reason: Reason,
+    message: string,
+    options: { status?: ContentfulStatusCode; cause?: unknown } = {},
+  ) {
+    super(options.status ?? REASONS[reason as keyof typeof REASONS] ?? 500, { message, cause: options.cause });
+  }
+}
+
+export function syntheticResponse(status: number, reason: Reason, message: string, requestId: string | undefined): Response {
+  return new Response(JSON.stringify({ error: { status, reason, message, requestId } }), {
+    status,
+    headers: { "content-type": "application/json", [REASON_HEADER]: reason },
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * The one record each request yields. Metrics, logs, traces and the circuit breaker all read this and
+ * nothing else, after the response has gone (`ctx.waitUntil`), so none of them is on the request path.
+ */
+import type { Reason } from "./errors.ts";
+
+export interface TryRecord {
+  /** Endpoint id ("http://127.0.0.1:9101" or "worker:RATINGS"); undefined when none was picked. */
+  endpoint: string | undefined;
+  /** Upstream status, or the synthetic status of a local failure (502 reset, 504 per-try timeout). */
+  status: number;
+  reason: Reason | undefined;
+  latencyMs: number;
+}
+
+export interface Outcome {
+  requestId: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined;
+  /** Epoch milliseconds when the gateway received the request. */
+  startedAt: number;
+  method: string;
+  host: string;
+  path: string;
+  route: string | undefined;
+  rule: number | undefined;
+  backend: string | undefined;
+  /** The endpoint of the last attempt. */
+  endpoint: string | undefined;
+  attempts: number;
+  tries: TryRecord[];
+  status: number;
+  /** Set when the mesh made the response up itself (see errors.ts), undefined for upstream answers. */
+  reason: Reason | undefined;
+  latencyMs: number;
+  retryBudgetExhausted: boolean;
+  faults: ("delay" | "abort")[];
+}
+
+export type OutcomeSink = (outcome: Outcome, env: Env) => void | Promise<void>;

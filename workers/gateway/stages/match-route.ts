@@ -1,0 +1,27 @@
+/** Finds the rule for the request: the virtual host by Host, then the first match in precedence order. */
+import { createMiddleware } from "hono/factory";
+import type { MeshEnv } from "../context.ts";
+import { MeshError } from "../errors.ts";
+import { hostnameOf, type RequestView, type RoutingTable } from "../table/index.ts";
+
+export const matchRoute = (currentTable: (env: MeshEnv["Bindings"]) => RoutingTable) =>
+  createMiddleware<MeshEnv>(async function matchRoute(c, next) {
+    const table = currentTable(c.env);
+    const upstream = c.var.upstream;
+    let query: URLSearchParams | undefined;
+    const view: RequestView = {
+      method: upstream.method,
+      path: upstream.path,
+      headers: c.req.raw.headers,
+      get query() {
+        return (query ??= new URLSearchParams(upstream.search));
+      },
+    };
+    const entry = table.hosts.lookup(hostnameOf(upstream.host)).find((candidate) => candidate.match.test(view));
+    if (!entry) throw new MeshError("no_route", `no route matches ${upstream.method} ${upstream.host}${upstream.path}`);
+    c.set("table", table);
+    c.set("route", entry);
+    c.var.outcome.route = entry.rule.route;
+    c.var.outcome.rule = entry.rule.ruleIndex;
+    await next();
+  });

@@ -1,0 +1,9 @@
+/** ResponseHeaderModifier of the matched rule, applied to whatever response comes back, synthetic ones included. */
+import { createMiddleware } from "hono/factory";
+import type { MeshEnv } from "../context.ts";
+
+export const modifyResponse = () =>
+  createMiddleware<MeshEnv>(async function modifyResponse(c, next) {
+    await next();
+    c.var.route.rule.responseHeaders?.(c.res.headers);
+  });

@@ -1,0 +1,34 @@
+/**
+ * Proxy hygiene: starts the upstream request from the client's, minus hop-by-hop headers, with
+ * x-forwarded-for / -proto / -host, the request id, and a traceparent naming the gateway's span.
+ */
+import { createMiddleware } from "hono/factory";
+import type { MeshEnv } from "../context.ts";
+import { stripHopByHop } from "../hop-by-hop.ts";
+import { formatTraceparent } from "../trace-context.ts";
+
+export const prepareUpstream = () =>
+  createMiddleware<MeshEnv>(async function prepareUpstream(c, next) {
+    const request = c.req.raw;
+    const url = new URL(request.url);
+    const headers = new Headers(request.headers);
+    stripHopByHop(headers);
+    const clientIp = headers.get("cf-connecting-ip");
+    if (clientIp) {
+      const forwardedFor = headers.get("x-forwarded-for");
+      headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp);
+    }
+    headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
+    headers.set("x-forwarded-host", url.host);
+    headers.set("x-request-id", c.var.requestId);
+    headers.set("traceparent", formatTraceparent(c.var.trace));
+    c.set("upstream", {
+      method: request.method,
+      host: url.host,
+      path: url.pathname,
+      search: url.search,
+      headers,
+      body: request.body ? { kind: "stream", stream: request.body } : { kind: "none" },
+    });
+    await next();
+  });

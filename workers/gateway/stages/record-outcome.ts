@@ -1,0 +1,46 @@
+/**
+ * Opens the request's outcome record (joining or starting its trace) and, once the response exists,
+ * completes it and hands it to the sinks after the response has gone, with `waitUntil`.
+ */
+import { createMiddleware } from "hono/factory";
+import type { MeshEnv } from "../context.ts";
+import { REASON_HEADER, type Reason } from "../errors.ts";
+import type { Outcome, OutcomeSink } from "../outcome.ts";
+import { joinTrace } from "../trace-context.ts";
+
+export const recordOutcome = (sinks: readonly OutcomeSink[]) =>
+  createMiddleware<MeshEnv>(async function recordOutcome(c, next) {
+    const startedAt = Date.now();
+    const trace = joinTrace(c.req.header("traceparent") ?? null);
+    const url = new URL(c.req.url);
+    const outcome: Outcome = {
+      requestId: c.var.requestId,
+      traceId: trace.traceId,
+      spanId: trace.spanId,
+      parentSpanId: trace.parentSpanId,
+      startedAt,
+      method: c.req.method,
+      host: url.host,
+      path: url.pathname,
+      route: undefined,
+      rule: undefined,
+      backend: undefined,
+      endpoint: undefined,
+      attempts: 0,
+      tries: [],
+      status: 0,
+      reason: undefined,
+      latencyMs: 0,
+      retryBudgetExhausted: false,
+      faults: [],
+    };
+    c.set("outcome", outcome);
+    c.set("trace", trace);
+    await next();
+    // Hono's requestId only marks responses Hono builds itself; proxied and error responses need it too.
+    c.res.headers.set("x-request-id", outcome.requestId);
+    outcome.status = c.res.status;
+    outcome.reason = (c.res.headers.get(REASON_HEADER) as Reason | null) ?? undefined;
+    outcome.latencyMs = Date.now() - startedAt;
+    if (sinks.length) c.executionCtx.waitUntil(Promise.allSettled(sinks.map((sink) => sink(outcome, c.env))));
+  });

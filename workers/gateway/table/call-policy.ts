@@ -1,0 +1,86 @@
+/**
+ * The policy for one call from a route rule to one backend, resolved once at compile time from three
+ * layers, most specific last: BackendTrafficPolicy on the Backend, BackendTrafficPolicy on the
+ * HTTPRoute (each field replaces the Backend's), then the rule's own Gateway API `timeouts` and `retry`.
+ */
+import type { BackendTrafficPolicy, HTTPRouteRule } from "../../../policies/schema/index.ts";
+import { durationToMs, RETRY_TRIGGERS, Retry } from "../../../policies/schema/index.ts";
+
+export type RetryTrigger = (typeof RETRY_TRIGGERS)[number];
+
+export interface RetryPolicy {
+  readonly numRetries: number;
+  readonly triggers: ReadonlySet<RetryTrigger>;
+  readonly statusCodes: ReadonlySet<number>;
+  readonly baseIntervalMs: number;
+  readonly maxIntervalMs: number;
+  readonly retryNonIdempotent: boolean;
+  readonly bufferLimitBytes: number;
+}
+
+export interface FaultPolicy {
+  readonly delay?: { readonly ms: number; readonly percentage: number };
+  readonly abort?: { readonly status: number; readonly percentage: number };
+}
+
+export interface CallPolicy {
+  /** Whole request, retries and backoff included. */
+  readonly requestTimeoutMs: number;
+  /** One attempt; undefined leaves each attempt bounded only by the request timeout. */
+  readonly perTryTimeoutMs: number | undefined;
+  readonly retry: RetryPolicy | undefined;
+  readonly fault: FaultPolicy | undefined;
+}
+
+/** Envoy's default route timeout. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+
+type Spec = BackendTrafficPolicy["spec"];
+
+export function resolveCallPolicy(backendPolicy: Spec | undefined, routePolicy: Spec | undefined, rule: HTTPRouteRule): CallPolicy {
+  const pick = <K extends keyof Spec>(field: K): Spec[K] | undefined => routePolicy?.[field] ?? backendPolicy?.[field];
+  const timeout = pick("timeout");
+  let retry = pick("retry");
+  if (rule.retry) {
+    const base = retry ?? Retry.parse({});
+    const codes = rule.retry.codes;
+    retry = {
+      ...base,
+      numRetries: rule.retry.attempts ?? base.numRetries,
+      retryOn: codes
+        ? { triggers: [...new Set([...base.retryOn.triggers, "retriable-status-codes" as const])], httpStatusCodes: codes }
+        : base.retryOn,
+      perRetry: rule.retry.backoff
+        ? { ...base.perRetry, backOff: { baseInterval: rule.retry.backoff, maxInterval: base.perRetry.backOff.maxInterval } }
+        : base.perRetry,
+    };
+  }
+  const requestTimeout = rule.timeouts?.request ?? timeout?.http.requestTimeout;
+  const perTryTimeout = rule.timeouts?.backendRequest ?? retry?.perRetry.timeout;
+  const fault = pick("faultInjection");
+  return {
+    // "0s" means no timeout in the Gateway API; the platform's own limits still apply.
+    requestTimeoutMs: requestTimeout === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : durationToMs(requestTimeout) || Infinity,
+    perTryTimeoutMs: perTryTimeout === undefined ? undefined : durationToMs(perTryTimeout) || undefined,
+    retry: retry && retry.numRetries > 0 ? compileRetry(retry) : undefined,
+    fault: fault && {
+      ...(fault.delay && { delay: { ms: durationToMs(fault.delay.fixedDelay), percentage: fault.delay.percentage } }),
+      ...(fault.abort && { abort: { status: fault.abort.httpStatus, percentage: fault.abort.percentage } }),
+    },
+  };
+}
+
+function compileRetry(retry: Retry): RetryPolicy {
+  const baseIntervalMs = durationToMs(retry.perRetry.backOff.baseInterval);
+  const maxInterval = retry.perRetry.backOff.maxInterval;
+  return {
+    numRetries: retry.numRetries,
+    triggers: new Set(retry.retryOn.triggers),
+    statusCodes: new Set(retry.retryOn.httpStatusCodes),
+    baseIntervalMs,
+    // Envoy's default cap: ten times the base interval.
+    maxIntervalMs: maxInterval === undefined ? baseIntervalMs * 10 : durationToMs(maxInterval),
+    retryNonIdempotent: retry.retryNonIdempotent,
+    bufferLimitBytes: retry.bufferLimitBytes,
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Compiles a checked PolicySet into the routing table the request path reads: immutable configuration
+ * built once per config version, owning the isolate-local counters of its backends.
+ */
+import type { BackendTrafficPolicy } from "../../../policies/schema/index.ts";
+import type { PolicySet } from "../../../policies/policy-set.ts";
+import { compileBackend, type BackendRuntime } from "./backends.ts";
+import { compileMatch } from "./match.ts";
+import { compileRule } from "./rule.ts";
+import { buildVirtualHosts, type RouteEntry, type VirtualHosts } from "./virtual-hosts.ts";
+
+export type { BackendRuntime } from "./backends.ts";
+export type { CallPolicy, FaultPolicy, RetryPolicy } from "./call-policy.ts";
+export type { RequestView } from "./match.ts";
+export type { BackendTarget, CompiledRule } from "./rule.ts";
+export { hostnameOf } from "./virtual-hosts.ts";
+export type { RouteEntry } from "./virtual-hosts.ts";
+
+export interface RoutingTable {
+  readonly version: number;
+  readonly hosts: VirtualHosts;
+  readonly backends: ReadonlyMap<string, BackendRuntime>;
+}
+
+type Spec = BackendTrafficPolicy["spec"];
+
+export function compileTable(set: PolicySet, version: number): RoutingTable {
+  const policyFor = new Map<string, Spec>();
+  for (const { value: policy } of set.trafficPolicies) {
+    for (const ref of policy.spec.targetRefs) policyFor.set(`${ref.kind}/${policy.metadata.namespace}/${ref.name}`, policy.spec);
+  }
+
+  const backends = new Map<string, BackendRuntime>();
+  const backendSpecs = new Map<BackendRuntime, Spec | undefined>();
+  for (const { value: backend } of set.backends) {
+    const key = `${backend.metadata.namespace}/${backend.metadata.name}`;
+    const spec = policyFor.get(`Backend/${key}`);
+    const runtime = compileBackend(backend, spec);
+    backends.set(key, runtime);
+    backendSpecs.set(runtime, spec);
+  }
+
+  const entriesByHostname = new Map<string | undefined, RouteEntry[]>();
+  for (const { value: route } of set.routes) {
+    const { namespace, name } = route.metadata;
+    const context = {
+      backend: (ns: string, backendName: string) => backends.get(`${ns}/${backendName}`)!,
+      backendPolicy: (backend: BackendRuntime) => backendSpecs.get(backend),
+      routePolicy: policyFor.get(`HTTPRoute/${namespace}/${name}`),
+    };
+    const entries = route.spec.rules.flatMap((rule, ruleIndex) => {
+      const compiled = compileRule(route, rule, ruleIndex, context);
+      const matches = rule.matches?.length ? rule.matches : [{}];
+      return matches.map((match, matchIndex): RouteEntry => ({
+        match: compileMatch(match),
+        rule: compiled,
+        order: [`${namespace}/${name}`, ruleIndex, matchIndex],
+      }));
+    });
+    for (const hostname of route.spec.hostnames?.length ? route.spec.hostnames : [undefined]) {
+      const list = entriesByHostname.get(hostname) ?? [];
+      list.push(...entries);
+      entriesByHostname.set(hostname, list);
+    }
+  }
+
+  return { version, hosts: buildVirtualHosts(entriesByHostname), backends };
+}

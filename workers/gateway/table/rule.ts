@@ -1,0 +1,85 @@
+/** An HTTPRoute rule compiled for the request path: its filters, its weighted backends and their policies. */
+import type { BackendTrafficPolicy, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from "../../../policies/schema/index.ts";
+import type { BackendRuntime } from "./backends.ts";
+import { resolveCallPolicy, type CallPolicy } from "./call-policy.ts";
+import { compileHeaderOps, type HeaderOps } from "./header-ops.ts";
+
+type PathModifier = NonNullable<Extract<HTTPRouteFilter, { type: "URLRewrite" }>["urlRewrite"]["path"]>;
+
+export interface Redirect {
+  readonly scheme?: "http" | "https";
+  readonly hostname?: string;
+  readonly port?: number;
+  readonly path?: PathModifier;
+  readonly statusCode: 301 | 302 | 303 | 307 | 308;
+}
+
+export interface Rewrite {
+  readonly hostname?: string;
+  readonly path?: PathModifier;
+}
+
+export interface BackendTarget {
+  readonly backend: BackendRuntime;
+  readonly weight: number;
+  readonly requestHeaders: HeaderOps | undefined;
+  readonly responseHeaders: HeaderOps | undefined;
+  readonly policy: CallPolicy;
+}
+
+export interface CompiledRule {
+  /** "reviews", or "shop/reviews" outside the default namespace. */
+  readonly route: string;
+  readonly ruleIndex: number;
+  readonly redirect: Redirect | undefined;
+  readonly rewrite: Rewrite | undefined;
+  readonly requestHeaders: HeaderOps | undefined;
+  readonly responseHeaders: HeaderOps | undefined;
+  readonly mirror: { readonly backend: BackendRuntime; readonly percent: number } | undefined;
+  /** Backends with a weight above zero. */
+  readonly targets: readonly BackendTarget[];
+  /** Whether the rule named any backend at all (all-zero weights answer 500, no backends 500 too). */
+  readonly hasBackendRefs: boolean;
+}
+
+export interface RuleContext {
+  backend(namespace: string, name: string): BackendRuntime;
+  backendPolicy(backend: BackendRuntime): BackendTrafficPolicy["spec"] | undefined;
+  routePolicy: BackendTrafficPolicy["spec"] | undefined;
+}
+
+const filterOf = <T extends HTTPRouteFilter["type"]>(rule: HTTPRouteRule, type: T) =>
+  rule.filters?.find((filter): filter is Extract<HTTPRouteFilter, { type: T }> => filter.type === type);
+
+export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: number, context: RuleContext): CompiledRule {
+  const { namespace, name } = route.metadata;
+  const mirror = filterOf(rule, "RequestMirror")?.requestMirror;
+  const targets = (rule.backendRefs ?? [])
+    .filter((ref) => ref.weight > 0)
+    .map((ref): BackendTarget => {
+      const backend = context.backend(ref.namespace ?? namespace, ref.name);
+      const refFilter = <T extends "RequestHeaderModifier" | "ResponseHeaderModifier">(type: T) =>
+        ref.filters?.find((filter): filter is Extract<typeof filter, { type: T }> => filter.type === type);
+      return {
+        backend,
+        weight: ref.weight,
+        requestHeaders: compileHeaderOps(refFilter("RequestHeaderModifier")?.requestHeaderModifier),
+        responseHeaders: compileHeaderOps(refFilter("ResponseHeaderModifier")?.responseHeaderModifier),
+        policy: resolveCallPolicy(context.backendPolicy(backend), context.routePolicy, rule),
+      };
+    });
+  return {
+    route: namespace === "default" ? name : `${namespace}/${name}`,
+    ruleIndex,
+    redirect: filterOf(rule, "RequestRedirect")?.requestRedirect,
+    rewrite: filterOf(rule, "URLRewrite")?.urlRewrite,
+    requestHeaders: compileHeaderOps(filterOf(rule, "RequestHeaderModifier")?.requestHeaderModifier),
+    responseHeaders: compileHeaderOps(filterOf(rule, "ResponseHeaderModifier")?.responseHeaderModifier),
+    mirror: mirror && {
+      backend: context.backend(mirror.backendRef.namespace ?? namespace, mirror.backendRef.name),
+      percent: mirror.percent,
+    },
+    targets,
+    hasBackendRefs: (rule.backendRefs ?? []).length > 0,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * W3C Trace Context (traceparent): the gateway joins the caller's trace, or starts one, and sends its
+ * own span id upstream as the parent. A malformed traceparent is replaced, as the spec requires.
+ */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+
+export interface TraceContext {
+  traceId: string;
+  /** The caller's span, if it sent a valid traceparent. */
+  parentSpanId: string | undefined;
+  /** The gateway's span for this request. */
+  spanId: string;
+  flags: string;
+}
+
+export function randomHex(bytes: number): string {
+  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
+  let hex = "";
+  for (const byte of buffer) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+export function parseTraceparent(header: string | null): { traceId: string; parentSpanId: string; flags: string } | undefined {
+  if (!header || header.length > 512) return undefined;
+  const match = TRACEPARENT.exec(header.trim());
+  if (!match) return undefined;
+  const [, version, traceId, parentSpanId, flags, rest] = match;
+  // Version 00 has exactly four fields; a higher version may add more; "ff" is forbidden.
+  if (version === "ff" || (version === "00" && rest !== undefined)) return undefined;
+  if (traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN) return undefined;
+  return { traceId: traceId!, parentSpanId: parentSpanId!, flags: flags! };
+}
+
+export function joinTrace(header: string | null): TraceContext {
+  const incoming = parseTraceparent(header);
+  return {
+    traceId: incoming?.traceId ?? randomHex(16),
+    parentSpanId: incoming?.parentSpanId,
+    spanId: randomHex(8),
+    flags: incoming?.flags ?? "01",
+  };
+}
+
+export const formatTraceparent = (trace: TraceContext) => `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
