@@ -39,6 +39,8 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]) =>
     await next();
     // Hono's requestId only marks responses Hono builds itself; proxied and error responses need it too.
     c.res.headers.set("x-request-id", outcome.requestId);
+    // Like Envoy's x-envoy-attempt-count: lets a client see that retries happened.
+    if (outcome.attempts > 0) c.res.headers.set("x-edgemesh-attempts", String(outcome.attempts));
     outcome.status = c.res.status;
     outcome.reason = (c.res.headers.get(REASON_HEADER) as Reason | null) ?? undefined;
     outcome.latencyMs = Date.now() - startedAt;
