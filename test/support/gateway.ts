@@ -4,6 +4,7 @@
  * records are read from the gateway's own JSON access log on workerd's stdout.
  */
 import { Miniflare } from "miniflare";
+import { request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
 import { GATEWAY_BUNDLE } from "./bundle.ts";
@@ -97,6 +98,23 @@ export class TestGateway {
       body = text as T;
     }
     return { status: response.status, headers: response.headers, body };
+  }
+
+  /**
+   * A request over a real HTTP connection to workerd's socket, with headers exactly as given (Host and
+   * Connection included), which `fetch` in Node would rewrite.
+   */
+  async raw(path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+    const url = await this.mf.ready;
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(new URL(path, url), { headers }, (response) => {
+        let body = "";
+        response.on("data", (chunk: Buffer) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+      });
+      request.on("error", reject);
+      request.end();
+    });
   }
 
   /** The outcome record of a request, once the gateway has logged it (sinks run after the response). */

@@ -1,0 +1,176 @@
+/** Proxy hygiene: forwarded headers, request ids, trace context, hostile paths, Worker backends and mirroring. */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TestGateway } from "../support/gateway.ts";
+import { backend, route, simpleRoute } from "../support/policies.ts";
+import { Upstream, type Echo } from "../support/upstream.ts";
+
+let up: Upstream;
+let shadow: Upstream;
+let gateway: TestGateway;
+
+/** A Worker backend that echoes what it received, as the HTTP upstream does. */
+const ECHO_WORKER = `export default { async fetch(request) {
+  const url = new URL(request.url);
+  return Response.json({ server: "worker", url: url.pathname + url.search, host: url.host,
+    method: request.method, headers: Object.fromEntries(request.headers), body: await request.text() });
+} };`;
+
+beforeAll(async () => {
+  up = await Upstream.start("up");
+  shadow = await Upstream.start("shadow");
+  gateway = await TestGateway.start(
+    [
+      backend("up", [up.url]),
+      backend("shadow", [shadow.url]),
+      backend("worker", { service: "ECHO" }),
+      backend("unbound", { service: "MISSING" }),
+      simpleRoute("up", "up.test", "up"),
+      route("paths", {
+        hostnames: ["paths.test"],
+        rules: [
+          { matches: [{ path: { type: "PathPrefix", value: "/admin" } }], backendRefs: [{ name: "shadow" }] },
+          { backendRefs: [{ name: "up" }] },
+        ],
+      }),
+      simpleRoute("worker", "worker.test", "worker", {
+        filters: [{ type: "URLRewrite", urlRewrite: { hostname: "internal.worker" } }],
+      }),
+      simpleRoute("unbound", "unbound.test", "unbound"),
+      simpleRoute("mirrored", "mirrored.test", "up", {
+        filters: [{ type: "RequestMirror", requestMirror: { backendRef: { name: "shadow" } } }],
+      }),
+    ],
+    [{ binding: "ECHO", script: ECHO_WORKER }],
+  );
+});
+
+afterEach(() => {
+  up.reset();
+  shadow.reset();
+});
+
+afterAll(async () => {
+  await gateway.dispose();
+  await Promise.all([up.close(), shadow.close()]);
+});
+
+const echo = async (url: string, init: RequestInit & { headers?: Record<string, string> } = {}) => {
+  const response = await gateway.fetch(url, init);
+  return { response, echo: (await response.json()) as Echo };
+};
+
+describe("forwarded headers", () => {
+  it("strips hop-by-hop headers, including those named by Connection, both ways", async () => {
+    const response = await gateway.raw("/", {
+      host: "up.test",
+      connection: "x-secret-hop, keep-alive",
+      "keep-alive": "timeout=5",
+      "x-secret-hop": "1",
+      "proxy-authorization": "Basic x",
+      "proxy-connection": "keep-alive",
+      te: "trailers",
+      "x-kept": "yes",
+    });
+    const seen = JSON.parse(response.body) as Echo;
+    for (const name of ["x-secret-hop", "keep-alive", "proxy-authorization", "proxy-connection", "te"]) {
+      expect(seen.headers[name], name).toBeUndefined();
+    }
+    expect(seen.headers["x-kept"]).toBe("yes");
+    // The upstream answered with keep-alive: timeout=5; the client must not get the upstream's connection headers.
+    expect(response.headers["keep-alive"]).toBeUndefined();
+  });
+
+  it("sets x-forwarded-for, -proto and -host", async () => {
+    const { echo: seen } = await echo("http://up.test/", { headers: { "cf-connecting-ip": "203.0.113.9", "x-forwarded-for": "198.51.100.1" } });
+    expect(seen.headers["x-forwarded-for"]).toBe("198.51.100.1, 203.0.113.9");
+    expect(seen.headers["x-forwarded-proto"]).toBe("http");
+    expect(seen.headers["x-forwarded-host"]).toBe("up.test");
+  });
+
+  it("keeps a well-formed x-request-id, replaces a hostile one, and returns it", async () => {
+    const kept = await echo("http://up.test/", { headers: { "x-request-id": "abc-123" } });
+    expect(kept.echo.headers["x-request-id"]).toBe("abc-123");
+    expect(kept.response.headers.get("x-request-id")).toBe("abc-123");
+    const replaced = await echo("http://up.test/", { headers: { "x-request-id": "<script>" + "x".repeat(300) } });
+    expect(replaced.echo.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(replaced.response.headers.get("x-request-id")).toBe(replaced.echo.headers["x-request-id"]);
+  });
+
+  it("joins the caller's trace with a new span, and starts a trace when there is none or it is malformed", async () => {
+    const incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const { response, echo: seen } = await echo("http://up.test/", { headers: { traceparent: incoming, tracestate: "k=v" } });
+    const [version, traceId, spanId, flags] = String(seen.headers.traceparent).split("-");
+    expect([version, traceId, flags]).toEqual(["00", "0af7651916cd43dd8448eb211c80319c", "01"]);
+    expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(spanId).not.toBe("b7ad6b7169203331");
+    expect(seen.headers.tracestate).toBe("k=v");
+    const outcome = await gateway.outcomeOf(response.headers.get("x-request-id")!);
+    expect(outcome).toMatchObject({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId, parentSpanId: "b7ad6b7169203331" });
+
+    for (const bad of ["garbage", "00-00000000000000000000000000000000-b7ad6b7169203331-01", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]) {
+      const fresh = await echo("http://up.test/", { headers: { traceparent: bad } });
+      expect(fresh.echo.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(fresh.echo.headers.traceparent).not.toContain("0af7651916cd43dd8448eb211c80319c");
+    }
+  });
+});
+
+describe("hostile paths are matched as the upstream sees them", () => {
+  const cases: [string, string, string][] = [
+    ["/a/../admin/x", "shadow", "/admin/x"],
+    ["/public/%2e%2e/admin", "shadow", "/admin"],
+    ["/public/.%2E/admin", "shadow", "/admin"],
+    ["/%61dmin/x", "shadow", "/admin/x"],
+    ["//admin", "up", "//admin"],
+    ["/admin%3Fx", "up", "/admin%3Fx"],
+    ["/public\\..\\admin", "shadow", "/admin"],
+  ];
+  for (const [path, server, seenPath] of cases) {
+    it(`${path} goes to ${server} as ${seenPath}`, async () => {
+      const { echo: seen } = await echo(`http://paths.test${path}`);
+      expect(seen.server).toBe(server);
+      expect(seen.url).toBe(seenPath);
+    });
+  }
+
+  it("refuses encoded slashes and backslashes with 400", async () => {
+    for (const path of ["/admin%2Fx", "/public%2f..%2fadmin", "/x%5Cadmin"]) {
+      const response = await gateway.fetch(`http://paths.test${path}`);
+      expect(response.status).toBe(400);
+      expect(response.headers.get("x-edgemesh-reason")).toBe("invalid_request");
+    }
+    expect(up.received).toHaveLength(0);
+    expect(shadow.received).toHaveLength(0);
+  });
+});
+
+describe("Worker backends over service bindings", () => {
+  it("calls the bound Worker with the rewritten host", async () => {
+    const { echo: seen } = await echo("http://worker.test/hello?x=1", { method: "POST", body: "hi" });
+    expect(seen).toMatchObject({ server: "worker", url: "/hello?x=1", host: "internal.worker", method: "POST", body: "hi" });
+  });
+
+  it("answers 503 when the binding is missing", async () => {
+    const response = await gateway.fetch("http://unbound.test/");
+    expect(response.status).toBe(503);
+    expect(response.headers.get("x-edgemesh-reason")).toBe("no_healthy_upstream");
+  });
+});
+
+describe("request mirroring", () => {
+  it("sends a copy to the mirror after the response, with a -shadow host, body included", async () => {
+    const response = await gateway.fetch("http://mirrored.test/m?q=1", { method: "PUT", body: "payload" });
+    expect(response.status).toBe(200);
+    for (let i = 0; i < 100 && shadow.received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(shadow.received).toHaveLength(1);
+    expect(shadow.received[0]).toMatchObject({ method: "PUT", url: "/m?q=1", body: "payload" });
+    expect(shadow.received[0]!.headers["x-forwarded-host"]).toBe("mirrored.test");
+    expect(up.received[0]!.body).toBe("payload");
+  });
+
+  it("does not let a hanging mirror slow down or fail the response", async () => {
+    shadow.setAlways({ kind: "hang" });
+    const response = await gateway.fetch("http://mirrored.test/");
+    expect(response.status).toBe(200);
+  });
+});
