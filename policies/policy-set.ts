@@ -22,13 +22,31 @@ export type PolicySetResult = { ok: true; set: PolicySet } | { ok: false; errors
 
 const KNOWN_KINDS = Object.keys(KINDS).join(", ");
 
-/** Zod's messages, made to read as a sentence about the named field. */
+const UNITS: Record<string, string> = { string: " characters", array: " items", set: " items", file: " bytes" };
+
+const typeOf = (value: unknown) => (value === null ? "null" : Array.isArray(value) ? "array" : typeof value);
+
+/** Zod's messages, made to read as a sentence about the named field. Schemas' own messages win. */
 const errorMessages: z.core.$ZodErrorMap = (issue) => {
-  if (issue.code === "invalid_type" && issue.input === undefined) return `is required (expected ${issue.expected})`;
-  if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator) {
-    return `has no valid "${String(issue.discriminator)}"`;
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return `is required (expected ${issue.expected})`;
+      return `must be ${issue.expected === "array" || issue.expected === "object" ? "an" : "a"} ${issue.expected} (got ${typeOf(issue.input)})`;
+    case "too_big":
+      return `must be at most ${issue.maximum}${UNITS[issue.origin] ?? ""}`;
+    case "too_small":
+      return `must be at least ${issue.minimum}${UNITS[issue.origin] ?? ""}`;
+    case "invalid_union": {
+      // A discriminated union whose tag is unknown: list the tags it knows.
+      const tag = "discriminator" in issue ? (issue.discriminator as string | undefined) : undefined;
+      const known = tag && (issue.inst as { _zod?: { propValues?: Record<string, Set<unknown>> } } | undefined)?._zod?.propValues?.[tag];
+      return known ? `must be one of ${[...known].map((value) => JSON.stringify(value)).join(", ")}` : undefined;
+    }
+    case "invalid_value":
+      return `must be ${issue.values.length === 1 ? "" : "one of "}${issue.values.map((value) => JSON.stringify(value)).join(", ")}`;
+    default:
+      return undefined;
   }
-  return undefined;
 };
 
 export function parsePolicySet(documents: readonly SourceDocument[]): PolicySetResult {

@@ -5,7 +5,7 @@
  * `retry` win over both. Defaults are Envoy's where Envoy has one.
  */
 import { z } from "zod";
-import { Duration, HeaderName, Metadata, ObjectName, Percentage } from "./common.ts";
+import { Duration, durationToMs, HeaderName, Metadata, ObjectName, Percentage } from "./common.ts";
 
 export const RETRY_TRIGGERS = ["5xx", "gateway-error", "reset", "connect-failure", "retriable-status-codes"] as const;
 
@@ -51,6 +51,10 @@ export const Retry = z.strictObject({
       timeout: Duration.optional(),
       backOff: z
         .strictObject({ baseInterval: Duration.default("25ms"), maxInterval: Duration.optional() })
+        .refine((backOff) => !backOff.maxInterval || durationToMs(backOff.maxInterval) >= durationToMs(backOff.baseInterval), {
+          error: "maxInterval must not be shorter than baseInterval",
+          path: ["maxInterval"],
+        })
         .default({ baseInterval: "25ms" }),
     })
     .default({ backOff: { baseInterval: "25ms" } }),
