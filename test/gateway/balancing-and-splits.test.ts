@@ -126,21 +126,21 @@ describe("load balancing", () => {
     }
   });
 
-  it("consistent hashing moves only the keys of the added endpoint when one is added", async () => {
-    let moved = 0;
+  it("consistent hashing moves about 1/N of the keys, to the added endpoint, when one is added", async () => {
+    let toNew = 0;
+    let elsewhere = 0;
     const keys = 200;
     for (let user = 0; user < keys; user++) {
       const before = await serverOf("hash3.test", { "x-user": `user-${user}` });
       const after = await serverOf("hash4.test", { cookie: `user=user-${user}` });
-      if (before !== after) {
-        moved++;
-        // A key that moves can only move to the new endpoint.
-        expect(after).toBe("u3");
-      }
+      if (before !== after && after === "u3") toNew++;
+      else if (before !== after) elsewhere++;
     }
-    // About a quarter of the keys belong to the fourth endpoint; far fewer than a rehash (75 %).
-    expect(moved / keys).toBeGreaterThan(0.1);
-    expect(moved / keys).toBeLessThan(0.4);
+    // A quarter of the keys belong to the fourth endpoint (a rehash would move 75 %); Maglev moves
+    // well under 1 % of the others (see test/unit), so a handful at most here.
+    expect(toNew / keys).toBeGreaterThan(0.1);
+    expect(toNew / keys).toBeLessThan(0.4);
+    expect(elsewhere).toBeLessThanOrEqual(4);
   });
 });
 
