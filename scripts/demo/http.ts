@@ -1,0 +1,39 @@
+/** Small helpers shared by the demo's Node origins (details, reviews). */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+
+/** Headers a demo service copies from its request to the calls it makes, as bookinfo does, so one
+ * page load keeps one request id and one trace, and the canary and chaos headers reach ratings. */
+export const PROPAGATED_HEADERS = ["x-request-id", "traceparent", "tracestate", "x-canary", "cookie", "x-chaos"] as const;
+
+export function propagatedHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of PROPAGATED_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === "string") headers[name] = value;
+  }
+  return headers;
+}
+
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  response.end(text);
+}
+
+export type Handler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+
+/** Listens on 127.0.0.1 only; rejects (instead of crashing later) when the port is taken. */
+export function listen(name: string, port: number, handler: Handler): Promise<Server> {
+  const server = createServer((request, response) => {
+    Promise.resolve(handler(request, response)).catch((error: unknown) => {
+      if (!response.headersSent) sendJson(response, 500, { error: String(error) });
+      else response.destroy();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new Error(error.code === "EADDRINUSE" ? `${name}: port ${port} on 127.0.0.1 is already in use` : `${name}: ${error.message}`)),
+    );
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
+}
