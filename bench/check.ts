@@ -1,0 +1,62 @@
+/**
+ * Before measuring, each target answers once as it should: 200 with the upstream's body. For the
+ * gateway, the answer must also come through the benchmarked rule and the balancer must reach all
+ * three endpoints; a gateway answering 404 or 502 quickly would otherwise look like a fast gateway.
+ */
+import { request } from "node:http";
+import { BENCH_ROUTE } from "./policies.ts";
+import { BODY, PORT_HEADER, type Upstreams } from "./upstream.ts";
+
+export type TargetName = "direct" | "passthrough" | "gateway" | "gateway_nolog";
+
+export interface Target {
+  name: TargetName;
+  url: string;
+  /** Host header to send (the gateway routes by it). */
+  host?: string;
+  /** Set for the gateway: whether its access log is on. */
+  gateway?: { accessLog: boolean };
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function probe(url: string, host: string | undefined): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: host ? { host } : {} }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error(`no answer from ${url} within 5 s`)));
+    req.once("error", reject);
+    req.end();
+  });
+}
+
+export async function checkTarget(target: Target, upstreams: Upstreams): Promise<void> {
+  const seen = new Set<number>();
+  // Enough tries that a balancer spreading over three endpoints reaches each of them.
+  const tries = target.gateway ? 30 : 1;
+  for (let i = 0; i < tries; i++) {
+    const answer = await probe(target.url, target.host);
+    const fail = (why: string) =>
+      new Error(`${target.name}: ${why}\n  GET ${target.url}${target.host ? ` (Host: ${target.host})` : ""} -> ${answer.status}\n` +
+        `  headers: ${JSON.stringify(answer.headers)}\n  body: ${answer.body.slice(0, 500)}`);
+    if (answer.status !== 200 || answer.body !== BODY) throw fail("expected 200 with the upstream's body");
+    const port = Number(answer.headers[PORT_HEADER]);
+    if (!upstreams.ports.includes(port)) throw fail(`the answer did not come from an upstream endpoint`);
+    seen.add(port);
+    if (target.gateway) {
+      if (!answer.headers["x-request-id"]) throw fail("no x-request-id: the gateway did not handle the request");
+      if (answer.headers["x-mesh-route"] !== BENCH_ROUTE) throw fail(`the request did not match route ${BENCH_ROUTE}`);
+    }
+  }
+  if (target.gateway && seen.size !== upstreams.ports.length) {
+    throw new Error(`${target.name}: ${tries} requests reached only endpoints ${[...seen].join(", ")} of ${upstreams.ports.join(", ")}`);
+  }
+}
