@@ -125,6 +125,8 @@ function meta(hits: Record<string, number[]>): Record<string, unknown> {
   return {
     date: new Date().toISOString(),
     commit: firstLine("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
+    // The bundles come from the working tree: say whether it differed from the commit there.
+    uncommitted_changes: firstLine("git", ["-C", ROOT, "status", "--porcelain", "--", "workers", "policies", "wrangler.toml"]) !== "",
     seconds_per_measurement: SECONDS,
     warmup_seconds: WARMUP_SECONDS,
     connections: CONNECTIONS,
