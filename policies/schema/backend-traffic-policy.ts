@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import { Duration, durationToMs, HeaderName, Metadata, ObjectName, Percentage } from "./common.ts";
+import { HealthCheck } from "./health-check.ts";
+import { RateLimit } from "./rate-limit.ts";
 
 export const RETRY_TRIGGERS = ["5xx", "gateway-error", "reset", "connect-failure", "retriable-status-codes"] as const;
 
@@ -88,7 +90,7 @@ export const CircuitBreaker = z.strictObject({
   maxParallelRetries: z.int().min(0).max(1_000_000).default(1024),
 });
 
-const BACKEND_ONLY = ["loadBalancer", "circuitBreaker", "retryBudget"] as const;
+const BACKEND_ONLY = ["loadBalancer", "circuitBreaker", "retryBudget", "healthCheck"] as const;
 
 export const BackendTrafficPolicy = z.strictObject({
   apiVersion: z.literal("edgemesh.dev/v1alpha1"),
@@ -103,6 +105,8 @@ export const BackendTrafficPolicy = z.strictObject({
       timeout: z.strictObject({ http: z.strictObject({ requestTimeout: Duration.optional() }) }).optional(),
       faultInjection: FaultInjection.optional(),
       circuitBreaker: CircuitBreaker.optional(),
+      healthCheck: HealthCheck.optional(),
+      rateLimit: RateLimit.optional(),
     })
     .superRefine((spec, ctx) => {
       if (!spec.targetRefs.some((ref) => ref.kind === "HTTPRoute")) return;

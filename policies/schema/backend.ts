@@ -27,7 +27,8 @@ export const Backend = z.strictObject({
           service: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be a service binding name such as RATINGS" }),
         })
         .optional(),
-      endpoints: z.array(Endpoint).min(1).max(256).optional(),
+      /** Static endpoints; [] when every endpoint registers at run time (admin API). */
+      endpoints: z.array(Endpoint).max(256).optional(),
     })
     .superRefine((spec, ctx) => {
       if (!spec.worker === !spec.endpoints) {

@@ -16,4 +16,6 @@ export type PolicyDocument = z.infer<typeof PolicyDocument>;
 export * from "./backend.ts";
 export * from "./backend-traffic-policy.ts";
 export * from "./common.ts";
+export * from "./health-check.ts";
+export * from "./rate-limit.ts";
 export * from "./http-route.ts";

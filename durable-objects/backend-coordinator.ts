@@ -1,0 +1,235 @@
+/**
+ * BackendCoordinator: one Durable Object per backend, named by it, holding what every isolate must
+ * agree on about that backend: its run-time registered endpoints (heartbeats, TTL expiry, drain) and
+ * its endpoints' health. Isolates send it batched outcome reports in the background; each answer
+ * carries the current ejections, so no request ever waits on it. An alarm runs only while something
+ * will expire: an ejection to end (half-open probing starts) or a registration to time out.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth, type EndpointReport, type OutlierConfig } from "./outlier-detection.ts";
+import type { ConfigStore } from "./config-store.ts";
+import type { RegisteredEndpoint } from "./types.ts";
+
+export interface BackendCoordinatorEnv {
+  CONFIG_STORE?: DurableObjectNamespace<ConfigStore>;
+}
+
+/** The ejections every isolate applies: endpoint → state, for endpoints that are not plainly healthy. */
+export interface HealthSnapshot {
+  version: number;
+  endpoints: Record<string, { state: "ejected" | "probing"; until: number; ejections: number }>;
+}
+
+export interface HealthReport {
+  config: OutlierConfig;
+  /** How many endpoints the backend has now (for maxEjectionPercent). */
+  totalEndpoints: number;
+  reports: EndpointReport[];
+}
+
+export interface Registration {
+  url: string;
+  weight?: number;
+  zone?: string;
+  version?: string;
+  ttlMs: number;
+}
+
+const RETRY_PUBLISH_MS = 5_000;
+
+export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
+  private readonly sql: SqlStorage;
+  private health = new Map<string, EndpointHealth>();
+  private healthVersion = 0;
+
+  constructor(ctx: DurableObjectState, env: BackendCoordinatorEnv) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec("CREATE TABLE IF NOT EXISTS health (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL)");
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS endpoints (url TEXT PRIMARY KEY, weight INTEGER NOT NULL, zone TEXT,
+        version TEXT, draining INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
+      this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      for (const row of this.sql.exec<{ endpoint: string; state: string }>("SELECT * FROM health").toArray()) {
+        this.health.set(row.endpoint, JSON.parse(row.state));
+      }
+      this.healthVersion = Number(this.meta("healthVersion") ?? 0);
+    });
+  }
+
+  // --- Health -------------------------------------------------------------------------------
+
+  async report(report: HealthReport): Promise<HealthSnapshot> {
+    const now = Date.now();
+    const before = this.ejectionKey();
+    const changed = applyReports(report.config, this.health, report.totalEndpoints, report.reports, now);
+    this.persistHealth(changed);
+    if (this.ejectionKey() !== before) this.bumpHealthVersion();
+    await this.scheduleAlarm();
+    return this.snapshot();
+  }
+
+  async snapshot(): Promise<HealthSnapshot> {
+    const endpoints: HealthSnapshot["endpoints"] = {};
+    for (const [endpoint, health] of this.health) {
+      if (health.state !== "healthy") endpoints[endpoint] = { state: health.state, until: health.ejectedUntil, ejections: health.ejections };
+    }
+    return { version: this.healthVersion, endpoints };
+  }
+
+  // --- Registry -----------------------------------------------------------------------------
+
+  async register(backend: string, registration: Registration): Promise<RegisteredEndpoint> {
+    this.remember(backend);
+    const existing = this.registered().find((endpoint) => endpoint.url === registration.url);
+    const endpoint: RegisteredEndpoint = {
+      url: registration.url,
+      weight: registration.weight ?? 1,
+      ...(registration.zone !== undefined && { zone: registration.zone }),
+      ...(registration.version !== undefined && { version: registration.version }),
+      draining: false,
+    };
+    this.sql.exec(
+      "INSERT OR REPLACE INTO endpoints (url, weight, zone, version, draining, expires_at) VALUES (?, ?, ?, ?, 0, ?)",
+      endpoint.url,
+      endpoint.weight,
+      endpoint.zone ?? null,
+      endpoint.version ?? null,
+      Date.now() + registration.ttlMs,
+    );
+    this.setMeta(`ttl:${endpoint.url}`, String(registration.ttlMs));
+    if (JSON.stringify(existing) !== JSON.stringify(endpoint)) await this.publishRegistry();
+    await this.scheduleAlarm();
+    return endpoint;
+  }
+
+  /** Extends a registration by its TTL; false when the endpoint is not (or no longer) registered. */
+  async heartbeat(backend: string, url: string): Promise<boolean> {
+    this.remember(backend);
+    const ttl = Number(this.meta(`ttl:${url}`) ?? 0);
+    this.sql.exec("UPDATE endpoints SET expires_at = ? WHERE url = ?", Date.now() + ttl, url);
+    const found = this.registered().some((endpoint) => endpoint.url === url);
+    if (found) await this.scheduleAlarm();
+    return found;
+  }
+
+  async drain(backend: string, url: string): Promise<boolean> {
+    this.remember(backend);
+    const found = this.registered().some((endpoint) => endpoint.url === url);
+    if (!found) return false;
+    this.sql.exec("UPDATE endpoints SET draining = 1 WHERE url = ?", url);
+    await this.publishRegistry();
+    return true;
+  }
+
+  async deregister(backend: string, url: string): Promise<boolean> {
+    this.remember(backend);
+    const found = this.registered().some((endpoint) => endpoint.url === url);
+    if (!found) return false;
+    this.sql.exec("DELETE FROM endpoints WHERE url = ?", url);
+    this.sql.exec("DELETE FROM meta WHERE key = ?", `ttl:${url}`);
+    await this.publishRegistry();
+    return true;
+  }
+
+  async endpoints(): Promise<(RegisteredEndpoint & { expiresAt: number })[]> {
+    return this.sql
+      .exec<{ url: string; weight: number; zone: string | null; version: string | null; draining: number; expires_at: number }>(
+        "SELECT * FROM endpoints ORDER BY url",
+      )
+      .toArray()
+      .map((row) => ({ ...toEndpoint(row), expiresAt: row.expires_at }));
+  }
+
+  // --- Alarm ----------------------------------------------------------------------------------
+
+  /**
+   * Ends due ejections, expires dead registrations and retries a failed registry publish. Safe to run
+   * twice or late: it acts only on what is due at the time it runs.
+   */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const ended = expireEjections(this.health, now);
+    if (ended.size) {
+      this.persistHealth(ended);
+      this.bumpHealthVersion();
+    }
+    const expired = this.sql.exec<{ url: string }>("SELECT url FROM endpoints WHERE expires_at <= ?", now).toArray();
+    for (const { url } of expired) {
+      this.sql.exec("DELETE FROM endpoints WHERE url = ?", url);
+      this.sql.exec("DELETE FROM meta WHERE key = ?", `ttl:${url}`);
+    }
+    if (expired.length || this.meta("registryPending") === "1") await this.publishRegistry();
+    await this.scheduleAlarm();
+  }
+
+  private async scheduleAlarm(): Promise<void> {
+    const candidates = [nextEjectionEnd(this.health)];
+    candidates.push(this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM endpoints").one().next ?? undefined);
+    if (this.meta("registryPending") === "1") candidates.push(Date.now() + RETRY_PUBLISH_MS);
+    const next = candidates.filter((at): at is number => at !== undefined).sort((a, b) => a - b)[0];
+    if (next === undefined) await this.ctx.storage.deleteAlarm();
+    else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+  }
+
+  private async publishRegistry(): Promise<void> {
+    this.setMeta("registryPending", "1");
+    const store = this.env.CONFIG_STORE;
+    if (!store) return;
+    try {
+      await store.get(store.idFromName("config")).publishRegistry(this.name(), this.registered());
+      this.setMeta("registryPending", "0");
+    } catch (error) {
+      console.error(JSON.stringify({ level: "error", message: "registry publish failed; retrying", backend: this.name(), error: String(error) }));
+    }
+  }
+
+  private registered(): RegisteredEndpoint[] {
+    return this.sql
+      .exec<{ url: string; weight: number; zone: string | null; version: string | null; draining: number }>("SELECT * FROM endpoints ORDER BY url")
+      .toArray()
+      .map(toEndpoint);
+  }
+
+  /** The backend this object serves: callers name it, since an object cannot always see its own name. */
+  private name(): string {
+    return this.meta("backend") ?? this.ctx.id.name ?? "";
+  }
+
+  private remember(backend: string): void {
+    if (this.meta("backend") !== backend) this.setMeta("backend", backend);
+  }
+
+  private ejectionKey(): string {
+    return [...this.health].filter(([, h]) => h.state !== "healthy").map(([e, h]) => `${e}:${h.state}:${h.ejectedUntil}`).join("|");
+  }
+
+  private persistHealth(endpoints: Set<string>): void {
+    for (const endpoint of endpoints) {
+      this.sql.exec("INSERT OR REPLACE INTO health (endpoint, state) VALUES (?, ?)", endpoint, JSON.stringify(this.health.get(endpoint)));
+    }
+  }
+
+  private bumpHealthVersion(): void {
+    this.healthVersion++;
+    this.setMeta("healthVersion", String(this.healthVersion));
+  }
+
+  private meta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
+  }
+}
+
+function toEndpoint(row: { url: string; weight: number; zone: string | null; version: string | null; draining: number }): RegisteredEndpoint {
+  return {
+    url: row.url,
+    weight: row.weight,
+    ...(row.zone !== null && { zone: row.zone }),
+    ...(row.version !== null && { version: row.version }),
+    draining: row.draining === 1,
+  };
+}

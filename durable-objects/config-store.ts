@@ -1,0 +1,256 @@
+/**
+ * ConfigStore: the one Durable Object that holds the mesh's configuration history and audit log, and
+ * publishes what gateways need as one KV snapshot. It is control plane only: gateway requests never
+ * call it (they poll KV), so a single global object is the right atom here.
+ *
+ * Versions are immutable; apply, rollback and deploy each append one. An apply that fails validation
+ * or loses an optimistic-concurrency race (baseVersion) changes nothing. The audit log is append-only:
+ * no RPC method edits or deletes it.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { formatError, type SourceDocument } from "../policies/errors.ts";
+import { parsePolicySet } from "../policies/policy-set.ts";
+import { diffDocuments } from "./config-diff.ts";
+import { publishSnapshot } from "./publish.ts";
+import type { ApplyResult, AuditEntry, MeshSnapshot, RegisteredEndpoint, VersionSummary } from "./types.ts";
+
+export interface ConfigStoreEnv {
+  MESH_KV?: KVNamespace;
+}
+
+export interface ApplyRequest {
+  documents: unknown[];
+  /** File names for error messages, parallel to `documents`. */
+  sources?: string[];
+  /** The version the change was prepared against; a different current version is a 409 conflict. */
+  baseVersion?: number;
+  dryRun?: boolean;
+  actor: string;
+  message?: string;
+}
+
+interface VersionRow extends Record<string, SqlStorageValue> {
+  version: number;
+  documents: string;
+  sources: string;
+  created_at: number;
+  actor: string;
+  action: string;
+  message: string;
+}
+
+const REPUBLISH_DELAY_MS = 5_000;
+
+export class ConfigStore extends DurableObject<ConfigStoreEnv> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (
+        version INTEGER PRIMARY KEY, documents TEXT NOT NULL, sources TEXT NOT NULL,
+        created_at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, message TEXT NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        from_version INTEGER, to_version INTEGER, detail TEXT NOT NULL)`);
+      this.sql.exec("CREATE TABLE IF NOT EXISTS registry (backend TEXT PRIMARY KEY, endpoints TEXT NOT NULL)");
+      this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    });
+  }
+
+  /**
+   * Makes the deploy's bundled policies the first version, or a new version when a later deploy
+   * bundles different files (the repo is the source of truth for what it ships). Idempotent.
+   */
+  async seed(bundleHash: string, documents: unknown[], sources: string[]): Promise<number> {
+    if (this.meta("bundleHash") === bundleHash) return this.currentVersion();
+    const current = this.currentVersion();
+    const action = current === 0 ? "seed" : "deploy";
+    const version = this.appendVersion(documents, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
+    this.setMeta("bundleHash", bundleHash);
+    this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.documentsOf(current), documents) });
+    await this.publish();
+    return version;
+  }
+
+  async apply(request: ApplyRequest): Promise<ApplyResult> {
+    const documents: SourceDocument[] = request.documents.map((value, index) => ({
+      source: request.sources?.[index] ?? "request",
+      index,
+      value,
+    }));
+    const checked = parsePolicySet(documents);
+    if (!checked.ok) return { ok: false, status: 400, errors: checked.errors, messages: checked.errors.map(formatError) };
+    return await this.commit(request, request.documents, request.sources ?? [], "apply");
+  }
+
+  async rollback(request: { version: number; baseVersion?: number; actor: string; message?: string }): Promise<ApplyResult> {
+    const row = this.versionRow(request.version);
+    if (!row) return { ok: false, status: 404, message: `version ${request.version} does not exist` };
+    const message = request.message ?? `rollback to version ${request.version}`;
+    return await this.commit({ ...request, message }, JSON.parse(row.documents), JSON.parse(row.sources), "rollback");
+  }
+
+  async current(): Promise<{ version: number; documents: unknown[]; sources: string[] } | undefined> {
+    const row = this.versionRow(this.currentVersion());
+    return row && { version: row.version, documents: JSON.parse(row.documents), sources: JSON.parse(row.sources) };
+  }
+
+  async getVersion(version: number): Promise<{ summary: VersionSummary; documents: unknown[] } | undefined> {
+    const row = this.versionRow(version);
+    return row && { summary: summarize(row), documents: JSON.parse(row.documents) };
+  }
+
+  async history(limit = 50, before?: number): Promise<VersionSummary[]> {
+    return this.sql
+      .exec<VersionRow>("SELECT * FROM versions WHERE version < ? ORDER BY version DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit)
+      .toArray()
+      .map(summarize);
+  }
+
+  async diff(from: number, to: number) {
+    const a = this.versionRow(from);
+    const b = this.versionRow(to);
+    if (!a || !b) return undefined;
+    return diffDocuments(JSON.parse(a.documents), JSON.parse(b.documents));
+  }
+
+  async audit(limit = 100, before?: number): Promise<AuditEntry[]> {
+    return this.sql
+      .exec<{ id: number; at: number; actor: string; action: string; from_version: number | null; to_version: number | null; detail: string }>(
+        "SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit,
+      )
+      .toArray()
+      .map((row) => ({
+        id: row.id,
+        at: row.at,
+        actor: row.actor,
+        action: row.action,
+        fromVersion: row.from_version,
+        toVersion: row.to_version,
+        detail: JSON.parse(row.detail),
+      }));
+  }
+
+  /** Called by a BackendCoordinator when its set of registered endpoints changes. */
+  async publishRegistry(backend: string, endpoints: RegisteredEndpoint[]): Promise<void> {
+    if (endpoints.length) this.sql.exec("INSERT OR REPLACE INTO registry (backend, endpoints) VALUES (?, ?)", backend, JSON.stringify(endpoints));
+    else this.sql.exec("DELETE FROM registry WHERE backend = ?", backend);
+    this.setMeta("registryVersion", String(Number(this.meta("registryVersion") ?? 0) + 1));
+    await this.publish();
+  }
+
+  async snapshot(): Promise<MeshSnapshot> {
+    const current = await this.current();
+    const registry: Record<string, RegisteredEndpoint[]> = {};
+    for (const row of this.sql.exec<{ backend: string; endpoints: string }>("SELECT * FROM registry").toArray()) {
+      registry[row.backend] = JSON.parse(row.endpoints);
+    }
+    return {
+      version: current?.version ?? 0,
+      documents: current?.documents ?? [],
+      sources: current?.sources ?? [],
+      registry,
+      registryVersion: Number(this.meta("registryVersion") ?? 0),
+      publishedAt: Date.now(),
+      bundleHash: this.meta("bundleHash") ?? "",
+    };
+  }
+
+  /** Retries a publish that failed; does nothing when the last publish went through (idempotent). */
+  override async alarm(): Promise<void> {
+    if (this.meta("publishPending") === "1") await this.publish();
+  }
+
+  private async commit(
+    request: { baseVersion?: number; dryRun?: boolean; actor: string; message?: string },
+    documents: unknown[],
+    sources: string[],
+    action: "apply" | "rollback",
+  ): Promise<ApplyResult> {
+    const fromVersion = this.currentVersion();
+    if (request.baseVersion !== undefined && request.baseVersion !== fromVersion) {
+      return { ok: false, status: 409, currentVersion: fromVersion, message: `version conflict: the change was prepared against version ${request.baseVersion}, but the current version is ${fromVersion}` };
+    }
+    const changes = diffDocuments(this.documentsOf(fromVersion), documents);
+    if (request.dryRun) return { ok: true, dryRun: true, fromVersion, version: fromVersion, changes };
+    const version = this.appendVersion(documents, sources, request.actor, action, request.message ?? "");
+    this.recordAudit(request.actor, action, fromVersion, version, { message: request.message ?? "", changes });
+    // Everything above ran without an await: two concurrent applies cannot both pass the version check.
+    await this.publish();
+    return { ok: true, dryRun: false, fromVersion, version, changes };
+  }
+
+  private async publish(): Promise<void> {
+    this.setMeta("publishPending", "1");
+    try {
+      await publishSnapshot(this.env.MESH_KV, await this.snapshot());
+      this.setMeta("publishPending", "0");
+    } catch (error) {
+      console.error(JSON.stringify({ level: "error", message: "snapshot publish failed; retrying", error: String(error) }));
+      await this.ctx.storage.setAlarm(Date.now() + REPUBLISH_DELAY_MS);
+    }
+  }
+
+  private appendVersion(documents: unknown[], sources: string[], actor: string, action: string, message: string): number {
+    const version = this.currentVersion() + 1;
+    this.sql.exec(
+      "INSERT INTO versions (version, documents, sources, created_at, actor, action, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      version,
+      JSON.stringify(documents),
+      JSON.stringify(sources),
+      Date.now(),
+      actor,
+      action,
+      message,
+    );
+    return version;
+  }
+
+  private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: unknown): void {
+    this.sql.exec(
+      "INSERT INTO audit (at, actor, action, from_version, to_version, detail) VALUES (?, ?, ?, ?, ?, ?)",
+      Date.now(),
+      actor,
+      action,
+      fromVersion,
+      toVersion,
+      JSON.stringify(detail),
+    );
+  }
+
+  private currentVersion(): number {
+    return this.sql.exec<{ version: number | null }>("SELECT MAX(version) AS version FROM versions").one().version ?? 0;
+  }
+
+  private versionRow(version: number): VersionRow | undefined {
+    return this.sql.exec<VersionRow>("SELECT * FROM versions WHERE version = ?", version).toArray()[0];
+  }
+
+  private documentsOf(version: number): unknown[] {
+    const row = this.versionRow(version);
+    return row ? JSON.parse(row.documents) : [];
+  }
+
+  private meta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
+  }
+}
+
+function summarize(row: VersionRow): VersionSummary {
+  return {
+    version: row.version,
+    createdAt: row.created_at,
+    actor: row.actor,
+    action: row.action as VersionSummary["action"],
+    message: row.message,
+    documents: (JSON.parse(row.documents) as unknown[]).length,
+  };
+}

@@ -1,0 +1,67 @@
+/** What the control plane hands the data plane, and the results of its RPC methods. */
+import type { PolicyError } from "../policies/errors.ts";
+
+/** An endpoint registered at run time (admin API), live until its TTL passes without a heartbeat. */
+export interface RegisteredEndpoint {
+  url: string;
+  weight: number;
+  zone?: string;
+  version?: string;
+  /** A draining endpoint gets no new requests; it leaves when it deregisters or its TTL passes. */
+  draining: boolean;
+}
+
+/**
+ * Everything a gateway isolate needs to build its routing table, published by the ConfigStore to
+ * Workers KV on every change and polled by isolates: one key, one writer.
+ */
+export interface MeshSnapshot {
+  version: number;
+  documents: unknown[];
+  sources: string[];
+  /** Backend name → its registered endpoints. */
+  registry: Record<string, RegisteredEndpoint[]>;
+  registryVersion: number;
+  publishedAt: number;
+  /** Hash of the policy files bundled with the deploy that seeded or last updated the store. */
+  bundleHash: string;
+}
+
+export const SNAPSHOT_KEY = "mesh/snapshot";
+
+export interface VersionSummary {
+  version: number;
+  createdAt: number;
+  actor: string;
+  action: "seed" | "deploy" | "apply" | "rollback";
+  message: string;
+  documents: number;
+}
+
+export interface FieldChange {
+  path: string;
+  from?: unknown;
+  to?: unknown;
+}
+
+export interface ObjectChange {
+  object: string;
+  change: "added" | "removed" | "changed";
+  fields?: FieldChange[];
+}
+
+export type ApplyResult =
+  | { ok: true; dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[] }
+  | { ok: false; status: 400; errors: PolicyError[]; messages: string[] }
+  | { ok: false; status: 409; currentVersion: number; message: string }
+  | { ok: false; status: 404; message: string };
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  fromVersion: number | null;
+  toVersion: number | null;
+  detail: unknown;
+}
