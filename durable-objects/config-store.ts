@@ -18,6 +18,14 @@ export interface ConfigStoreEnv {
   MESH_KV?: KVNamespace;
 }
 
+/** The policy set a deploy ships, as the gateway bundles it. */
+export interface Bundle {
+  hash: string;
+  builtAt: number;
+  documents: unknown[];
+  sources: string[];
+}
+
 export interface ApplyRequest {
   documents: unknown[];
   /** File names for error messages, parallel to `documents`. */
@@ -60,15 +68,18 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
   }
 
   /**
-   * Makes the deploy's bundled policies the first version, or a new version when a later deploy
-   * bundles different files (the repo is the source of truth for what it ships). Idempotent.
+   * Makes the deploy's bundled policies the first version, or a new version when a later build bundles
+   * different files (the repo is the source of truth for what it ships). Idempotent; a bundle built
+   * before the one last taken is ignored, so an old deploy's isolates cannot undo a newer one.
    */
-  async seed(bundleHash: string, documents: unknown[], sources: string[]): Promise<number> {
-    if (this.meta("bundleHash") === bundleHash) return this.currentVersion();
+  async seed(bundle: Bundle): Promise<number> {
+    const { hash: bundleHash, builtAt, documents, sources } = bundle;
+    if (this.meta("bundleHash") === bundleHash || builtAt < Number(this.meta("bundleBuiltAt") ?? 0)) return this.currentVersion();
     const current = this.currentVersion();
     const action = current === 0 ? "seed" : "deploy";
     const version = this.appendVersion(documents, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
     this.setMeta("bundleHash", bundleHash);
+    this.setMeta("bundleBuiltAt", String(builtAt));
     this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.documentsOf(current), documents) });
     await this.publish();
     return version;
@@ -157,6 +168,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
       registryVersion: Number(this.meta("registryVersion") ?? 0),
       publishedAt: Date.now(),
       bundleHash: this.meta("bundleHash") ?? "",
+      bundleBuiltAt: Number(this.meta("bundleBuiltAt") ?? 0),
     };
   }
 

@@ -23,8 +23,9 @@ export interface MeshSnapshot {
   registry: Record<string, RegisteredEndpoint[]>;
   registryVersion: number;
   publishedAt: number;
-  /** Hash of the policy files bundled with the deploy that seeded or last updated the store. */
+  /** Hash and build time of the policy files bundled with the deploy that seeded or last updated the store. */
   bundleHash: string;
+  bundleBuiltAt: number;
 }
 
 export const SNAPSHOT_KEY = "mesh/snapshot";

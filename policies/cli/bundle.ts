@@ -14,5 +14,7 @@ if (!result.ok) {
   process.exit(1);
 }
 mkdirSync(OUT, { recursive: true });
-const bundled = documents.map(({ source, value }) => ({ source, value }));
+// builtAt orders deploys: the control plane takes a bundle's policies only from a newer build than the
+// one it last took, so isolates of an older deploy still running during a rollout cannot roll it back.
+const bundled = { builtAt: Date.now(), documents: documents.map(({ source, value }) => ({ source, value })) };
 writeFileSync(new URL("policies.json", OUT), JSON.stringify(bundled, null, 1) + "\n");

@@ -86,44 +86,44 @@ export default {
 
 // --- HTML -----------------------------------------------------------------------------------------
 
-const escape = (text: string | number) =>
+const escapeHtml = (text: string | number) =>
   String(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
 function callSummary(service: string, call: MeshCall<{ servedBy: string }>): string {
   const attempts = call.attempts === null ? "" : `, ${call.attempts} attempt${call.attempts === 1 ? "" : "s"}`;
   const reason = call.reason ? `, ${call.reason}` : "";
-  const servedBy = call.data ? ` from <b>${escape(call.data.servedBy)}</b>` : "";
-  return `<li>${service}: ${call.status}${servedBy}${escape(attempts + reason)}</li>`;
+  const servedBy = call.data ? ` from <b>${escapeHtml(call.data.servedBy)}</b>` : "";
+  return `<li>${service}: ${call.status}${servedBy}${escapeHtml(attempts + reason)}</li>`;
 }
 
 function renderDetails(call: MeshCall<Details>): string {
   const details = call.data;
-  if (!details) return `<p class="error">Details are unavailable (${escape(call.status)} ${escape(call.reason ?? "")}).</p>`;
+  if (!details) return `<p class="error">Details are unavailable (${escapeHtml(call.status)} ${escapeHtml(call.reason ?? "")}).</p>`;
   const rows = (["author", "year", "type", "pages", "publisher", "language"] as const)
-    .map((field) => `<tr><th>${field}</th><td>${escape(details[field])}</td></tr>`)
+    .map((field) => `<tr><th>${field}</th><td>${escapeHtml(details[field])}</td></tr>`)
     .join("");
   return `<table>${rows}</table>`;
 }
 
 function renderReviews(call: MeshCall<Reviews>): string {
   const reviews = call.data;
-  if (!reviews) return `<p class="error">Reviews are unavailable (${escape(call.status)} ${escape(call.reason ?? "")}).</p>`;
+  if (!reviews) return `<p class="error">Reviews are unavailable (${escapeHtml(call.status)} ${escapeHtml(call.reason ?? "")}).</p>`;
   const items = reviews.reviews.map((review) => {
     const stars = review.rating
-      ? `<div style="color:${escape(review.rating.color)}">${"★".repeat(review.rating.stars)}${"☆".repeat(5 - review.rating.stars)}</div>`
+      ? `<div style="color:${escapeHtml(review.rating.color)}">${"★".repeat(review.rating.stars)}${"☆".repeat(5 - review.rating.stars)}</div>`
       : "";
-    return `<blockquote><p>${escape(review.text)}</p><small>${escape(review.reviewer)}</small>${stars}</blockquote>`;
+    return `<blockquote><p>${escapeHtml(review.text)}</p><small>${escapeHtml(review.reviewer)}</small>${stars}</blockquote>`;
   });
-  const ratingsError = reviews.ratingsError ? `<p class="error">Ratings are unavailable: ${escape(reviews.ratingsError)}.</p>` : "";
-  return `<p>Reviews ${escape(reviews.version)}</p>${items.join("")}${ratingsError}`;
+  const ratingsError = reviews.ratingsError ? `<p class="error">Ratings are unavailable: ${escapeHtml(reviews.ratingsError)}.</p>` : "";
+  return `<p>Reviews ${escapeHtml(reviews.version)}</p>${items.join("")}${ratingsError}`;
 }
 
 function renderPage(page: { title: string; details: MeshCall<Details>; reviews: MeshCall<Reviews> }): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(page.title)} · edgemesh bookinfo</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(page.title)} · edgemesh bookinfo</title>
 <style>body{font-family:sans-serif;max-width:48rem;margin:2rem auto}th{text-align:left;padding-right:1rem}.error{color:#b00}</style>
 </head><body>
-<h1>${escape(page.title)}</h1>
+<h1>${escapeHtml(page.title)}</h1>
 <h2>Book details</h2>${renderDetails(page.details)}
 <h2>Book reviews</h2>${renderReviews(page.reviews)}
 <h2>Served by</h2><ul>${callSummary("details", page.details)}${callSummary("reviews", page.reviews)}</ul>

@@ -30,21 +30,21 @@ import { prepareUpstream } from "./stages/prepare-upstream.ts";
 import { recordOutcome } from "./stages/record-outcome.ts";
 import { redirect } from "./stages/redirect.ts";
 import { splitTraffic } from "./stages/split-traffic.ts";
-import type { RoutingTable } from "./table/index.ts";
+import type { TableSource } from "./control-plane/table-source.ts";
 
 export interface GatewayOptions {
-  currentTable: (env: MeshEnv["Bindings"]) => RoutingTable;
+  tables: TableSource;
   sinks: readonly OutcomeSink[];
 }
 
-export function createGateway({ currentTable, sinks }: GatewayOptions): Hono<MeshEnv> {
+export function createGateway({ tables, sinks }: GatewayOptions): Hono<MeshEnv> {
   const app = new Hono<MeshEnv>();
   app.use(
     requestId(),
     recordOutcome(sinks),
     prepareUpstream(),
     normalizePath(),
-    matchRoute(currentTable),
+    matchRoute(tables),
     modifyResponse(),
     redirect(),
     modifyRequest(),

@@ -2,11 +2,12 @@
 import { createMiddleware } from "hono/factory";
 import type { MeshEnv } from "../context.ts";
 import { MeshError } from "../errors.ts";
-import { hostnameOf, type RequestView, type RoutingTable } from "../table/index.ts";
+import type { TableSource } from "../control-plane/table-source.ts";
+import { hostnameOf, type RequestView } from "../table/index.ts";
 
-export const matchRoute = (currentTable: (env: MeshEnv["Bindings"]) => RoutingTable) =>
+export const matchRoute = (tables: TableSource) =>
   createMiddleware<MeshEnv>(async function matchRoute(c, next) {
-    const table = currentTable(c.env);
+    const table = await tables.current(c.env, (promise) => c.executionCtx.waitUntil(promise));
     const upstream = c.var.upstream;
     let query: URLSearchParams | undefined;
     const view: RequestView = {

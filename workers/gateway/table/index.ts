@@ -2,6 +2,7 @@
  * Compiles a checked PolicySet into the routing table the request path reads: immutable configuration
  * built once per config version, owning the isolate-local counters of its backends.
  */
+import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
 import type { BackendTrafficPolicy } from "../../../policies/schema/index.ts";
 import type { PolicySet } from "../../../policies/policy-set.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
@@ -24,7 +25,8 @@ export interface RoutingTable {
 
 type Spec = BackendTrafficPolicy["spec"];
 
-export function compileTable(set: PolicySet, version: number): RoutingTable {
+/** `registry`: endpoints registered at run time, by backend name, joining the Backends' static ones. */
+export function compileTable(set: PolicySet, version: number, registry: Readonly<Record<string, readonly RegisteredEndpoint[]>> = {}): RoutingTable {
   const policyFor = new Map<string, Spec>();
   for (const { value: policy } of set.trafficPolicies) {
     for (const ref of policy.spec.targetRefs) policyFor.set(`${ref.kind}/${policy.metadata.namespace}/${ref.name}`, policy.spec);
@@ -35,7 +37,8 @@ export function compileTable(set: PolicySet, version: number): RoutingTable {
   for (const { value: backend } of set.backends) {
     const key = `${backend.metadata.namespace}/${backend.metadata.name}`;
     const spec = policyFor.get(`Backend/${key}`);
-    const runtime = compileBackend(backend, spec);
+    const { namespace, name } = backend.metadata;
+    const runtime = compileBackend(backend, spec, registry[namespace === "default" ? name : `${namespace}/${name}`]);
     backends.set(key, runtime);
     backendSpecs.set(runtime, spec);
   }

@@ -1,0 +1,117 @@
+/**
+ * A backend's endpoint health as one isolate sees it: its own outlier detector (it trips at once on
+ * this isolate's evidence) merged with the ejections the backend's Durable Object decided from every
+ * isolate's reports. Kept per backend name across config versions, so recompiling the routing table
+ * forgets no ejection. Read on every request through `eligible`, which is cached until the next
+ * ejection ends.
+ */
+import type { HealthSnapshot } from "../../../durable-objects/backend-coordinator.ts";
+import {
+  applyReports,
+  expireEjections,
+  maxEjectable,
+  type EndpointHealth,
+  type EndpointReport,
+  type OutlierConfig,
+} from "../../../durable-objects/outlier-detection.ts";
+import type { EndpointRuntime } from "../lb/index.ts";
+
+export type Failure = "none" | "5xx" | "gateway";
+
+export class BackendHealth {
+  config: OutlierConfig | undefined;
+  /** Endpoints the backend has in the current routing table (for maxEjectionPercent). */
+  endpointCount = 1;
+  private readonly local = new Map<string, EndpointHealth>();
+  private global: HealthSnapshot = { version: -1, endpoints: {} };
+  private pending = new Map<string, EndpointReport>();
+  private cache: { endpoints: readonly EndpointRuntime[]; eligible: readonly EndpointRuntime[]; validUntil: number } | undefined;
+  lastReportAt = 0;
+  reporting = false;
+
+  /** Endpoints a balancer may pick now: not ejected here or globally, within maxEjectionPercent. */
+  eligible(endpoints: readonly EndpointRuntime[], now: number): readonly EndpointRuntime[] {
+    const cached = this.cache;
+    if (cached && cached.endpoints === endpoints && now < cached.validUntil) return cached.eligible;
+    if (expireEjections(this.local, now).size) this.cache = undefined;
+    let validUntil = Infinity;
+    const ejected: { endpoint: EndpointRuntime; until: number }[] = [];
+    for (const endpoint of endpoints) {
+      const until = Math.max(this.local.get(endpoint.id)?.state === "ejected" ? this.local.get(endpoint.id)!.ejectedUntil : 0, this.globalUntil(endpoint.id));
+      if (until > now) {
+        ejected.push({ endpoint, until });
+        validUntil = Math.min(validUntil, until);
+      }
+    }
+    let eligible: readonly EndpointRuntime[] = endpoints;
+    if (ejected.length && this.config) {
+      // Never more than maxEjectionPercent out: the endpoints whose ejection ends soonest come back first.
+      const keepOut = new Set(ejected.sort((a, b) => b.until - a.until).slice(0, maxEjectable(this.config, endpoints.length)).map((e) => e.endpoint));
+      eligible = endpoints.filter((endpoint) => !keepOut.has(endpoint));
+    }
+    this.cache = { endpoints, eligible, validUntil };
+    return eligible;
+  }
+
+  /** One attempt's result on one endpoint: feeds the local detector and the next report. */
+  record(endpoint: string, failure: Failure, now: number): void {
+    const report = this.pending.get(endpoint) ?? { endpoint, total: 0, failures: 0, gatewayFailures: 0, trailingFailures: 0, trailingGatewayFailures: 0 };
+    this.pending.set(endpoint, report);
+    report.total++;
+    const failed = failure !== "none" ? 1 : 0;
+    const gateway = failure === "gateway" ? 1 : 0;
+    report.failures += failed;
+    report.gatewayFailures += gateway;
+    report.trailingFailures = failed ? report.trailingFailures + 1 : 0;
+    report.trailingGatewayFailures = gateway ? report.trailingGatewayFailures + 1 : 0;
+    if (!this.config) return;
+    const single: EndpointReport = { endpoint, total: 1, failures: failed, gatewayFailures: gateway, trailingFailures: failed, trailingGatewayFailures: gateway };
+    const before = this.local.get(endpoint)?.state;
+    applyReports(this.config, this.local, this.endpointCount, [single], now);
+    if (this.local.get(endpoint)?.state !== before) this.cache = undefined;
+  }
+
+  /** Set by each routing-table compile: the backend's outlier settings (undefined: no detection). */
+  configure(config: OutlierConfig | undefined, endpointCount: number): void {
+    this.config = config;
+    this.endpointCount = endpointCount;
+    this.cache = undefined;
+  }
+
+  /** Takes the stats gathered since the last report. */
+  drainReports(): EndpointReport[] {
+    const reports = [...this.pending.values()];
+    this.pending = new Map();
+    return reports;
+  }
+
+  applySnapshot(snapshot: HealthSnapshot): void {
+    if (snapshot.version === this.global.version) return;
+    this.global = snapshot;
+    this.cache = undefined;
+  }
+
+  /** Local and global state, for the admin API and tests. */
+  describe() {
+    return { local: Object.fromEntries(this.local), global: this.global };
+  }
+
+  private globalUntil(endpoint: string): number {
+    const state = this.global.endpoints[endpoint];
+    return state?.state === "ejected" ? state.until : 0;
+  }
+}
+
+/** Per isolate, per backend name: survives routing-table recompiles. */
+const healthByBackend = new Map<string, BackendHealth>();
+
+export function healthOf(backend: string): BackendHealth {
+  let health = healthByBackend.get(backend);
+  if (!health) healthByBackend.set(backend, (health = new BackendHealth()));
+  return health;
+}
+
+export function classify(status: number): Failure {
+  if (status === 502 || status === 503 || status === 504) return "gateway";
+  return status >= 500 ? "5xx" : "none";
+}
