@@ -153,7 +153,8 @@ function watchLaunchers(): void {
   }
   setInterval(() => {
     for (const [pid, ppid] of chain) {
-      if (parentOf(pid)?.ppid !== ppid) return void stop(`launcher process ${pid} went away`, 0);
+      const now = parentOf(pid);
+      if (now?.ppid !== ppid) return void stop(`launcher process ${now ? ppid : pid} went away`, 0);
     }
   }, 1000).unref();
 }

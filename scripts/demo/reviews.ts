@@ -66,6 +66,7 @@ function getRatings(gatewayPort: number, id: string, incoming: IncomingMessage):
       (response) => {
         let text = "";
         response.setEncoding("utf8");
+        response.on("error", (error) => resolve({ ok: false, error: `ratings answer cut short: ${error.message}` }));
         response.on("data", (chunk: string) => (text += chunk));
         response.on("end", () => {
           const reason = response.headers["x-edgemesh-reason"];
