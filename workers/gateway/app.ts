@@ -10,6 +10,7 @@
  *  modifyRequest   URLRewrite and RequestHeaderModifier;
  *  mirror          the copy goes out after the response;
  *  splitTraffic    weighted choice of backendRef;
+ *  rateLimit       local and global limits of the route and backend (429);
  *  bufferBody      keep the body when it may be sent again;
  *  forward         the attempt layers (stages/forward.ts).
  * Errors from any stage become synthetic responses in one place, onError.
@@ -27,6 +28,7 @@ import { modifyRequest } from "./stages/modify-request.ts";
 import { modifyResponse } from "./stages/modify-response.ts";
 import { normalizePath } from "./stages/normalize-path.ts";
 import { prepareUpstream } from "./stages/prepare-upstream.ts";
+import { rateLimit } from "./stages/rate-limit.ts";
 import { recordOutcome } from "./stages/record-outcome.ts";
 import { redirect } from "./stages/redirect.ts";
 import { splitTraffic } from "./stages/split-traffic.ts";
@@ -50,11 +52,12 @@ export function createGateway({ tables, sinks }: GatewayOptions): Hono<MeshEnv> 
     modifyRequest(),
     mirror(),
     splitTraffic(),
+    rateLimit(),
     bufferBody(),
   );
   app.all("*", forward);
   app.onError((error, c) => {
-    if (error instanceof MeshError) return syntheticResponse(error.status, error.reason, error.message, c.var.requestId);
+    if (error instanceof MeshError) return syntheticResponse(error.status, error.reason, error.message, c.var.requestId, error.headers);
     console.error(JSON.stringify({ level: "error", message: "unhandled error", requestId: c.var.requestId, error: String(error?.stack ?? error) }));
     return syntheticResponse(500, "internal_error", "the gateway failed to handle the request", c.var.requestId);
   });

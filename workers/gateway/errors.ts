@@ -14,6 +14,7 @@ export const REASONS = {
   upstream_reset: 502,
   no_healthy_upstream: 503,
   overflow: 503,
+  rate_limited: 429,
   request_timeout: 504,
   per_try_timeout: 504,
 } as const satisfies Record<string, ContentfulStatusCode>;
@@ -23,18 +24,27 @@ export type Reason = keyof typeof REASONS | "fault_abort";
 export const REASON_HEADER = "x-edgemesh-reason";
 
 export class MeshError extends HTTPException {
+  readonly headers: Record<string, string> | undefined;
+
   constructor(
     readonly reason: Reason,
     message: string,
-    options: { status?: ContentfulStatusCode; cause?: unknown } = {},
+    options: { status?: ContentfulStatusCode; cause?: unknown; headers?: Record<string, string> } = {},
   ) {
     super(options.status ?? REASONS[reason as keyof typeof REASONS] ?? 500, { message, cause: options.cause });
+    this.headers = options.headers;
   }
 }
 
-export function syntheticResponse(status: number, reason: Reason, message: string, requestId: string | undefined): Response {
+export function syntheticResponse(
+  status: number,
+  reason: Reason,
+  message: string,
+  requestId: string | undefined,
+  headers: Record<string, string> = {},
+): Response {
   return new Response(JSON.stringify({ error: { status, reason, message, requestId } }), {
     status,
-    headers: { "content-type": "application/json", [REASON_HEADER]: reason },
+    headers: { ...headers, "content-type": "application/json", [REASON_HEADER]: reason },
   });
 }

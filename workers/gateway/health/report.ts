@@ -6,6 +6,7 @@
  */
 import type { BackendCoordinator } from "../../../durable-objects/backend-coordinator.ts";
 import type { OutcomeSink } from "../outcome.ts";
+import { withTimeout } from "../with-timeout.ts";
 import { classify, healthOf, type BackendHealth } from "./backend-health.ts";
 
 export const DEFAULT_REPORT_INTERVAL_MS = 1_000;
@@ -42,10 +43,4 @@ async function maybeReport(health: BackendHealth, backend: string, env: HealthEn
   } finally {
     health.reporting = false;
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

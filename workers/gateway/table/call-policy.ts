@@ -5,6 +5,7 @@
  */
 import type { BackendTrafficPolicy, HTTPRouteRule } from "../../../policies/schema/index.ts";
 import { durationToMs, RETRY_TRIGGERS, Retry } from "../../../policies/schema/index.ts";
+import { compileRateLimits, type RateLimitRule } from "../ratelimit/index.ts";
 
 export type RetryTrigger = (typeof RETRY_TRIGGERS)[number];
 
@@ -30,6 +31,7 @@ export interface CallPolicy {
   readonly perTryTimeoutMs: number | undefined;
   readonly retry: RetryPolicy | undefined;
   readonly fault: FaultPolicy | undefined;
+  readonly rateLimits: readonly RateLimitRule[];
 }
 
 /** Envoy's default route timeout. */
@@ -37,8 +39,15 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 
 type Spec = BackendTrafficPolicy["spec"];
 
-export function resolveCallPolicy(backendPolicy: Spec | undefined, routePolicy: Spec | undefined, rule: HTTPRouteRule): CallPolicy {
-  const pick = <K extends keyof Spec>(field: K): Spec[K] | undefined => routePolicy?.[field] ?? backendPolicy?.[field];
+/** A policy's spec with the name that identifies its counters ("namespace/name"). */
+export interface NamedSpec {
+  id: string;
+  spec: Spec;
+}
+
+export function resolveCallPolicy(backendPolicy: NamedSpec | undefined, routePolicy: NamedSpec | undefined, rule: HTTPRouteRule): CallPolicy {
+  const pick = <K extends keyof Spec>(field: K): Spec[K] | undefined => routePolicy?.spec[field] ?? backendPolicy?.spec[field];
+  const rateLimitOwner = routePolicy?.spec.rateLimit ? routePolicy : backendPolicy;
   const timeout = pick("timeout");
   let retry = pick("retry");
   if (rule.retry) {
@@ -67,6 +76,7 @@ export function resolveCallPolicy(backendPolicy: Spec | undefined, routePolicy: 
       ...(fault.delay && { delay: { ms: durationToMs(fault.delay.fixedDelay), percentage: fault.delay.percentage } }),
       ...(fault.abort && { abort: { status: fault.abort.httpStatus, percentage: fault.abort.percentage } }),
     },
+    rateLimits: rateLimitOwner ? compileRateLimits(rateLimitOwner.id, rateLimitOwner.spec.rateLimit) : [],
   };
 }
 

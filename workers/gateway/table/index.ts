@@ -3,9 +3,9 @@
  * built once per config version, owning the isolate-local counters of its backends.
  */
 import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
-import type { BackendTrafficPolicy } from "../../../policies/schema/index.ts";
 import type { PolicySet } from "../../../policies/policy-set.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
+import type { NamedSpec } from "./call-policy.ts";
 import { compileMatch } from "./match.ts";
 import { compileRule } from "./rule.ts";
 import { buildVirtualHosts, type RouteEntry, type VirtualHosts } from "./virtual-hosts.ts";
@@ -23,24 +23,23 @@ export interface RoutingTable {
   readonly backends: ReadonlyMap<string, BackendRuntime>;
 }
 
-type Spec = BackendTrafficPolicy["spec"];
-
 /** `registry`: endpoints registered at run time, by backend name, joining the Backends' static ones. */
 export function compileTable(set: PolicySet, version: number, registry: Readonly<Record<string, readonly RegisteredEndpoint[]>> = {}): RoutingTable {
-  const policyFor = new Map<string, Spec>();
+  const policyFor = new Map<string, NamedSpec>();
   for (const { value: policy } of set.trafficPolicies) {
-    for (const ref of policy.spec.targetRefs) policyFor.set(`${ref.kind}/${policy.metadata.namespace}/${ref.name}`, policy.spec);
+    const named = { id: `${policy.metadata.namespace}/${policy.metadata.name}`, spec: policy.spec };
+    for (const ref of policy.spec.targetRefs) policyFor.set(`${ref.kind}/${policy.metadata.namespace}/${ref.name}`, named);
   }
 
   const backends = new Map<string, BackendRuntime>();
-  const backendSpecs = new Map<BackendRuntime, Spec | undefined>();
+  const backendSpecs = new Map<BackendRuntime, NamedSpec | undefined>();
   for (const { value: backend } of set.backends) {
     const key = `${backend.metadata.namespace}/${backend.metadata.name}`;
-    const spec = policyFor.get(`Backend/${key}`);
+    const named = policyFor.get(`Backend/${key}`);
     const { namespace, name } = backend.metadata;
-    const runtime = compileBackend(backend, spec, registry[namespace === "default" ? name : `${namespace}/${name}`]);
+    const runtime = compileBackend(backend, named?.spec, registry[namespace === "default" ? name : `${namespace}/${name}`]);
     backends.set(key, runtime);
-    backendSpecs.set(runtime, spec);
+    backendSpecs.set(runtime, named);
   }
 
   const entriesByHostname = new Map<string | undefined, RouteEntry[]>();

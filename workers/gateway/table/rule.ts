@@ -1,7 +1,7 @@
 /** An HTTPRoute rule compiled for the request path: its filters, its weighted backends and their policies. */
-import type { BackendTrafficPolicy, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from "../../../policies/schema/index.ts";
+import type { HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from "../../../policies/schema/index.ts";
 import type { BackendRuntime } from "./backends.ts";
-import { resolveCallPolicy, type CallPolicy } from "./call-policy.ts";
+import { resolveCallPolicy, type CallPolicy, type NamedSpec } from "./call-policy.ts";
 import { compileHeaderOps, type HeaderOps } from "./header-ops.ts";
 
 type PathModifier = NonNullable<Extract<HTTPRouteFilter, { type: "URLRewrite" }>["urlRewrite"]["path"]>;
@@ -44,8 +44,8 @@ export interface CompiledRule {
 
 export interface RuleContext {
   backend(namespace: string, name: string): BackendRuntime;
-  backendPolicy(backend: BackendRuntime): BackendTrafficPolicy["spec"] | undefined;
-  routePolicy: BackendTrafficPolicy["spec"] | undefined;
+  backendPolicy(backend: BackendRuntime): NamedSpec | undefined;
+  routePolicy: NamedSpec | undefined;
 }
 
 const filterOf = <T extends HTTPRouteFilter["type"]>(rule: HTTPRouteRule, type: T) =>

@@ -1,0 +1,95 @@
+/**
+ * Global rate limit, client side: tokens are leased from the rule's RateLimiter Durable Object (one of
+ * `shards`, by key) in batches sized to this isolate's traffic, and spent locally. A request waits on
+ * the Durable Object only when the isolate has no tokens left; the next batch is fetched in the
+ * background before that happens. If the Durable Object cannot be reached, requests are allowed
+ * (fail open): a slow control plane must not take the mesh down.
+ */
+import type { RateLimiter } from "../../../durable-objects/rate-limiter.ts";
+import { fnv1a } from "../lb/hash.ts";
+import { withTimeout } from "../with-timeout.ts";
+import type { RateLimitRule, Verdict } from "./rule.ts";
+
+/** How much traffic a lease should cover: about a second of this isolate's recent rate. */
+const LEASE_HORIZON_MS = 1_000;
+const LEASE_TIMEOUT_MS = 1_000;
+const MAX_KEYS = 10_000;
+
+interface KeyState {
+  window: number;
+  tokens: number;
+  /** The Durable Object has no tokens left for this window. */
+  exhausted: boolean;
+  pending: Promise<void> | undefined;
+  seen: number;
+  firstSeenAt: number;
+  lastWant: number;
+  lastLeaseAt: number;
+}
+
+export class GlobalLimiter {
+  private readonly states = new Map<string, KeyState>();
+  /** Lease calls this isolate made (for the benchmark's calls per 100 requests). */
+  calls = 0;
+
+  constructor(public rule: RateLimitRule) {}
+
+  async take(key: string, namespace: DurableObjectNamespace<RateLimiter>, waitUntil: (p: Promise<unknown>) => void, now: number): Promise<Verdict> {
+    const { windowMs } = this.rule;
+    const window = Math.floor(now / windowMs);
+    const resetMs = (window + 1) * windowMs - now;
+    const state = this.stateFor(key, window, now);
+    state.seen++;
+    for (let round = 0; round < 8; round++) {
+      if (state.tokens > 0) {
+        state.tokens--;
+        if (!state.exhausted && !state.pending && state.tokens <= state.lastWant / 4) waitUntil(this.lease(state, key, namespace, now));
+        return { allowed: true, remaining: state.tokens, resetMs };
+      }
+      if (state.exhausted || state.window !== window) break;
+      await (state.pending ?? this.lease(state, key, namespace, now));
+    }
+    return { allowed: false, remaining: 0, resetMs };
+  }
+
+  describe() {
+    return { calls: this.calls, keys: this.states.size };
+  }
+
+  private stateFor(key: string, window: number, now: number): KeyState {
+    let state = this.states.get(key);
+    if (state?.window === window) return state;
+    if (!state && this.states.size >= MAX_KEYS) {
+      for (const [other, old] of this.states) if (old.window < window && !old.pending) this.states.delete(other);
+    }
+    state = { window, tokens: 0, exhausted: false, pending: undefined, seen: 0, firstSeenAt: now, lastWant: 0, lastLeaseAt: 0 };
+    this.states.set(key, state);
+    return state;
+  }
+
+  private lease(state: KeyState, key: string, namespace: DurableObjectNamespace<RateLimiter>, now: number): Promise<void> {
+    const { id, requests, windowMs, shards } = this.rule;
+    const rate = state.seen / Math.max(now - state.firstSeenAt, 100);
+    const ramp = state.lastLeaseAt && now - state.lastLeaseAt < LEASE_HORIZON_MS / 2 ? state.lastWant * 2 : 0;
+    const want = Math.min(requests, Math.max(1, Math.ceil(rate * LEASE_HORIZON_MS), ramp));
+    const window = state.window;
+    this.calls++;
+    const stub = namespace.get(namespace.idFromName(`${id}#${fnv1a(key) % shards}`));
+    state.pending = withTimeout(stub.lease({ key, window, windowMs, limit: requests, want }), LEASE_TIMEOUT_MS)
+      .then((lease) => {
+        state.tokens += lease.granted;
+        if (lease.granted === 0) state.exhausted = true;
+      })
+      .catch((error) => {
+        // Fail open for this batch, and say so.
+        state.tokens += want;
+        console.error(JSON.stringify({ level: "warn", message: "rate limiter unreachable; allowing traffic", rule: id, error: String(error) }));
+      })
+      .finally(() => {
+        state.pending = undefined;
+        state.lastWant = want;
+        state.lastLeaseAt = now;
+      });
+    return state.pending;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Runs a request through its rate-limit rules. Limiters are kept per rule id across config versions,
+ * so a reload does not refill every bucket; a changed limit takes effect on the next request.
+ */
+import type { RateLimiter } from "../../../durable-objects/rate-limiter.ts";
+import { GlobalLimiter } from "./global.ts";
+import { LocalLimiter } from "./local.ts";
+import type { RateLimitRule, Verdict } from "./rule.ts";
+
+export type { RateLimitRule } from "./rule.ts";
+export { compileRateLimits } from "./rule.ts";
+
+const limiters = new Map<string, LocalLimiter | GlobalLimiter>();
+
+function limiterFor(rule: RateLimitRule): LocalLimiter | GlobalLimiter {
+  let limiter = limiters.get(rule.id);
+  if (!limiter || (rule.scope === "global") !== limiter instanceof GlobalLimiter) {
+    limiter = rule.scope === "global" ? new GlobalLimiter(rule) : new LocalLimiter(rule);
+    limiters.set(rule.id, limiter);
+  }
+  limiter.rule = rule;
+  return limiter;
+}
+
+export interface Checked {
+  rule: RateLimitRule;
+  verdict: Verdict;
+}
+
+/** The first rule that denies, or else every applicable rule's verdict. */
+export async function checkRateLimits(
+  rules: readonly RateLimitRule[],
+  request: Request,
+  namespace: DurableObjectNamespace<RateLimiter> | undefined,
+  waitUntil: (promise: Promise<unknown>) => void,
+): Promise<{ denied: Checked | undefined; applied: Checked[] }> {
+  const applied: Checked[] = [];
+  for (const rule of rules) {
+    const key = rule.keyOf(request);
+    if (key === undefined) continue;
+    const limiter = limiterFor(rule);
+    const now = Date.now();
+    let verdict: Verdict;
+    if (limiter instanceof LocalLimiter) verdict = limiter.take(key, now);
+    // Without the binding (a bare local setup) a global rule cannot be counted: it does not apply.
+    else if (namespace) verdict = await limiter.take(key, namespace, waitUntil, now);
+    else continue;
+    const checked = { rule, verdict };
+    if (!verdict.allowed) return { denied: checked, applied: [...applied, checked] };
+    applied.push(checked);
+  }
+  return { denied: undefined, applied };
+}
+
+/** Lease calls per global rule in this isolate (admin API, benchmark). */
+export function describeLimiters() {
+  return Object.fromEntries([...limiters].filter(([, l]) => l instanceof GlobalLimiter).map(([id, l]) => [id, (l as GlobalLimiter).describe()]));
+}
+
+/** The IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers). */
+export function rateLimitHeaders(applied: Checked[]): Record<string, string> {
+  if (!applied.length) return {};
+  const policy = applied.map(({ rule }) => `"${rule.name}";q=${rule.requests};w=${Math.ceil(rule.windowMs / 1000)}`).join(", ");
+  const tightest = applied.reduce((a, b) => (b.verdict.remaining < a.verdict.remaining ? b : a));
+  const seconds = Math.max(1, Math.ceil(tightest.verdict.resetMs / 1000));
+  return { "ratelimit-policy": policy, ratelimit: `"${tightest.rule.name}";r=${tightest.verdict.remaining};t=${seconds}` };
+}

@@ -1,0 +1,44 @@
+/** A rate-limit rule compiled for the request path, and the verdict a limiter gives. */
+import type { RateLimit } from "../../../policies/schema/index.ts";
+import { windowMsOf } from "../../../policies/schema/index.ts";
+import { compileSelectors, type KeyOf } from "./selectors.ts";
+
+export interface RateLimitRule {
+  /** Stable across config versions ("default/ratings-limit/per-ip"), so counters survive a reload. */
+  readonly id: string;
+  /** For the RateLimit-Policy header. */
+  readonly name: string;
+  readonly scope: "local" | "global";
+  readonly requests: number;
+  readonly windowMs: number;
+  readonly shards: number;
+  readonly keyOf: KeyOf;
+}
+
+export interface Verdict {
+  allowed: boolean;
+  remaining: number;
+  /** Until the quota refills (global: the window ends; local: the next token). */
+  resetMs: number;
+}
+
+export function compileRateLimits(policyId: string, rateLimit: RateLimit | undefined): RateLimitRule[] {
+  if (!rateLimit) return [];
+  const rules: RateLimitRule[] = [];
+  for (const scope of ["local", "global"] as const) {
+    const section = rateLimit[scope];
+    section?.rules.forEach((rule, index) => {
+      const name = rule.name ?? `rule-${index}`;
+      rules.push({
+        id: `${policyId}/${scope}/${name}`,
+        name,
+        scope,
+        requests: rule.limit.requests,
+        windowMs: windowMsOf(rule.limit),
+        shards: scope === "global" ? rateLimit.global!.shards : 1,
+        keyOf: compileSelectors(rule.clientSelectors),
+      });
+    });
+  }
+  return rules;
+}
