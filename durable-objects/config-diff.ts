@@ -1,7 +1,7 @@
 /** Object-by-object, field-by-field difference between two policy sets, for diff previews and the audit log. */
 import diff from "microdiff";
 import { formatPath } from "../policies/errors.ts";
-import type { ObjectChange } from "./types.ts";
+import type { FieldChange, Json, ObjectChange } from "./types.ts";
 
 type Documents = readonly unknown[];
 
@@ -26,11 +26,13 @@ export function diffDocuments(from: Documents, to: Documents): ObjectChange[] {
       changes.push({ object, change: "added" });
       continue;
     }
-    const fields = diff(old, value).map((change) => ({
-      path: formatPath(change.path),
-      ...("oldValue" in change && { from: change.oldValue }),
-      ...("value" in change && { to: change.value }),
-    }));
+    const fields = diff(old, value).map(
+      (change): FieldChange => ({
+        path: formatPath(change.path),
+        ...("oldValue" in change && { from: change.oldValue as Json }),
+        ...("value" in change && { to: change.value as Json }),
+      }),
+    );
     if (fields.length) changes.push({ object, change: "changed", fields });
   }
   for (const object of before.keys()) if (!after.has(object)) changes.push({ object, change: "removed" });

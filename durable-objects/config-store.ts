@@ -12,7 +12,7 @@ import { formatError, type SourceDocument } from "../policies/errors.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
 import { diffDocuments } from "./config-diff.ts";
 import { publishSnapshot } from "./publish.ts";
-import type { ApplyResult, AuditEntry, MeshSnapshot, RegisteredEndpoint, VersionSummary } from "./types.ts";
+import type { ApplyResult, AuditEntry, Json, MeshSnapshot, RegisteredEndpoint, VersionSummary } from "./types.ts";
 
 export interface ConfigStoreEnv {
   MESH_KV?: KVNamespace;
@@ -22,12 +22,12 @@ export interface ConfigStoreEnv {
 export interface Bundle {
   hash: string;
   builtAt: number;
-  documents: unknown[];
+  documents: Json[];
   sources: string[];
 }
 
 export interface ApplyRequest {
-  documents: unknown[];
+  documents: Json[];
   /** File names for error messages, parallel to `documents`. */
   sources?: string[];
   /** The version the change was prepared against; a different current version is a 409 conflict. */
@@ -103,12 +103,12 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
     return await this.commit({ ...request, message }, JSON.parse(row.documents), JSON.parse(row.sources), "rollback");
   }
 
-  async current(): Promise<{ version: number; documents: unknown[]; sources: string[] } | undefined> {
+  async current(): Promise<{ version: number; documents: Json[]; sources: string[] } | undefined> {
     const row = this.versionRow(this.currentVersion());
     return row && { version: row.version, documents: JSON.parse(row.documents), sources: JSON.parse(row.sources) };
   }
 
-  async getVersion(version: number): Promise<{ summary: VersionSummary; documents: unknown[] } | undefined> {
+  async getVersion(version: number): Promise<{ summary: VersionSummary; documents: Json[] } | undefined> {
     const row = this.versionRow(version);
     return row && { summary: summarize(row), documents: JSON.parse(row.documents) };
   }
@@ -179,7 +179,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
 
   private async commit(
     request: { baseVersion?: number; dryRun?: boolean; actor: string; message?: string },
-    documents: unknown[],
+    documents: Json[],
     sources: string[],
     action: "apply" | "rollback",
   ): Promise<ApplyResult> {
@@ -207,7 +207,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
     }
   }
 
-  private appendVersion(documents: unknown[], sources: string[], actor: string, action: string, message: string): number {
+  private appendVersion(documents: Json[], sources: string[], actor: string, action: string, message: string): number {
     const version = this.currentVersion() + 1;
     this.sql.exec(
       "INSERT INTO versions (version, documents, sources, created_at, actor, action, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -222,7 +222,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
     return version;
   }
 
-  private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: unknown): void {
+  private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: object): void {
     this.sql.exec(
       "INSERT INTO audit (at, actor, action, from_version, to_version, detail) VALUES (?, ?, ?, ?, ?, ?)",
       Date.now(),
@@ -242,7 +242,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
     return this.sql.exec<VersionRow>("SELECT * FROM versions WHERE version = ?", version).toArray()[0];
   }
 
-  private documentsOf(version: number): unknown[] {
+  private documentsOf(version: number): Json[] {
     const row = this.versionRow(version);
     return row ? JSON.parse(row.documents) : [];
   }
@@ -263,6 +263,6 @@ function summarize(row: VersionRow): VersionSummary {
     actor: row.actor,
     action: row.action as VersionSummary["action"],
     message: row.message,
-    documents: (JSON.parse(row.documents) as unknown[]).length,
+    documents: (JSON.parse(row.documents) as Json[]).length,
   };
 }

@@ -1,6 +1,9 @@
 /** What the control plane hands the data plane, and the results of its RPC methods. */
 import type { PolicyError } from "../policies/errors.ts";
 
+/** JSON as it crosses Durable Object RPC (`unknown` does not: RPC types map it to never). */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
 /** An endpoint registered at run time (admin API), live until its TTL passes without a heartbeat. */
 export interface RegisteredEndpoint {
   url: string;
@@ -17,7 +20,7 @@ export interface RegisteredEndpoint {
  */
 export interface MeshSnapshot {
   version: number;
-  documents: unknown[];
+  documents: Json[];
   sources: string[];
   /** Backend name → its registered endpoints. */
   registry: Record<string, RegisteredEndpoint[]>;
@@ -41,8 +44,8 @@ export interface VersionSummary {
 
 export interface FieldChange {
   path: string;
-  from?: unknown;
-  to?: unknown;
+  from?: Json;
+  to?: Json;
 }
 
 export interface ObjectChange {
@@ -64,5 +67,5 @@ export interface AuditEntry {
   action: string;
   fromVersion: number | null;
   toVersion: number | null;
-  detail: unknown;
+  detail: Json;
 }

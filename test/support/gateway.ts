@@ -33,26 +33,57 @@ export interface Outcome {
 
 const COMPATIBILITY_DATE = "2026-04-20";
 
+export const ADMIN_TOKEN = "test-admin-token";
+
+export interface MeshOptions {
+  /** Worker backends on service bindings. */
+  workers?: WorkerBackend[];
+  /** Run the control plane (Durable Objects and KV), with this many gateway isolates sharing it. */
+  isolates?: number;
+  /** Persist Durable Objects and KV here, so a restarted mesh finds its state. */
+  persistDir?: string;
+  /** Extra variables for every gateway isolate (poll and report intervals...). */
+  vars?: Record<string, string>;
+  /** Replaces the control plane's Durable Objects with this Worker's (to simulate an unreachable one). */
+  controlPlaneScript?: string;
+}
+
+const CONTROL_PLANE_CLASSES = { CONFIG_STORE: "ConfigStore", BACKEND_COORDINATOR: "BackendCoordinator", RATE_LIMITER: "RateLimiter" };
+
 export class TestGateway {
   readonly outcomes: Outcome[] = [];
   readonly errors: string[] = [];
   private constructor(private readonly mf: Miniflare) {}
 
-  static async start(policies: unknown[], workers: WorkerBackend[] = []): Promise<TestGateway> {
+  static async start(policies: unknown[], options: MeshOptions | WorkerBackend[] = {}): Promise<TestGateway> {
+    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript } = Array.isArray(options) ? { workers: options } : options;
     let gateway: TestGateway | undefined;
     const pending: string[] = [];
     const onLine = (line: string) => (gateway ? gateway.onLine(line) : pending.push(line));
+    // Isolate 0 hosts the Durable Objects (or the stand-in script does); every isolate binds the same ones.
+    const host = controlPlaneScript ? "control-plane" : "gateway";
+    const controlPlane = isolates > 0 && {
+      durableObjects: Object.fromEntries(Object.entries(CONTROL_PLANE_CLASSES).map(([binding, className]) => [binding, { className, scriptName: host, useSQLite: true }])),
+      kvNamespaces: { MESH_KV: "mesh-kv" },
+    };
+    const gatewayWorker = (name: string) => ({
+      name,
+      modules: true,
+      scriptPath: GATEWAY_BUNDLE,
+      modulesRoot: GATEWAY_BUNDLE.replace(/\/[^/]*$/, ""),
+      compatibilityDate: COMPATIBILITY_DATE,
+      bindings: { MESH_POLICIES: JSON.stringify(policies), ACCESS_LOG: "on", ADMIN_TOKEN, ...vars },
+      serviceBindings: Object.fromEntries(workers.map((worker) => [worker.binding, `worker-${worker.binding}`])),
+      ...controlPlane,
+    });
     const mf = new Miniflare({
+      ...(persistDir && { durableObjectsPersist: `${persistDir}/do`, kvPersist: `${persistDir}/kv` }),
       workers: [
-        {
-          name: "gateway",
-          modules: true,
-          scriptPath: GATEWAY_BUNDLE,
-          modulesRoot: GATEWAY_BUNDLE.replace(/\/[^/]*$/, ""),
-          compatibilityDate: COMPATIBILITY_DATE,
-          bindings: { MESH_POLICIES: JSON.stringify(policies), ACCESS_LOG: "on" },
-          serviceBindings: Object.fromEntries(workers.map((worker) => [worker.binding, `worker-${worker.binding}`])),
-        },
+        gatewayWorker("gateway"),
+        ...Array.from({ length: Math.max(0, isolates - 1) }, (_, i) => gatewayWorker(`gateway-${i + 1}`)),
+        ...(controlPlaneScript && isolates > 0
+          ? [{ name: "control-plane", modules: true, script: controlPlaneScript, compatibilityDate: COMPATIBILITY_DATE }]
+          : []),
         ...workers.map((worker) => ({
           name: `worker-${worker.binding}`,
           modules: true,
@@ -82,10 +113,29 @@ export class TestGateway {
     }
   }
 
-  /** Sends a request as a client would; `target` is a URL or a path on host `gw.test`. */
-  fetch(target: string, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+  /** Sends a request as a client would; `target` is a URL or a path on host `gw.test`; `isolate` picks the gateway. */
+  async fetch(target: string, init: RequestInit & { headers?: Record<string, string> } = {}, isolate = 0): Promise<Response> {
     const url = target.startsWith("http") ? target : `http://gw.test${target}`;
-    return this.mf.dispatchFetch(url, { redirect: "manual", ...init } as never) as unknown as Promise<Response>;
+    if (isolate === 0) return this.mf.dispatchFetch(url, { redirect: "manual", ...init } as never) as unknown as Promise<Response>;
+    const worker = (await this.mf.getWorker(`gateway-${isolate}`)) as unknown as { fetch(url: string, init: unknown): Promise<Response> };
+    return worker.fetch(url, { redirect: "manual", ...init });
+  }
+
+  /** Calls the admin API of one isolate with the admin token. */
+  async admin<T = Record<string, unknown>>(method: string, path: string, body?: unknown, isolate = 0, headers: Record<string, string> = {}) {
+    const response = await this.fetch(`http://admin.test/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...headers },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    }, isolate);
+    return { status: response.status, body: (await response.json()) as T };
+  }
+
+  /** A Durable Object stub, straight from the runtime (to drive alarms in tests). */
+  async durableObject(binding: keyof typeof CONTROL_PLANE_CLASSES, name: string) {
+    type Stub = Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const namespace = (await this.mf.getDurableObjectNamespace(binding)) as unknown as { get(id: unknown): Stub; idFromName(name: string): unknown };
+    return namespace.get(namespace.idFromName(name));
   }
 
   async json<T = Record<string, unknown>>(target: string, init: RequestInit & { headers?: Record<string, string> } = {}) {

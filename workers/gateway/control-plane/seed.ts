@@ -9,7 +9,7 @@ import { parsePolicySet } from "../../../policies/policy-set.ts";
 import type { GatewayEnv } from "../context.ts";
 import bundled from "../generated/policies.json";
 import { compileTable, type RoutingTable } from "../table/index.ts";
-import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
+import type { Json, RegisteredEndpoint } from "../../../durable-objects/types.ts";
 
 export interface Seed extends Bundle {
   table: RoutingTable;
@@ -33,7 +33,7 @@ async function buildSeed(source: unknown): Promise<Seed> {
   } else {
     ({ documents, builtAt } = source as typeof bundled);
   }
-  const values = documents.map((document) => document.value);
+  const values = documents.map((document) => document.value as Json);
   return {
     hash: await sha256(JSON.stringify(values)),
     builtAt,

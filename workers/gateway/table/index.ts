@@ -7,7 +7,7 @@ import type { PolicySet } from "../../../policies/policy-set.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
 import { compileMatch } from "./match.ts";
-import { compileRule } from "./rule.ts";
+import { compileRule, type BackendTarget } from "./rule.ts";
 import { buildVirtualHosts, type RouteEntry, type VirtualHosts } from "./virtual-hosts.ts";
 
 export type { BackendRuntime } from "./backends.ts";
@@ -21,6 +21,8 @@ export interface RoutingTable {
   readonly version: number;
   readonly hosts: VirtualHosts;
   readonly backends: ReadonlyMap<string, BackendRuntime>;
+  /** Every (rule, backendRef) pair, for views over the policies in force. */
+  readonly targets: readonly BackendTarget[];
 }
 
 /** `registry`: endpoints registered at run time, by backend name, joining the Backends' static ones. */
@@ -43,6 +45,7 @@ export function compileTable(set: PolicySet, version: number, registry: Readonly
   }
 
   const entriesByHostname = new Map<string | undefined, RouteEntry[]>();
+  const targets: BackendTarget[] = [];
   for (const { value: route } of set.routes) {
     const { namespace, name } = route.metadata;
     const context = {
@@ -52,6 +55,7 @@ export function compileTable(set: PolicySet, version: number, registry: Readonly
     };
     const entries = route.spec.rules.flatMap((rule, ruleIndex) => {
       const compiled = compileRule(route, rule, ruleIndex, context);
+      targets.push(...compiled.targets);
       const matches = rule.matches?.length ? rule.matches : [{}];
       return matches.map((match, matchIndex): RouteEntry => ({
         match: compileMatch(match),
@@ -66,5 +70,5 @@ export function compileTable(set: PolicySet, version: number, registry: Readonly
     }
   }
 
-  return { version, hosts: buildVirtualHosts(entriesByHostname), backends };
+  return { version, hosts: buildVirtualHosts(entriesByHostname), backends, targets };
 }

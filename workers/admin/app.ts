@@ -1,0 +1,63 @@
+/**
+ * The admin API, mounted by the gateway at /admin: the control plane's HTTP face. Every route needs
+ * `Authorization: Bearer <ADMIN_TOKEN>` (a wrangler secret); without that secret the API is off.
+ * Requests and responses are validated by the zod schemas in schemas.ts, which also generate
+ * /admin/openapi.json. `X-Edgemesh-Actor` names who makes a change, for the audit log.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bearerAuth } from "hono/bearer-auth";
+import { createMiddleware } from "hono/factory";
+import { HTTPException } from "hono/http-exception";
+import { timingSafeEqual } from "hono/utils/buffer";
+import { problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
+import { backendRoutes } from "./routes/backends.ts";
+import { configRoutes } from "./routes/config.ts";
+import { observeRoutes } from "./routes/observe.ts";
+
+export function createAdminApp(deps: AdminDeps): AdminApp {
+  const app: AdminApp = new OpenAPIHono<AdminHonoEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const errors = result.error.issues.map((issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`);
+      return c.json(problem(400, "invalid_request", `invalid ${result.target}: ${errors.join("; ")}`, { errors }), 400);
+    },
+  }).basePath("/admin");
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "edgemesh admin API", version: "v1alpha1", description: "Configuration, registry, health and rate limits of the mesh." },
+    security: [{ bearer: [] }],
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+
+  const checkToken = bearerAuth({ verifyToken: (token, c) => timingSafeEqual(token, (c.env as AdminHonoEnv["Bindings"]).ADMIN_TOKEN!) });
+  app.use("*", async (c, next) => {
+    if (c.req.path === "/admin/openapi.json") return next();
+    if (!c.env.ADMIN_TOKEN) throw new HTTPException(503, { message: "the admin API is off: set the ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN)" });
+    return checkToken(c as never, next);
+  });
+  app.use(
+    "*",
+    createMiddleware<AdminHonoEnv>(async (c, next) => {
+      const declared = c.req.header("x-edgemesh-actor")?.slice(0, 128).replace(/[^\w@.\-]/g, "");
+      c.set("actor", `${declared || "admin"} (admin token)`);
+      await next();
+    }),
+  );
+
+  configRoutes(app);
+  backendRoutes(app, deps);
+  observeRoutes(app, deps);
+
+  app.notFound((c) => c.json(problem(404, "not_found", `no admin route ${c.req.method} ${c.req.path}`), 404));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      const reason = error.status === 401 ? "unauthorized" : error.status === 503 ? "admin_disabled" : "invalid_request";
+      const message = error.status === 401 ? "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)" : error.message;
+      return c.json(problem(error.status, reason, message), error.status);
+    }
+    console.error(JSON.stringify({ level: "error", message: "admin API failure", error: String((error as Error)?.stack ?? error) }));
+    return c.json(problem(503, "control_plane_unavailable", `the control plane did not answer: ${(error as Error).message}`), 503);
+  });
+  return app;
+}

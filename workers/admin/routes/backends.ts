@@ -1,0 +1,103 @@
+/** Backends: endpoints as this isolate sees them, health as the coordinator decided it, and the run-time registry. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { healthOf } from "../../gateway/health/backend-health.ts";
+import type { BackendRuntime } from "../../gateway/table/index.ts";
+import { coordinator, problem, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
+import { BackendName, BackendView, EndpointUrl, ErrorBody, RegisteredEndpoint, Registration } from "../schemas.ts";
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
+const notFound = json(ErrorBody, "no such backend, or no such endpoint");
+const Ok = z.object({ ok: z.literal(true) });
+
+function view(backend: BackendRuntime) {
+  const eligible = new Set(backend.eligible);
+  return {
+    name: backend.name,
+    kind: backend.service ? ("worker" as const) : ("http" as const),
+    endpoints: backend.endpoints.map((e) => ({ id: e.id, weight: e.weight, eligible: eligible.has(e), inFlight: e.inFlight })),
+  };
+}
+
+export function backendRoutes(app: AdminApp, { tables }: AdminDeps): void {
+  const findBackend = async (c: { env: AdminEnv; executionCtx: { waitUntil(promise: Promise<unknown>): void } }, name: string) => {
+    const table = await tables.current(c.env, (p) => c.executionCtx.waitUntil(p));
+    return [...table.backends.values()].find((backend) => backend.name === name);
+  };
+
+  app.openapi(
+    createRoute({ method: "get", path: "/backends", tags: ["backends"], summary: "Every backend, as this isolate routes to it", responses: { 200: json(z.object({ backends: z.array(BackendView) }), "backends") } }),
+    async (c) => {
+      const table = await tables.current(c.env, (p) => c.executionCtx.waitUntil(p));
+      return c.json({ backends: [...table.backends.values()].map(view) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: "/backends/{name}", tags: ["backends"], summary: "One backend: endpoints, registry, breaker and ejection state", request: { params: BackendName }, responses: { 200: json(BackendView, "the backend"), 404: notFound } }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const backend = await findBackend(c, name);
+      if (!backend) return c.json(problem(404, "not_found", `no backend "${name}"`), 404);
+      const stub = coordinator(c.env, name);
+      const [registered, global] = await Promise.all([stub.endpoints(), stub.snapshot()]);
+      return c.json({ ...view(backend), registered, health: { global, isolate: healthOf(name).describe() } }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/backends/{name}/endpoints",
+      tags: ["registry"],
+      summary: "Register an endpoint (or renew it); it expires unless heartbeats keep it alive",
+      request: { params: BackendName, ...body(Registration) },
+      responses: { 201: json(RegisteredEndpoint, "registered"), 400: json(ErrorBody, "not an HTTP backend"), 404: notFound },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const backend = await findBackend(c, name);
+      if (!backend) return c.json(problem(404, "not_found", `no backend "${name}"; declare it in a policy file first`), 404);
+      if (backend.service) return c.json(problem(400, "invalid_request", `backend "${name}" is a Worker (service binding); only HTTP backends take endpoints`), 400);
+      const { ttlSeconds, url, ...rest } = c.req.valid("json");
+      const registered = await coordinator(c.env, name).register(name, { ...rest, url: new URL(url).origin, ttlMs: ttlSeconds * 1000 });
+      return c.json(registered, 201);
+    },
+  );
+
+  for (const action of ["heartbeat", "drain"] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/backends/{name}/endpoints/${action}`,
+        tags: ["registry"],
+        summary: action === "heartbeat" ? "Keep a registered endpoint alive for another TTL" : "Stop sending new requests to a registered endpoint",
+        request: { params: BackendName, ...body(EndpointUrl) },
+        responses: { 200: json(Ok, "done"), 404: notFound },
+      }),
+      async (c) => {
+        const { name } = c.req.valid("param");
+        const url = new URL(c.req.valid("json").url).origin;
+        const found = await coordinator(c.env, name)[action](name, url);
+        return found ? c.json({ ok: true as const }, 200) : c.json(problem(404, "not_found", `${url} is not registered for backend "${name}"`), 404);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/backends/{name}/endpoints",
+      tags: ["registry"],
+      summary: "Deregister an endpoint",
+      request: { params: BackendName, query: EndpointUrl },
+      responses: { 200: json(Ok, "deregistered"), 404: notFound },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const url = new URL(c.req.valid("query").url).origin;
+      const found = await coordinator(c.env, name).deregister(name, url);
+      return found ? c.json({ ok: true as const }, 200) : c.json(problem(404, "not_found", `${url} is not registered for backend "${name}"`), 404);
+    },
+  );
+}
