@@ -1,0 +1,166 @@
+/** Versioned configuration through the admin API: apply, validation, conflicts, history, diff, rollback, audit. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestGateway } from "../support/gateway.ts";
+import { backend, route, simpleRoute } from "../support/policies.ts";
+import { Upstream, type Echo } from "../support/upstream.ts";
+
+let a: Upstream;
+let b: Upstream;
+let mesh: TestGateway;
+
+const routeTo = (name: string) => simpleRoute("app", "app.test", name);
+const documentsFor = (target: string) => [backend("a", [a.url]), backend("b", [b.url]), routeTo(target)];
+
+/** Which upstream answers on every isolate, once each has polled the new version. */
+async function servedEverywhereBy(server: string, isolates = 3) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const seen = await Promise.all(
+      Array.from({ length: isolates }, async (_, isolate) => ((await (await mesh.fetch("http://app.test/", {}, isolate)).json()) as Echo).server),
+    );
+    if (seen.every((s) => s === server)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
+
+beforeAll(async () => {
+  a = await Upstream.start("a");
+  b = await Upstream.start("b");
+  mesh = await TestGateway.start(documentsFor("a"), { isolates: 3, vars: { CONFIG_POLL_INTERVAL_MS: "100" } });
+});
+
+afterAll(async () => {
+  await mesh.dispose();
+  await Promise.all([a.close(), b.close()]);
+});
+
+describe("the deploy's policies are version 1", () => {
+  it("seeds the store once, whichever isolate starts first", async () => {
+    await Promise.all([0, 1, 2].map((isolate) => mesh.fetch("http://app.test/", {}, isolate)));
+    const { body } = await mesh.admin<{ versions: { version: number; action: string; actor: string }[] }>("GET", "/config/versions");
+    expect(body.versions).toEqual([expect.objectContaining({ version: 1, action: "seed", actor: "deploy" })]);
+    const current = await mesh.admin<{ version: number; documents: unknown[] }>("GET", "/config");
+    expect(current.body).toMatchObject({ version: 1, documents: documentsFor("a") });
+  });
+});
+
+describe("apply", () => {
+  it("validates, stores the next version, and every isolate serves it within the poll interval", async () => {
+    const { status, body } = await mesh.admin("POST", "/config/apply", { documents: documentsFor("b"), baseVersion: 1, message: "send app to b" }, 0, { "x-edgemesh-actor": "alice" });
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      dryRun: false,
+      fromVersion: 1,
+      version: 2,
+      changes: [{ object: "HTTPRoute/app", change: "changed", fields: [{ path: "spec.rules[0].backendRefs[0].name", from: "a", to: "b" }] }],
+    });
+    expect(await servedEverywhereBy("b")).toBe(true);
+    const status2 = await mesh.admin<{ isolate: { tableVersion: number } }>("GET", "/status", undefined, 2);
+    expect(status2.body.isolate.tableVersion).toBe(2);
+  });
+
+  it("rejects an invalid set whole, with the validator's field errors, and keeps the running version", async () => {
+    const bad = [backend("a", [a.url]), route("app", { hostnames: ["app.test"], rules: [{ backendRefs: [{ name: "nope", weight: -1 }] }] })];
+    const { status, body } = await mesh.admin<{ error: { reason: string; errors: string[] } }>("POST", "/config/apply", { documents: bad, sources: ["app.yaml", "app.yaml"] });
+    expect(status).toBe(400);
+    expect(body.error.reason).toBe("invalid_policy");
+    expect(body.error.errors).toEqual(["app.yaml: HTTPRoute/app spec.rules[0].backendRefs[0].weight: must be at least 0"]);
+    const versions = await mesh.admin<{ versions: unknown[] }>("GET", "/config/versions");
+    expect(versions.body.versions).toHaveLength(2);
+    expect(await servedEverywhereBy("b")).toBe(true);
+  });
+
+  it("reports unknown references by file, as npm run validate does", async () => {
+    const { body } = await mesh.admin<{ error: { errors: string[] } }>("POST", "/config/apply", { documents: [routeTo("ghost")], sources: ["routes.yaml"] });
+    expect(body.error.errors).toEqual(['routes.yaml: HTTPRoute/app spec.rules[0].backendRefs[0].name: refers to unknown Backend "ghost"']);
+  });
+
+  it("refuses a malformed request with a 400 naming the field", async () => {
+    const { status, body } = await mesh.admin<{ error: { reason: string; errors: string[] } }>("POST", "/config/apply", { documents: "not a list" });
+    expect(status).toBe(400);
+    expect(body.error.reason).toBe("invalid_request");
+    expect(body.error.errors[0]).toMatch(/^documents: /);
+  });
+
+  it("dry-runs: the diff, and nothing stored", async () => {
+    const { body } = await mesh.admin<{ dryRun: boolean; version: number; changes: { object: string }[] }>("POST", "/config/apply", { documents: documentsFor("a"), dryRun: true });
+    expect(body).toMatchObject({ dryRun: true, version: 2, changes: [{ object: "HTTPRoute/app", change: "changed" }] });
+    expect((await mesh.admin<{ version: number }>("GET", "/config")).body.version).toBe(2);
+  });
+
+  it("lets one of two concurrent applies win; the other gets a version conflict", async () => {
+    const [first, second] = await Promise.all([
+      mesh.admin("POST", "/config/apply", { documents: documentsFor("a"), baseVersion: 2 }, 1),
+      mesh.admin("POST", "/config/apply", { documents: documentsFor("b"), baseVersion: 2 }, 2),
+    ]);
+    expect([first.status, second.status].sort()).toEqual([200, 409]);
+    const loser = (first.status === 409 ? first : second).body as { error: { reason: string; currentVersion: number } };
+    expect(loser.error).toMatchObject({ reason: "version_conflict", currentVersion: 3 });
+    expect((await mesh.admin<{ versions: unknown[] }>("GET", "/config/versions")).body.versions).toHaveLength(3);
+  });
+});
+
+describe("history, diff and rollback", () => {
+  it("diffs any two versions", async () => {
+    const { body } = await mesh.admin<{ changes: unknown[] }>("GET", "/config/diff?from=1&to=2");
+    expect(body.changes).toEqual([{ object: "HTTPRoute/app", change: "changed", fields: [{ path: "spec.rules[0].backendRefs[0].name", from: "a", to: "b" }] }]);
+    expect((await mesh.admin("GET", "/config/diff?from=1&to=99")).status).toBe(404);
+  });
+
+  it("rolls back to an earlier version as a new version", async () => {
+    const { status, body } = await mesh.admin<{ version: number; fromVersion: number }>("POST", "/config/rollback", { version: 2 });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ fromVersion: 3, version: 4 });
+    const v4 = await mesh.admin<{ documents: unknown[] }>("GET", "/config/versions/4");
+    const v2 = await mesh.admin<{ documents: unknown[] }>("GET", "/config/versions/2");
+    expect(v4.body.documents).toEqual(v2.body.documents);
+    expect(await servedEverywhereBy("b")).toBe(true);
+    expect((await mesh.admin("POST", "/config/rollback", { version: 42 })).status).toBe(404);
+  });
+});
+
+describe("audit log", () => {
+  it("records every change: who, when, what, from which version to which", async () => {
+    const { body } = await mesh.admin<{ entries: { actor: string; action: string; fromVersion: number | null; toVersion: number; at: number; detail: { message?: string } }[] }>("GET", "/audit");
+    expect(body.entries.map((e) => [e.action, e.fromVersion, e.toVersion])).toEqual([
+      ["rollback", 3, 4],
+      ["apply", 2, 3],
+      ["apply", 1, 2],
+      ["seed", null, 1],
+    ]);
+    const apply = body.entries.find((e) => e.toVersion === 2)!;
+    expect(apply.actor).toBe("alice (admin token)");
+    expect(apply.detail.message).toBe("send app to b");
+    expect(apply.at).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("cannot be edited through the API", async () => {
+    for (const method of ["PUT", "PATCH", "DELETE", "POST"]) expect((await mesh.admin(method, "/audit", {})).status).toBe(404);
+    expect((await mesh.admin<{ entries: unknown[] }>("GET", "/audit")).body.entries).toHaveLength(4);
+  });
+});
+
+describe("admin access", () => {
+  it("needs the admin token", async () => {
+    const missing = await mesh.fetch("http://admin.test/admin/config");
+    expect(missing.status).toBe(401);
+    expect(((await missing.json()) as { error: { reason: string } }).error.reason).toBe("unauthorized");
+    const wrong = await mesh.fetch("http://admin.test/admin/config", { headers: { authorization: "Bearer nope" } });
+    expect(wrong.status).toBe(401);
+  });
+
+  it("publishes an OpenAPI document generated from the schemas", async () => {
+    const response = await mesh.fetch("http://admin.test/admin/openapi.json");
+    const doc = (await response.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/admin/config", "/admin/config/apply", "/admin/config/diff", "/admin/config/rollback", "/admin/config/versions", "/admin/audit", "/admin/backends", "/admin/backends/{name}/endpoints", "/admin/ratelimits", "/admin/status"]),
+    );
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["ApplyRequest", "ApplyResult", "AuditEntry", "Error"]));
+  });
+
+  it("reserves /admin and below for the admin API; /administrator stays a mesh path", async () => {
+    expect((await mesh.fetch("http://app.test/admin/anything")).status).toBe(401);
+    expect((await mesh.fetch("http://app.test/administrator")).status).toBe(200);
+  });
+});
