@@ -17,7 +17,8 @@ export interface BackendCoordinatorEnv {
 /** The ejections every isolate applies: endpoint → state, for endpoints that are not plainly healthy. */
 export interface HealthSnapshot {
   version: number;
-  endpoints: Record<string, { state: "ejected" | "probing"; until: number; ejections: number }>;
+  /** `since`: when the endpoint entered its state; an ejection lasts until - since. */
+  endpoints: Record<string, { state: "ejected" | "probing"; since: number; until: number; ejections: number }>;
 }
 
 export interface HealthReport {
@@ -72,7 +73,9 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
   async snapshot(): Promise<HealthSnapshot> {
     const endpoints: HealthSnapshot["endpoints"] = {};
     for (const [endpoint, health] of this.health) {
-      if (health.state !== "healthy") endpoints[endpoint] = { state: health.state, until: health.ejectedUntil, ejections: health.ejections };
+      if (health.state !== "healthy") {
+        endpoints[endpoint] = { state: health.state, since: health.lastChangeAt, until: health.ejectedUntil, ejections: health.ejections };
+      }
     }
     return { version: this.healthVersion, endpoints };
   }

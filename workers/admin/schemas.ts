@@ -104,7 +104,7 @@ export const RegisteredEndpoint = z
 export const HealthState = z
   .object({
     version: z.number(),
-    endpoints: z.record(z.string(), z.object({ state: z.enum(["ejected", "probing"]), until: z.number(), ejections: z.number() })),
+    endpoints: z.record(z.string(), z.object({ state: z.enum(["ejected", "probing"]), since: z.number(), until: z.number(), ejections: z.number() })),
   })
   .openapi("HealthState");
 

@@ -27,7 +27,8 @@ export class BackendHealth {
   private pending = new Map<string, EndpointReport>();
   private cache: { endpoints: readonly EndpointRuntime[]; eligible: readonly EndpointRuntime[]; validUntil: number } | undefined;
   lastReportAt = 0;
-  reporting = false;
+  /** A report is on its way or waiting for its interval: later outcomes just add to it. */
+  reportScheduled = false;
 
   /** Endpoints a balancer may pick now: not ejected here or globally, within maxEjectionPercent. */
   eligible(endpoints: readonly EndpointRuntime[], now: number): readonly EndpointRuntime[] {

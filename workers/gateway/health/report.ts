@@ -1,8 +1,10 @@
 /**
  * The outcome sink that feeds endpoint health: each attempt goes to the backend's local detector, and
  * at most once per report interval (and never two at once) the gathered stats go to the backend's
- * Durable Object, whose answer brings this isolate the global ejections. Runs after the response
- * (`waitUntil`); a slow or failing Durable Object only delays what this isolate learns.
+ * Durable Object, whose answer brings this isolate the global ejections. The first outcome of an
+ * isolate reports at once; later ones are batched, and a batch left over when traffic stops is sent
+ * when its interval is up. Runs after the response (`waitUntil`); a slow or failing Durable Object
+ * only delays what this isolate learns.
  */
 import type { BackendCoordinator } from "../../../durable-objects/backend-coordinator.ts";
 import type { OutcomeSink } from "../outcome.ts";
@@ -20,19 +22,24 @@ interface HealthEnv {
 export const reportHealth: OutcomeSink = async (outcome, env) => {
   if (!outcome.backend) return;
   const health = healthOf(outcome.backend);
+  const namespace = (env as HealthEnv).BACKEND_COORDINATOR;
   if (!health.config) return;
   const now = Date.now();
   for (const attempt of outcome.tries) if (attempt.endpoint) health.record(attempt.endpoint, classify(attempt.status), now);
-  await maybeReport(health, outcome.backend, env as HealthEnv, now);
+  if (!namespace || health.reportScheduled) return;
+  const interval = Number((env as HealthEnv).HEALTH_REPORT_INTERVAL_MS ?? DEFAULT_REPORT_INTERVAL_MS);
+  const wait = health.lastReportAt ? health.lastReportAt + interval - now : 0;
+  health.reportScheduled = true;
+  try {
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await report(health, outcome.backend, namespace);
+  } finally {
+    health.reportScheduled = false;
+  }
 };
 
-async function maybeReport(health: BackendHealth, backend: string, env: HealthEnv, now: number): Promise<void> {
-  const namespace = env.BACKEND_COORDINATOR;
-  const interval = Number(env.HEALTH_REPORT_INTERVAL_MS ?? DEFAULT_REPORT_INTERVAL_MS);
-  // The first outcome reports at once, so a new isolate learns the global ejections quickly.
-  if (!namespace || health.reporting || (health.lastReportAt && now - health.lastReportAt < interval)) return;
-  health.reporting = true;
-  health.lastReportAt = now;
+async function report(health: BackendHealth, backend: string, namespace: DurableObjectNamespace<BackendCoordinator>): Promise<void> {
+  health.lastReportAt = Date.now();
   const reports = health.drainReports();
   try {
     const stub = namespace.get(namespace.idFromName(backend));
@@ -40,7 +47,5 @@ async function maybeReport(health: BackendHealth, backend: string, env: HealthEn
     health.applySnapshot(await withTimeout(call, REPORT_TIMEOUT_MS));
   } catch (error) {
     console.error(JSON.stringify({ level: "warn", message: "health report failed; keeping the last known ejections", backend, error: String(error) }));
-  } finally {
-    health.reporting = false;
   }
 }
