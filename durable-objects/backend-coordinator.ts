@@ -7,7 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth, type EndpointReport, type OutlierConfig } from "./outlier-detection.ts";
-import type { ConfigStore } from "./config-store.ts";
+import { configStoreOf, type ConfigStore } from "./config-store.ts";
 import type { RegisteredEndpoint } from "./types.ts";
 
 export interface BackendCoordinatorEnv {
@@ -180,7 +180,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
     const store = this.env.CONFIG_STORE;
     if (!store) return;
     try {
-      await store.get(store.idFromName("config")).publishRegistry(this.name(), this.registered());
+      await configStoreOf(store).publishRegistry(this.name(), this.registered());
       this.setMeta("registryPending", "0");
     } catch (error) {
       console.error(JSON.stringify({ level: "error", message: "registry publish failed; retrying", backend: this.name(), error: String(error) }));

@@ -266,3 +266,17 @@ function summarize(row: VersionRow): VersionSummary {
     documents: (JSON.parse(row.documents) as Json[]).length,
   };
 }
+
+/**
+ * The store as callers see it: its methods as declared. Their results are plain JSON data, which RPC
+ * passes as is; the generated RPC types would re-derive them through the recursive Json type, which
+ * is too deep for the type checker.
+ */
+export type ConfigStoreClient = Pick<
+  ConfigStore,
+  "seed" | "apply" | "rollback" | "current" | "getVersion" | "history" | "diff" | "audit" | "snapshot" | "publishRegistry"
+>;
+
+/** The mesh's one ConfigStore. */
+export const configStoreOf = (namespace: DurableObjectNamespace<ConfigStore>) =>
+  namespace.get(namespace.idFromName("config")) as unknown as ConfigStoreClient;

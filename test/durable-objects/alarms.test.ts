@@ -6,6 +6,7 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { configStoreOf } from "../../durable-objects/config-store.ts";
 
 const passive = {
   consecutive5xx: 2,
@@ -56,7 +57,7 @@ describe("BackendCoordinator alarm", () => {
     const stub = env.BACKEND_COORDINATOR.get(env.BACKEND_COORDINATOR.idFromName("details"));
     await stub.register("details", { url: "http://127.0.0.1:9999", ttlMs: 30 });
     await until(() => stub.endpoints(), (endpoints) => endpoints.length === 0);
-    const store = env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("config"));
+    const store = configStoreOf(env.CONFIG_STORE);
     const { registryVersion, registry } = await store.snapshot();
     expect(registry).toEqual({});
     await fireAgain(stub);
@@ -66,11 +67,11 @@ describe("BackendCoordinator alarm", () => {
 
 describe("ConfigStore alarm", () => {
   it("republishes only while a publish is pending", async () => {
-    const store = env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("config"));
+    const store = configStoreOf(env.CONFIG_STORE);
     await store.seed({ hash: "h1", builtAt: 1, documents: [], sources: [] });
     expect(await env.MESH_KV.get("mesh/snapshot")).not.toBeNull();
     await env.MESH_KV.delete("mesh/snapshot");
-    await fireAgain(store);
+    await fireAgain(env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("config")));
     expect(await env.MESH_KV.get("mesh/snapshot")).toBeNull();
     expect((await store.history()).map((v) => v.version)).toEqual([1]);
   });

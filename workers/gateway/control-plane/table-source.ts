@@ -4,7 +4,7 @@
  * at most one read in flight, in the background. A cold isolate waits up to COLD_START_WAIT_MS for its
  * first read, then serves the deploy's own policies. A failed or slow read keeps the last good table.
  */
-import type { ConfigStore } from "../../../durable-objects/config-store.ts";
+import { configStoreOf, type ConfigStore } from "../../../durable-objects/config-store.ts";
 import { SNAPSHOT_KEY, type MeshSnapshot } from "../../../durable-objects/types.ts";
 import type { GatewayEnv } from "../context.ts";
 import type { RoutingTable } from "../table/index.ts";
@@ -87,7 +87,7 @@ export class TableSource {
     if (!env.CONFIG_STORE || this.seededHash === seed.hash) return false;
     this.seededHash = seed.hash;
     const { hash, builtAt, documents, sources } = seed;
-    await env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("config")).seed({ hash, builtAt, documents, sources });
+    await configStoreOf(env.CONFIG_STORE).seed({ hash, builtAt, documents, sources });
     return true;
   }
 }
