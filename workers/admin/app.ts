@@ -8,11 +8,14 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bearerAuth } from "hono/bearer-auth";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
+import { timeout } from "hono/timeout";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
 import { backendRoutes } from "./routes/backends.ts";
 import { configRoutes } from "./routes/config.ts";
 import { observeRoutes } from "./routes/observe.ts";
+
+const ADMIN_TIMEOUT_MS = 10_000;
 
 export function createAdminApp(deps: AdminDeps): AdminApp {
   const app: AdminApp = new OpenAPIHono<AdminHonoEnv>({
@@ -30,6 +33,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 
+  // A hung control plane gets a 504, not a request that never ends.
+  app.use("*", timeout(ADMIN_TIMEOUT_MS, () => new HTTPException(504, { message: `the control plane did not answer within ${ADMIN_TIMEOUT_MS} ms` })));
   const checkToken = bearerAuth({ verifyToken: (token, c) => timingSafeEqual(token, (c.env as AdminHonoEnv["Bindings"]).ADMIN_TOKEN!) });
   app.use("*", async (c, next) => {
     if (c.req.path === "/admin/openapi.json") return next();
@@ -52,7 +57,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   app.notFound((c) => c.json(problem(404, "not_found", `no admin route ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
-      const reason = error.status === 401 ? "unauthorized" : error.status === 503 ? "admin_disabled" : "invalid_request";
+      const reason = ({ 401: "unauthorized", 503: "admin_disabled", 504: "control_plane_timeout" } as Record<number, string>)[error.status] ?? "invalid_request";
       const message = error.status === 401 ? "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)" : error.message;
       return c.json(problem(error.status, reason, message), error.status);
     }

@@ -8,10 +8,13 @@ import { configStoreOf, type ConfigStore } from "../../../durable-objects/config
 import { SNAPSHOT_KEY, type MeshSnapshot } from "../../../durable-objects/types.ts";
 import type { GatewayEnv } from "../context.ts";
 import type { RoutingTable } from "../table/index.ts";
+import { withTimeout } from "../with-timeout.ts";
 import { compileDocuments, seedOf, type Seed } from "./seed.ts";
 
 export const DEFAULT_POLL_INTERVAL_MS = 5_000;
 const COLD_START_WAIT_MS = 300;
+/** A read or seed that takes longer is abandoned, so a hung control plane cannot stall the next poll. */
+const CONTROL_PLANE_TIMEOUT_MS = 2_000;
 
 export interface ControlPlaneEnv {
   MESH_KV?: KVNamespace;
@@ -62,7 +65,7 @@ export class TableSource {
   private async load(env: GatewayEnv & ControlPlaneEnv, seed: Seed): Promise<void> {
     this.checkedAt = Date.now();
     try {
-      const read = () => env.MESH_KV!.get<MeshSnapshot>(SNAPSHOT_KEY, "json");
+      const read = () => withTimeout(env.MESH_KV!.get<MeshSnapshot>(SNAPSHOT_KEY, "json"), CONTROL_PLANE_TIMEOUT_MS);
       let snapshot = await read();
       if (!snapshot || (snapshot.bundleHash !== seed.hash && seed.builtAt >= snapshot.bundleBuiltAt)) {
         if (await this.seedStore(env, seed)) snapshot = await read();
@@ -87,7 +90,7 @@ export class TableSource {
     if (!env.CONFIG_STORE || this.seededHash === seed.hash) return false;
     this.seededHash = seed.hash;
     const { hash, builtAt, documents, sources } = seed;
-    await configStoreOf(env.CONFIG_STORE).seed({ hash, builtAt, documents, sources });
+    await withTimeout(configStoreOf(env.CONFIG_STORE).seed({ hash, builtAt, documents, sources }), CONTROL_PLANE_TIMEOUT_MS);
     return true;
   }
 }
