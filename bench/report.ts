@@ -21,10 +21,11 @@ export function writeResults(path: string, results: Results): void {
 
 export function printReport(results: Results): void {
   const names: TargetName[] = ["direct", "passthrough", "gateway", "gateway_nolog"];
-  const columns = ["target", "req/s", "p50 ms", "p99 ms", "p50@c1 ms"];
+  const cpu = (results.meta.workerd_cpu_us_per_request ?? {}) as Partial<Record<TargetName, number>>;
+  const columns = ["target", "req/s", "p50 ms", "p99 ms", "p50@c1 ms", "workerd CPU us/req"];
   const rows = names.map((name) => {
     const r = results[name];
-    return [name, String(r.rps), r.p50_ms.toFixed(3), r.p99_ms.toFixed(3), r.p50_c1_ms.toFixed(3)];
+    return [name, String(r.rps), r.p50_ms.toFixed(3), r.p99_ms.toFixed(3), r.p50_c1_ms.toFixed(3), String(cpu[name] ?? "-")];
   });
   const widths = columns.map((column, i) => Math.max(column.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
@@ -38,8 +39,13 @@ export function printReport(results: Results): void {
   const throughput = gateway.rps / passthrough.rps;
   const delta = gateway.p50_c1_ms - passthrough.p50_c1_ms;
 
+  const us = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? "-" : `${a - b >= 0 ? "+" : ""}${a - b} us`);
   console.log(`\naccess log cost: gateway_nolog/gateway throughput ${ratio(nolog.rps, gateway.rps)}, ` +
-    `p50@c1 gateway - gateway_nolog ${ms(gateway.p50_c1_ms - nolog.p50_c1_ms)}`);
+    `p50@c1 gateway - gateway_nolog ${ms(gateway.p50_c1_ms - nolog.p50_c1_ms)}, CPU per request ${us(cpu.gateway, cpu.gateway_nolog)}`);
+  if (cpu.gateway !== undefined && cpu.passthrough !== undefined) {
+    console.log(`workerd CPU per request: gateway ${us(cpu.gateway, cpu.passthrough)} over passthrough ` +
+      `(passthrough/gateway ${ratio(cpu.passthrough, cpu.gateway)}: the throughput ratio if workerd's CPU is the limit)`);
+  }
   console.log("");
   console.log(`gateway / passthrough throughput:      ${ratio(gateway.rps, passthrough.rps)}  ` +
     `(target >= ${MIN_THROUGHPUT_RATIO}x: ${met(throughput >= MIN_THROUGHPUT_RATIO)})`);

@@ -12,8 +12,8 @@ import { checkTarget, type Target, type TargetName } from "./check.ts";
 import { cleanUpOnExit } from "./children.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { printReport, writeResults, type Results, type Row } from "./report.ts";
-import { startUpstreams, type Upstreams } from "./upstream.ts";
-import { bundle, freePort, startWorkerd, workerdBinary, type Workerd } from "./workerd.ts";
+import { startUpstreams } from "./upstream.ts";
+import { bundle, cpuMs, freePort, startWorkerd, workerdBinary, type Workerd } from "./workerd.ts";
 import { assertClean, ensureWrk, runWrk } from "./wrk.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -68,12 +68,15 @@ async function main(): Promise<void> {
     for (const target of targets) await checkTarget(target, upstreams);
     const rows: Partial<Record<TargetName, Row>> = {};
     const hits: Record<string, number[]> = {};
+    const cpu: Record<string, number> = {};
     for (const target of targets) {
       const before = [...upstreams.hits];
-      rows[target.name] = await measure(target, upstreams, workerd);
+      const { row, cpuUsPerRequest } = await measure(target, workerd);
+      rows[target.name] = row;
+      if (cpuUsPerRequest !== undefined) cpu[target.name] = cpuUsPerRequest;
       hits[target.name] = upstreams.hits.map((count, i) => count - before[i]!);
     }
-    const results = { ...(rows as Record<TargetName, Row>), meta: meta(hits) } satisfies Results;
+    const results = { ...(rows as Record<TargetName, Row>), meta: meta(hits, cpu) } satisfies Results;
     writeResults(RESULTS, results);
     printReport(results);
     console.log(`\nbench: wrote ${RESULTS}`);
@@ -95,7 +98,7 @@ function checkedPolicies(ports: readonly number[]): unknown[] {
   return documents;
 }
 
-async function measure(target: Target, upstreams: Upstreams, workerd: Workerd): Promise<Row> {
+async function measure(target: Target, workerd: Workerd): Promise<{ row: Row; cpuUsPerRequest: number | undefined }> {
   const run = async (connections: number, duration: number, what: string) => {
     const result = await runWrk({ url: target.url, host: target.host, connections, seconds: duration });
     assertClean(result, `${target.name} ${what}`);
@@ -104,7 +107,11 @@ async function measure(target: Target, upstreams: Upstreams, workerd: Workerd): 
   console.log(`bench: ${target.name}: warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s at ${CONNECTIONS} connections, ${SECONDS} s at 1`);
   await run(CONNECTIONS, WARMUP_SECONDS, "warm-up");
   const logBefore = statSync(workerd.stdoutFile).size;
+  const cpuBefore = target.name === "direct" ? undefined : cpuMs(workerd.process.pid!);
   const loaded = await run(CONNECTIONS, SECONDS, `-c${CONNECTIONS}`);
+  const cpuAfter = cpuBefore === undefined ? undefined : cpuMs(workerd.process.pid!);
+  // Only one Worker is under load at a time, so workerd's CPU time is that Worker's.
+  const cpuUsPerRequest = cpuAfter === undefined ? undefined : Math.round(((cpuAfter - cpuBefore!) * 1000) / loaded.requests);
   if (target.gateway) {
     // The two gateway entries differ only by the access log; make sure that is really so.
     const logged = statSync(workerd.stdoutFile).size > logBefore;
@@ -114,10 +121,13 @@ async function measure(target: Target, upstreams: Upstreams, workerd: Workerd): 
   }
   const single = await run(1, SECONDS, "-c1");
   const round = (ms: number) => Math.round(ms * 1000) / 1000;
-  return { rps: Math.round(loaded.rps), p50_ms: round(loaded.p50_ms), p99_ms: round(loaded.p99_ms), p50_c1_ms: round(single.p50_ms) };
+  return {
+    row: { rps: Math.round(loaded.rps), p50_ms: round(loaded.p50_ms), p99_ms: round(loaded.p99_ms), p50_c1_ms: round(single.p50_ms) },
+    cpuUsPerRequest,
+  };
 }
 
-function meta(hits: Record<string, number[]>): Record<string, unknown> {
+function meta(hits: Record<string, number[]>, cpu: Record<string, number>): Record<string, unknown> {
   const firstLine = (command: string, args: string[]) => {
     const result = spawnSync(command, args, { encoding: "utf8" });
     return `${result.stdout ?? ""}${result.stderr ?? ""}`.split("\n")[0]!.trim();
@@ -136,6 +146,8 @@ function meta(hits: Record<string, number[]>): Record<string, unknown> {
     wrk: firstLine("wrk", ["--version"]),
     cpus: `${cpus().length} x ${cpus()[0]?.model ?? "unknown"}`,
     loadavg_1m_at_end: Math.round(loadavg()[0]! * 100) / 100,
+    // workerd's CPU time per request at 50 connections: less moved by other load than req/s.
+    workerd_cpu_us_per_request: cpu,
     // Requests each upstream endpoint served per target: the gateway spreads over all three.
     upstream_hits: hits,
   };

@@ -2,11 +2,11 @@
  * workerd run directly (not `wrangler dev`, whose Node proxy makes it ~20x slower): bundles made by
  * `wrangler deploy --dry-run`, a generated capnp config, and the process itself.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
 import { stop, track } from "./children.ts";
 
@@ -43,11 +43,16 @@ export async function bundle(wranglerConfig: string, outdir: string): Promise<Bu
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`wrangler ${args.join(" ")} failed:\n${stderr ?? ""}${stdout ?? ""}`);
   }
-  const script = join(outdir, "index.js");
+  const toml = readFileSync(wranglerConfig, "utf8");
+  const field = (name: string) => {
+    const value = new RegExp(`^${name}\\s*=\\s*"([^"]+)"`, "m").exec(toml)?.[1];
+    if (!value) throw new Error(`no ${name} in ${wranglerConfig}`);
+    return value;
+  };
+  // wrangler names the bundle after the entry point: main = "x/index.ts" gives index.js.
+  const script = join(outdir, basename(field("main")).replace(/\.[cm]?[jt]s$/, ".js"));
   if (!existsSync(script)) throw new Error(`wrangler wrote no ${script}`);
-  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(wranglerConfig, "utf8"))?.[1];
-  if (!date) throw new Error(`no compatibility_date in ${wranglerConfig}`);
-  return { script, compatibilityDate: date };
+  return { script, compatibilityDate: field("compatibility_date") };
 }
 
 export type Binding = { name: string; text: string } | { name: string; file: string };
@@ -144,6 +149,23 @@ function accepts(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
+/**
+ * CPU time a process has used so far (user + system), from /proc; undefined where there is no /proc.
+ * Divided by the requests served, it shows a Worker's cost per request even when other load on the
+ * machine moves the req/s figures.
+ */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    // Fields after the command name, which is in parentheses and may contain spaces: utime is the 12th, stime the 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A port nobody listens on now (the kernel's pick); workerd binds it a moment later. */
