@@ -5,6 +5,8 @@ const STUB_WORKER = "export default { fetch() { return new Response(null, { stat
 
 export default defineConfig({
   test: {
+    // Two cores: each test file runs its own workerd, so more files at once only thrash.
+    maxWorkers: 2,
     projects: [
       {
         // Black-box tests: the deploy bundle in workerd (Miniflare API) against real loopback upstreams.
@@ -16,8 +18,6 @@ export default defineConfig({
           environment: "node",
           testTimeout: 30_000,
           hookTimeout: 60_000,
-          // Two cores: each test file runs its own workerd, so more files at once only thrash.
-          maxWorkers: 2,
         },
       },
       {

@@ -163,4 +163,16 @@ describe("admin access", () => {
     expect((await mesh.fetch("http://app.test/admin/anything")).status).toBe(401);
     expect((await mesh.fetch("http://app.test/administrator")).status).toBe(200);
   });
+
+  it("with ADMIN_HOST set, answers only there and leaves /admin on other hosts to the mesh", async () => {
+    const scoped = await TestGateway.start(documentsFor("a"), { isolates: 1, vars: { ADMIN_HOST: "mesh-admin.internal" } });
+    try {
+      const echo = (await (await scoped.fetch("http://app.test/admin/config")).json()) as Echo;
+      expect(echo).toMatchObject({ server: "a", url: "/admin/config" });
+      const admin = await scoped.fetch("http://Mesh-Admin.internal:8787/admin/config", { headers: { authorization: "Bearer test-admin-token" } });
+      expect(admin.status).toBe(200);
+    } finally {
+      await scoped.dispose();
+    }
+  });
 });

@@ -107,14 +107,15 @@ describe("load balancing", () => {
   });
 
   it("least request steers away from an endpoint that is slow to answer", async () => {
-    ups[0]!.setAlways({ kind: "delay", ms: 1000 });
-    // Load both endpoints; the slow one keeps its share in flight for a second.
+    ups[0]!.setAlways({ kind: "hang" });
+    // Load both endpoints; the slow one keeps its share in flight until released.
     const background = Promise.all(Array.from({ length: 10 }, () => serverOf("lr.test")));
     while (ups[0]!.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     // With two endpoints, power of two choices compares both: the fast one has nothing in flight.
     const sequential: string[] = [];
     for (let i = 0; i < 20; i++) sequential.push(await serverOf("lr.test"));
     expect(sequential).toEqual(Array(20).fill("u1"));
+    ups[0]!.release().setAlways(undefined);
     await background;
   });
 

@@ -32,7 +32,7 @@ export class Upstream {
   private always: Behaviour | undefined;
   private server!: Server;
   port = 0;
-  private readonly hanging = new Set<IncomingMessage>();
+  private readonly hanging = new Map<IncomingMessage, () => void>();
 
   constructor(readonly name: string) {}
 
@@ -62,6 +62,13 @@ export class Upstream {
     this.always = behaviour;
     return this;
   }
+  /** Answers every request that is hanging, normally. */
+  release(): this {
+    for (const answer of this.hanging.values()) answer();
+    this.hanging.clear();
+    return this;
+  }
+
   reset(): this {
     this.queue = [];
     this.always = undefined;
@@ -86,14 +93,14 @@ export class Upstream {
         this.received.push({ ...echo, at: Date.now() });
         const behaviour = this.queue.shift() ?? this.always;
         if (behaviour?.kind === "reset") return request.socket.destroy();
-        if (behaviour?.kind === "hang") {
-          this.hanging.add(request);
-          return;
-        }
+        const answer = () => {
+          const status = behaviour?.kind === "status" ? behaviour.status : 200;
+          response.writeHead(status, { "content-type": "application/json", "x-upstream": this.name, connection: "keep-alive", "keep-alive": "timeout=5" });
+          response.end(JSON.stringify(echo));
+        };
+        if (behaviour?.kind === "hang") return void this.hanging.set(request, answer);
         if (behaviour?.kind === "delay") await new Promise((resolve) => setTimeout(resolve, behaviour.ms));
-        const status = behaviour?.kind === "status" ? behaviour.status : 200;
-        response.writeHead(status, { "content-type": "application/json", "x-upstream": this.name, connection: "keep-alive", "keep-alive": "timeout=5" });
-        response.end(JSON.stringify(echo));
+        answer();
       });
     });
     this.server.keepAliveTimeout = 1000;
@@ -102,7 +109,7 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
-    for (const request of this.hanging) request.socket.destroy();
+    for (const request of this.hanging.keys()) request.socket.destroy();
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
   }

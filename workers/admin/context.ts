@@ -7,6 +7,8 @@ import type { TableSource } from "../gateway/control-plane/table-source.ts";
 export interface AdminEnv extends GatewayEnv {
   /** Bearer token for the admin API: a wrangler secret (`wrangler secret put ADMIN_TOKEN`). */
   ADMIN_TOKEN?: string;
+  /** When set, the admin API answers only on this host; /admin on any other host goes to the mesh. */
+  ADMIN_HOST?: string;
 }
 
 export type AdminHonoEnv = { Bindings: AdminEnv; Variables: { actor: string } };

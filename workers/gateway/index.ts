@@ -1,10 +1,11 @@
 /** The edgemesh gateway Worker: the mesh's request path, its admin API, and the control plane's Durable Objects. */
 import { createAdminApp } from "../admin/app.ts";
+import type { AdminEnv } from "../admin/context.ts";
 import { createGateway } from "./app.ts";
-import type { GatewayEnv } from "./context.ts";
 import { TableSource } from "./control-plane/table-source.ts";
 import { reportHealth } from "./health/report.ts";
 import { accessLog } from "./sinks/access-log.ts";
+import { hostnameOf } from "./table/index.ts";
 
 export { BackendCoordinator } from "../../durable-objects/backend-coordinator.ts";
 export { ConfigStore } from "../../durable-objects/config-store.ts";
@@ -14,14 +15,20 @@ const tables = new TableSource();
 const gateway = createGateway({ tables, sinks: [accessLog, reportHealth] });
 const admin = createAdminApp({ tables });
 
-/** Whether the path is /admin or below it, without parsing the whole URL on every request. */
-function isAdmin(url: string): boolean {
-  const path = url.indexOf("/", url.indexOf("//") + 2);
-  return path >= 0 && url.startsWith("/admin", path) && (url.length === path + 6 || "/?".includes(url[path + 6]!));
+/**
+ * Whether a request is for the admin API: /admin and below, on ADMIN_HOST when that is set (so that
+ * /admin on every other host stays the mesh's), on any host otherwise. Checked on the URL string, so
+ * mesh requests pay no parse.
+ */
+function isAdmin(url: string, adminHost: string | undefined): boolean {
+  const hostStart = url.indexOf("//") + 2;
+  const path = url.indexOf("/", hostStart);
+  if (path < 0 || !url.startsWith("/admin", path) || !(url.length === path + 6 || "/?".includes(url[path + 6]!))) return false;
+  return !adminHost || hostnameOf(url.slice(hostStart, path)) === adminHost;
 }
 
 export default {
-  fetch(request, env, ctx) {
-    return isAdmin(request.url) ? admin.fetch(request, env, ctx) : gateway.fetch(request, env, ctx);
+  fetch(request, env: AdminEnv, ctx) {
+    return isAdmin(request.url, env.ADMIN_HOST) ? admin.fetch(request, env, ctx) : gateway.fetch(request, env, ctx);
   },
-} satisfies ExportedHandler<GatewayEnv>;
+} satisfies ExportedHandler<AdminEnv>;
