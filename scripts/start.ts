@@ -27,6 +27,8 @@ const REVIEWS: { version: ReviewsVersion; port: number }[] = [
   { version: "v3", port: 9113 },
 ];
 const WRANGLER_CONFIGS = ["wrangler.toml", "workers/demo/productpage.toml", "workers/demo/ratings.toml"];
+/** The admin API's token for this local mesh; `npm run mesh` uses the same default. */
+const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? "edgemesh-dev-token";
 /** A cold start builds three Workers and runs the policy bundler first. */
 const READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 5_000;
@@ -59,7 +61,7 @@ async function checkPorts(): Promise<void> {
 
 function startWrangler(): ChildProcess {
   const args = ["dev", ...WRANGLER_CONFIGS.flatMap((config) => ["-c", config])];
-  args.push("--ip", HOST, "--port", String(GATEWAY_PORT), "--persist-to", ".mesh-state");
+  args.push("--ip", HOST, "--port", String(GATEWAY_PORT), "--persist-to", ".mesh-state", "--var", `ADMIN_TOKEN:${ADMIN_TOKEN}`);
   const child = spawn(process.execPath, [fileURLToPath(import.meta.resolve("wrangler/bin/wrangler.js")), ...args], {
     cwd: root,
     // Its own process group, so that stopping kills wrangler and its workerd and esbuild children
@@ -176,6 +178,7 @@ try {
   if (!stopping) {
     console.error(
       `\n[start] edgemesh demo mesh ready: http://${HOST}:${GATEWAY_PORT}/productpage\n` +
+        `[start] admin API: http://${HOST}:${GATEWAY_PORT}/admin (token ${ADMIN_TOKEN}); try: npm run mesh -- status\n` +
         `[start] walkthrough: docs/demo.md. Ctrl-C stops everything.\n`,
     );
   }

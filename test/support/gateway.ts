@@ -121,6 +121,11 @@ export class TestGateway {
     return worker.fetch(url, { redirect: "manual", ...init });
   }
 
+  /** The gateway's real HTTP address (isolate 0), for clients outside the test process. */
+  async url(): Promise<string> {
+    return (await this.mf.ready).origin;
+  }
+
   /** Calls the admin API of one isolate with the admin token. */
   async admin<T = Record<string, unknown>>(method: string, path: string, body?: unknown, isolate = 0, headers: Record<string, string> = {}) {
     const response = await this.fetch(`http://admin.test/admin${path}`, {
