@@ -35,6 +35,13 @@ beforeAll(async () => {
     backend("two", [flaky.url, steady.url]),
     simpleRoute("two", "two.test", "two"),
     trafficPolicy("two", { kind: "Backend", name: "two" }, { retry: retry({ numRetries: 1 }), retryBudget: { ratio: 0, minRetriesPerSecond: 100 } }),
+    backend("random", [flaky.url, steady.url]),
+    simpleRoute("random", "random.test", "random"),
+    trafficPolicy("random", { kind: "Backend", name: "random" }, {
+      loadBalancer: { type: "Random" },
+      retry: retry(),
+      retryBudget: { ratio: 0, minRetriesPerSecond: 100 },
+    }),
     backend("budget", [lonely.url]),
     simpleRoute("budget", "budget.test", "budget"),
     trafficPolicy("budget", { kind: "Backend", name: "budget" }, {
@@ -108,6 +115,17 @@ describe("retry conditions", () => {
     flaky.failNext(1, 503);
     expect((await gateway.fetch("http://none.test/x")).status).toBe(503);
     expect(flaky.received).toHaveLength(1);
+  });
+
+  it("sends a retry to an endpoint the request has not tried yet", async () => {
+    flaky.setAlways({ kind: "status", status: 503 });
+    for (let i = 0; i < 30; i++) {
+      const response = await gateway.fetch("http://random.test/x");
+      expect(response.status).toBe(200);
+      // The access log lists tries only when there was more than one.
+      const { tries = [] } = await gateway.outcomeOf(response.headers.get("x-request-id")!);
+      expect(new Set(tries.map((t) => t.endpoint)).size).toBe(tries.length);
+    }
   });
 
   it("moves a retry to another endpoint when the balancer offers one", async () => {

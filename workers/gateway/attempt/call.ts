@@ -21,6 +21,8 @@ export interface CallContext {
   signal: AbortSignal;
   /** Set by the balancer for this attempt. */
   endpoint: EndpointRuntime | undefined;
+  /** Endpoints earlier attempts of this request went to (shared by its attempts). */
+  readonly tried: EndpointRuntime[];
 }
 
 export type Call = (call: CallContext) => Promise<Response>;

@@ -6,7 +6,7 @@
  *  3. perTryTimeout    each attempt is bounded on its own, so a hung try leaves time to retry;
  *  4. concurrencyLimit fail fast with 503 rather than pile up on a saturated backend;
  *  5. faultInjection   injected faults look to the layers above like a misbehaving backend;
- *  6. loadBalance      a fresh endpoint per attempt, so a retry can land elsewhere;
+ *  6. loadBalance      an endpoint per attempt; a retry goes to one not tried yet, if any;
  *  7. send             the request itself.
  */
 import type { Handler } from "hono";
@@ -33,5 +33,6 @@ export const forward: Handler<MeshEnv> = (c) => {
     deadline: never,
     signal: never,
     endpoint: undefined,
+    tried: [],
   });
 };

@@ -18,6 +18,8 @@ export interface BackendRuntime {
   /** Endpoints a balancer may pick now (not ejected, not draining). */
   readonly eligible: readonly EndpointRuntime[];
   readonly balance: Balancer;
+  /** Whether a retry should prefer an endpoint the request has not tried (not under consistent hashing). */
+  readonly retriesAvoidTried: boolean;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
   readonly retryBudget: RetryBudget;
@@ -52,6 +54,7 @@ export function compileBackend(
       return health.eligible(endpoints, Date.now());
     },
     balance: createBalancer(policy?.loadBalancer),
+    retriesAvoidTried: policy?.loadBalancer?.type !== "ConsistentHash",
     maxParallelRequests: policy?.circuitBreaker?.maxParallelRequests ?? DEFAULT_LIMIT,
     maxParallelRetries: policy?.circuitBreaker?.maxParallelRetries ?? DEFAULT_LIMIT,
     retryBudget: new RetryBudget(policy?.retryBudget ?? DEFAULT_BUDGET),
