@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { formatError } from "../policies/errors.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
@@ -27,15 +27,18 @@ function seconds(name: string, fallback: number): number {
   return value;
 }
 
-const SECONDS = seconds("BENCH_SECONDS", 10);
-const WARMUP_SECONDS = seconds("BENCH_WARMUP_SECONDS", 3);
+interface Durations {
+  seconds: number;
+  warmup: number;
+}
 
 async function main(): Promise<void> {
   cleanUpOnExit();
+  const durations: Durations = { seconds: seconds("BENCH_SECONDS", 10), warmup: seconds("BENCH_WARMUP_SECONDS", 3) };
   ensureWrk();
   // Two cores: anything else running (a test suite, a build) shows up in every number below.
-  const busy = await machineBusy(1000);
-  if (busy > 0.1) console.warn(`bench: warning: the CPUs are ${Math.round(busy * 100)}% busy before starting; the numbers will be noisy`);
+  const busyBefore = await machineBusy(1000);
+  if (busyBefore > 0.1) console.warn(`bench: warning: the CPUs are ${Math.round(busyBefore * 100)}% busy before starting; the numbers will be noisy`);
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
 
@@ -71,12 +74,12 @@ async function main(): Promise<void> {
     const cpu: Record<string, number> = {};
     for (const target of targets) {
       const before = [...upstreams.hits];
-      const { row, cpuUsPerRequest } = await measure(target, workerd);
+      const { row, cpuUsPerRequest } = await measure(target, workerd, durations);
       rows[target.name] = row;
       if (cpuUsPerRequest !== undefined) cpu[target.name] = cpuUsPerRequest;
       hits[target.name] = upstreams.hits.map((count, i) => count - before[i]!);
     }
-    const results = { ...(rows as Record<TargetName, Row>), meta: meta(hits, cpu) } satisfies Results;
+    const results = { ...(rows as Record<TargetName, Row>), meta: meta(durations, hits, cpu, busyBefore) } satisfies Results;
     writeResults(RESULTS, results);
     printReport(results);
     console.log(`\nbench: wrote ${RESULTS}`);
@@ -115,17 +118,17 @@ function checkedPolicies(ports: readonly number[]): unknown[] {
   return documents;
 }
 
-async function measure(target: Target, workerd: Workerd): Promise<{ row: Row; cpuUsPerRequest: number | undefined }> {
+async function measure(target: Target, workerd: Workerd, { seconds, warmup }: Durations): Promise<{ row: Row; cpuUsPerRequest: number | undefined }> {
   const run = async (connections: number, duration: number, what: string) => {
     const result = await runWrk({ url: target.url, host: target.host, connections, seconds: duration });
     assertClean(result, `${target.name} ${what}`);
     return result;
   };
-  console.log(`bench: ${target.name}: warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s at ${CONNECTIONS} connections, ${SECONDS} s at 1`);
-  await run(CONNECTIONS, WARMUP_SECONDS, "warm-up");
+  console.log(`bench: ${target.name}: warm-up ${warmup} s, then ${seconds} s at ${CONNECTIONS} connections, ${seconds} s at 1`);
+  await run(CONNECTIONS, warmup, "warm-up");
   const logBefore = statSync(workerd.stdoutFile).size;
   const cpuBefore = target.name === "direct" ? undefined : cpuMs(workerd.process.pid!);
-  const loaded = await run(CONNECTIONS, SECONDS, `-c${CONNECTIONS}`);
+  const loaded = await run(CONNECTIONS, seconds, `-c${CONNECTIONS}`);
   const cpuAfter = cpuBefore === undefined ? undefined : cpuMs(workerd.process.pid!);
   // Only one Worker is under load at a time, so workerd's CPU time is that Worker's.
   const cpuUsPerRequest = cpuAfter === undefined ? undefined : Math.round(((cpuAfter - cpuBefore!) * 1000) / loaded.requests);
@@ -136,7 +139,7 @@ async function measure(target: Target, workerd: Workerd): Promise<{ row: Row; cp
       throw new Error(`${target.name}: the access log is ${logged ? "on" : "off"}, expected ${target.gateway.accessLog ? "on" : "off"}`);
     }
   }
-  const single = await run(1, SECONDS, "-c1");
+  const single = await run(1, seconds, "-c1");
   const round = (ms: number) => Math.round(ms * 1000) / 1000;
   return {
     row: { rps: Math.round(loaded.rps), p50_ms: round(loaded.p50_ms), p99_ms: round(loaded.p99_ms), p50_c1_ms: round(single.p50_ms) },
@@ -144,7 +147,7 @@ async function measure(target: Target, workerd: Workerd): Promise<{ row: Row; cp
   };
 }
 
-function meta(hits: Record<string, number[]>, cpu: Record<string, number>): Record<string, unknown> {
+function meta(durations: Durations, hits: Record<string, number[]>, cpu: Record<string, number>, busyBefore: number): Record<string, unknown> {
   const firstLine = (command: string, args: string[]) => {
     const result = spawnSync(command, args, { encoding: "utf8" });
     return `${result.stdout ?? ""}${result.stderr ?? ""}`.split("\n")[0]!.trim();
@@ -154,16 +157,16 @@ function meta(hits: Record<string, number[]>, cpu: Record<string, number>): Reco
     commit: firstLine("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
     // The bundles come from the working tree: say whether it differed from the commit there.
     uncommitted_changes: firstLine("git", ["-C", ROOT, "status", "--porcelain", "--", "workers", "policies", "wrangler.toml"]) !== "",
-    seconds_per_measurement: SECONDS,
-    warmup_seconds: WARMUP_SECONDS,
+    seconds_per_measurement: durations.seconds,
+    warmup_seconds: durations.warmup,
     connections: CONNECTIONS,
     wrk_threads: 1,
     node: process.version,
     workerd: firstLine(workerdBinary(), ["--version"]),
     wrk: firstLine("wrk", ["--version"]),
     cpus: `${cpus().length} x ${cpus()[0]?.model ?? "unknown"}`,
-    // Above ~1 (the benchmark's own share), something else ran during the measurements.
-    loadavg_1m_at_end: Math.round(loadavg()[0]! * 100) / 100,
+    // Busy share of all CPUs in the second before the run: other work there moves every number.
+    cpus_busy_before: Math.round(busyBefore * 100) / 100,
     // workerd's CPU time per request at 50 connections: less moved by other load than req/s.
     workerd_cpu_us_per_request: cpu,
     // Requests each upstream endpoint served per target: the gateway spreads over all three.
@@ -173,5 +176,6 @@ function meta(hits: Record<string, number[]>, cpu: Record<string, number>): Reco
 
 main().catch((error: unknown) => {
   console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
+  // Exit now: the upstream servers would keep the process alive (the exit handler kills the children).
+  process.exit(1);
 });
