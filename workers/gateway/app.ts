@@ -57,9 +57,9 @@ export function createGateway({ tables, sinks }: GatewayOptions): Hono<MeshEnv> 
   );
   app.all("*", forward);
   app.onError((error, c) => {
-    if (error instanceof MeshError) return syntheticResponse(error.status, error.reason, error.message, c.var.requestId, error.headers);
-    console.error(JSON.stringify({ level: "error", message: "unhandled error", requestId: c.var.requestId, error: String(error?.stack ?? error) }));
-    return syntheticResponse(500, "internal_error", "the gateway failed to handle the request", c.var.requestId);
+    if (error instanceof MeshError) return syntheticResponse(error.status, error.reason, error.message, c.get("requestId"), error.headers);
+    console.error(JSON.stringify({ level: "error", message: "unhandled error", requestId: c.get("requestId"), error: String(error?.stack ?? error) }));
+    return syntheticResponse(500, "internal_error", "the gateway failed to handle the request", c.get("requestId"));
   });
   return app;
 }

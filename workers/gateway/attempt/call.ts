@@ -15,10 +15,12 @@ export interface CallContext {
   readonly upstream: UpstreamRequest;
   readonly target: BackendTarget;
   readonly outcome: Outcome;
-  /** Aborts when the whole request's time is up. */
-  deadline: AbortSignal;
-  /** Aborts when this attempt's time is up (the deadline, or the per-try timeout). */
-  signal: AbortSignal;
+  /** Epoch ms by which the whole call must have its response headers (Infinity: no request timeout). */
+  deadlineAt: number;
+  /** Aborts this attempt's I/O when its time is up; undefined when nothing bounds the attempt. */
+  signal: AbortSignal | undefined;
+  /** Which limit stopped this attempt, once one did. */
+  timedOut: "request" | "try" | undefined;
   /** Set by the balancer for this attempt. */
   endpoint: EndpointRuntime | undefined;
   /** Endpoints earlier attempts of this request went to (shared by its attempts). */

@@ -34,9 +34,11 @@ export const retry: Layer = (inner) => async (base) => {
     await result.response?.body?.cancel();
     backend.retriesInFlight++;
     try {
-      await sleep(backoffMs(retryPolicy, retryIndex), base.deadline).catch((cause) => {
-        throw timeoutError(base, cause);
-      });
+      // A backoff that would outlast the deadline ends the call there.
+      const wait = backoffMs(retryPolicy, retryIndex);
+      const left = base.deadlineAt - Date.now();
+      await sleep(Math.min(wait, Math.max(0, left)));
+      if (wait >= left) throw timeoutError(base);
       result = await attempt(inner, base);
     } finally {
       backend.retriesInFlight--;
@@ -47,7 +49,7 @@ export const retry: Layer = (inner) => async (base) => {
 };
 
 async function attempt(inner: Call, base: CallContext): Promise<Result> {
-  const call: CallContext = { ...base, signal: base.deadline, endpoint: undefined };
+  const call: CallContext = { ...base, signal: undefined, timedOut: undefined, endpoint: undefined };
   const startedAt = Date.now();
   let result: Result;
   try {

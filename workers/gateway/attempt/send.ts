@@ -15,7 +15,7 @@ export const send: Call = async (call) => {
     return await sendTo(call.target.backend, call.endpoint!, call.upstream, call.env, call.signal);
   } catch (error) {
     if (error instanceof MeshError) throw error;
-    if (call.signal.aborted) throw timeoutError(call, error);
+    if (call.signal?.aborted) throw timeoutError(call, error);
     throw new MeshError("upstream_reset", `connection to ${call.endpoint!.id} failed: ${(error as Error).message}`, { cause: error });
   }
 };

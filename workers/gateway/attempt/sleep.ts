@@ -1,5 +1,6 @@
-/** A timer that stops early when its signal aborts (rejecting with the signal's reason). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** A timer; with a signal, it stops early when the signal aborts (rejecting with the signal's reason). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!signal) return new Promise((resolve) => setTimeout(resolve, ms));
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const onAbort = () => {

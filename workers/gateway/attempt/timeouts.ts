@@ -1,28 +1,42 @@
 /**
- * Timeouts, as two layers: the request timeout bounds the whole call (every attempt and backoff), the
- * per-try timeout bounds one attempt. Both are signals that inner layers pass to their I/O; when one
- * fires, `timeoutError` tells which it was, so the retry layer knows whether another try may follow.
+ * Timeouts, as two layers. The request timeout sets a deadline for the whole call (every attempt and
+ * backoff); the attempt timeout gives each attempt one timer, to the per-try timeout or the deadline,
+ * whichever is sooner, and clears it as soon as the response headers arrive. One timer per attempt
+ * and none left running: timers that outlive their request (AbortSignal.timeout) cost the isolate
+ * CPU when they fire later. When a timer fires, `timeoutError` tells which limit it was, so the retry
+ * layer knows whether another try may follow.
  */
 import { MeshError } from "../errors.ts";
 import type { CallContext, Layer } from "./call.ts";
 
 export const requestTimeout: Layer = (inner) => (call) => {
   const ms = call.target.policy.requestTimeoutMs;
-  if (!Number.isFinite(ms)) return inner(call);
-  const deadline = AbortSignal.timeout(ms);
-  return inner({ ...call, deadline, signal: deadline });
-};
-
-export const perTryTimeout: Layer = (inner) => (call) => {
-  const ms = call.target.policy.perTryTimeoutMs;
-  if (ms === undefined) return inner(call);
-  call.signal = AbortSignal.any([call.deadline, AbortSignal.timeout(ms)]);
+  if (Number.isFinite(ms)) call.deadlineAt = Date.now() + ms;
   return inner(call);
 };
 
-/** The error to throw when an attempt's signal aborted: a request timeout ends the call, a per-try one may be retried. */
+export const attemptTimeout: Layer = (inner) => async (call) => {
+  const now = Date.now();
+  const limit = Math.min(call.target.policy.perTryTimeoutMs ?? Infinity, call.deadlineAt - now);
+  if (limit === Infinity) return inner(call);
+  if (limit <= 0) throw timeoutError(call);
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    call.timedOut = Date.now() >= call.deadlineAt ? "request" : "try";
+    controller.abort(new Error(`${call.timedOut} timeout`));
+  }, limit);
+  call.signal = controller.signal;
+  try {
+    return await inner(call);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/** The error for an attempt that ran out of time: a request timeout ends the call, a per-try one may be retried. */
 export function timeoutError(call: CallContext, cause?: unknown): MeshError {
-  return call.deadline.aborted
-    ? new MeshError("request_timeout", `no response within the request timeout (${call.target.policy.requestTimeoutMs} ms)`, { cause })
-    : new MeshError("per_try_timeout", `no response within the per-try timeout (${call.target.policy.perTryTimeoutMs} ms)`, { cause });
+  const perTry = call.timedOut === "try" && Date.now() < call.deadlineAt;
+  return perTry
+    ? new MeshError("per_try_timeout", `no response within the per-try timeout (${call.target.policy.perTryTimeoutMs} ms)`, { cause })
+    : new MeshError("request_timeout", `no response within the request timeout (${call.target.policy.requestTimeoutMs} ms)`, { cause });
 }

@@ -15,12 +15,11 @@ export interface Seed extends Bundle {
   table: RoutingTable;
 }
 
-let cached: { source: unknown; seed: Promise<Seed> } | undefined;
+let cached: Promise<Seed> | undefined;
 
+/** Built once per isolate: an isolate's bindings and bundle never change (a new deploy is a new isolate). */
 export function seedOf(env: GatewayEnv): Promise<Seed> {
-  const source = env.MESH_POLICIES ?? bundled;
-  if (cached?.source !== source) cached = { source, seed: buildSeed(source) };
-  return cached.seed;
+  return (cached ??= buildSeed(env.MESH_POLICIES ?? bundled));
 }
 
 async function buildSeed(source: unknown): Promise<Seed> {

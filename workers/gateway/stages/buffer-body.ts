@@ -10,9 +10,9 @@ export const MIRROR_BUFFER_LIMIT = 64 * 1024;
 
 export const bufferBody = () =>
   createMiddleware<MeshEnv>(async function bufferBody(c, next) {
-    const upstream = c.var.upstream;
+    const upstream = c.get("upstream");
     if (upstream.body.kind === "stream") {
-      const limit = Math.max(c.var.target.policy.retry?.bufferLimitBytes ?? 0, c.var.route.rule.mirror ? MIRROR_BUFFER_LIMIT : 0);
+      const limit = Math.max(c.get("target").policy.retry?.bufferLimitBytes ?? 0, c.get("route").rule.mirror ? MIRROR_BUFFER_LIMIT : 0);
       if (limit > 0) upstream.body = await bufferUpTo(upstream.body.stream, limit);
     }
     await next();

@@ -3,7 +3,7 @@
  * Outermost first, with why:
  *  1. requestTimeout   the whole call, retries and backoff included, is bounded;
  *  2. retry            another attempt after a retriable failure, within budget;
- *  3. perTryTimeout    each attempt is bounded on its own, so a hung try leaves time to retry;
+ *  3. attemptTimeout   each attempt is bounded on its own, so a hung try leaves time to retry;
  *  4. concurrencyLimit fail fast with 503 rather than pile up on a saturated backend;
  *  5. faultInjection   injected faults look to the layers above like a misbehaving backend;
  *  6. loadBalance      an endpoint per attempt; a retry goes to one not tried yet, if any;
@@ -16,23 +16,21 @@ import { faultInjection } from "../attempt/fault.ts";
 import { concurrencyLimit } from "../attempt/limits.ts";
 import { retry } from "../attempt/retry.ts";
 import { send } from "../attempt/send.ts";
-import { perTryTimeout, requestTimeout } from "../attempt/timeouts.ts";
+import { attemptTimeout, requestTimeout } from "../attempt/timeouts.ts";
 import type { MeshEnv } from "../context.ts";
 
-const call = stack([requestTimeout, retry, perTryTimeout, concurrencyLimit, faultInjection, loadBalance], send);
+const call = stack([requestTimeout, retry, attemptTimeout, concurrencyLimit, faultInjection, loadBalance], send);
 
-export const forward: Handler<MeshEnv> = (c) => {
-  // Replaced by requestTimeout when the policy has a deadline (signals cannot be made at module scope).
-  const never = new AbortController().signal;
-  return call({
+export const forward: Handler<MeshEnv> = (c) =>
+  call({
     env: c.env,
     request: c.req.raw,
-    upstream: c.var.upstream,
-    target: c.var.target,
-    outcome: c.var.outcome,
-    deadline: never,
-    signal: never,
+    upstream: c.get("upstream"),
+    target: c.get("target"),
+    outcome: c.get("outcome"),
+    deadlineAt: Infinity,
+    signal: undefined,
+    timedOut: undefined,
     endpoint: undefined,
     tried: [],
   });
-};

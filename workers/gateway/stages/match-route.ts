@@ -8,7 +8,7 @@ import { hostnameOf, type RequestView } from "../table/index.ts";
 export const matchRoute = (tables: TableSource) =>
   createMiddleware<MeshEnv>(async function matchRoute(c, next) {
     const table = await tables.current(c.env, (promise) => c.executionCtx.waitUntil(promise));
-    const upstream = c.var.upstream;
+    const upstream = c.get("upstream");
     let query: URLSearchParams | undefined;
     const view: RequestView = {
       method: upstream.method,
@@ -22,7 +22,7 @@ export const matchRoute = (tables: TableSource) =>
     if (!entry) throw new MeshError("no_route", `no route matches ${upstream.method} ${upstream.host}${upstream.path}`);
     c.set("table", table);
     c.set("route", entry);
-    c.var.outcome.route = entry.rule.route;
-    c.var.outcome.rule = entry.rule.ruleIndex;
+    c.get("outcome").route = entry.rule.route;
+    c.get("outcome").rule = entry.rule.ruleIndex;
     await next();
   });

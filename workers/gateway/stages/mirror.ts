@@ -11,8 +11,8 @@ const MIRROR_TIMEOUT_MS = 10_000;
 export const mirror = () =>
   createMiddleware<MeshEnv>(async function mirror(c, next) {
     await next();
-    const target = c.var.route.rule.mirror;
-    const upstream = c.var.upstream;
+    const target = c.get("route").rule.mirror;
+    const upstream = c.get("upstream");
     // A streamed body has been sent already and cannot be copied.
     if (!target || upstream.body.kind === "stream" || Math.random() * 100 >= target.percent) return;
     const endpoint = target.backend.balance(target.backend.eligible, c.req.raw);

@@ -5,8 +5,8 @@ import { modifyPath } from "./rewrite-path.ts";
 
 export const modifyRequest = () =>
   createMiddleware<MeshEnv>(async function modifyRequest(c, next) {
-    const { rule, match } = c.var.route;
-    const upstream = c.var.upstream;
+    const { rule, match } = c.get("route");
+    const upstream = c.get("upstream");
     if (rule.rewrite?.hostname) upstream.host = rule.rewrite.hostname;
     if (rule.rewrite?.path) upstream.path = modifyPath(upstream.path, rule.rewrite.path, match.prefix);
     rule.requestHeaders?.(upstream.headers);

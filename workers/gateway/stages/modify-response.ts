@@ -5,5 +5,5 @@ import type { MeshEnv } from "../context.ts";
 export const modifyResponse = () =>
   createMiddleware<MeshEnv>(async function modifyResponse(c, next) {
     await next();
-    c.var.route.rule.responseHeaders?.(c.res.headers);
+    c.get("route").rule.responseHeaders?.(c.res.headers);
   });

@@ -26,7 +26,7 @@ export function normalizePathname(pathname: string): string {
 
 export const normalizePath = () =>
   createMiddleware<MeshEnv>(async function normalizePath(c, next) {
-    const upstream = c.var.upstream;
+    const upstream = c.get("upstream");
     upstream.path = normalizePathname(upstream.path);
     await next();
   });

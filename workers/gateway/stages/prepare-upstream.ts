@@ -20,8 +20,8 @@ export const prepareUpstream = () =>
     }
     headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
     headers.set("x-forwarded-host", url.host);
-    headers.set("x-request-id", c.var.requestId);
-    headers.set("traceparent", formatTraceparent(c.var.trace));
+    headers.set("x-request-id", c.get("requestId"));
+    headers.set("traceparent", formatTraceparent(c.get("trace")));
     c.set("upstream", {
       method: request.method,
       host: url.host,

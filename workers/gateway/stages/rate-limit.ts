@@ -10,7 +10,7 @@ import { checkRateLimits, rateLimitHeaders } from "../ratelimit/index.ts";
 
 export const rateLimit = () =>
   createMiddleware<MeshEnv>(async function rateLimit(c, next) {
-    const rules = c.var.target.policy.rateLimits;
+    const rules = c.get("target").policy.rateLimits;
     if (!rules.length) return next();
     const { denied, applied } = await checkRateLimits(rules, c.req.raw, c.env.RATE_LIMITER, (p) => c.executionCtx.waitUntil(p));
     const headers = rateLimitHeaders(applied);

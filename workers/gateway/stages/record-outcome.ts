@@ -14,7 +14,7 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]) =>
     const trace = joinTrace(c.req.header("traceparent") ?? null);
     const url = new URL(c.req.url);
     const outcome: Outcome = {
-      requestId: c.var.requestId,
+      requestId: c.get("requestId"),
       traceId: trace.traceId,
       spanId: trace.spanId,
       parentSpanId: trace.parentSpanId,

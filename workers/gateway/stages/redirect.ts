@@ -7,10 +7,10 @@ const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
 
 export const redirect = () =>
   createMiddleware<MeshEnv>(async function redirect(c, next) {
-    const { rule, match } = c.var.route;
+    const { rule, match } = c.get("route");
     const filter = rule.redirect;
     if (!filter) return next();
-    const upstream = c.var.upstream;
+    const upstream = c.get("upstream");
     const url = new URL(c.req.url);
     const scheme = filter.scheme ?? url.protocol.slice(0, -1);
     const hostname = filter.hostname ?? url.hostname;

@@ -9,15 +9,15 @@ import { weightedRandom } from "../lb/random.ts";
 
 export const splitTraffic = () =>
   createMiddleware<MeshEnv>(async function splitTraffic(c, next) {
-    const rule = c.var.route.rule;
+    const rule = c.get("route").rule;
     const target = weightedRandom(rule.targets);
     if (!target) {
       const why = rule.hasBackendRefs ? "all of its backendRefs have weight 0" : "it has no backendRefs";
       throw new MeshError("no_backend", `route ${rule.route} rule ${rule.ruleIndex} cannot forward: ${why}`);
     }
     c.set("target", target);
-    c.var.outcome.backend = target.backend.name;
-    target.requestHeaders?.(c.var.upstream.headers);
+    c.get("outcome").backend = target.backend.name;
+    target.requestHeaders?.(c.get("upstream").headers);
     await next();
     target.responseHeaders?.(c.res.headers);
   });
