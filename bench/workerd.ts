@@ -114,12 +114,12 @@ export interface Workerd {
  * Starts `workerd serve` and waits until every socket accepts connections. stdout (the gateway's access
  * log) goes to a file so the terminal is not flooded; so does stderr, whose tail is shown on failure.
  */
-export async function startWorkerd(configPath: string, workers: WorkerSpec[], logDir: string): Promise<Workerd> {
+export async function startWorkerd(configPath: string, workers: WorkerSpec[], logDir: string, extraArgs: string[] = []): Promise<Workerd> {
   writeFileSync(configPath, capnpConfig(configPath, workers));
   const stdoutFile = join(logDir, "workerd.stdout.log");
   const stderrFile = join(logDir, "workerd.stderr.log");
   const child = track(
-    spawn(workerdBinary(), ["serve", configPath], { stdio: ["ignore", openSync(stdoutFile, "w"), openSync(stderrFile, "w")] }),
+    spawn(workerdBinary(), ["serve", configPath, ...extraArgs], { stdio: ["ignore", openSync(stdoutFile, "w"), openSync(stderrFile, "w")] }),
   );
   const stderrTail = (lines = 30) => {
     const text = existsSync(stderrFile) ? readFileSync(stderrFile, "utf8") : "";

@@ -16,7 +16,6 @@
  * Errors from any stage become synthetic responses in one place, onError.
  */
 import { Hono } from "hono";
-import { requestId } from "hono/request-id";
 import type { MeshEnv } from "./context.ts";
 import { MeshError, syntheticResponse } from "./errors.ts";
 import type { OutcomeSink } from "./outcome.ts";
@@ -31,6 +30,7 @@ import { prepareUpstream } from "./stages/prepare-upstream.ts";
 import { rateLimit } from "./stages/rate-limit.ts";
 import { recordOutcome } from "./stages/record-outcome.ts";
 import { redirect } from "./stages/redirect.ts";
+import { requestId } from "./stages/request-id.ts";
 import { splitTraffic } from "./stages/split-traffic.ts";
 import type { TableSource } from "./control-plane/table-source.ts";
 

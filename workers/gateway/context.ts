@@ -32,6 +32,8 @@ export type MeshEnv = {
   Bindings: GatewayEnv;
   Variables: {
     requestId: string;
+    /** The client's request URL, parsed once. */
+    url: URL;
     trace: TraceContext;
     outcome: Outcome;
     table: RoutingTable;

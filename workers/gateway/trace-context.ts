@@ -15,12 +15,14 @@ export interface TraceContext {
   flags: string;
 }
 
-export function randomHex(bytes: number): string {
-  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+function hexOf(bytes: Uint8Array, from: number, to: number): string {
   let hex = "";
-  for (const byte of buffer) hex += byte.toString(16).padStart(2, "0");
+  for (let i = from; i < to; i++) hex += HEX[bytes[i]!];
   return hex;
 }
+
 
 export function parseTraceparent(header: string | null): { traceId: string; parentSpanId: string; flags: string } | undefined {
   if (!header || header.length > 512) return undefined;
@@ -35,10 +37,12 @@ export function parseTraceparent(header: string | null): { traceId: string; pare
 
 export function joinTrace(header: string | null): TraceContext {
   const incoming = parseTraceparent(header);
+  // One draw of random bytes for both ids.
+  const random = crypto.getRandomValues(new Uint8Array(24));
   return {
-    traceId: incoming?.traceId ?? randomHex(16),
+    traceId: incoming?.traceId ?? hexOf(random, 8, 24),
     parentSpanId: incoming?.parentSpanId,
-    spanId: randomHex(8),
+    spanId: hexOf(random, 0, 8),
     flags: incoming?.flags ?? "01",
   };
 }

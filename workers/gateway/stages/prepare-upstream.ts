@@ -10,7 +10,7 @@ import { formatTraceparent } from "../trace-context.ts";
 export const prepareUpstream = () =>
   createMiddleware<MeshEnv>(async function prepareUpstream(c, next) {
     const request = c.req.raw;
-    const url = new URL(request.url);
+    const url = c.get("url");
     const headers = new Headers(request.headers);
     stripHopByHop(headers);
     const clientIp = headers.get("cf-connecting-ip");

@@ -11,8 +11,10 @@ import { joinTrace } from "../trace-context.ts";
 export const recordOutcome = (sinks: readonly OutcomeSink[]) =>
   createMiddleware<MeshEnv>(async function recordOutcome(c, next) {
     const startedAt = Date.now();
-    const trace = joinTrace(c.req.header("traceparent") ?? null);
+    const trace = joinTrace(c.req.raw.headers.get("traceparent"));
+    // Parsed once here for every stage (prepareUpstream, redirect).
     const url = new URL(c.req.url);
+    c.set("url", url);
     const outcome: Outcome = {
       requestId: c.get("requestId"),
       traceId: trace.traceId,
@@ -44,5 +46,9 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]) =>
     outcome.status = c.res.status;
     outcome.reason = (c.res.headers.get(REASON_HEADER) as Reason | null) ?? undefined;
     outcome.latencyMs = Date.now() - startedAt;
-    if (sinks.length) c.executionCtx.waitUntil(Promise.allSettled(sinks.map((sink) => sink(outcome, c.env))));
+    // Sinks run after the response; only those with asynchronous work hold the invocation open.
+    for (const sink of sinks) {
+      const pending = sink(outcome, c.env);
+      if (pending) c.executionCtx.waitUntil(pending.catch((error) => console.error(JSON.stringify({ level: "error", message: "outcome sink failed", error: String(error) }))));
+    }
   });

@@ -11,7 +11,7 @@ export const redirect = () =>
     const filter = rule.redirect;
     if (!filter) return next();
     const upstream = c.get("upstream");
-    const url = new URL(c.req.url);
+    const url = c.get("url");
     const scheme = filter.scheme ?? url.protocol.slice(0, -1);
     const hostname = filter.hostname ?? url.hostname;
     // The Gateway API: a changed scheme without a port drops the port (the scheme's default applies).
