@@ -49,7 +49,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
     ctx.blockConcurrencyWhile(async () => {
       this.sql.exec("CREATE TABLE IF NOT EXISTS health (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL)");
       this.sql.exec(`CREATE TABLE IF NOT EXISTS endpoints (url TEXT PRIMARY KEY, weight INTEGER NOT NULL, zone TEXT,
-        version TEXT, draining INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
+        version TEXT, draining INTEGER NOT NULL, ttl_ms INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
       this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
       for (const row of this.sql.exec<{ endpoint: string; state: string }>("SELECT * FROM health").toArray()) {
         this.health.set(row.endpoint, JSON.parse(row.state));
@@ -93,14 +93,14 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
       draining: false,
     };
     this.sql.exec(
-      "INSERT OR REPLACE INTO endpoints (url, weight, zone, version, draining, expires_at) VALUES (?, ?, ?, ?, 0, ?)",
+      "INSERT OR REPLACE INTO endpoints (url, weight, zone, version, draining, ttl_ms, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
       endpoint.url,
       endpoint.weight,
       endpoint.zone ?? null,
       endpoint.version ?? null,
+      registration.ttlMs,
       Date.now() + registration.ttlMs,
     );
-    this.setMeta(`ttl:${endpoint.url}`, String(registration.ttlMs));
     if (JSON.stringify(existing) !== JSON.stringify(endpoint)) await this.publishRegistry();
     await this.scheduleAlarm();
     return endpoint;
@@ -109,28 +109,21 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
   /** Extends a registration by its TTL; false when the endpoint is not (or no longer) registered. */
   async heartbeat(backend: string, url: string): Promise<boolean> {
     this.remember(backend);
-    const ttl = Number(this.meta(`ttl:${url}`) ?? 0);
-    this.sql.exec("UPDATE endpoints SET expires_at = ? WHERE url = ?", Date.now() + ttl, url);
-    const found = this.registered().some((endpoint) => endpoint.url === url);
-    if (found) await this.scheduleAlarm();
-    return found;
+    if (!this.update("UPDATE endpoints SET expires_at = ? + ttl_ms WHERE url = ?", Date.now(), url)) return false;
+    await this.scheduleAlarm();
+    return true;
   }
 
   async drain(backend: string, url: string): Promise<boolean> {
     this.remember(backend);
-    const found = this.registered().some((endpoint) => endpoint.url === url);
-    if (!found) return false;
-    this.sql.exec("UPDATE endpoints SET draining = 1 WHERE url = ?", url);
+    if (!this.update("UPDATE endpoints SET draining = 1 WHERE url = ?", url)) return false;
     await this.publishRegistry();
     return true;
   }
 
   async deregister(backend: string, url: string): Promise<boolean> {
     this.remember(backend);
-    const found = this.registered().some((endpoint) => endpoint.url === url);
-    if (!found) return false;
-    this.sql.exec("DELETE FROM endpoints WHERE url = ?", url);
-    this.sql.exec("DELETE FROM meta WHERE key = ?", `ttl:${url}`);
+    if (!this.update("DELETE FROM endpoints WHERE url = ?", url)) return false;
     await this.publishRegistry();
     return true;
   }
@@ -157,12 +150,8 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
       this.persistHealth(ended);
       this.bumpHealthVersion();
     }
-    const expired = this.sql.exec<{ url: string }>("SELECT url FROM endpoints WHERE expires_at <= ?", now).toArray();
-    for (const { url } of expired) {
-      this.sql.exec("DELETE FROM endpoints WHERE url = ?", url);
-      this.sql.exec("DELETE FROM meta WHERE key = ?", `ttl:${url}`);
-    }
-    if (expired.length || this.meta("registryPending") === "1") await this.publishRegistry();
+    const expired = this.update("DELETE FROM endpoints WHERE expires_at <= ?", now);
+    if (expired || this.meta("registryPending") === "1") await this.publishRegistry();
     await this.scheduleAlarm();
   }
 
@@ -185,6 +174,13 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
     } catch (error) {
       console.error(JSON.stringify({ level: "error", message: "registry publish failed; retrying", backend: this.name(), error: String(error) }));
     }
+  }
+
+  /** Runs a write; how many rows it touched. */
+  private update(query: string, ...bindings: SqlStorageValue[]): number {
+    const cursor = this.sql.exec(query, ...bindings);
+    cursor.toArray();
+    return cursor.rowsWritten;
   }
 
   private registered(): RegisteredEndpoint[] {

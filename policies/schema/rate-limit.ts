@@ -35,7 +35,14 @@ export const ClientSelector = z
     sourceCIDR: z.strictObject({ type: z.enum(["Exact", "Distinct"]).default("Exact"), value: Cidr }).optional(),
     /** Claims of the caller's JWT (Authorization: Bearer). */
     jwtClaims: z
-      .array(z.strictObject({ name: z.string().min(1).max(256), type: z.enum(["Exact", "Distinct"]).default("Distinct"), value: z.string().optional() }))
+      .array(
+        z
+          .strictObject({ name: z.string().min(1).max(256), type: z.enum(["Exact", "Distinct"]).default("Distinct"), value: z.string().max(1024).optional() })
+          .superRefine((claim, ctx) => {
+            if (claim.type === "Exact" && claim.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "is required for type Exact" });
+            if (claim.type === "Distinct" && claim.value !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: "Distinct takes no value" });
+          }),
+      )
       .min(1)
       .max(8)
       .optional(),

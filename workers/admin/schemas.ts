@@ -1,6 +1,9 @@
 /** The admin API's request and response shapes: validated at the edge and the source of /admin/openapi.json. */
 import { z } from "@hono/zod-openapi";
 
+/** An OpenAPI JSON response (or request body) of this schema. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+
 export const ErrorBody = z
   .object({
     error: z.object({

@@ -3,9 +3,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { healthOf } from "../../gateway/health/backend-health.ts";
 import type { BackendRuntime } from "../../gateway/table/index.ts";
 import { coordinator, problem, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
-import { BackendName, BackendView, EndpointUrl, ErrorBody, RegisteredEndpoint, Registration } from "../schemas.ts";
+import { BackendName, BackendView, EndpointUrl, ErrorBody, json, RegisteredEndpoint, Registration } from "../schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
 const notFound = json(ErrorBody, "no such backend, or no such endpoint");
 const Ok = z.object({ ok: z.literal(true) });

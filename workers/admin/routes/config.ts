@@ -2,9 +2,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Json, ApplyResult as StoreApplyResult } from "../../../durable-objects/types.ts";
 import { configStore, problem, type AdminApp } from "../context.ts";
-import { ApplyBody, ApplyResult, ConfigBody, ErrorBody, ObjectChange, Page, RollbackBody, VersionSummary } from "../schemas.ts";
+import { ApplyBody, ApplyResult, ConfigBody, ErrorBody, json, ObjectChange, Page, RollbackBody, VersionSummary } from "../schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 const errors = {
   400: json(ErrorBody, "invalid request or policy set; nothing changed"),
   404: json(ErrorBody, "no such version"),

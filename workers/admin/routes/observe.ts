@@ -2,9 +2,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { describeLimiters, type RateLimitRule } from "../../gateway/ratelimit/index.ts";
 import { configStore, type AdminApp, type AdminDeps } from "../context.ts";
-import { AuditEntry, Page, RateLimitView } from "../schemas.ts";
+import { AuditEntry, json, Page, RateLimitView } from "../schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 
 const Status = z
   .object({
