@@ -1,6 +1,7 @@
 /**
  * `npm start`: the gateway and the bookinfo demo mesh (policies/bookinfo.yaml) on 127.0.0.1.
- *  - Node origins in this process: details on 9101-9103 (details-c fails half its requests) and
+ *  - Node origins in this process: details on 9101-9103 (details-c fails half its requests), a spare
+ *    details-d on 9104 that is in no policy (register it at run time through the admin API), and
  *    reviews v1/v2/v3 on 9111-9113;
  *  - one `wrangler dev` running the gateway (port 8787) with the productpage and ratings Workers,
  *    which it reaches over service bindings.
@@ -20,6 +21,7 @@ const DETAILS: DetailsEndpoint[] = [
   { name: "details-a", port: 9101, zone: "a", failureRate: 0 },
   { name: "details-b", port: 9102, zone: "b", failureRate: 0 },
   { name: "details-c", port: 9103, zone: "c", failureRate: 0.5 },
+  { name: "details-d", port: 9104, zone: "d", failureRate: 0 },
 ];
 const REVIEWS: { version: ReviewsVersion; port: number }[] = [
   { version: "v1", port: 9111 },

@@ -20,6 +20,8 @@ interface KeyState {
   tokens: number;
   /** The Durable Object has no tokens left for this window. */
   exhausted: boolean;
+  /** What the Durable Object had left for everyone after its last grant to this isolate. */
+  leftGlobally: number;
   pending: Promise<void> | undefined;
   seen: number;
   firstSeenAt: number;
@@ -44,7 +46,8 @@ export class GlobalLimiter {
       if (state.tokens > 0) {
         state.tokens--;
         if (!state.exhausted && !state.pending && state.tokens <= state.lastWant / 4) waitUntil(this.lease(state, key, namespace, now));
-        return { allowed: true, remaining: state.tokens, resetMs };
+        // An estimate: this isolate's tokens plus what the object had left when it last asked.
+        return { allowed: true, remaining: state.tokens + state.leftGlobally, resetMs };
       }
       if (state.exhausted || state.window !== window) break;
       await (state.pending ?? this.lease(state, key, namespace, now));
@@ -62,7 +65,7 @@ export class GlobalLimiter {
     if (!state && this.states.size >= MAX_KEYS) {
       for (const [other, old] of this.states) if (old.window < window && !old.pending) this.states.delete(other);
     }
-    state = { window, tokens: 0, exhausted: false, pending: undefined, seen: 0, firstSeenAt: now, lastWant: 0, lastLeaseAt: 0 };
+    state = { window, tokens: 0, exhausted: false, leftGlobally: 0, pending: undefined, seen: 0, firstSeenAt: now, lastWant: 0, lastLeaseAt: 0 };
     this.states.set(key, state);
     return state;
   }
@@ -78,6 +81,7 @@ export class GlobalLimiter {
     state.pending = withTimeout(stub.lease({ key, window, windowMs, limit: requests, want }), LEASE_TIMEOUT_MS)
       .then((lease) => {
         state.tokens += lease.granted;
+        state.leftGlobally = lease.remaining;
         if (lease.granted === 0) state.exhausted = true;
       })
       .catch((error) => {
