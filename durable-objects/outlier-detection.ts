@@ -95,8 +95,7 @@ export function applyReports(
       continue;
     }
     count(config, health, report, now);
-    const ejectedNow = [...states.values()].filter((other) => other.state === "ejected").length;
-    if (isOutlier(config, health) && ejectedNow < maxEjectable(config, totalEndpoints)) eject(config, health, now);
+    if (isOutlier(config, health) && ejectedCount(states) < maxEjectable(config, totalEndpoints)) eject(config, health, now);
   }
   return changed;
 }
@@ -122,6 +121,12 @@ export function nextEjectionEnd(states: Map<string, EndpointHealth>): number | u
     if (health.state === "ejected" && (next === undefined || health.ejectedUntil < next)) next = health.ejectedUntil;
   }
   return next;
+}
+
+function ejectedCount(states: Map<string, EndpointHealth>): number {
+  let ejected = 0;
+  for (const health of states.values()) if (health.state === "ejected") ejected++;
+  return ejected;
 }
 
 function count(config: OutlierConfig, health: EndpointHealth, report: EndpointReport, now: number): void {
