@@ -4,18 +4,19 @@
  * three endpoints; a gateway answering 404 or 502 quickly would otherwise look like a fast gateway.
  */
 import { request } from "node:http";
-import { BENCH_ROUTE } from "./policies.ts";
+import { detectorEndpoints } from "./control-plane.ts";
+import { BENCH_ROUTE, BENCH_RULE } from "./policies.ts";
 import { BODY, PORT_HEADER, type Upstreams } from "./upstream.ts";
 
-export type TargetName = "direct" | "passthrough" | "gateway" | "gateway_nolog";
+export type TargetName = "direct" | "passthrough" | "gateway" | "gateway_nolog" | "gateway_plain";
 
 export interface Target {
   name: TargetName;
   url: string;
   /** Host header to send (the gateway routes by it). */
   host?: string;
-  /** Set for the gateway: whether its access log is on. */
-  gateway?: { accessLog: boolean };
+  /** Set for the gateway: whether its access log is on, and its health checking and global rate limit. */
+  gateway?: { accessLog: boolean; controlPlane: boolean };
 }
 
 interface Answer {
@@ -54,9 +55,18 @@ export async function checkTarget(target: Target, upstreams: Upstreams): Promise
     if (target.gateway) {
       if (!answer.headers["x-request-id"]) throw fail("no x-request-id: the gateway did not handle the request");
       if (answer.headers["x-mesh-route"] !== BENCH_ROUTE) throw fail(`the request did not match route ${BENCH_ROUTE}`);
+      // The global rule answers with its RateLimit-Policy: proof that the request took a leased token.
+      const limited = String(answer.headers["ratelimit-policy"] ?? "").includes(`"${BENCH_RULE}"`);
+      if (limited !== target.gateway.controlPlane) throw fail(`the global rate limit ${BENCH_RULE} is ${limited ? "on" : "off"}, expected the opposite`);
     }
   }
   if (target.gateway && seen.size !== upstreams.ports.length) {
     throw new Error(`${target.name}: ${tries} requests reached only endpoints ${[...seen].join(", ")} of ${upstreams.ports.join(", ")}`);
+  }
+  if (target.gateway) {
+    // With health checking on, every attempt feeds the isolate's outlier detector (the breaker).
+    const fed = await detectorEndpoints(Number(new URL(target.url).port), "orders");
+    const expected = target.gateway.controlPlane ? upstreams.ports.length : 0;
+    if (fed !== expected) throw new Error(`${target.name}: the outlier detector has outcomes for ${fed} endpoints of orders, expected ${expected}`);
   }
 }

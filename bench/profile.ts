@@ -2,12 +2,15 @@
  * `npm run bench:profile`: where the gateway's CPU goes. Runs the benchmark's gateway (access log on,
  * or off with PROFILE_ACCESS_LOG=off) under workerd with its V8 inspector, puts it under wrk load,
  * records a CPU profile over the inspector protocol, and prints the functions with the most self time.
- * The raw profile is kept in bench/.work/gateway.cpuprofile (Chrome DevTools opens it).
+ * The raw profile is kept in bench/.work/gateway.cpuprofile (Chrome DevTools opens it). As in
+ * `npm run bench` the control plane is on (its Durable Objects run in another isolate, not profiled);
+ * PROFILE_CONTROL_PLANE=off profiles the policies without health checking and global rate limits.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { cleanUpOnExit } from "./children.ts";
+import { controlPlane, deployedVars } from "./control-plane.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { startUpstreams } from "./upstream.ts";
 import { bundle, freePort, startWorkerd } from "./workerd.ts";
@@ -29,18 +32,21 @@ async function main(): Promise<void> {
   const gateway = await bundle(join(ROOT, "wrangler.toml"), join(WORK, "gateway"));
   const upstreams = await startUpstreams(3);
   const policiesFile = join(WORK, "policies.json");
-  writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports)));
+  writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, { controlPlane: process.env.PROFILE_CONTROL_PLANE !== "off" })));
   const [port, inspectorPort] = [await freePort(), await freePort()];
+  rmSync(join(WORK, "profile-do"), { recursive: true, force: true });
+  const cp = controlPlane("control-plane", gateway, join(WORK, "profile-do"), deployedVars(join(ROOT, "wrangler.toml")));
+  const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: process.env.PROFILE_ACCESS_LOG ?? "on" }]);
   const workerd = await startWorkerd(
     join(WORK, "config.capnp"),
-    [{ name: "gateway", bundle: gateway, port, bindings: [{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: process.env.PROFILE_ACCESS_LOG ?? "on" }] }],
+    [cp.host, { name: "gateway", bundle: gateway, port, bindings }],
     WORK,
     [`--inspector-addr=127.0.0.1:${inspectorPort}`],
   );
   try {
     const url = `http://127.0.0.1:${port}${BENCH_PATH}`;
     await runWrk({ url, host: BENCH_HOST, connections: 50, seconds: 2 });
-    const inspector = await connectInspector(inspectorPort);
+    const inspector = await connectInspector(inspectorPort, "gateway");
     await inspector.send("Profiler.enable");
     await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
     await inspector.send("Profiler.start");
@@ -71,9 +77,12 @@ function report(profile: { nodes: ProfileNode[]; samples: number[] }, requests: 
   }
 }
 
-async function connectInspector(port: number) {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-  const socket = new WebSocket(targets[0]!.webSocketDebuggerUrl);
+async function connectInspector(port: number, worker: string) {
+  // One target per Worker (isolate): the gateway's, not the control plane's.
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
+  const target = targets.find((t) => t.id === worker);
+  if (!target) throw new Error(`no inspector target for Worker ${worker} in ${targets.map((t) => t.id).join(", ")}`);
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
   let nextId = 1;
   const pending = new Map<number, (result: unknown) => void>();

@@ -1,6 +1,8 @@
-/** results.json, the table, and the ratios against the project's target (printed last). */
+/** results.json, the table, and the ratios and rate-limit figures against the project's targets (printed last). */
 import { writeFileSync } from "node:fs";
 import type { TargetName } from "./check.ts";
+import type { RateLimitResult } from "./rate-limit.ts";
+import type { StderrSummary } from "./stderr.ts";
 
 export interface Row {
   rps: number;
@@ -9,18 +11,26 @@ export interface Row {
   p50_c1_ms: number;
 }
 
-export type Results = Record<TargetName, Row> & { meta: Record<string, unknown> };
+export type Results = Record<TargetName, Row> & { rate_limit: RateLimitResult; meta: Record<string, unknown> };
 
-/** The project's target: gateway >= 0.9x pass-through throughput, p50 at one connection within 0.1 ms. */
+/** The project's targets: gateway >= 0.9x pass-through throughput, p50 at one connection within 0.1 ms. */
 const MIN_THROUGHPUT_RATIO = 0.9;
 const MAX_P50_C1_DELTA_MS = 0.1;
+/** Global rate limit: admissions within 2 % of the limit and never above; <= 1 Durable Object call per 100 requests. */
+const MAX_SHORTFALL = 0.02;
+const MAX_DO_CALLS_PER_100 = 1;
 
 export function writeResults(path: string, results: Results): void {
   writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
 }
 
+const met = (ok: boolean) => (ok ? "met" : "NOT met");
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+const ms = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(3)} ms`;
+const us = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? "-" : `${a - b >= 0 ? "+" : ""}${a - b} us`);
+
 export function printReport(results: Results): void {
-  const names: TargetName[] = ["direct", "passthrough", "gateway", "gateway_nolog"];
+  const names: TargetName[] = ["direct", "passthrough", "gateway", "gateway_nolog", "gateway_plain"];
   const cpu = (results.meta.workerd_cpu_us_per_request ?? {}) as Partial<Record<TargetName, number>>;
   const columns = ["target", "req/s", "p50 ms", "p99 ms", "p50@c1 ms", "workerd CPU us/req"];
   const rows = names.map((name) => {
@@ -32,23 +42,47 @@ export function printReport(results: Results): void {
   console.log(`\n${line(columns)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
   for (const row of rows) console.log(line(row));
 
-  const { direct, passthrough, gateway, gateway_nolog: nolog } = results;
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-  const ms = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(3)} ms`;
-  const met = (ok: boolean) => (ok ? "met" : "NOT met");
-  const throughput = gateway.rps / passthrough.rps;
-  const delta = gateway.p50_c1_ms - passthrough.p50_c1_ms;
-
-  const us = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? "-" : `${a - b >= 0 ? "+" : ""}${a - b} us`);
+  const { direct, passthrough, gateway, gateway_nolog: nolog, gateway_plain: plain } = results;
   console.log(`\naccess log cost: gateway_nolog/gateway throughput ${ratio(nolog.rps, gateway.rps)}, ` +
     `p50@c1 gateway - gateway_nolog ${ms(gateway.p50_c1_ms - nolog.p50_c1_ms)}, CPU per request ${us(cpu.gateway, cpu.gateway_nolog)}`);
+  console.log(`control plane cost (health reports + global rate limit): gateway_plain/gateway throughput ${ratio(plain.rps, gateway.rps)}, ` +
+    `p50@c1 gateway - gateway_plain ${ms(gateway.p50_c1_ms - plain.p50_c1_ms)}, CPU per request ${us(cpu.gateway, cpu.gateway_plain)}`);
   if (cpu.gateway !== undefined && cpu.passthrough !== undefined) {
     console.log(`workerd CPU per request: gateway ${us(cpu.gateway, cpu.passthrough)} over passthrough ` +
       `(passthrough/gateway ${ratio(cpu.passthrough, cpu.gateway)}: the throughput ratio if workerd's CPU is the limit)`);
   }
+  printRateLimit(results.rate_limit, results.meta.rate_limit_do_calls_per_100 as Record<string, number> | undefined);
+  const stderr = results.meta.workerd_stderr as StderrSummary | undefined;
+  if (stderr?.lines) {
+    console.log(`\nworkerd wrote ${stderr.lines} lines to stderr (bench/.work/workerd.stderr.log), e.g.:`);
+    for (const sample of stderr.samples) console.log(`  ${sample.count} x ${sample.line}`);
+  }
+
+  const throughput = gateway.rps / passthrough.rps;
+  const delta = gateway.p50_c1_ms - passthrough.p50_c1_ms;
+  const limit = results.rate_limit;
+  const withinLimit = limit.allowed <= limit.limit && limit.allowed >= limit.limit * (1 - MAX_SHORTFALL);
   console.log("");
   console.log(`gateway / passthrough throughput:      ${ratio(gateway.rps, passthrough.rps)}  ` +
     `(target >= ${MIN_THROUGHPUT_RATIO}x: ${met(throughput >= MIN_THROUGHPUT_RATIO)})`);
   console.log(`gateway p50@c1 - passthrough p50@c1:   ${ms(delta)}  (target <= ${MAX_P50_C1_DELTA_MS} ms: ${met(delta <= MAX_P50_C1_DELTA_MS)})`);
   console.log(`passthrough / direct throughput:       ${ratio(passthrough.rps, direct.rps)}`);
+  console.log(`global rate limit, allowed / limit:    ${limit.allowed} / ${limit.limit} = ${limit.accuracy.toFixed(4)}  ` +
+    `(target within ${MAX_SHORTFALL * 100} %, never above: ${met(withinLimit)})`);
+  console.log(`global rate limit, DO calls / 100 req: ${limit.do_calls_per_100.toFixed(3)}  ` +
+    `(target <= ${MAX_DO_CALLS_PER_100}: ${met(limit.do_calls_per_100 <= MAX_DO_CALLS_PER_100)})`);
+}
+
+function printRateLimit(limit: RateLimitResult, throughputCalls: Record<string, number> | undefined): void {
+  console.log(`\nglobal rate limit: ${limit.isolates} isolates x ${limit.connections_per_isolate} connections, ${limit.seconds} s, ` +
+    `limit ${limit.limit} per ${limit.window_ms / 60_000} min: ${limit.requests} requests, ${limit.allowed} allowed ` +
+    `(wrk saw ${limit.wrk_2xx} 2xx: ${limit.wrk_2xx_per_isolate.join(" + ")} by isolate), ${limit.denied} denied (429), ${limit.granted} tokens granted; ` +
+    `${limit.do_calls} Durable Object calls = ${limit.do_calls_per_100} per 100 requests, ${limit.do_calls_per_100_allowed} per 100 allowed`);
+  if (limit.allowed !== limit.wrk_2xx) {
+    console.log(`  note: the upstream saw ${limit.allowed - limit.wrk_2xx} more requests than wrk got 2xx answers (answers lost or still in flight)`);
+  }
+  if (throughputCalls) {
+    const figures = Object.entries(throughputCalls).map(([name, calls]) => `${name} ${calls}`).join(", ");
+    console.log(`RateLimiter calls per 100 requests on the benchmarked route (limit never reached): ${figures}`);
+  }
 }

@@ -1,25 +1,32 @@
 /**
- * `npm run bench`: the gateway against a bare pass-through Worker and the upstream itself, side by
- * side in one run, on loopback. See bench/README.md for what is measured and how to read it.
+ * `npm run bench`: the gateway, with its control plane on, against a bare pass-through Worker and the
+ * upstream itself, side by side in one run, on loopback; then the global rate limit's accuracy over
+ * several isolates. See bench/README.md for what is measured and how to read it.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { join } from "node:path";
 import { formatError } from "../policies/errors.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
 import { checkTarget, type Target, type TargetName } from "./check.ts";
 import { cleanUpOnExit } from "./children.ts";
-import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
+import { controlPlane, deployedVars, globalRuleStats } from "./control-plane.ts";
+import { machineBusy, runMeta, type Durations } from "./meta.ts";
+import { BENCH_HOST, BENCH_PATH, BENCH_RULE, benchPolicies, type BenchOptions } from "./policies.ts";
+import { measureRateLimit } from "./rate-limit.ts";
 import { printReport, writeResults, type Results, type Row } from "./report.ts";
+import { workerdProblems } from "./stderr.ts";
 import { startUpstreams } from "./upstream.ts";
-import { bundle, cpuMs, freePort, startWorkerd, workerdBinary, type Workerd } from "./workerd.ts";
+import { bundle, cpuMs, freePort, startWorkerd, type Binding, type Workerd } from "./workerd.ts";
 import { assertClean, ensureWrk, runWrk } from "./wrk.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const WORK = join(import.meta.dirname, ".work");
 const RESULTS = join(import.meta.dirname, "results.json");
 const CONNECTIONS = 50;
+/** Gateway isolates sharing the limited route's global limit. */
+const LIMITED_ISOLATES = 3;
+/** Requests per hour on the limited route, per second of measurement: exceeded several times over. */
+const LIMIT_PER_SECOND_MEASURED = 1_000;
 
 function seconds(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
@@ -27,14 +34,10 @@ function seconds(name: string, fallback: number): number {
   return value;
 }
 
-interface Durations {
-  seconds: number;
-  warmup: number;
-}
-
 async function main(): Promise<void> {
   cleanUpOnExit();
   const durations: Durations = { seconds: seconds("BENCH_SECONDS", 10), warmup: seconds("BENCH_WARMUP_SECONDS", 3) };
+  const limit = LIMIT_PER_SECOND_MEASURED * durations.seconds;
   ensureWrk();
   // Two cores: anything else running (a test suite, a build) shows up in every number below.
   const busyBefore = await machineBusy(1000);
@@ -49,37 +52,75 @@ async function main(): Promise<void> {
   ]);
 
   const upstreams = await startUpstreams(3);
-  const policiesFile = join(WORK, "policies.json");
-  writeFileSync(policiesFile, JSON.stringify(checkedPolicies(upstreams.ports)));
-  const [passthroughPort, gatewayPort, nologPort] = [await freePort(), await freePort(), await freePort()];
-  const policyBindings = (accessLog: string) => [{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: accessLog }];
-  // PRODUCTPAGE and RATINGS (service bindings in wrangler.toml) are left out: the benchmarked route
-  // reaches HTTP endpoints only.
+  const policies = (file: string, options: BenchOptions) => {
+    writeFileSync(join(WORK, file), JSON.stringify(checkedPolicies(upstreams.ports, options)));
+    return join(WORK, file);
+  };
+  const [full, plain] = [policies("policies.json", { limit }), policies("policies-plain.json", { controlPlane: false })];
+  const ports = { passthrough: await freePort(), gateway: await freePort(), gateway_nolog: await freePort(), gateway_plain: await freePort() };
+  const limitedPorts: number[] = [];
+  for (let i = 0; i < LIMITED_ISOLATES; i++) limitedPorts.push(await freePort());
+  // Every gateway Worker (a separate isolate) binds the same Durable Object namespaces, hosted apart.
+  const cp = controlPlane("control-plane", gateway, join(WORK, "do-disk"), deployedVars(join(ROOT, "wrangler.toml")));
+  const gatewayWorker = (name: string, port: number, policiesFile: string, accessLog: string) => ({
+    name, bundle: gateway, port,
+    bindings: cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: accessLog }] satisfies Binding[]),
+  });
+  // PRODUCTPAGE and RATINGS (service bindings in wrangler.toml) are left out: the benchmarked routes
+  // reach HTTP endpoints only.
   const workerd = await startWorkerd(join(WORK, "config.capnp"), [
-    { name: "passthrough", bundle: passthrough, port: passthroughPort!, bindings: [{ name: "UPSTREAM", text: `http://127.0.0.1:${upstreams.ports[0]}` }] },
-    { name: "gateway", bundle: gateway, port: gatewayPort!, bindings: policyBindings("on") },
-    { name: "gateway_nolog", bundle: gateway, port: nologPort!, bindings: policyBindings("off") },
+    { name: "passthrough", bundle: passthrough, port: ports.passthrough, bindings: [{ name: "UPSTREAM", text: `http://127.0.0.1:${upstreams.ports[0]}` }] },
+    cp.host,
+    gatewayWorker("gateway", ports.gateway, full, "on"),
+    gatewayWorker("gateway_nolog", ports.gateway_nolog, full, "off"),
+    gatewayWorker("gateway_plain", ports.gateway_plain, plain, "on"),
+    ...limitedPorts.map((p, i) => gatewayWorker(`limited-${i + 1}`, p, full, "off")),
   ], WORK);
 
+  const gatewayTarget = (name: "gateway" | "gateway_nolog" | "gateway_plain", accessLog: boolean, controlPlaneOn: boolean): Target =>
+    ({ name, url: `http://127.0.0.1:${ports[name]}${BENCH_PATH}`, host: BENCH_HOST, gateway: { accessLog, controlPlane: controlPlaneOn } });
   const targets: Target[] = [
     { name: "direct", url: `http://127.0.0.1:${upstreams.ports[0]}${BENCH_PATH}` },
-    { name: "passthrough", url: `http://127.0.0.1:${passthroughPort}${BENCH_PATH}` },
-    { name: "gateway", url: `http://127.0.0.1:${gatewayPort}${BENCH_PATH}`, host: BENCH_HOST, gateway: { accessLog: true } },
-    { name: "gateway_nolog", url: `http://127.0.0.1:${nologPort}${BENCH_PATH}`, host: BENCH_HOST, gateway: { accessLog: false } },
+    { name: "passthrough", url: `http://127.0.0.1:${ports.passthrough}${BENCH_PATH}` },
+    gatewayTarget("gateway", true, true),
+    gatewayTarget("gateway_nolog", false, true),
+    gatewayTarget("gateway_plain", true, false),
   ];
   try {
     for (const target of targets) await checkTarget(target, upstreams);
     const rows: Partial<Record<TargetName, Row>> = {};
     const hits: Record<string, number[]> = {};
     const cpu: Record<string, number> = {};
+    const doCalls: Record<string, number> = {};
     for (const target of targets) {
       const before = [...upstreams.hits];
+      const callsBefore = target.gateway?.controlPlane ? (await globalRuleStats(ports.gateway, BENCH_RULE)).calls : undefined;
       const { row, cpuUsPerRequest } = await measure(target, workerd, durations);
       rows[target.name] = row;
       if (cpuUsPerRequest !== undefined) cpu[target.name] = cpuUsPerRequest;
       hits[target.name] = upstreams.hits.map((count, i) => count - before[i]!);
+      if (callsBefore !== undefined) {
+        // Lease calls per 100 requests on the never-denying route: the steady-state cost of a global limit.
+        const calls = (await globalRuleStats(ports.gateway, BENCH_RULE)).calls - callsBefore;
+        doCalls[target.name] = Math.round((calls / hits[target.name]!.reduce((a, b) => a + b, 0)) * 100 * 1000) / 1000;
+      }
     }
-    const results = { ...(rows as Record<TargetName, Row>), meta: meta(durations, hits, cpu, busyBefore) } satisfies Results;
+    const rateLimit = await measureRateLimit(limitedPorts, limit, durations.seconds, upstreams);
+    const results: Results = {
+      ...(rows as Record<TargetName, Row>),
+      rate_limit: rateLimit,
+      meta: {
+        ...runMeta(durations, CONNECTIONS, busyBefore),
+        // workerd's CPU time per request at 50 connections: less moved by other load than req/s.
+        workerd_cpu_us_per_request: cpu,
+        // RateLimiter lease calls per 100 requests through the benchmarked route (limit never reached).
+        rate_limit_do_calls_per_100: doCalls,
+        // Requests each upstream endpoint served per target: the gateway spreads over all three.
+        upstream_hits: hits,
+        // Warnings and errors workerd and the gateway wrote to stderr (Durable Object failures would show here).
+        workerd_stderr: workerdProblems(workerd.stderrFile),
+      },
+    };
     writeResults(RESULTS, results);
     printReport(results);
     console.log(`\nbench: wrote ${RESULTS}`);
@@ -93,26 +134,9 @@ async function main(): Promise<void> {
   }
 }
 
-/** Fraction of all CPUs' time spent busy over the next `ms` (the load average lags by minutes). */
-async function machineBusy(ms: number): Promise<number> {
-  const sample = () => {
-    let idle = 0;
-    let total = 0;
-    for (const { times } of cpus()) {
-      idle += times.idle;
-      total += times.user + times.nice + times.sys + times.irq + times.idle;
-    }
-    return { idle, total };
-  };
-  const before = sample();
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const after = sample();
-  return 1 - (after.idle - before.idle) / Math.max(1, after.total - before.total);
-}
-
 /** The policy set, checked here with the gateway's own parser: the gateway would log a rejection and serve other policies. */
-function checkedPolicies(ports: readonly number[]): unknown[] {
-  const documents = benchPolicies(ports);
+function checkedPolicies(ports: readonly number[], options: BenchOptions): unknown[] {
+  const documents = benchPolicies(ports, options);
   const result = parsePolicySet(documents.map((value, index) => ({ source: "bench/policies.ts", index, value })));
   if (!result.ok) throw new Error(`the benchmark's policies are invalid:\n${result.errors.map(formatError).join("\n")}`);
   return documents;
@@ -130,10 +154,10 @@ async function measure(target: Target, workerd: Workerd, { seconds, warmup }: Du
   const cpuBefore = target.name === "direct" ? undefined : cpuMs(workerd.process.pid!);
   const loaded = await run(CONNECTIONS, seconds, `-c${CONNECTIONS}`);
   const cpuAfter = cpuBefore === undefined ? undefined : cpuMs(workerd.process.pid!);
-  // Only one Worker is under load at a time, so workerd's CPU time is that Worker's.
+  // Only one Worker is under load at a time, so workerd's CPU time is that Worker's (and its Durable Objects').
   const cpuUsPerRequest = cpuAfter === undefined ? undefined : Math.round(((cpuAfter - cpuBefore!) * 1000) / loaded.requests);
   if (target.gateway) {
-    // The two gateway entries differ only by the access log; make sure that is really so.
+    // The gateway entries differ by the access log; make sure it is really on or off.
     const logged = statSync(workerd.stdoutFile).size > logBefore;
     if (logged !== target.gateway.accessLog) {
       throw new Error(`${target.name}: the access log is ${logged ? "on" : "off"}, expected ${target.gateway.accessLog ? "on" : "off"}`);
@@ -147,35 +171,8 @@ async function measure(target: Target, workerd: Workerd, { seconds, warmup }: Du
   };
 }
 
-function meta(durations: Durations, hits: Record<string, number[]>, cpu: Record<string, number>, busyBefore: number): Record<string, unknown> {
-  const firstLine = (command: string, args: string[]) => {
-    const result = spawnSync(command, args, { encoding: "utf8" });
-    return `${result.stdout ?? ""}${result.stderr ?? ""}`.split("\n")[0]!.trim();
-  };
-  return {
-    date: new Date().toISOString(),
-    commit: firstLine("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
-    // The bundles come from the working tree: say whether it differed from the commit there.
-    uncommitted_changes: firstLine("git", ["-C", ROOT, "status", "--porcelain", "--", "workers", "policies", "wrangler.toml"]) !== "",
-    seconds_per_measurement: durations.seconds,
-    warmup_seconds: durations.warmup,
-    connections: CONNECTIONS,
-    wrk_threads: 1,
-    node: process.version,
-    workerd: firstLine(workerdBinary(), ["--version"]),
-    wrk: firstLine("wrk", ["--version"]),
-    cpus: `${cpus().length} x ${cpus()[0]?.model ?? "unknown"}`,
-    // Busy share of all CPUs in the second before the run: other work there moves every number.
-    cpus_busy_before: Math.round(busyBefore * 100) / 100,
-    // workerd's CPU time per request at 50 connections: less moved by other load than req/s.
-    workerd_cpu_us_per_request: cpu,
-    // Requests each upstream endpoint served per target: the gateway spreads over all three.
-    upstream_hits: hits,
-  };
-}
-
 main().catch((error: unknown) => {
   console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
-  // Exit now: the upstream servers would keep the process alive (the exit handler kills the children).
+  // Exit now: the upstream servers would keep Node alive (the exit handler kills the children).
   process.exit(1);
 });
