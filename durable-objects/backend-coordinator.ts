@@ -8,6 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth, type EndpointReport, type OutlierConfig } from "./outlier-detection.ts";
 import { configStoreOf, type ConfigStore } from "./config-store.ts";
+import { MetaTable } from "./meta.ts";
 import type { RegisteredEndpoint } from "./types.ts";
 
 export interface BackendCoordinatorEnv {
@@ -40,21 +41,22 @@ const RETRY_PUBLISH_MS = 5_000;
 
 export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
   private readonly sql: SqlStorage;
+  private readonly meta: MetaTable;
   private health = new Map<string, EndpointHealth>();
   private healthVersion = 0;
 
   constructor(ctx: DurableObjectState, env: BackendCoordinatorEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.meta = new MetaTable(this.sql);
     ctx.blockConcurrencyWhile(async () => {
       this.sql.exec("CREATE TABLE IF NOT EXISTS health (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL)");
       this.sql.exec(`CREATE TABLE IF NOT EXISTS endpoints (url TEXT PRIMARY KEY, weight INTEGER NOT NULL, zone TEXT,
         version TEXT, draining INTEGER NOT NULL, ttl_ms INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
-      this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
       for (const row of this.sql.exec<{ endpoint: string; state: string }>("SELECT * FROM health").toArray()) {
         this.health.set(row.endpoint, JSON.parse(row.state));
       }
-      this.healthVersion = Number(this.meta("healthVersion") ?? 0);
+      this.healthVersion = this.meta.number("healthVersion");
     });
   }
 
@@ -151,28 +153,41 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
       this.bumpHealthVersion();
     }
     const expired = this.update("DELETE FROM endpoints WHERE expires_at <= ?", now);
-    if (expired || this.meta("registryPending") === "1") await this.publishRegistry();
+    if (expired) await this.publishRegistry();
+    else if (this.registryBehind) await this.sendRegistry();
     await this.scheduleAlarm();
   }
 
   private async scheduleAlarm(): Promise<void> {
     const candidates = [nextEjectionEnd(this.health)];
     candidates.push(this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM endpoints").one().next ?? undefined);
-    if (this.meta("registryPending") === "1") candidates.push(Date.now() + RETRY_PUBLISH_MS);
+    if (this.registryBehind) candidates.push(Date.now() + RETRY_PUBLISH_MS);
     const next = candidates.filter((at): at is number => at !== undefined).sort((a, b) => a - b)[0];
     if (next === undefined) await this.ctx.storage.deleteAlarm();
     else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
   }
 
+  /** A change to the registered endpoints: numbered, then sent to the ConfigStore. */
   private async publishRegistry(): Promise<void> {
-    this.setMeta("registryPending", "1");
+    this.meta.set("registrySeq", this.meta.number("registrySeq") + 1);
+    await this.sendRegistry();
+  }
+
+  private get registryBehind(): boolean {
+    return this.meta.number("registrySent") < this.meta.number("registrySeq");
+  }
+
+  /** Sends the current list with its number; on failure the alarm sends it again. */
+  private async sendRegistry(): Promise<void> {
     const store = this.env.CONFIG_STORE;
     if (!store) return;
+    const seq = this.meta.number("registrySeq");
     try {
-      await configStoreOf(store).publishRegistry(this.name(), this.registered());
-      this.setMeta("registryPending", "0");
+      await configStoreOf(store).publishRegistry(this.name(), this.registered(), seq);
+      if (seq > this.meta.number("registrySent")) this.meta.set("registrySent", seq);
     } catch (error) {
-      console.error(JSON.stringify({ level: "error", message: "registry publish failed; retrying", backend: this.name(), error: String(error) }));
+      console.error(JSON.stringify({ level: "error", message: "registry publish failed; the alarm retries it", backend: this.name(), error: String(error) }));
+      await this.scheduleAlarm();
     }
   }
 
@@ -192,11 +207,11 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
 
   /** The backend this object serves: callers name it, since an object cannot always see its own name. */
   private name(): string {
-    return this.meta("backend") ?? this.ctx.id.name ?? "";
+    return this.meta.get("backend") ?? this.ctx.id.name ?? "";
   }
 
   private remember(backend: string): void {
-    if (this.meta("backend") !== backend) this.setMeta("backend", backend);
+    if (this.meta.get("backend") !== backend) this.meta.set("backend", backend);
   }
 
   private ejectionKey(): string {
@@ -211,15 +226,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
 
   private bumpHealthVersion(): void {
     this.healthVersion++;
-    this.setMeta("healthVersion", String(this.healthVersion));
-  }
-
-  private meta(key: string): string | undefined {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
-  }
-
-  private setMeta(key: string, value: string): void {
-    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
+    this.meta.set("healthVersion", this.healthVersion);
   }
 }
 

@@ -11,7 +11,8 @@ import { DurableObject } from "cloudflare:workers";
 import { formatError, type SourceDocument } from "../policies/errors.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
 import { diffDocuments } from "./config-diff.ts";
-import { publishSnapshot } from "./publish.ts";
+import { MetaTable } from "./meta.ts";
+import { SnapshotPublisher } from "./publisher.ts";
 import type { ApplyResult, AuditEntry, Json, MeshSnapshot, RegisteredEndpoint, VersionSummary } from "./types.ts";
 
 export interface ConfigStoreEnv {
@@ -51,10 +52,14 @@ const REPUBLISH_DELAY_MS = 5_000;
 
 export class ConfigStore extends DurableObject<ConfigStoreEnv> {
   private readonly sql: SqlStorage;
+  private readonly meta: MetaTable;
+  private readonly publisher: SnapshotPublisher;
 
   constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.meta = new MetaTable(this.sql);
+    this.publisher = new SnapshotPublisher(this.meta, env.MESH_KV, () => this.buildSnapshot(), () => ctx.storage.setAlarm(Date.now() + REPUBLISH_DELAY_MS));
     ctx.blockConcurrencyWhile(async () => {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (
         version INTEGER PRIMARY KEY, documents TEXT NOT NULL, sources TEXT NOT NULL,
@@ -62,8 +67,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         from_version INTEGER, to_version INTEGER, detail TEXT NOT NULL)`);
-      this.sql.exec("CREATE TABLE IF NOT EXISTS registry (backend TEXT PRIMARY KEY, endpoints TEXT NOT NULL)");
-      this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      this.sql.exec("CREATE TABLE IF NOT EXISTS registry (backend TEXT PRIMARY KEY, endpoints TEXT NOT NULL, seq INTEGER NOT NULL)");
     });
   }
 
@@ -74,28 +78,22 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
    */
   async seed(bundle: Bundle): Promise<number> {
     const { hash: bundleHash, builtAt, documents, sources } = bundle;
-    if (this.meta("bundleHash") === bundleHash || builtAt < Number(this.meta("bundleBuiltAt") ?? 0)) return this.currentVersion();
+    if (this.meta.get("bundleHash") === bundleHash || builtAt < this.meta.number("bundleBuiltAt")) return this.currentVersion();
     const current = this.currentVersion();
     const action = current === 0 ? "seed" : "deploy";
     const version = this.appendVersion(documents, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
-    this.setMeta("bundleHash", bundleHash);
-    this.setMeta("bundleBuiltAt", String(builtAt));
+    this.meta.set("bundleHash", bundleHash);
+    this.meta.set("bundleBuiltAt", builtAt);
     this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.documentsOf(current), documents) });
-    await this.publish();
+    await this.publisher.changed();
     return version;
   }
 
   async apply(request: ApplyRequest): Promise<ApplyResult> {
-    const documents: SourceDocument[] = request.documents.map((value, index) => ({
-      source: request.sources?.[index] ?? "request",
-      index,
-      value,
-    }));
-    const checked = parsePolicySet(documents);
-    if (!checked.ok) return { ok: false, status: 400, errors: checked.errors, messages: checked.errors.map(formatError) };
     return await this.commit(request, request.documents, request.sources ?? [], "apply");
   }
 
+  /** An earlier version's documents as the next version; validated again, since the schemas may have moved on. */
   async rollback(request: { version: number; baseVersion?: number; actor: string; message?: string }): Promise<ApplyResult> {
     const row = this.versionRow(request.version);
     if (!row) return { ok: false, status: 404, message: `version ${request.version} does not exist` };
@@ -146,35 +144,44 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
       }));
   }
 
-  /** Called by a BackendCoordinator when its set of registered endpoints changes. */
-  async publishRegistry(backend: string, endpoints: RegisteredEndpoint[]): Promise<void> {
-    if (endpoints.length) this.sql.exec("INSERT OR REPLACE INTO registry (backend, endpoints) VALUES (?, ?)", backend, JSON.stringify(endpoints));
-    else this.sql.exec("DELETE FROM registry WHERE backend = ?", backend);
-    this.setMeta("registryVersion", String(Number(this.meta("registryVersion") ?? 0) + 1));
-    await this.publish();
+  /**
+   * Called by a BackendCoordinator when its registered endpoints change. `seq` orders its calls: one
+   * that arrives after a newer one is ignored, so the registry never goes back to an older list.
+   */
+  async publishRegistry(backend: string, endpoints: RegisteredEndpoint[], seq: number): Promise<boolean> {
+    const known = this.sql.exec<{ seq: number }>("SELECT seq FROM registry WHERE backend = ?", backend).toArray()[0]?.seq ?? -1;
+    if (seq <= known) return true;
+    this.sql.exec("INSERT OR REPLACE INTO registry (backend, endpoints, seq) VALUES (?, ?, ?)", backend, JSON.stringify(endpoints), seq);
+    this.meta.set("registryVersion", this.meta.number("registryVersion") + 1);
+    return await this.publisher.changed();
   }
 
   async snapshot(): Promise<MeshSnapshot> {
-    const current = await this.current();
+    return this.buildSnapshot();
+  }
+
+  private buildSnapshot(): MeshSnapshot {
+    const row = this.versionRow(this.currentVersion());
     const registry: Record<string, RegisteredEndpoint[]> = {};
-    for (const row of this.sql.exec<{ backend: string; endpoints: string }>("SELECT * FROM registry").toArray()) {
-      registry[row.backend] = JSON.parse(row.endpoints);
+    for (const entry of this.sql.exec<{ backend: string; endpoints: string }>("SELECT backend, endpoints FROM registry").toArray()) {
+      const endpoints = JSON.parse(entry.endpoints) as RegisteredEndpoint[];
+      if (endpoints.length) registry[entry.backend] = endpoints;
     }
     return {
-      version: current?.version ?? 0,
-      documents: current?.documents ?? [],
-      sources: current?.sources ?? [],
+      version: row?.version ?? 0,
+      documents: row ? JSON.parse(row.documents) : [],
+      sources: row ? JSON.parse(row.sources) : [],
       registry,
-      registryVersion: Number(this.meta("registryVersion") ?? 0),
+      registryVersion: this.meta.number("registryVersion"),
       publishedAt: Date.now(),
-      bundleHash: this.meta("bundleHash") ?? "",
-      bundleBuiltAt: Number(this.meta("bundleBuiltAt") ?? 0),
+      bundleHash: this.meta.get("bundleHash") ?? "",
+      bundleBuiltAt: this.meta.number("bundleBuiltAt"),
     };
   }
 
-  /** Retries a publish that failed; does nothing when the last publish went through (idempotent). */
+  /** Retries publishing while KV is behind; does nothing once it has caught up (safe to run twice). */
   override async alarm(): Promise<void> {
-    if (this.meta("publishPending") === "1") await this.publish();
+    if (this.publisher.behind) await this.publisher.flush();
   }
 
   private async commit(
@@ -183,28 +190,19 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
     sources: string[],
     action: "apply" | "rollback",
   ): Promise<ApplyResult> {
+    const checked = parsePolicySet(documents.map((value, index): SourceDocument => ({ source: sources[index] ?? "request", index, value })));
+    if (!checked.ok) return { ok: false, status: 400, errors: checked.errors, messages: checked.errors.map(formatError) };
     const fromVersion = this.currentVersion();
     if (request.baseVersion !== undefined && request.baseVersion !== fromVersion) {
       return { ok: false, status: 409, currentVersion: fromVersion, message: `version conflict: the change was prepared against version ${request.baseVersion}, but the current version is ${fromVersion}` };
     }
     const changes = diffDocuments(this.documentsOf(fromVersion), documents);
-    if (request.dryRun) return { ok: true, dryRun: true, fromVersion, version: fromVersion, changes };
+    if (request.dryRun) return { ok: true, dryRun: true, fromVersion, version: fromVersion, changes, published: false };
     const version = this.appendVersion(documents, sources, request.actor, action, request.message ?? "");
     this.recordAudit(request.actor, action, fromVersion, version, { message: request.message ?? "", changes });
     // Everything above ran without an await: two concurrent applies cannot both pass the version check.
-    await this.publish();
-    return { ok: true, dryRun: false, fromVersion, version, changes };
-  }
-
-  private async publish(): Promise<void> {
-    this.setMeta("publishPending", "1");
-    try {
-      await publishSnapshot(this.env.MESH_KV, await this.snapshot());
-      this.setMeta("publishPending", "0");
-    } catch (error) {
-      console.error(JSON.stringify({ level: "error", message: "snapshot publish failed; retrying", error: String(error) }));
-      await this.ctx.storage.setAlarm(Date.now() + REPUBLISH_DELAY_MS);
-    }
+    const published = await this.publisher.changed();
+    return { ok: true, dryRun: false, fromVersion, version, changes, published };
   }
 
   private appendVersion(documents: Json[], sources: string[], actor: string, action: string, message: string): number {
@@ -247,13 +245,6 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
     return row ? JSON.parse(row.documents) : [];
   }
 
-  private meta(key: string): string | undefined {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
-  }
-
-  private setMeta(key: string, value: string): void {
-    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
-  }
 }
 
 function summarize(row: VersionRow): VersionSummary {

@@ -55,7 +55,8 @@ export interface ObjectChange {
 }
 
 export type ApplyResult =
-  | { ok: true; dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[] }
+  /** `published`: the new version reached KV (else the alarm keeps trying; gateways see it then). */
+  | { ok: true; dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean }
   | { ok: false; status: 400; errors: PolicyError[]; messages: string[] }
   | { ok: false; status: 409; currentVersion: number; message: string }
   | { ok: false; status: 404; message: string };

@@ -20,7 +20,7 @@ import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "../../policies
 import { ADMIN_URL, call, CliError, expectOk, type ErrorBody } from "./client.ts";
 import { printAudit, printBackends, printChanges, printVersions, type ObjectChange } from "./print.ts";
 
-type Result = { dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[] };
+type Result = { dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean };
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -65,7 +65,8 @@ async function commit(path: string, body: object): Promise<void> {
     throw new CliError(`${(answer.body as ErrorBody).error.message}. Someone changed the configuration since the preview: run the command again.`);
   }
   const result = expectOk<Result>(answer);
-  console.log(`Version ${result.version} is live (was ${result.fromVersion}). Gateways pick it up within their poll interval.`);
+  if (result.published) console.log(`Version ${result.version} is live (was ${result.fromVersion}). Gateways pick it up within their poll interval.`);
+  else console.log(`Version ${result.version} is stored (was ${result.fromVersion}), but not yet published to gateways; the control plane keeps retrying.`);
 }
 
 const commands: Record<string, () => Promise<void>> = {

@@ -85,6 +85,22 @@ describe("registration", () => {
   });
 });
 
+describe("concurrent changes", () => {
+  it("publishes the last of many concurrent registrations: every isolate ends up with all of them", async () => {
+    const urls = Array.from({ length: 5 }, (_, i) => `http://127.0.0.1:${20001 + i}`);
+    await Promise.all(urls.map((url, i) => mesh.admin("POST", "/backends/api/endpoints", { url, ttlSeconds: 60 }, i % 2)));
+    for (const isolate of [0, 1]) {
+      let ids: string[] = [];
+      for (let attempt = 0; attempt < 100 && !urls.every((url) => ids.includes(url)); attempt++) {
+        ids = (await mesh.admin<{ endpoints: { id: string }[] }>("GET", "/backends/api", undefined, isolate)).body.endpoints.map((e) => e.id);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(ids).toEqual(expect.arrayContaining(urls));
+    }
+    await Promise.all(urls.map((url) => mesh.admin("DELETE", `/backends/api/endpoints?url=${encodeURIComponent(url)}`)));
+  });
+});
+
 describe("heartbeats and expiry", () => {
   it("drops an endpoint whose TTL passes without a heartbeat, and keeps one that beats", async () => {
     const other = await Upstream.start("other");

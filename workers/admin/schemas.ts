@@ -54,7 +54,13 @@ export const RollbackBody = z
   .openapi("RollbackRequest");
 
 export const ApplyResult = z
-  .object({ dryRun: z.boolean(), fromVersion: z.number(), version: z.number(), changes: z.array(ObjectChange) })
+  .object({
+    dryRun: z.boolean(),
+    fromVersion: z.number(),
+    version: z.number(),
+    changes: z.array(ObjectChange),
+    published: z.boolean().openapi({ description: "false: stored, but not yet in KV; the control plane keeps retrying" }),
+  })
   .openapi("ApplyResult");
 
 export const ConfigBody = z

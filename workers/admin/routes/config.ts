@@ -12,7 +12,10 @@ const errors = {
 const Version = z.object({ version: z.coerce.number().int().min(1) });
 
 function answer(c: Parameters<Parameters<AdminApp["openapi"]>[1]>[0], result: StoreApplyResult) {
-  if (result.ok) return c.json({ dryRun: result.dryRun, fromVersion: result.fromVersion, version: result.version, changes: result.changes }, 200);
+  if (result.ok) {
+    const { dryRun, fromVersion, version, changes, published } = result;
+    return c.json({ dryRun, fromVersion, version, changes: changes as z.infer<typeof ObjectChange>[], published }, 200);
+  }
   if (result.status === 400) {
     return c.json(problem(400, "invalid_policy", `${result.messages.length} error(s) in the policy set; nothing was applied`, { errors: result.messages }), 400);
   }
