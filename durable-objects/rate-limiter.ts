@@ -3,9 +3,12 @@
  * they lease tokens in batches sized to their own traffic and spend them locally, so the object sees
  * about one call per batch. It never grants more than the limit in a window (no over-admission); near
  * the end of a window it grants half of what is left per call, so the last tokens go to whichever
- * isolates still have traffic rather than sitting unused in one.
+ * isolates still have traffic rather than sitting unused in one. Counts live in SQLite (read per key,
+ * cached in a bounded map) and are dropped once their window is over.
  */
 import { DurableObject } from "cloudflare:workers";
+import { LruMap } from "../workers/gateway/ratelimit/lru.ts";
+import { MetaTable } from "./meta.ts";
 
 export interface LeaseRequest {
   key: string;
@@ -26,64 +29,59 @@ export interface Lease {
 export interface RateLimiterStats {
   calls: number;
   granted: number;
-  keys: { key: string; window: number; granted: number }[];
+  /** Keys with a count in a window that is not over. */
+  keys: number;
 }
+
+interface Counter {
+  window: number;
+  granted: number;
+  expiresAt: number;
+}
+
+const CACHED_KEYS = 10_000;
 
 export class RateLimiter extends DurableObject {
   private readonly sql: SqlStorage;
-  private readonly counters = new Map<string, { window: number; granted: number; expiresAt: number }>();
-  private calls = 0;
-  private grantedTotal = 0;
+  private readonly meta: MetaTable;
+  private readonly counters = new LruMap<string, Counter>(CACHED_KEYS);
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, window INTEGER NOT NULL,
-        granted INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
-      this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
-      for (const row of this.sql.exec<{ key: string; window: number; granted: number; expires_at: number }>("SELECT * FROM counters").toArray()) {
-        this.counters.set(row.key, { window: row.window, granted: row.granted, expiresAt: row.expires_at });
-      }
-      const meta = new Map(this.sql.exec<{ key: string; value: number }>("SELECT * FROM meta").toArray().map((row) => [row.key, row.value]));
-      this.calls = meta.get("calls") ?? 0;
-      this.grantedTotal = meta.get("granted") ?? 0;
-    });
+    this.meta = new MetaTable(this.sql);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, window INTEGER NOT NULL,
+      granted INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
+    this.sql.exec("CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at)");
   }
 
   async lease(request: LeaseRequest): Promise<Lease> {
     const resetAt = (request.window + 1) * request.windowMs;
-    let counter = this.counters.get(request.key);
+    let counter = this.counter(request.key);
     if (!counter || counter.window < request.window) counter = { window: request.window, granted: 0, expiresAt: resetAt };
     // A lease for a window that is already over (a slow isolate clock) gets nothing.
-    const stale = counter.window > request.window;
-    const left = stale ? 0 : Math.max(0, request.limit - counter.granted);
+    const left = counter.window > request.window ? 0 : Math.max(0, request.limit - counter.granted);
     const want = Math.max(1, Math.floor(request.want));
     const granted = left >= 2 * want ? want : Math.min(left, Math.ceil(left / 2));
     counter.granted += granted;
     this.counters.set(request.key, counter);
-    this.calls++;
-    this.grantedTotal += granted;
-    this.sql.exec(
-      "INSERT OR REPLACE INTO counters (key, window, granted, expires_at) VALUES (?, ?, ?, ?)",
-      request.key,
-      counter.window,
-      counter.granted,
-      counter.expiresAt,
-    );
-    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('calls', ?), ('granted', ?)", this.calls, this.grantedTotal);
-    if (this.calls % 100 === 0) this.forgetExpired(Date.now());
+    this.sql.exec("INSERT OR REPLACE INTO counters (key, window, granted, expires_at) VALUES (?, ?, ?, ?)", request.key, counter.window, counter.granted, counter.expiresAt);
+    const calls = this.meta.number("calls") + 1;
+    this.meta.set("calls", calls);
+    this.meta.set("granted", this.meta.number("granted") + granted);
+    if (calls % 100 === 0) this.sql.exec("DELETE FROM counters WHERE expires_at < ?", Date.now());
     return { granted, remaining: left - granted, resetAt };
   }
 
   async stats(): Promise<RateLimiterStats> {
-    const keys = [...this.counters].map(([key, { window, granted }]) => ({ key, window, granted }));
-    return { calls: this.calls, granted: this.grantedTotal, keys };
+    const keys = this.sql.exec<{ keys: number }>("SELECT COUNT(*) AS keys FROM counters WHERE expires_at >= ?", Date.now()).one().keys;
+    return { calls: this.meta.number("calls"), granted: this.meta.number("granted"), keys };
   }
 
-  /** Drops keys whose window is over, so a shard does not grow with every client it has ever seen. */
-  private forgetExpired(now: number): void {
-    this.sql.exec("DELETE FROM counters WHERE expires_at < ?", now);
-    for (const [key, counter] of this.counters) if (counter.expiresAt < now) this.counters.delete(key);
+  private counter(key: string): Counter | undefined {
+    const cached = this.counters.get(key);
+    if (cached) return cached;
+    const row = this.sql.exec<{ window: number; granted: number; expires_at: number }>("SELECT window, granted, expires_at FROM counters WHERE key = ?", key).toArray()[0];
+    return row && { window: row.window, granted: row.granted, expiresAt: row.expires_at };
   }
 }

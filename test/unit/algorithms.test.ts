@@ -134,3 +134,28 @@ describe("match precedence", () => {
     expect(shuffled).toEqual(ordered);
   });
 });
+
+describe("bounded rate-limit state", () => {
+  it("keeps at most its capacity, dropping the least recently used key", async () => {
+    const { LruMap } = await import("../../workers/gateway/ratelimit/lru.ts");
+    const map = new LruMap<string, number>(3);
+    for (const key of ["a", "b", "c"]) map.set(key, 1);
+    map.get("a");
+    map.set("d", 1);
+    expect(map.size).toBe(3);
+    expect(map.get("b")).toBeUndefined();
+    expect([map.get("a"), map.get("c"), map.get("d")]).toEqual([1, 1, 1]);
+  });
+
+  it("stores a long client-chosen key as a fixed-size hash", async () => {
+    const { compileSelectors } = await import("../../workers/gateway/ratelimit/selectors.ts");
+    const keyOf = compileSelectors([{ headers: [{ name: "x-user", type: "Distinct", invert: false }] }]);
+    const request = (user: string) => new Request("http://x/", { headers: { "x-user": user } });
+    expect(keyOf(request("ann"))).toBe("ann");
+    const long = keyOf(request("u".repeat(5000)))!;
+    expect(long).toMatch(/^#[0-9a-f]+:[0-9a-f]+$/);
+    expect(keyOf(request("u".repeat(5000)))).toBe(long);
+    expect(keyOf(request("v".repeat(5000)))).not.toBe(long);
+    expect(keyOf(new Request("http://x/"))).toBeUndefined();
+  });
+});

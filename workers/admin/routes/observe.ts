@@ -56,7 +56,7 @@ export function observeRoutes(app: AdminApp, { tables }: AdminDeps): void {
           return {
             ...view,
             isolateLeaseCalls: isolate[rule.id]?.calls ?? 0,
-            global: shards.reduce((sum, s) => ({ calls: sum.calls + s.calls, granted: sum.granted + s.granted, keys: sum.keys + s.keys.length }), { calls: 0, granted: 0, keys: 0 }),
+            global: shards.reduce((sum, s) => ({ calls: sum.calls + s.calls, granted: sum.granted + s.granted, keys: sum.keys + s.keys }), { calls: 0, granted: 0, keys: 0 }),
           };
         }),
       );

@@ -8,6 +8,7 @@
 import type { RateLimiter } from "../../../durable-objects/rate-limiter.ts";
 import { fnv1a } from "../lb/hash.ts";
 import { withTimeout } from "../with-timeout.ts";
+import { LruMap } from "./lru.ts";
 import type { RateLimitRule, Verdict } from "./rule.ts";
 
 /** How much traffic a lease should cover: about a second of this isolate's recent rate. */
@@ -30,7 +31,7 @@ interface KeyState {
 }
 
 export class GlobalLimiter {
-  private readonly states = new Map<string, KeyState>();
+  private readonly states = new LruMap<string, KeyState>(MAX_KEYS);
   /** Lease calls this isolate made (for the benchmark's calls per 100 requests). */
   calls = 0;
 
@@ -49,7 +50,7 @@ export class GlobalLimiter {
         // An estimate: this isolate's tokens plus what the object had left when it last asked.
         return { allowed: true, remaining: state.tokens + state.leftGlobally, resetMs };
       }
-      if (state.exhausted || state.window !== window) break;
+      if (state.exhausted) break;
       await (state.pending ?? this.lease(state, key, namespace, now));
     }
     return { allowed: false, remaining: 0, resetMs };
@@ -62,9 +63,6 @@ export class GlobalLimiter {
   private stateFor(key: string, window: number, now: number): KeyState {
     let state = this.states.get(key);
     if (state?.window === window) return state;
-    if (!state && this.states.size >= MAX_KEYS) {
-      for (const [other, old] of this.states) if (old.window < window && !old.pending) this.states.delete(other);
-    }
     state = { window, tokens: 0, exhausted: false, leftGlobally: 0, pending: undefined, seen: 0, firstSeenAt: now, lastWant: 0, lastLeaseAt: 0 };
     this.states.set(key, state);
     return state;

@@ -1,10 +1,11 @@
 /** Local rate limit: a token bucket per key in this isolate, refilled continuously at requests/window. */
+import { LruMap } from "./lru.ts";
 import type { RateLimitRule, Verdict } from "./rule.ts";
 
 const MAX_KEYS = 10_000;
 
 export class LocalLimiter {
-  private readonly buckets = new Map<string, { tokens: number; updatedAt: number }>();
+  private readonly buckets = new LruMap<string, { tokens: number; updatedAt: number }>(MAX_KEYS);
 
   constructor(public rule: RateLimitRule) {}
 
@@ -12,10 +13,7 @@ export class LocalLimiter {
     const { requests, windowMs } = this.rule;
     const perMs = requests / windowMs;
     let bucket = this.buckets.get(key);
-    if (!bucket) {
-      if (this.buckets.size >= MAX_KEYS) this.forgetFull(now);
-      this.buckets.set(key, (bucket = { tokens: requests, updatedAt: now }));
-    }
+    if (!bucket) this.buckets.set(key, (bucket = { tokens: requests, updatedAt: now }));
     bucket.tokens = Math.min(requests, bucket.tokens + (now - bucket.updatedAt) * perMs);
     bucket.updatedAt = now;
     if (bucket.tokens >= 1) {
@@ -23,13 +21,5 @@ export class LocalLimiter {
       return { allowed: true, remaining: Math.floor(bucket.tokens), resetMs: Math.ceil((requests - bucket.tokens) / perMs) };
     }
     return { allowed: false, remaining: 0, resetMs: Math.ceil((1 - bucket.tokens) / perMs) };
-  }
-
-  /** A full bucket is the same as no bucket: dropping those bounds memory under many distinct keys. */
-  private forgetFull(now: number): void {
-    const perMs = this.rule.requests / this.rule.windowMs;
-    for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + (now - bucket.updatedAt) * perMs >= this.rule.requests) this.buckets.delete(key);
-    }
   }
 }

@@ -5,6 +5,7 @@
  */
 import { decodeJwt } from "jose";
 import type { ClientSelector } from "../../../policies/schema/index.ts";
+import { fnv1a } from "../lb/hash.ts";
 import { compileCidr } from "./cidr.ts";
 
 /** The bucket key, or undefined when the rule does not apply to the request. */
@@ -41,9 +42,13 @@ export function compileSelectors(selectors: readonly ClientSelector[] = []): Key
       if (result === false) return undefined;
       if (result !== undefined) key.push(result);
     }
-    return key.join("|");
+    const joined = key.join("|");
+    // Keys are client input: a long one is kept as its hash, so no client sets what the limiter stores.
+    return joined.length <= MAX_KEY_LENGTH ? joined : `#${fnv1a(joined).toString(16)}:${fnv1a(joined, 0x2545f491).toString(16)}`;
   };
 }
+
+const MAX_KEY_LENGTH = 128;
 
 function sourcePart(cidr: NonNullable<ClientSelector["sourceCIDR"]>): Part {
   const contains = compileCidr(cidr.value);
