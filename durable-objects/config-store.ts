@@ -80,10 +80,16 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
     const { hash: bundleHash, builtAt, documents, sources } = bundle;
     if (this.meta.get("bundleHash") === bundleHash || builtAt < this.meta.number("bundleBuiltAt")) return this.currentVersion();
     const current = this.currentVersion();
-    const action = current === 0 ? "seed" : "deploy";
-    const version = this.appendVersion(documents, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
+    // Versions applied before any gateway brought its bundle are newer than that bundle: note it, keep them.
+    const firstBundle = this.meta.get("bundleHash") === undefined;
     this.meta.set("bundleHash", bundleHash);
     this.meta.set("bundleBuiltAt", builtAt);
+    if (firstBundle && current > 0) {
+      await this.publisher.changed();
+      return current;
+    }
+    const action = current === 0 ? "seed" : "deploy";
+    const version = this.appendVersion(documents, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
     this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.documentsOf(current), documents) });
     await this.publisher.changed();
     return version;

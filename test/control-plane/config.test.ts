@@ -141,6 +141,32 @@ describe("audit log", () => {
   });
 });
 
+describe("a cold isolate", () => {
+  it("keeps versions applied before any gateway brought its bundle", async () => {
+    const early = await TestGateway.start(documentsFor("a"), { isolates: 1 });
+    try {
+      expect((await early.admin("POST", "/config/apply", { documents: documentsFor("b") })).status).toBe(200);
+      expect(((await (await early.fetch("http://app.test/")).json()) as Echo).server).toBe("b");
+      expect((await early.admin<{ versions: unknown[] }>("GET", "/config/versions")).body.versions).toHaveLength(1);
+    } finally {
+      await early.dispose();
+    }
+  });
+
+  it("serves the current version to every request of its first burst, not the deploy's", async () => {
+    const fresh = await TestGateway.start(documentsFor("a"), { isolates: 2, vars: { CONFIG_POLL_INTERVAL_MS: "100" } });
+    try {
+      await fresh.fetch("http://app.test/", {}, 0);
+      expect((await fresh.admin("POST", "/config/apply", { documents: documentsFor("b"), baseVersion: 1 })).status).toBe(200);
+      // Isolate 1 has served nothing yet: all of these arrive while its first read is under way.
+      const servers = await Promise.all(Array.from({ length: 10 }, async () => ((await (await fresh.fetch("http://app.test/", {}, 1)).json()) as Echo).server));
+      expect(servers).toEqual(Array(10).fill("b"));
+    } finally {
+      await fresh.dispose();
+    }
+  });
+});
+
 describe("admin access", () => {
   it("needs the admin token", async () => {
     const missing = await mesh.fetch("http://admin.test/admin/config");

@@ -20,14 +20,14 @@ function view(backend: BackendRuntime) {
 
 export function backendRoutes(app: AdminApp, { tables }: AdminDeps): void {
   const findBackend = async (c: { env: AdminEnv; executionCtx: { waitUntil(promise: Promise<unknown>): void } }, name: string) => {
-    const table = await tables.current(c.env, (p) => c.executionCtx.waitUntil(p));
+    const table = await tables.current(c.env, c.executionCtx);
     return [...table.backends.values()].find((backend) => backend.name === name);
   };
 
   app.openapi(
     createRoute({ method: "get", path: "/backends", tags: ["backends"], summary: "Every backend, as this isolate routes to it", responses: { 200: json(z.object({ backends: z.array(BackendView) }), "backends") } }),
     async (c) => {
-      const table = await tables.current(c.env, (p) => c.executionCtx.waitUntil(p));
+      const table = await tables.current(c.env, c.executionCtx);
       return c.json({ backends: [...table.backends.values()].map(view) }, 200);
     },
   );

@@ -19,7 +19,7 @@ export function observeRoutes(app: AdminApp, { tables }: AdminDeps): void {
   app.openapi(
     createRoute({ method: "get", path: "/status", tags: ["status"], summary: "Which version this isolate serves, and the control plane's", responses: { 200: json(Status, "status") } }),
     async (c) => {
-      const table = await tables.current(c.env, (p) => c.executionCtx.waitUntil(p));
+      const table = await tables.current(c.env, c.executionCtx);
       const snapshot = await configStore(c.env).snapshot();
       return c.json(
         {
@@ -42,7 +42,7 @@ export function observeRoutes(app: AdminApp, { tables }: AdminDeps): void {
   app.openapi(
     createRoute({ method: "get", path: "/ratelimits", tags: ["ratelimits"], summary: "Rate-limit rules in force, with global counters", responses: { 200: json(z.object({ rules: z.array(RateLimitView) }), "rules") } }),
     async (c) => {
-      const table = await tables.current(c.env, (p) => c.executionCtx.waitUntil(p));
+      const table = await tables.current(c.env, c.executionCtx);
       const rules = new Map<string, RateLimitRule>();
       for (const target of table.targets) for (const rule of target.policy.rateLimits) rules.set(rule.id, rule);
       const isolate = describeLimiters();

@@ -17,9 +17,19 @@ export interface Seed extends Bundle {
 
 let cached: Promise<Seed> | undefined;
 
-/** Built once per isolate: an isolate's bindings and bundle never change (a new deploy is a new isolate). */
+/**
+ * Built once per isolate: an isolate's bindings and bundle never change (a new deploy is a new
+ * isolate). An invalid MESH_POLICIES is logged and the bundled policies serve instead.
+ */
 export function seedOf(env: GatewayEnv): Promise<Seed> {
-  return (cached ??= buildSeed(env.MESH_POLICIES ?? bundled));
+  cached ??= buildSeed(env.MESH_POLICIES ?? bundled).catch((error) => {
+    if (env.MESH_POLICIES === undefined) throw error;
+    console.error(JSON.stringify({ level: "error", message: "MESH_POLICIES rejected; serving the bundled policies", error: String(error) }));
+    return buildSeed(bundled);
+  });
+  // A failure is not kept: the next request tries again.
+  cached.catch(() => (cached = undefined));
+  return cached;
 }
 
 async function buildSeed(source: unknown): Promise<Seed> {

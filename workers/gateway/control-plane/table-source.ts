@@ -8,6 +8,7 @@ import { configStoreOf, type ConfigStore } from "../../../durable-objects/config
 import { SNAPSHOT_KEY, type MeshSnapshot } from "../../../durable-objects/types.ts";
 import type { GatewayEnv } from "../context.ts";
 import type { RoutingTable } from "../table/index.ts";
+import { sleep } from "../attempt/sleep.ts";
 import { withTimeout } from "../with-timeout.ts";
 import { compileDocuments, seedOf, type Seed } from "./seed.ts";
 
@@ -28,23 +29,46 @@ interface Loaded {
   registryVersion: number;
 }
 
+type Waiter = Pick<ExecutionContext, "waitUntil">;
+
 export class TableSource {
+  private seed: Seed | undefined;
   private loaded: Loaded | undefined;
   private checkedAt = 0;
+  private pollMs = DEFAULT_POLL_INTERVAL_MS;
+  /** The first read of a cold isolate, which every request arriving before its deadline waits on. */
+  private firstRead: { done: Promise<void>; deadline: number } | undefined;
   private refreshing: Promise<void> | undefined;
   private seededHash: string | undefined;
   private lastError: string | undefined;
 
-  async current(env: GatewayEnv & ControlPlaneEnv, waitUntil: (promise: Promise<unknown>) => void): Promise<RoutingTable> {
-    const seed = await seedOf(env);
+  /** The table to route with: synchronous once warm, so the hot path awaits nothing. */
+  current(env: GatewayEnv & ControlPlaneEnv, ctx: Waiter): RoutingTable | Promise<RoutingTable> {
+    const seed = this.seed;
+    if (!seed) return seedOf(env).then((built) => ((this.seed = built), this.start(env, ctx)));
     if (!env.MESH_KV) return seed.table;
-    if (this.checkedAt === 0) {
-      const first = this.refresh(env, seed);
-      waitUntil(first);
-      await Promise.race([first, sleep(COLD_START_WAIT_MS)]);
-    } else if (!this.refreshing && Date.now() - this.checkedAt >= Number(env.CONFIG_POLL_INTERVAL_MS ?? DEFAULT_POLL_INTERVAL_MS)) {
-      waitUntil(this.refresh(env, seed));
+    if (!this.loaded && this.firstRead && Date.now() < this.firstRead.deadline) return this.waitForFirstRead(seed);
+    if (!this.refreshing && Date.now() - this.checkedAt >= this.pollMs) ctx.waitUntil(this.refresh(env, seed));
+    return this.loaded?.table ?? seed.table;
+  }
+
+  /** First request of the isolate: start the first read and wait for it, briefly. */
+  private start(env: GatewayEnv & ControlPlaneEnv, ctx: Waiter): RoutingTable | Promise<RoutingTable> {
+    const seed = this.seed!;
+    if (!env.MESH_KV) return seed.table;
+    const interval = Number(env.CONFIG_POLL_INTERVAL_MS ?? DEFAULT_POLL_INTERVAL_MS);
+    if (interval > 0) this.pollMs = interval;
+    if (!this.firstRead) {
+      const done = this.refresh(env, seed);
+      ctx.waitUntil(done);
+      this.firstRead = { done, deadline: Date.now() + COLD_START_WAIT_MS };
     }
+    return this.current(env, ctx);
+  }
+
+  private async waitForFirstRead(seed: Seed): Promise<RoutingTable> {
+    const { done, deadline } = this.firstRead!;
+    await Promise.race([done, sleep(deadline - Date.now())]);
     return this.loaded?.table ?? seed.table;
   }
 
@@ -85,14 +109,13 @@ export class TableSource {
     }
   }
 
-  /** Hands this deploy's policies to the ConfigStore, once per isolate; true if it did. */
+  /** Hands this deploy's policies to the ConfigStore, once per isolate (again on the next poll if it failed); true if it did. */
   private async seedStore(env: ControlPlaneEnv, seed: Seed): Promise<boolean> {
     if (!env.CONFIG_STORE || this.seededHash === seed.hash) return false;
-    this.seededHash = seed.hash;
     const { hash, builtAt, documents, sources } = seed;
     await withTimeout(configStoreOf(env.CONFIG_STORE).seed({ hash, builtAt, documents, sources }), CONTROL_PLANE_TIMEOUT_MS);
+    this.seededHash = seed.hash;
     return true;
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

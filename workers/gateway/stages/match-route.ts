@@ -7,7 +7,8 @@ import { hostnameOf, type RequestView } from "../table/index.ts";
 
 export const matchRoute = (tables: TableSource) =>
   createMiddleware<MeshEnv>(async function matchRoute(c, next) {
-    const table = await tables.current(c.env, (promise) => c.executionCtx.waitUntil(promise));
+    const current = tables.current(c.env, c.executionCtx);
+    const table = current instanceof Promise ? await current : current;
     const upstream = c.get("upstream");
     let query: URLSearchParams | undefined;
     const view: RequestView = {
