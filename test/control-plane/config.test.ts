@@ -1,7 +1,7 @@
 /** Versioned configuration through the admin API: apply, validation, conflicts, history, diff, rollback, audit. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestGateway } from "../support/gateway.ts";
-import { backend, route, simpleRoute } from "../support/policies.ts";
+import { backend, route, simpleRoute, trafficPolicy } from "../support/policies.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
 
 let a: Upstream;
@@ -163,6 +163,33 @@ describe("a cold isolate", () => {
       expect(servers).toEqual(Array(10).fill("b"));
     } finally {
       await fresh.dispose();
+    }
+  });
+});
+
+describe("isolate counters across versions", () => {
+  it("keeps requests in flight counted when a new version is compiled: the concurrency limit holds", async () => {
+    const limited = (target: string) => [
+      ...documentsFor(target),
+      trafficPolicy("a-limit", { kind: "Backend", name: "a" }, { circuitBreaker: { maxParallelRequests: 2 } }),
+      simpleRoute("other", "other.test", "a"),
+    ];
+    const mesh2 = await TestGateway.start(limited("a"), { isolates: 1, vars: { CONFIG_POLL_INTERVAL_MS: "50" } });
+    a.setAlways({ kind: "hang" });
+    try {
+      const hanging = [mesh2.fetch("http://other.test/"), mesh2.fetch("http://other.test/")];
+      while (a.received.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect((await mesh2.admin("POST", "/config/apply", { documents: limited("b") })).status).toBe(200);
+      let version = 0;
+      while (version < 2) version = (await mesh2.admin<{ isolate: { tableVersion: number } }>("GET", "/status")).body.isolate.tableVersion;
+      const third = await mesh2.fetch("http://other.test/");
+      expect(third.status).toBe(503);
+      expect(third.headers.get("x-edgemesh-reason")).toBe("overflow");
+      a.release();
+      await Promise.all(hanging);
+    } finally {
+      a.setAlways(undefined);
+      await mesh2.dispose();
     }
   });
 });

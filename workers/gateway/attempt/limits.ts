@@ -7,13 +7,14 @@ import type { Layer } from "./call.ts";
 
 export const concurrencyLimit: Layer = (inner) => async (call) => {
   const backend = call.target.backend;
-  if (backend.inFlight >= backend.maxParallelRequests) {
-    throw new MeshError("overflow", `backend ${backend.name} has ${backend.inFlight} requests in flight, the limit`);
+  const counters = backend.state;
+  if (counters.inFlight >= backend.maxParallelRequests) {
+    throw new MeshError("overflow", `backend ${backend.name} has ${counters.inFlight} requests in flight, the limit`);
   }
-  backend.inFlight++;
+  counters.inFlight++;
   try {
     return await inner(call);
   } finally {
-    backend.inFlight--;
+    counters.inFlight--;
   }
 };

@@ -7,7 +7,6 @@ import { MeshError } from "../errors.ts";
 import type { RetryPolicy } from "../table/index.ts";
 import type { Call, CallContext, Layer } from "./call.ts";
 import { sleep } from "./sleep.ts";
-import { timeoutError } from "./timeouts.ts";
 
 /** RFC 9110 idempotent methods: repeating them has the same effect as sending them once. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -16,7 +15,8 @@ type Result = { response: Response; error?: undefined } | { error: MeshError; re
 
 export const retry: Layer = (inner) => async (base) => {
   const { backend, policy } = base.target;
-  backend.retryBudget.recordRequest();
+  const { state } = backend;
+  state.retryBudget.recordRequest();
   const retryPolicy = policy.retry;
   const replayable =
     retryPolicy !== undefined &&
@@ -26,22 +26,21 @@ export const retry: Layer = (inner) => async (base) => {
   let result = await attempt(inner, base);
   for (let retryIndex = 0; replayable && retryIndex < retryPolicy.numRetries; retryIndex++) {
     if (!shouldRetry(retryPolicy, result)) break;
-    if (backend.retriesInFlight >= backend.maxParallelRetries) break;
-    if (!backend.retryBudget.tryWithdraw()) {
+    if (state.retriesInFlight >= backend.maxParallelRetries) break;
+    // No time left for the backoff and another try: the last answer stands.
+    const wait = backoffMs(retryPolicy, retryIndex);
+    if (wait >= base.deadlineAt - Date.now()) break;
+    if (!state.retryBudget.tryWithdraw()) {
       base.outcome.retryBudgetExhausted = true;
       break;
     }
     await result.response?.body?.cancel();
-    backend.retriesInFlight++;
+    state.retriesInFlight++;
     try {
-      // A backoff that would outlast the deadline ends the call there.
-      const wait = backoffMs(retryPolicy, retryIndex);
-      const left = base.deadlineAt - Date.now();
-      await sleep(Math.min(wait, Math.max(0, left)));
-      if (wait >= left) throw timeoutError(base);
+      await sleep(wait);
       result = await attempt(inner, base);
     } finally {
-      backend.retriesInFlight--;
+      state.retriesInFlight--;
     }
   }
   if (result.error) throw result.error;

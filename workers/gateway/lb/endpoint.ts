@@ -4,7 +4,7 @@ export interface EndpointRuntime {
   readonly id: string;
   /** Origin for plain HTTP endpoints ("http://127.0.0.1:9101"); undefined for a Worker binding. */
   readonly origin: string | undefined;
-  readonly weight: number;
+  weight: number;
   /** Requests this isolate has in flight to the endpoint (until response headers arrive). */
   inFlight: number;
 }

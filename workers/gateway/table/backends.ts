@@ -1,13 +1,14 @@
 /**
  * A Backend compiled for the request path: its endpoints, balancer, limits and retry budget. The
- * configuration is immutable; the counters (in flight, budget, balancer state) are this isolate's.
+ * configuration is immutable; the counters (in flight, budget, balancer state) are this isolate's and
+ * outlive the table (backend-state.ts).
  */
 import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
 import { outlierConfig } from "../../../durable-objects/outlier-detection.ts";
-import type { Backend, BackendTrafficPolicy } from "../../../policies/schema/index.ts";
-import { RetryBudget } from "../attempt/retry-budget.ts";
+import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy } from "../../../policies/schema/index.ts";
 import { healthOf } from "../health/backend-health.ts";
-import { createBalancer, type Balancer, type EndpointRuntime } from "../lb/index.ts";
+import type { Balancer, EndpointRuntime } from "../lb/index.ts";
+import { backendStateOf, endpointOf, type BackendState } from "./backend-state.ts";
 
 export interface BackendRuntime {
   /** "details", or "shop/details" outside the default namespace. */
@@ -22,13 +23,12 @@ export interface BackendRuntime {
   readonly retriesAvoidTried: boolean;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
-  readonly retryBudget: RetryBudget;
-  inFlight: number;
-  retriesInFlight: number;
+  /** Counters and budget, kept across table versions. */
+  readonly state: BackendState;
 }
 
-const DEFAULT_BUDGET = { ratio: 0.2, minRetriesPerSecond: 10, ttl: "10s" };
-const DEFAULT_LIMIT = 1024;
+const DEFAULT_BUDGET = RetryBudget.parse({});
+const DEFAULT_LIMITS = CircuitBreaker.parse({});
 
 /** Registered endpoints join the static ones; draining ones take no new requests, so they are left out. */
 export function compileBackend(
@@ -38,11 +38,12 @@ export function compileBackend(
 ): BackendRuntime {
   const { namespace, name: objectName } = backend.metadata;
   const name = namespace === "default" ? objectName : `${namespace}/${objectName}`;
+  const state = backendStateOf(name, policy?.retryBudget ?? DEFAULT_BUDGET, policy?.loadBalancer);
   const endpoints: EndpointRuntime[] = [];
-  if (backend.spec.worker) endpoints.push({ id: `worker:${backend.spec.worker.service}`, origin: undefined, weight: 1, inFlight: 0 });
+  if (backend.spec.worker) endpoints.push(endpointOf(state, `worker:${backend.spec.worker.service}`, undefined, 1));
   for (const endpoint of [...(backend.spec.endpoints ?? []), ...registered.filter((e) => !e.draining)]) {
     const origin = new URL(endpoint.url).origin;
-    if (!endpoints.some((known) => known.id === origin)) endpoints.push({ id: origin, origin, weight: endpoint.weight, inFlight: 0 });
+    if (!endpoints.some((known) => known.id === origin)) endpoints.push(endpointOf(state, origin, origin, endpoint.weight));
   }
   const health = healthOf(name);
   health.configure(policy?.healthCheck && outlierConfig(policy.healthCheck.passive), endpoints.length);
@@ -53,12 +54,10 @@ export function compileBackend(
     get eligible() {
       return health.eligible(endpoints, Date.now());
     },
-    balance: createBalancer(policy?.loadBalancer),
+    balance: state.balance,
     retriesAvoidTried: policy?.loadBalancer?.type !== "ConsistentHash",
-    maxParallelRequests: policy?.circuitBreaker?.maxParallelRequests ?? DEFAULT_LIMIT,
-    maxParallelRetries: policy?.circuitBreaker?.maxParallelRetries ?? DEFAULT_LIMIT,
-    retryBudget: new RetryBudget(policy?.retryBudget ?? DEFAULT_BUDGET),
-    inFlight: 0,
-    retriesInFlight: 0,
+    maxParallelRequests: (policy?.circuitBreaker ?? DEFAULT_LIMITS).maxParallelRequests,
+    maxParallelRetries: (policy?.circuitBreaker ?? DEFAULT_LIMITS).maxParallelRetries,
+    state,
   };
 }
