@@ -75,7 +75,21 @@ export const RateLimitRule = z.strictObject({
   limit: RateLimitValue,
 });
 
-const Rules = z.strictObject({ rules: z.array(RateLimitRule).min(1).max(16) });
+const Rules = z.strictObject({
+  rules: z
+    .array(RateLimitRule)
+    .min(1)
+    .max(16)
+    .superRefine((rules, ctx) => {
+      // Names (explicit, or rule-<index>) identify buckets and headers: two rules must not share one.
+      const seen = new Set<string>();
+      rules.forEach((rule, index) => {
+        const name = rule.name ?? `rule-${index}`;
+        if (seen.has(name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${name}" names another rule of this list too` });
+        seen.add(name);
+      });
+    }),
+});
 
 export const RateLimit = z
   .strictObject({

@@ -31,6 +31,13 @@ beforeAll(async () => {
           },
         },
       }),
+      simpleRoute("shared-a", "shared-a.test", "up"),
+      simpleRoute("shared-b", "shared-b.test", "up"),
+      (() => {
+        const policy = trafficPolicy("shared", { kind: "HTTPRoute", name: "shared-a" }, { rateLimit: { local: { rules: [{ limit: { requests: 2, unit: "Minute" } }] } } });
+        policy.spec.targetRefs.push({ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "shared-b" });
+        return policy;
+      })(),
       simpleRoute("global", "global.test", "up"),
       trafficPolicy("global", { kind: "HTTPRoute", name: "global" }, {
         rateLimit: { global: { rules: [{ name: "route", limit: { requests: GLOBAL_LIMIT, unit: "Hour" } }] } },
@@ -81,6 +88,13 @@ describe("local limits", () => {
     const token = { authorization: `Bearer ${unsignedJwt({ sub: "svc-a" })}` };
     expect(await statuses("tiers.test", 4, token)).toEqual([200, 200, 200, 429]);
     expect(await statuses("tiers.test", 2, { authorization: "Bearer not-a-jwt" })).toEqual([200, 200]);
+  });
+});
+
+describe("one policy on two routes", () => {
+  it("gives each route its own bucket", async () => {
+    expect(await statuses("shared-a.test", 3)).toEqual([200, 200, 429]);
+    expect(await statuses("shared-b.test", 3)).toEqual([200, 200, 429]);
   });
 });
 

@@ -187,6 +187,25 @@ spec:
   });
 });
 
+describe("rate-limit rules", () => {
+  it("refuses two rules of one list with the same name", () => {
+    const yaml = route(`  rules: [{ backendRefs: [{ name: reviews-v1 }] }]
+---
+apiVersion: edgemesh.dev/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: limits }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: reviews }]
+  rateLimit:
+    local:
+      rules:
+        - { limit: { requests: 1, unit: Second } }
+        - { name: rule-0, limit: { requests: 2, unit: Second } }
+`);
+    expect(errorsOf(yaml)).toEqual(['routes.yaml:30:19: BackendTrafficPolicy/limits spec.rateLimit.local.rules[1].name: "rule-0" names another rule of this list too']);
+  });
+});
+
 describe("npm run validate", () => {
   const run = (...files: string[]) => {
     try {

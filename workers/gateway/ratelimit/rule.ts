@@ -4,7 +4,7 @@ import { windowMsOf } from "../../../policies/schema/index.ts";
 import { compileSelectors, type KeyOf } from "./selectors.ts";
 
 export interface RateLimitRule {
-  /** Stable across config versions ("default/ratings-limit/per-ip"), so counters survive a reload. */
+  /** Stable across config versions ("default/limits/HTTPRoute/ratings/global/per-ip"), so counters survive a reload. */
   readonly id: string;
   /** For the RateLimit-Policy header. */
   readonly name: string;

@@ -39,7 +39,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 
 type Spec = BackendTrafficPolicy["spec"];
 
-/** A policy's spec with the name that identifies its counters ("namespace/name"). */
+/** A policy's spec as attached to one target, with the id of its counters ("ns/policy/Kind/target"). */
 export interface NamedSpec {
   id: string;
   spec: Spec;

@@ -29,8 +29,11 @@ export interface RoutingTable {
 export function compileTable(set: PolicySet, version: number, registry: Readonly<Record<string, readonly RegisteredEndpoint[]>> = {}): RoutingTable {
   const policyFor = new Map<string, NamedSpec>();
   for (const { value: policy } of set.trafficPolicies) {
-    const named = { id: `${policy.metadata.namespace}/${policy.metadata.name}`, spec: policy.spec };
-    for (const ref of policy.spec.targetRefs) policyFor.set(`${ref.kind}/${policy.metadata.namespace}/${ref.name}`, named);
+    for (const ref of policy.spec.targetRefs) {
+      // One id per target: a policy on two routes gives each route its own rate-limit buckets.
+      const id = `${policy.metadata.namespace}/${policy.metadata.name}/${ref.kind}/${ref.name}`;
+      policyFor.set(`${ref.kind}/${policy.metadata.namespace}/${ref.name}`, { id, spec: policy.spec });
+    }
   }
 
   const backends = new Map<string, BackendRuntime>();
