@@ -39,6 +39,9 @@ beforeAll(async () => {
       simpleRoute("mirrored", "mirrored.test", "up", {
         filters: [{ type: "RequestMirror", requestMirror: { backendRef: { name: "shadow" } } }],
       }),
+      simpleRoute("mirrored-broken", "mirrored-broken.test", "unbound", {
+        filters: [{ type: "RequestMirror", requestMirror: { backendRef: { name: "shadow" } } }],
+      }),
     ],
     [{ binding: "ECHO", script: ECHO_WORKER }],
   );
@@ -164,8 +167,15 @@ describe("request mirroring", () => {
     for (let i = 0; i < 100 && shadow.received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(shadow.received).toHaveLength(1);
     expect(shadow.received[0]).toMatchObject({ method: "PUT", url: "/m?q=1", body: "payload" });
-    expect(shadow.received[0]!.headers["x-forwarded-host"]).toBe("mirrored.test");
+    expect(shadow.received[0]!.headers["x-forwarded-host"]).toBe("mirrored.test-shadow");
+    expect(up.received[0]!.headers["x-forwarded-host"]).toBe("mirrored.test");
     expect(up.received[0]!.body).toBe("payload");
+  });
+
+  it("does not mirror a request the mesh answered itself", async () => {
+    expect((await gateway.fetch("http://mirrored-broken.test/")).status).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(shadow.received).toHaveLength(0);
   });
 
   it("does not let a hanging mirror slow down or fail the response", async () => {

@@ -1,10 +1,14 @@
 /**
  * RequestMirror: after the response, a copy of the request goes to the mirror backend, fire and
- * forget (`waitUntil`); its answer is dropped. As in Envoy, the copy's host gets a "-shadow" suffix.
+ * forget (`waitUntil`); its answer is dropped. Only requests the mesh forwarded are mirrored (not
+ * those it answered itself: errors, limits). As in Envoy, the copy's host gets a "-shadow" suffix
+ * (x-forwarded-host for HTTP origins, the URL's host for Workers). Bodies up to 64 KiB are copied;
+ * larger requests are not mirrored.
  */
 import { createMiddleware } from "hono/factory";
 import { sendTo } from "../attempt/send.ts";
 import type { MeshEnv } from "../context.ts";
+import { MIRROR_BUFFER_LIMIT } from "./buffer-body.ts";
 
 const MIRROR_TIMEOUT_MS = 10_000;
 
@@ -12,14 +16,20 @@ export const mirror = () =>
   createMiddleware<MeshEnv>(async function mirror(c, next) {
     await next();
     const target = c.get("route").rule.mirror;
+    if (!target || c.error || Math.random() * 100 >= target.percent) return;
     const upstream = c.get("upstream");
     // A streamed body has been sent already and cannot be copied.
-    if (!target || upstream.body.kind === "stream" || Math.random() * 100 >= target.percent) return;
+    if (upstream.body.kind === "stream" || (upstream.body.kind === "buffered" && upstream.body.bytes.byteLength > MIRROR_BUFFER_LIMIT)) return;
     const endpoint = target.backend.balance(target.backend.eligible, c.req.raw);
     if (!endpoint) return;
-    const copy = { ...upstream, host: `${upstream.host}-shadow` };
-    const sent = sendTo(target.backend, endpoint, copy, c.env, AbortSignal.timeout(MIRROR_TIMEOUT_MS))
+    const host = `${upstream.host}-shadow`;
+    const headers = new Headers(upstream.headers);
+    headers.set("x-forwarded-host", host);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), MIRROR_TIMEOUT_MS);
+    const sent = sendTo(target.backend, endpoint, { ...upstream, host, headers }, c.env, controller.signal)
       .then((response) => response.body?.cancel())
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => clearTimeout(timer));
     c.executionCtx.waitUntil(sent);
   });
