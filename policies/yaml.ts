@@ -29,7 +29,15 @@ export function loadYaml(source: string, text: string): LoadedYaml {
       }
       return undefined;
     };
-    documents.push({ source, index, value: doc.toJS({ maxAliasCount: 100 }), locate });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // An unresolved alias or an alias bomb: report it like any other YAML error.
+      errors.push({ source, object: `document ${index + 1}`, path: "", message: `invalid YAML: ${firstLine((error as Error).message)}` });
+      return;
+    }
+    documents.push({ source, index, value, locate });
   });
   return { documents, errors };
 }

@@ -5,7 +5,7 @@
  * `retry` win over both. Defaults are Envoy's where Envoy has one.
  */
 import { z } from "zod";
-import { Duration, durationToMs, HeaderName, Metadata, ObjectName, Percentage } from "./common.ts";
+import { Duration, DurationWithin, durationToMs, HeaderName, Metadata, ObjectName, Percentage } from "./common.ts";
 import { HealthCheck } from "./health-check.ts";
 import { RateLimit } from "./rate-limit.ts";
 
@@ -73,7 +73,7 @@ export const Retry = z.strictObject({
 export const RetryBudget = z.strictObject({
   ratio: z.number().min(0).max(10).default(0.2),
   minRetriesPerSecond: z.int().min(0).max(10_000).default(10),
-  ttl: Duration.default("10s"),
+  ttl: DurationWithin(1_000).default("10s"),
 });
 
 export const FaultInjection = z

@@ -75,3 +75,9 @@ export const RegexString = z
     },
     { error: "must be a valid regular expression" },
   );
+
+/** A Duration with bounds, for fields where zero (or a huge value) would break the arithmetic. */
+export const DurationWithin = (minMs: number, maxMs = Infinity) =>
+  Duration.refine((duration) => durationToMs(duration) >= minMs && durationToMs(duration) <= maxMs, {
+    error: maxMs === Infinity ? `must be at least ${minMs} ms` : `must be between ${minMs} ms and ${maxMs} ms`,
+  });

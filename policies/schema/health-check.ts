@@ -6,7 +6,7 @@
  * trusted again. maxEjectionPercent keeps enough endpoints in service whatever happens.
  */
 import { z } from "zod";
-import { Duration, Percentage } from "./common.ts";
+import { Duration, DurationWithin, Percentage } from "./common.ts";
 
 export const PassiveHealthCheck = z.strictObject({
   /** Consecutive 5xx answers (or local failures: reset, timeout) that eject an endpoint; 0 disables. */
@@ -14,7 +14,7 @@ export const PassiveHealthCheck = z.strictObject({
   /** Consecutive 502, 503, 504 or local failures that eject an endpoint; 0 disables. */
   consecutiveGatewayErrors: z.int().min(0).max(1000).default(0),
   /** How often failure percentages are evaluated, and over what span. */
-  interval: Duration.default("10s"),
+  interval: DurationWithin(1_000).default("10s"),
   failurePercentage: z
     .strictObject({
       /** Failure percentage at or above which an endpoint is ejected. */
@@ -23,7 +23,7 @@ export const PassiveHealthCheck = z.strictObject({
       requestVolume: z.int().min(1).max(1_000_000).default(50),
     })
     .optional(),
-  baseEjectionTime: Duration.default("30s"),
+  baseEjectionTime: DurationWithin(1).default("30s"),
   maxEjectionTime: Duration.default("300s"),
   /** At most this share of a backend's endpoints is ejected at once; at least one may always be. */
   maxEjectionPercent: Percentage.default(10),

@@ -241,3 +241,27 @@ describe("JSON Schema for editors", () => {
     expect(committed).toEqual({ title: "edgemesh policy document", ...generated });
   });
 });
+
+describe("hostile YAML", () => {
+  it("reports unresolved aliases and alias bombs as YAML errors instead of crashing", () => {
+    expect(errorsOf("a: *nope\n", "alias.yaml")[0]).toMatch(/^alias\.yaml(:\d+:\d+)?: document 1: invalid YAML: /);
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`)].join("\n");
+    expect(errorsOf(bomb, "bomb.yaml")[0]).toMatch(/^bomb\.yaml(:\d+:\d+)?: document 1: invalid YAML: /);
+  });
+
+  it("refuses zero durations where they would break the arithmetic", () => {
+    const yaml = `apiVersion: edgemesh.dev/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: p }
+spec:
+  targetRefs: [{ group: edgemesh.dev, kind: Backend, name: ratings }]
+  retryBudget: { ttl: 0s }
+  healthCheck: { passive: { interval: 0ms } }
+---
+${BACKENDS}`;
+    expect(errorsOf(yaml, "zero.yaml")).toEqual([
+      "zero.yaml:6:23: BackendTrafficPolicy/p spec.retryBudget.ttl: must be at least 1000 ms",
+      "zero.yaml:7:39: BackendTrafficPolicy/p spec.healthCheck.passive.interval: must be at least 1000 ms",
+    ]);
+  });
+});

@@ -36,6 +36,14 @@ export class MeshError extends HTTPException {
   }
 }
 
+/** Responses the mesh made up, so the outcome knows them from an upstream's (whatever headers it sent). */
+const synthetic = new WeakSet<Response>();
+
+export const isSynthetic = (response: Response) => synthetic.has(response);
+
+/** Statuses that may not carry a body (a fault may inject one of them). */
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
 export function syntheticResponse(
   status: number,
   reason: Reason,
@@ -43,8 +51,11 @@ export function syntheticResponse(
   requestId: string | undefined,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(JSON.stringify({ error: { status, reason, message, requestId } }), {
+  const body = NULL_BODY.has(status) ? null : JSON.stringify({ error: { status, reason, message, requestId } });
+  const response = new Response(body, {
     status,
-    headers: { ...headers, "content-type": "application/json", [REASON_HEADER]: reason },
+    headers: { ...headers, ...(body && { "content-type": "application/json" }), [REASON_HEADER]: reason },
   });
+  synthetic.add(response);
+  return response;
 }

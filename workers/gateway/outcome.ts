@@ -11,6 +11,8 @@ export interface TryRecord {
   status: number;
   reason: Reason | undefined;
   latencyMs: number;
+  /** A local failure while streaming the client's body: not held against the endpoint's health. */
+  clientMayBeAtFault?: true;
 }
 
 export interface Outcome {

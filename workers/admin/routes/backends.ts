@@ -77,7 +77,7 @@ export function backendRoutes(app: AdminApp, { tables }: AdminDeps): void {
       async (c) => {
         const { name } = c.req.valid("param");
         const url = new URL(c.req.valid("json").url).origin;
-        const found = await coordinator(c.env, name)[action](name, url);
+        const found = (await findBackend(c, name)) !== undefined && (await coordinator(c.env, name)[action](name, url));
         return found ? c.json({ ok: true as const }, 200) : c.json(problem(404, "not_found", `${url} is not registered for backend "${name}"`), 404);
       },
     );
@@ -95,7 +95,8 @@ export function backendRoutes(app: AdminApp, { tables }: AdminDeps): void {
     async (c) => {
       const { name } = c.req.valid("param");
       const url = new URL(c.req.valid("query").url).origin;
-      const found = await coordinator(c.env, name).deregister(name, url);
+      // An unknown name must not bring a coordinator into being.
+      const found = (await findBackend(c, name)) !== undefined && (await coordinator(c.env, name).deregister(name, url));
       return found ? c.json({ ok: true as const }, 200) : c.json(problem(404, "not_found", `${url} is not registered for backend "${name}"`), 404);
     },
   );

@@ -9,7 +9,7 @@ import type { Call, CallContext, Layer } from "./call.ts";
 import { sleep } from "./sleep.ts";
 
 /** RFC 9110 idempotent methods: repeating them has the same effect as sending them once. */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+export const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 type Result = { response: Response; error?: undefined } | { error: MeshError; response?: undefined };
 
@@ -62,6 +62,8 @@ async function attempt(inner: Call, base: CallContext): Promise<Result> {
     status: result.response?.status ?? result.error!.status,
     reason: result.error?.reason,
     latencyMs: Date.now() - startedAt,
+    // With a streamed body, a reset or timeout may be the client's (it stopped or slowed its upload).
+    ...(result.error && base.upstream.body.kind === "stream" && { clientMayBeAtFault: true }),
   });
   base.outcome.endpoint = call.endpoint?.id;
   base.outcome.attempts++;

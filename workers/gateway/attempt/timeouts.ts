@@ -9,6 +9,9 @@
 import { MeshError } from "../errors.ts";
 import type { CallContext, Layer } from "./call.ts";
 
+/** Timers take a signed 32-bit delay; longer timeouts (GEP-2257 allows 99999h) are cut to ~24 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const requestTimeout: Layer = (inner) => (call) => {
   const ms = call.target.policy.requestTimeoutMs;
   if (Number.isFinite(ms)) call.deadlineAt = Date.now() + ms;
@@ -24,7 +27,7 @@ export const attemptTimeout: Layer = (inner) => async (call) => {
   const timer = setTimeout(() => {
     call.timedOut = Date.now() >= call.deadlineAt ? "request" : "try";
     controller.abort(new Error(`${call.timedOut} timeout`));
-  }, limit);
+  }, Math.min(limit, MAX_TIMER_MS));
   call.signal = controller.signal;
   try {
     return await inner(call);

@@ -8,6 +8,7 @@
  */
 import type { BackendCoordinator } from "../../../durable-objects/backend-coordinator.ts";
 import type { OutcomeSink } from "../outcome.ts";
+import { sleep } from "../attempt/sleep.ts";
 import { withTimeout } from "../with-timeout.ts";
 import { classify, healthOf, type BackendHealth } from "./backend-health.ts";
 
@@ -19,24 +20,30 @@ interface HealthEnv {
   HEALTH_REPORT_INTERVAL_MS?: string;
 }
 
-export const reportHealth: OutcomeSink = async (outcome, env) => {
+/** Synchronous unless it schedules a report: only then does the request's invocation stay open. */
+export const reportHealth: OutcomeSink = (outcome, env) => {
   if (!outcome.backend) return;
   const health = healthOf(outcome.backend);
-  const namespace = (env as HealthEnv).BACKEND_COORDINATOR;
   if (!health.config) return;
   const now = Date.now();
-  for (const attempt of outcome.tries) if (attempt.endpoint) health.record(attempt.endpoint, classify(attempt.status), now);
+  for (const attempt of outcome.tries) {
+    if (attempt.endpoint && !attempt.clientMayBeAtFault) health.record(attempt.endpoint, classify(attempt.status), now);
+  }
+  const namespace = (env as HealthEnv).BACKEND_COORDINATOR;
   if (!namespace || health.reportScheduled) return;
   const interval = Number((env as HealthEnv).HEALTH_REPORT_INTERVAL_MS ?? DEFAULT_REPORT_INTERVAL_MS);
-  const wait = health.lastReportAt ? health.lastReportAt + interval - now : 0;
   health.reportScheduled = true;
+  return reportAfter(health.lastReportAt ? health.lastReportAt + interval - now : 0, health, outcome.backend, namespace);
+};
+
+async function reportAfter(wait: number, health: BackendHealth, backend: string, namespace: DurableObjectNamespace<BackendCoordinator>): Promise<void> {
   try {
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    await report(health, outcome.backend, namespace);
+    if (wait > 0) await sleep(wait);
+    await report(health, backend, namespace);
   } finally {
     health.reportScheduled = false;
   }
-};
+}
 
 async function report(health: BackendHealth, backend: string, namespace: DurableObjectNamespace<BackendCoordinator>): Promise<void> {
   health.lastReportAt = Date.now();

@@ -36,14 +36,19 @@ export type HashKey = (request: Request) => string | undefined;
  */
 export function maglev(hashKey: HashKey, tableSize: number, random = Math.random): Balancer {
   let builtFor: readonly EndpointRuntime[] | undefined;
+  let builtIds = "";
   let table: Int32Array<ArrayBuffer> = new Int32Array(0);
   return (endpoints, request) => {
     if (endpoints.length <= 1) return endpoints[0];
     const key = hashKey(request);
     if (key === undefined) return endpoints[Math.floor(random() * endpoints.length)];
     if (builtFor !== endpoints) {
-      table = buildMaglevTable(endpoints.map((endpoint) => endpoint.id), tableSize);
+      // A new list with the same endpoints (a recompile, a health change elsewhere) keeps the table.
+      const ids = endpoints.map((endpoint) => endpoint.id);
+      const joined = ids.join("\n");
+      if (joined !== builtIds) table = buildMaglevTable(ids, tableSize);
       builtFor = endpoints;
+      builtIds = joined;
     }
     return endpoints[table[fnv1a(key) % tableSize]!];
   };

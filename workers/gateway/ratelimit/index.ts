@@ -60,7 +60,7 @@ export function describeLimiters() {
 /** The IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers). */
 export function rateLimitHeaders(applied: Checked[]): Record<string, string> {
   if (!applied.length) return {};
-  const policy = applied.map(({ rule }) => `"${rule.name}";q=${rule.requests};w=${Math.ceil(rule.windowMs / 1000)}`).join(", ");
+  const policy = applied.length === 1 ? applied[0]!.rule.policyItem : applied.map(({ rule }) => rule.policyItem).join(", ");
   const tightest = applied.reduce((a, b) => (b.verdict.remaining < a.verdict.remaining ? b : a));
   const seconds = Math.max(1, Math.ceil(tightest.verdict.resetMs / 1000));
   return { "ratelimit-policy": policy, ratelimit: `"${tightest.rule.name}";r=${tightest.verdict.remaining};t=${seconds}` };

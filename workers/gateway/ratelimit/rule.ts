@@ -13,6 +13,8 @@ export interface RateLimitRule {
   readonly windowMs: number;
   readonly shards: number;
   readonly keyOf: KeyOf;
+  /** This rule's item of the RateLimit-Policy field, made once. */
+  readonly policyItem: string;
 }
 
 export interface Verdict {
@@ -29,12 +31,14 @@ export function compileRateLimits(policyId: string, rateLimit: RateLimit | undef
     const section = rateLimit[scope];
     section?.rules.forEach((rule, index) => {
       const name = rule.name ?? `rule-${index}`;
+      const windowMs = windowMsOf(rule.limit);
       rules.push({
         id: `${policyId}/${scope}/${name}`,
         name,
         scope,
         requests: rule.limit.requests,
-        windowMs: windowMsOf(rule.limit),
+        windowMs,
+        policyItem: `"${name}";q=${rule.limit.requests};w=${Math.ceil(windowMs / 1000)}`,
         shards: scope === "global" ? rateLimit.global!.shards : 1,
         keyOf: compileSelectors(rule.clientSelectors),
       });

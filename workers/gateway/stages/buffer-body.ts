@@ -3,7 +3,9 @@
  * limit; a larger body streams through once, and is then neither retried nor mirrored.
  */
 import { createMiddleware } from "hono/factory";
+import { IDEMPOTENT } from "../attempt/retry.ts";
 import type { MeshEnv, RequestBody } from "../context.ts";
+import { MeshError } from "../errors.ts";
 
 /** How much of a body a mirrored request may carry when no retry policy sets a larger limit. */
 export const MIRROR_BUFFER_LIMIT = 64 * 1024;
@@ -12,8 +14,16 @@ export const bufferBody = () =>
   createMiddleware<MeshEnv>(async function bufferBody(c, next) {
     const upstream = c.get("upstream");
     if (upstream.body.kind === "stream") {
-      const limit = Math.max(c.get("target").policy.retry?.bufferLimitBytes ?? 0, c.get("route").rule.mirror ? MIRROR_BUFFER_LIMIT : 0);
-      if (limit > 0) upstream.body = await bufferUpTo(upstream.body.stream, limit);
+      const retry = c.get("target").policy.retry;
+      const replayable = retry !== undefined && (retry.retryNonIdempotent || IDEMPOTENT.has(upstream.method));
+      const limit = Math.max(replayable ? retry.bufferLimitBytes : 0, c.get("route").rule.mirror ? MIRROR_BUFFER_LIMIT : 0);
+      if (limit > 0) {
+        try {
+          upstream.body = await bufferUpTo(upstream.body.stream, limit);
+        } catch (cause) {
+          throw new MeshError("invalid_request", "the request body could not be read (the client stopped sending it)", { cause });
+        }
+      }
     }
     await next();
   });

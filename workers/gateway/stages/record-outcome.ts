@@ -4,7 +4,7 @@
  */
 import { createMiddleware } from "hono/factory";
 import type { MeshEnv } from "../context.ts";
-import { REASON_HEADER, type Reason } from "../errors.ts";
+import { isSynthetic, REASON_HEADER, type Reason } from "../errors.ts";
 import type { Outcome, OutcomeSink } from "../outcome.ts";
 import { joinTrace } from "../trace-context.ts";
 
@@ -44,7 +44,8 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]) =>
     // Like Envoy's x-envoy-attempt-count: lets a client see that retries happened.
     if (outcome.attempts > 0) c.res.headers.set("x-edgemesh-attempts", String(outcome.attempts));
     outcome.status = c.res.status;
-    outcome.reason = (c.res.headers.get(REASON_HEADER) as Reason | null) ?? undefined;
+    // Only this hop's own answers have a reason; an upstream's x-edgemesh-reason is its business.
+    outcome.reason = isSynthetic(c.res) ? ((c.res.headers.get(REASON_HEADER) as Reason | null) ?? undefined) : undefined;
     outcome.latencyMs = Date.now() - startedAt;
     // Sinks run after the response; only those with asynchronous work hold the invocation open.
     for (const sink of sinks) {

@@ -59,8 +59,9 @@ export function resolveCallPolicy(backendPolicy: NamedSpec | undefined, routePol
       retryOn: codes
         ? { triggers: [...new Set([...base.retryOn.triggers, "retriable-status-codes" as const])], httpStatusCodes: codes }
         : base.retryOn,
+      // The rule's backoff replaces the base interval; a policy cap below it would undercut the rule.
       perRetry: rule.retry.backoff
-        ? { ...base.perRetry, backOff: { baseInterval: rule.retry.backoff, maxInterval: base.perRetry.backOff.maxInterval } }
+        ? { ...base.perRetry, backOff: { baseInterval: rule.retry.backoff, maxInterval: capAbove(base.perRetry.backOff.maxInterval, rule.retry.backoff) } }
         : base.perRetry,
     };
   }
@@ -79,6 +80,8 @@ export function resolveCallPolicy(backendPolicy: NamedSpec | undefined, routePol
     rateLimits: rateLimitOwner ? compileRateLimits(rateLimitOwner.id, rateLimitOwner.spec.rateLimit) : [],
   };
 }
+
+const capAbove = (cap: string | undefined, base: string) => (cap !== undefined && durationToMs(cap) >= durationToMs(base) ? cap : undefined);
 
 function compileRetry(retry: Retry): RetryPolicy {
   const baseIntervalMs = durationToMs(retry.perRetry.backOff.baseInterval);

@@ -15,12 +15,3 @@ export function compileHeaderOps(modifier: HeaderModifier | undefined): HeaderOp
     for (const { name, value } of add) headers.append(name, value);
   };
 }
-
-/** Runs several optional ops in order, or returns undefined when there are none. */
-export function chainHeaderOps(...ops: (HeaderOps | undefined)[]): HeaderOps | undefined {
-  const present = ops.filter((op): op is HeaderOps => op !== undefined);
-  if (present.length <= 1) return present[0];
-  return (headers) => {
-    for (const op of present) op(headers);
-  };
-}

@@ -48,33 +48,32 @@ export interface RuleContext {
   routePolicy: NamedSpec | undefined;
 }
 
-const filterOf = <T extends HTTPRouteFilter["type"]>(rule: HTTPRouteRule, type: T) =>
-  rule.filters?.find((filter): filter is Extract<HTTPRouteFilter, { type: T }> => filter.type === type);
+/** The filter of a type in a rule's (or a backendRef's) filter list. */
+const filterOf = <T extends HTTPRouteFilter["type"]>(filters: readonly HTTPRouteFilter[] | undefined, type: T) =>
+  filters?.find((filter): filter is Extract<HTTPRouteFilter, { type: T }> => filter.type === type);
 
 export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: number, context: RuleContext): CompiledRule {
   const { namespace, name } = route.metadata;
-  const mirror = filterOf(rule, "RequestMirror")?.requestMirror;
+  const mirror = filterOf(rule.filters, "RequestMirror")?.requestMirror;
   const targets = (rule.backendRefs ?? [])
     .filter((ref) => ref.weight > 0)
     .map((ref): BackendTarget => {
       const backend = context.backend(ref.namespace ?? namespace, ref.name);
-      const refFilter = <T extends "RequestHeaderModifier" | "ResponseHeaderModifier">(type: T) =>
-        ref.filters?.find((filter): filter is Extract<typeof filter, { type: T }> => filter.type === type);
       return {
         backend,
         weight: ref.weight,
-        requestHeaders: compileHeaderOps(refFilter("RequestHeaderModifier")?.requestHeaderModifier),
-        responseHeaders: compileHeaderOps(refFilter("ResponseHeaderModifier")?.responseHeaderModifier),
+        requestHeaders: compileHeaderOps(filterOf(ref.filters, "RequestHeaderModifier")?.requestHeaderModifier),
+        responseHeaders: compileHeaderOps(filterOf(ref.filters, "ResponseHeaderModifier")?.responseHeaderModifier),
         policy: resolveCallPolicy(context.backendPolicy(backend), context.routePolicy, rule),
       };
     });
   return {
     route: namespace === "default" ? name : `${namespace}/${name}`,
     ruleIndex,
-    redirect: filterOf(rule, "RequestRedirect")?.requestRedirect,
-    rewrite: filterOf(rule, "URLRewrite")?.urlRewrite,
-    requestHeaders: compileHeaderOps(filterOf(rule, "RequestHeaderModifier")?.requestHeaderModifier),
-    responseHeaders: compileHeaderOps(filterOf(rule, "ResponseHeaderModifier")?.responseHeaderModifier),
+    redirect: filterOf(rule.filters, "RequestRedirect")?.requestRedirect,
+    rewrite: filterOf(rule.filters, "URLRewrite")?.urlRewrite,
+    requestHeaders: compileHeaderOps(filterOf(rule.filters, "RequestHeaderModifier")?.requestHeaderModifier),
+    responseHeaders: compileHeaderOps(filterOf(rule.filters, "ResponseHeaderModifier")?.responseHeaderModifier),
     mirror: mirror && {
       backend: context.backend(mirror.backendRef.namespace ?? namespace, mirror.backendRef.name),
       percent: mirror.percent,
