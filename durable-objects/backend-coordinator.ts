@@ -26,6 +26,8 @@ export interface HealthReport {
   config: OutlierConfig;
   /** How many endpoints the backend has now (for maxEjectionPercent). */
   totalEndpoints: number;
+  /** The backend's endpoints now, when the reporter knows them: health of any other endpoint is forgotten. */
+  endpoints?: string[];
   reports: EndpointReport[];
 }
 
@@ -65,6 +67,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
   async report(report: HealthReport): Promise<HealthSnapshot> {
     const now = Date.now();
     const before = this.ejectionKey();
+    if (report.endpoints) this.forgetOthers(new Set(report.endpoints));
     const changed = applyReports(report.config, this.health, report.totalEndpoints, report.reports, now);
     this.persistHealth(changed);
     if (this.ejectionKey() !== before) this.bumpHealthVersion();
@@ -212,6 +215,18 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
 
   private remember(backend: string): void {
     if (this.meta.get("backend") !== backend) this.meta.set("backend", backend);
+  }
+
+  /**
+   * Drops the health of endpoints the backend no longer has (deregistered, expired, removed). A
+   * running ejection is kept until it ends: the reporter's table may only be behind.
+   */
+  private forgetOthers(current: Set<string>): void {
+    for (const [endpoint, health] of this.health) {
+      if (current.has(endpoint) || health.state === "ejected") continue;
+      this.health.delete(endpoint);
+      this.sql.exec("DELETE FROM health WHERE endpoint = ?", endpoint);
+    }
   }
 
   private ejectionKey(): string {

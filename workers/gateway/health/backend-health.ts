@@ -20,8 +20,8 @@ export type Failure = "none" | "5xx" | "gateway";
 
 export class BackendHealth {
   config: OutlierConfig | undefined;
-  /** Endpoints the backend has in the current routing table (for maxEjectionPercent). */
-  endpointCount = 1;
+  /** Endpoint ids the backend has in the current routing table. */
+  endpointIds: string[] = [];
   private readonly local = new Map<string, EndpointHealth>();
   private global: HealthSnapshot = { version: -1, endpoints: {} };
   private pending = new Map<string, EndpointReport>();
@@ -68,15 +68,18 @@ export class BackendHealth {
     if (!this.config) return;
     const single: EndpointReport = { endpoint, total: 1, failures: failed, gatewayFailures: gateway, trailingFailures: failed, trailingGatewayFailures: gateway };
     const before = this.local.get(endpoint)?.state;
-    applyReports(this.config, this.local, this.endpointCount, [single], now);
+    applyReports(this.config, this.local, this.endpointIds.length, [single], now);
     if (this.local.get(endpoint)?.state !== before) this.cache = undefined;
   }
 
   /** Set by each routing-table compile: the backend's outlier settings (undefined: no detection). */
-  configure(config: OutlierConfig | undefined, endpointCount: number): void {
+  configure(config: OutlierConfig | undefined, endpointIds: string[]): void {
     this.config = config;
-    this.endpointCount = endpointCount;
+    this.endpointIds = endpointIds;
     this.cache = undefined;
+    // Endpoints that left the backend leave no state behind.
+    const current = new Set(endpointIds);
+    for (const endpoint of this.local.keys()) if (!current.has(endpoint)) this.local.delete(endpoint);
   }
 
   /** Takes the stats gathered since the last report. */

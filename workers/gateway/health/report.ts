@@ -50,7 +50,7 @@ async function report(health: BackendHealth, backend: string, namespace: Durable
   const reports = health.drainReports();
   try {
     const stub = namespace.get(namespace.idFromName(backend));
-    const call = stub.report({ config: health.config!, totalEndpoints: health.endpointCount, reports });
+    const call = stub.report({ config: health.config!, totalEndpoints: health.endpointIds.length, endpoints: health.endpointIds, reports });
     health.applySnapshot(await withTimeout(call, REPORT_TIMEOUT_MS));
   } catch (error) {
     console.error(JSON.stringify({ level: "warn", message: "health report failed; keeping the last known ejections", backend, error: String(error) }));

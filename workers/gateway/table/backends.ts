@@ -46,7 +46,7 @@ export function compileBackend(
     if (!endpoints.some((known) => known.id === origin)) endpoints.push(endpointOf(state, origin, origin, endpoint.weight));
   }
   const health = healthOf(name);
-  health.configure(policy?.healthCheck && outlierConfig(policy.healthCheck.passive), endpoints.length);
+  health.configure(policy?.healthCheck && outlierConfig(policy.healthCheck.passive), endpoints.map((endpoint) => endpoint.id));
   return {
     name,
     service: backend.spec.worker?.service,
