@@ -9,7 +9,11 @@ import type { Call, CallContext, Layer } from "./call.ts";
 import { sleep } from "./sleep.ts";
 
 /** RFC 9110 idempotent methods: repeating them has the same effect as sending them once. */
-export const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/** Whether the policy allows sending this method again (the body aside). */
+export const retriesMethod = (policy: RetryPolicy | undefined, method: string): policy is RetryPolicy =>
+  policy !== undefined && (policy.retryNonIdempotent || IDEMPOTENT.has(method));
 
 type Result = { response: Response; error?: undefined } | { error: MeshError; response?: undefined };
 
@@ -18,10 +22,7 @@ export const retry: Layer = (inner) => async (base) => {
   const { state } = backend;
   state.retryBudget.recordRequest();
   const retryPolicy = policy.retry;
-  const replayable =
-    retryPolicy !== undefined &&
-    base.upstream.body.kind !== "stream" &&
-    (retryPolicy.retryNonIdempotent || IDEMPOTENT.has(base.upstream.method));
+  const replayable = retriesMethod(retryPolicy, base.upstream.method) && base.upstream.body.kind !== "stream";
 
   let result = await attempt(inner, base);
   for (let retryIndex = 0; replayable && retryIndex < retryPolicy.numRetries; retryIndex++) {

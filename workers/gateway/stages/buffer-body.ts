@@ -3,7 +3,7 @@
  * limit; a larger body streams through once, and is then neither retried nor mirrored.
  */
 import { createMiddleware } from "hono/factory";
-import { IDEMPOTENT } from "../attempt/retry.ts";
+import { retriesMethod } from "../attempt/retry.ts";
 import type { MeshEnv, RequestBody } from "../context.ts";
 import { MeshError } from "../errors.ts";
 
@@ -15,8 +15,7 @@ export const bufferBody = () =>
     const upstream = c.get("upstream");
     if (upstream.body.kind === "stream") {
       const retry = c.get("target").policy.retry;
-      const replayable = retry !== undefined && (retry.retryNonIdempotent || IDEMPOTENT.has(upstream.method));
-      const limit = Math.max(replayable ? retry.bufferLimitBytes : 0, c.get("route").rule.mirror ? MIRROR_BUFFER_LIMIT : 0);
+      const limit = Math.max(retriesMethod(retry, upstream.method) ? retry.bufferLimitBytes : 0, c.get("route").rule.mirror ? MIRROR_BUFFER_LIMIT : 0);
       if (limit > 0) {
         try {
           upstream.body = await bufferUpTo(upstream.body.stream, limit);

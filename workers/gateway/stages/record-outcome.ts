@@ -1,6 +1,7 @@
 /**
  * Opens the request's outcome record (joining or starting its trace) and, once the response exists,
- * completes it and hands it to the sinks after the response has gone, with `waitUntil`.
+ * completes it and hands it to the sinks; their asynchronous work (reports) runs after the response
+ * has gone, with `waitUntil`.
  */
 import { createMiddleware } from "hono/factory";
 import type { MeshEnv } from "../context.ts";
@@ -39,7 +40,7 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]) =>
     c.set("outcome", outcome);
     c.set("trace", trace);
     await next();
-    // Hono's requestId only marks responses Hono builds itself; proxied and error responses need it too.
+    // Every answer carries the request id, proxied and synthetic alike.
     c.res.headers.set("x-request-id", outcome.requestId);
     // Like Envoy's x-envoy-attempt-count: lets a client see that retries happened.
     if (outcome.attempts > 0) c.res.headers.set("x-edgemesh-attempts", String(outcome.attempts));
@@ -47,7 +48,7 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]) =>
     // Only this hop's own answers have a reason; an upstream's x-edgemesh-reason is its business.
     outcome.reason = isSynthetic(c.res) ? ((c.res.headers.get(REASON_HEADER) as Reason | null) ?? undefined) : undefined;
     outcome.latencyMs = Date.now() - startedAt;
-    // Sinks run after the response; only those with asynchronous work hold the invocation open.
+    // Sinks are called once here; only those with asynchronous work hold the invocation open.
     for (const sink of sinks) {
       const pending = sink(outcome, c.env);
       if (pending) c.executionCtx.waitUntil(pending.catch((error) => console.error(JSON.stringify({ level: "error", message: "outcome sink failed", error: String(error) }))));
