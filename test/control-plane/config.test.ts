@@ -177,8 +177,10 @@ describe("isolate counters across versions", () => {
     const mesh2 = await TestGateway.start(limited("a"), { isolates: 1, vars: { CONFIG_POLL_INTERVAL_MS: "50" } });
     a.setAlways({ kind: "hang" });
     try {
+      const before = a.received.length;
       const hanging = [mesh2.fetch("http://other.test/"), mesh2.fetch("http://other.test/")];
-      while (a.received.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+      // Both must be in flight at the upstream before the limit is put to the test.
+      while (a.received.length < before + 2) await new Promise((resolve) => setTimeout(resolve, 10));
       expect((await mesh2.admin("POST", "/config/apply", { documents: limited("b") })).status).toBe(200);
       let version = 0;
       while (version < 2) version = (await mesh2.admin<{ isolate: { tableVersion: number } }>("GET", "/status")).body.isolate.tableVersion;
@@ -188,7 +190,7 @@ describe("isolate counters across versions", () => {
       a.release();
       await Promise.all(hanging);
     } finally {
-      a.setAlways(undefined);
+      a.release().setAlways(undefined);
       await mesh2.dispose();
     }
   });
