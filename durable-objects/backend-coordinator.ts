@@ -6,42 +6,17 @@
  * will expire: an ejection to end (half-open probing starts) or a registration to time out.
  */
 import { DurableObject } from "cloudflare:workers";
-import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth, type EndpointReport, type OutlierConfig } from "./outlier-detection.ts";
-import { configStoreOf, type ConfigStore } from "./config-store.ts";
+import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth } from "../common/outlier-detection.ts";
+import { configStoreOf, type BackendCoordinatorApi, type HealthReport, type HealthSnapshot, type Namespace, type RegisteredEndpoint, type Registration } from "../common/protocol.ts";
 import { MetaTable } from "./meta.ts";
-import type { RegisteredEndpoint } from "./types.ts";
 
 export interface BackendCoordinatorEnv {
-  CONFIG_STORE?: DurableObjectNamespace<ConfigStore>;
-}
-
-/** The ejections every isolate applies: endpoint → state, for endpoints that are not plainly healthy. */
-export interface HealthSnapshot {
-  version: number;
-  /** `since`: when the endpoint entered its state; an ejection lasts until - since. */
-  endpoints: Record<string, { state: "ejected" | "probing"; since: number; until: number; ejections: number }>;
-}
-
-export interface HealthReport {
-  config: OutlierConfig;
-  /** How many endpoints the backend has now (for maxEjectionPercent). */
-  totalEndpoints: number;
-  /** The backend's endpoints now, when the reporter knows them: health of any other endpoint is forgotten. */
-  endpoints?: string[];
-  reports: EndpointReport[];
-}
-
-export interface Registration {
-  url: string;
-  weight?: number;
-  zone?: string;
-  version?: string;
-  ttlMs: number;
+  CONFIG_STORE?: Namespace;
 }
 
 const RETRY_PUBLISH_MS = 5_000;
 
-export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
+export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> implements BackendCoordinatorApi {
   private readonly sql: SqlStorage;
   private readonly meta: MetaTable;
   private health = new Map<string, EndpointHealth>();

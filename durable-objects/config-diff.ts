@@ -1,7 +1,7 @@
 /** Object-by-object, field-by-field difference between two policy sets, for diff previews and the audit log. */
 import diff from "microdiff";
 import { formatPath } from "../policies/errors.ts";
-import type { FieldChange, Json, ObjectChange } from "./types.ts";
+import type { FieldChange, Json, ObjectChange } from "../common/protocol.ts";
 
 type Documents = readonly unknown[];
 

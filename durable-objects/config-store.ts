@@ -13,29 +13,10 @@ import { parsePolicySet } from "../policies/policy-set.ts";
 import { diffDocuments } from "./config-diff.ts";
 import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
-import type { ApplyResult, AuditEntry, Json, MeshSnapshot, RegisteredEndpoint, VersionSummary } from "./types.ts";
+import type { ApplyRequest, ApplyResult, AuditEntry, Bundle, ConfigStoreApi, Json, MeshSnapshot, RegisteredEndpoint, RollbackRequest, VersionSummary } from "../common/protocol.ts";
 
 export interface ConfigStoreEnv {
   MESH_KV?: KVNamespace;
-}
-
-/** The policy set a deploy ships, as the gateway bundles it. */
-export interface Bundle {
-  hash: string;
-  builtAt: number;
-  documents: Json[];
-  sources: string[];
-}
-
-export interface ApplyRequest {
-  documents: Json[];
-  /** File names for error messages, parallel to `documents`. */
-  sources?: string[];
-  /** The version the change was prepared against; a different current version is a 409 conflict. */
-  baseVersion?: number;
-  dryRun?: boolean;
-  actor: string;
-  message?: string;
 }
 
 interface VersionRow extends Record<string, SqlStorageValue> {
@@ -50,7 +31,7 @@ interface VersionRow extends Record<string, SqlStorageValue> {
 
 const REPUBLISH_DELAY_MS = 5_000;
 
-export class ConfigStore extends DurableObject<ConfigStoreEnv> {
+export class ConfigStore extends DurableObject<ConfigStoreEnv> implements ConfigStoreApi {
   private readonly sql: SqlStorage;
   private readonly meta: MetaTable;
   private readonly publisher: SnapshotPublisher;
@@ -100,7 +81,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
   }
 
   /** An earlier version's documents as the next version; validated again, since the schemas may have moved on. */
-  async rollback(request: { version: number; baseVersion?: number; actor: string; message?: string }): Promise<ApplyResult> {
+  async rollback(request: RollbackRequest): Promise<ApplyResult> {
     const row = this.versionRow(request.version);
     if (!row) return { ok: false, status: 404, message: `version ${request.version} does not exist` };
     const message = request.message ?? `rollback to version ${request.version}`;
@@ -263,17 +244,3 @@ function summarize(row: VersionRow): VersionSummary {
     documents: (JSON.parse(row.documents) as Json[]).length,
   };
 }
-
-/**
- * The store as callers see it: its methods as declared. Their results are plain JSON data, which RPC
- * passes as is; the generated RPC types would re-derive them through the recursive Json type, which
- * is too deep for the type checker.
- */
-export type ConfigStoreClient = Pick<
-  ConfigStore,
-  "seed" | "apply" | "rollback" | "current" | "getVersion" | "history" | "diff" | "audit" | "snapshot" | "publishRegistry"
->;
-
-/** The mesh's one ConfigStore. */
-export const configStoreOf = (namespace: DurableObjectNamespace<ConfigStore>) =>
-  namespace.get(namespace.idFromName("config")) as unknown as ConfigStoreClient;

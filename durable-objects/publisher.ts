@@ -5,7 +5,7 @@
  * concurrent changes can never leave an older snapshot in KV than the newest change.
  */
 import type { MetaTable } from "./meta.ts";
-import { SNAPSHOT_KEY, type MeshSnapshot } from "./types.ts";
+import { SNAPSHOT_KEY, type MeshSnapshot } from "../common/protocol.ts";
 
 const KV_WRITE_GAP_MS = 1_000;
 

@@ -7,31 +7,9 @@
  * cached in a bounded map) and are dropped once their window is over.
  */
 import { DurableObject } from "cloudflare:workers";
-import { LruMap } from "../workers/gateway/ratelimit/lru.ts";
+import { LruMap } from "../common/lru.ts";
+import type { Lease, LeaseRequest, RateLimiterApi, RateLimiterStats } from "../common/protocol.ts";
 import { MetaTable } from "./meta.ts";
-
-export interface LeaseRequest {
-  key: string;
-  /** Fixed window index: floor(epoch ms / windowMs), computed by the isolate. */
-  window: number;
-  windowMs: number;
-  limit: number;
-  want: number;
-}
-
-export interface Lease {
-  granted: number;
-  /** Tokens left for everyone in this window after this grant. */
-  remaining: number;
-  resetAt: number;
-}
-
-export interface RateLimiterStats {
-  calls: number;
-  granted: number;
-  /** Keys with a count in a window that is not over. */
-  keys: number;
-}
 
 interface Counter {
   window: number;
@@ -41,7 +19,7 @@ interface Counter {
 
 const CACHED_KEYS = 10_000;
 
-export class RateLimiter extends DurableObject {
+export class RateLimiter extends DurableObject implements RateLimiterApi {
   private readonly sql: SqlStorage;
   private readonly meta: MetaTable;
   private readonly counters = new LruMap<string, Counter>(CACHED_KEYS);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, route, simpleRoute, trafficPolicy } from "../support/policies.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
+import { waitFor } from "../support/wait.ts";
 
 let a: Upstream;
 let b: Upstream;
@@ -180,10 +181,9 @@ describe("isolate counters across versions", () => {
       const before = a.received.length;
       const hanging = [mesh2.fetch("http://other.test/"), mesh2.fetch("http://other.test/")];
       // Both must be in flight at the upstream before the limit is put to the test.
-      while (a.received.length < before + 2) await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor("both requests at the upstream", () => a.received.length >= before + 2);
       expect((await mesh2.admin("POST", "/config/apply", { documents: limited("b") })).status).toBe(200);
-      let version = 0;
-      while (version < 2) version = (await mesh2.admin<{ isolate: { tableVersion: number } }>("GET", "/status")).body.isolate.tableVersion;
+      await waitFor("version 2 in the isolate", async () => (await mesh2.admin<{ isolate: { tableVersion: number } }>("GET", "/status")).body.isolate.tableVersion >= 2);
       const third = await mesh2.fetch("http://other.test/");
       expect(third.status).toBe(503);
       expect(third.headers.get("x-edgemesh-reason")).toBe("overflow");

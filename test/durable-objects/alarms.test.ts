@@ -6,7 +6,7 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { configStoreOf } from "../../durable-objects/config-store.ts";
+import { configStoreOf } from "../../common/protocol.ts";
 
 const passive = {
   consecutive5xx: 2,

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, route, simpleRoute, trafficPolicy } from "../support/policies.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
+import { waitFor } from "../support/wait.ts";
 
 let ups: Upstream[];
 let gateway: TestGateway;
@@ -110,7 +111,7 @@ describe("load balancing", () => {
     ups[0]!.setAlways({ kind: "hang" });
     // Load both endpoints; the slow one keeps its share in flight until released.
     const background = Promise.all(Array.from({ length: 10 }, () => serverOf("lr.test")));
-    while (ups[0]!.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor("a request at the hanging endpoint", () => ups[0]!.received.length > 0);
     // With two endpoints, power of two choices compares both: the fast one has nothing in flight.
     const sequential: string[] = [];
     for (let i = 0; i < 20; i++) sequential.push(await serverOf("lr.test"));

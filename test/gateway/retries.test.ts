@@ -32,7 +32,7 @@ beforeAll(async () => {
     }),
     backend("codes", [flaky.url]),
     simpleRoute("codes", "codes.test", "codes", { retry: { codes: [429], attempts: 3, backoff: "10ms" } }),
-    backend("two", [flaky.url, steady.url]),
+    { ...backend("two", [flaky.url, steady.url]), spec: { endpoints: [{ url: flaky.url, weight: 100 }, { url: steady.url, weight: 1 }] } },
     simpleRoute("two", "two.test", "two"),
     trafficPolicy("two", { kind: "Backend", name: "two" }, { retry: retry({ numRetries: 1 }), retryBudget: { ratio: 0, minRetriesPerSecond: 100 } }),
     backend("random", [flaky.url, steady.url]),
@@ -50,6 +50,12 @@ beforeAll(async () => {
     }),
     backend("none", [flaky.url]),
     simpleRoute("none", "none.test", "none"),
+    backend("deadline", [flaky.url]),
+    simpleRoute("deadline", "deadline.test", "deadline", { timeouts: { request: "150ms" } }),
+    trafficPolicy("deadline", { kind: "Backend", name: "deadline" }, {
+      retry: retry({ perRetry: { backOff: { baseInterval: "400ms", maxInterval: "400ms" } } }),
+      retryBudget: { ratio: 0, minRetriesPerSecond: 100 },
+    }),
   ]);
 });
 
@@ -89,12 +95,21 @@ describe("retry conditions", () => {
     expect(flaky.received).toHaveLength(3);
   });
 
-  it("turns a reset on the last attempt into a synthetic 502 upstream_reset", async () => {
+  it("turns a reset on the last attempt into a synthetic 503 upstream_reset (Envoy's UR)", async () => {
     flaky.resetNext(3);
     const { status, headers, body } = await gateway.json<{ error: { reason: string } }>("http://one.test/x");
-    expect(status).toBe(502);
+    expect(status).toBe(503);
     expect(headers.get("x-edgemesh-reason")).toBe("upstream_reset");
     expect(body.error.reason).toBe("upstream_reset");
+  });
+
+  it("answers 504 request_timeout when the request timeout ends while retries are in progress (GEP-1731)", async () => {
+    // The first try fails at once; the next backoff (200-400 ms) cannot end before the 150 ms deadline.
+    flaky.setAlways({ kind: "status", status: 503 });
+    const { status, body } = await gateway.json<{ error: { reason: string } }>("http://deadline.test/x");
+    expect(status).toBe(504);
+    expect(body.error.reason).toBe("request_timeout");
+    expect(flaky.received).toHaveLength(1);
   });
 
   it("does not retry statuses outside retryOn", async () => {
@@ -128,10 +143,12 @@ describe("retry conditions", () => {
     }
   });
 
-  it("moves a retry to another endpoint when the balancer offers one", async () => {
+  it("moves a retry to another endpoint even when the balancer would pick the same one again", async () => {
+    // Weights 100:1: round robin alone would send nearly every retry back to the failing endpoint.
     flaky.setAlways({ kind: "status", status: 503 });
     for (let i = 0; i < 4; i++) expect((await gateway.fetch("http://two.test/x")).status).toBe(200);
     expect(steady.received.length).toBe(4);
+    expect(flaky.received.length).toBe(4);
   });
 });
 

@@ -62,6 +62,11 @@ export class Upstream {
     this.always = behaviour;
     return this;
   }
+  /** Requests held by "hang" whose client is still waiting. */
+  get pending(): number {
+    return this.hanging.size;
+  }
+
   /** Answers every request that is hanging, normally. */
   release(): this {
     for (const answer of this.hanging.values()) answer();
@@ -98,7 +103,11 @@ export class Upstream {
           response.writeHead(status, { "content-type": "application/json", "x-upstream": this.name, connection: "keep-alive", "keep-alive": "timeout=5" });
           response.end(JSON.stringify(echo));
         };
-        if (behaviour?.kind === "hang") return void this.hanging.set(request, answer);
+        if (behaviour?.kind === "hang") {
+          // A hanging request the client gives up on (its connection closes) is no longer pending.
+          response.once("close", () => this.hanging.delete(request));
+          return void this.hanging.set(request, answer);
+        }
         if (behaviour?.kind === "delay") await new Promise((resolve) => setTimeout(resolve, behaviour.ms));
         answer();
       });

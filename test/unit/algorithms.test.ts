@@ -137,7 +137,7 @@ describe("match precedence", () => {
 
 describe("bounded rate-limit state", () => {
   it("keeps at most its capacity, dropping the least recently used key", async () => {
-    const { LruMap } = await import("../../workers/gateway/ratelimit/lru.ts");
+    const { LruMap } = await import("../../common/lru.ts");
     const map = new LruMap<string, number>(3);
     for (const key of ["a", "b", "c"]) map.set(key, 1);
     map.get("a");

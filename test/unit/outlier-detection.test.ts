@@ -1,6 +1,6 @@
 /** The outlier-detection state machine, driven by hand-made reports on a clock the test controls. */
 import { describe, expect, it } from "vitest";
-import { applyReports, expireEjections, maxEjectable, nextEjectionEnd, type EndpointHealth, type EndpointReport, type OutlierConfig } from "../../durable-objects/outlier-detection.ts";
+import { applyReports, expireEjections, maxEjectable, nextEjectionEnd, type EndpointHealth, type EndpointReport, type OutlierConfig } from "../../common/outlier-detection.ts";
 
 const config: OutlierConfig = {
   consecutive5xx: 5,

@@ -10,7 +10,7 @@ import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import { timingSafeEqual } from "hono/utils/buffer";
-import { problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
+import { AdminError, problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
 import { backendRoutes } from "./routes/backends.ts";
 import { configRoutes } from "./routes/config.ts";
 import { observeRoutes } from "./routes/observe.ts";
@@ -35,11 +35,12 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   // A hung control plane gets a 504, not a request that never ends.
   app.use("*", timeout(ADMIN_TIMEOUT_MS, () => new HTTPException(504, { message: `the control plane did not answer within ${ADMIN_TIMEOUT_MS} ms` })));
-  const checkToken = bearerAuth({ verifyToken: (token, c) => timingSafeEqual(token, (c.env as AdminHonoEnv["Bindings"]).ADMIN_TOKEN!) });
   app.use("*", async (c, next) => {
     if (c.req.path === "/admin/openapi.json") return next();
-    if (!c.env.ADMIN_TOKEN) throw new HTTPException(503, { message: "the admin API is off: set the ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN)" });
-    return checkToken(c as never, next);
+    const expected = c.env.ADMIN_TOKEN;
+    if (!expected) throw new HTTPException(503, { message: "the admin API is off: set the ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN)" });
+    // Hono types a middleware for its own Env; this one is for any.
+    return bearerAuth({ verifyToken: (token) => timingSafeEqual(token, expected) })(c as never, next);
   });
   app.use(
     "*",
@@ -56,6 +57,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.notFound((c) => c.json(problem(404, "not_found", `no admin route ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {
+    if (error instanceof AdminError) return c.json(problem(error.status, error.reason, error.message), error.status);
     if (error instanceof HTTPException) {
       const reason = ({ 401: "unauthorized", 503: "admin_disabled", 504: "control_plane_timeout" } as Record<number, string>)[error.status] ?? "invalid_request";
       const message = error.status === 401 ? "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)" : error.message;

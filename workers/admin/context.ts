@@ -1,26 +1,41 @@
 /** What admin handlers share: the gateway's env (with the admin token), this isolate's table source, stubs. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { configStoreOf } from "../../durable-objects/config-store.ts";
-import type { GatewayEnv } from "../gateway/context.ts";
+import { HTTPException } from "hono/http-exception";
+import { configStoreOf, coordinatorOf, rateLimiterOf, type Namespace } from "../../common/protocol.ts";
 import type { TableSource } from "../gateway/control-plane/table-source.ts";
+import type { GatewayEnv } from "../gateway/env.ts";
+import type { IsolateState } from "../gateway/isolate-state.ts";
 
-export interface AdminEnv extends GatewayEnv {
-  /** Bearer token for the admin API: a wrangler secret (`wrangler secret put ADMIN_TOKEN`). */
-  ADMIN_TOKEN?: string;
-  /** When set, the admin API answers only on this host; /admin on any other host goes to the mesh. */
-  ADMIN_HOST?: string;
-}
+export type AdminEnv = GatewayEnv;
 
 export type AdminHonoEnv = { Bindings: AdminEnv; Variables: { actor: string } };
 export type AdminApp = OpenAPIHono<AdminHonoEnv, {}, "/admin">;
 
 export interface AdminDeps {
   tables: TableSource;
+  isolate: IsolateState;
 }
 
-export const configStore = (env: AdminEnv) => configStoreOf(env.CONFIG_STORE);
+/** An admin failure with its own reason code (the status alone does not say enough). */
+export class AdminError extends HTTPException {
+  constructor(
+    status: 503,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(status, { message });
+  }
+}
 
-export const coordinator = (env: AdminEnv, backend: string) => env.BACKEND_COORDINATOR.get(env.BACKEND_COORDINATOR.idFromName(backend));
+/** The admin API is the control plane's face: without its bindings it cannot answer. */
+function bound(namespace: Namespace | undefined, binding: string): Namespace {
+  if (!namespace) throw new AdminError(503, "no_control_plane", `this deployment has no ${binding} binding: the admin API needs the control plane`);
+  return namespace;
+}
+
+export const configStore = (env: AdminEnv) => configStoreOf(bound(env.CONFIG_STORE, "CONFIG_STORE"));
+export const coordinator = (env: AdminEnv, backend: string) => coordinatorOf(bound(env.BACKEND_COORDINATOR, "BACKEND_COORDINATOR"), backend);
+export const rateLimiter = (env: AdminEnv, name: string) => rateLimiterOf(bound(env.RATE_LIMITER, "RATE_LIMITER"), name);
 
 export const problem = (status: number, reason: string, message: string, extra: Record<string, unknown> = {}) => ({
   error: { status, reason, message, ...extra },

@@ -1,26 +1,22 @@
 /**
- * The gateway: one Hono app whose middleware are the request stages, in this order (why):
- *  requestId       every request is named before anything can fail;
- *  recordOutcome   one outcome record per request, whatever happens below;
- *  prepareUpstream hop-by-hop headers out, forwarding and trace headers in;
- *  normalizePath   match on the path the upstream will see;
- *  matchRoute      host, then first match by Gateway API precedence (404 otherwise);
- *  modifyResponse  the rule's response headers, on every answer including errors;
- *  redirect        RequestRedirect answers here, without a backend;
- *  modifyRequest   URLRewrite and RequestHeaderModifier;
- *  mirror          the copy goes out after the response;
- *  splitTraffic    weighted choice of backendRef;
- *  rateLimit       local and global limits of the route and backend (429);
- *  bufferBody      keep the body when it may be sent again;
- *  forward         the attempt layers (stages/forward.ts).
- * Errors from any stage become synthetic responses in one place, onError.
+ * The gateway's whole request path, in order. The request stages are Hono middleware, each one job
+ * (stages/); the last one calls the backend through the attempt layers (attempt/), a stack run once
+ * per try. Errors from any stage become synthetic responses in one place, onError.
  */
 import { Hono } from "hono";
+import { loadBalance } from "./attempt/balance.ts";
+import { stack, type Call } from "./attempt/call.ts";
+import { faultInjection } from "./attempt/fault.ts";
+import { concurrencyLimit } from "./attempt/limits.ts";
+import { retry } from "./attempt/retry.ts";
+import { send } from "./attempt/send.ts";
+import { attemptTimeout, requestTimeout } from "./attempt/timeouts.ts";
 import type { MeshEnv } from "./context.ts";
+import type { TableSource } from "./control-plane/table-source.ts";
 import { MeshError, syntheticResponse } from "./errors.ts";
+import type { IsolateState } from "./isolate-state.ts";
 import type { OutcomeSink } from "./outcome.ts";
 import { bufferBody } from "./stages/buffer-body.ts";
-import { forward } from "./stages/forward.ts";
 import { matchRoute } from "./stages/match-route.ts";
 import { mirror } from "./stages/mirror.ts";
 import { modifyRequest } from "./stages/modify-request.ts";
@@ -32,30 +28,61 @@ import { recordOutcome } from "./stages/record-outcome.ts";
 import { redirect } from "./stages/redirect.ts";
 import { requestId } from "./stages/request-id.ts";
 import { splitTraffic } from "./stages/split-traffic.ts";
-import type { TableSource } from "./control-plane/table-source.ts";
+
+/**
+ * One try at the chosen backend, outermost layer first, with why:
+ *  requestTimeout   the whole call, retries and backoff included, is bounded;
+ *  retry            another attempt after a retriable failure, within budget;
+ *  attemptTimeout   each attempt is bounded on its own, so a hung try leaves time to retry;
+ *  concurrencyLimit fail fast with 503 rather than pile up on a saturated backend;
+ *  faultInjection   injected faults look to the layers above like a misbehaving backend;
+ *  loadBalance      an endpoint per attempt; a retry goes to one not tried yet, if any;
+ *  send             the request itself.
+ */
+const callBackend: Call = stack([requestTimeout, retry, attemptTimeout, concurrencyLimit, faultInjection, loadBalance], send);
+
+/**
+ * A mirrored copy: the same stack less what would make it count (no retries, no concurrency limit or
+ * budget, no faults, no outcome record), with a timeout of its own.
+ */
+const callMirror: Call = stack([requestTimeout, attemptTimeout, loadBalance], send);
 
 export interface GatewayOptions {
   tables: TableSource;
+  isolate: IsolateState;
   sinks: readonly OutcomeSink[];
 }
 
-export function createGateway({ tables, sinks }: GatewayOptions): Hono<MeshEnv> {
+export function createGateway({ tables, isolate, sinks }: GatewayOptions): Hono<MeshEnv> {
   const app = new Hono<MeshEnv>();
   app.use(
-    requestId(),
-    recordOutcome(sinks),
-    prepareUpstream(),
-    normalizePath(),
-    matchRoute(tables),
-    modifyResponse(),
-    redirect(),
-    modifyRequest(),
-    mirror(),
-    splitTraffic(),
-    rateLimit(),
-    bufferBody(),
+    requestId(), //            every request is named before anything can fail;
+    recordOutcome(sinks), //   one outcome record per request, whatever happens below;
+    prepareUpstream(), //      hop-by-hop and mesh-internal headers out, forwarding and trace headers in;
+    normalizePath(), //        match on the path the upstream will see;
+    matchRoute(tables), //     host, then first match by Gateway API precedence (404 otherwise);
+    modifyResponse(), //       the rule's response headers, on every answer including errors;
+    redirect(), //             RequestRedirect answers here, without a backend;
+    modifyRequest(), //        URLRewrite and RequestHeaderModifier;
+    mirror(callMirror), //     the copy goes out after the response, through the mirror stack;
+    splitTraffic(), //         weighted choice of backendRef;
+    rateLimit(isolate.limiters), // local and global limits of the route and backend (429);
+    bufferBody(), //           keep the body when it may be sent again.
   );
-  app.all("*", forward);
+  app.all("*", (c) =>
+    callBackend({
+      env: c.env,
+      request: c.req.raw,
+      upstream: c.get("upstream"),
+      target: c.get("target"),
+      outcome: c.get("outcome"),
+      deadlineAt: Infinity,
+      signal: undefined,
+      timedOut: undefined,
+      endpoint: undefined,
+      tried: [],
+    }),
+  );
   app.onError((error, c) => {
     if (error instanceof MeshError) return syntheticResponse(error.status, error.reason, error.message, c.get("requestId"), error.headers);
     console.error(JSON.stringify({ level: "error", message: "unhandled error", requestId: c.get("requestId"), error: String(error?.stack ?? error) }));

@@ -1,7 +1,10 @@
 /** What the stages hand each other, typed: Hono variables for the request, and the upstream request being built. */
+import type { GatewayEnv } from "./env.ts";
 import type { Outcome } from "./outcome.ts";
 import type { BackendTarget, RouteEntry, RoutingTable } from "./table/index.ts";
 import type { TraceContext } from "./trace-context.ts";
+
+export type { GatewayEnv } from "./env.ts";
 
 export type RequestBody =
   | { readonly kind: "none" }
@@ -21,11 +24,6 @@ export interface UpstreamRequest {
   search: string;
   headers: Headers;
   body: RequestBody;
-}
-
-export interface GatewayEnv extends Env {
-  /** Policy documents as JSON, replacing the bundled ones (per-environment overrides, tests). */
-  MESH_POLICIES?: string;
 }
 
 export type MeshEnv = {

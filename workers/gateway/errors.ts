@@ -11,7 +11,8 @@ export const REASONS = {
   no_route: 404,
   no_backend: 500,
   internal_error: 500,
-  upstream_reset: 502,
+  // Envoy's UF / UR: a connection that failed or was reset is 503, retried or not.
+  upstream_reset: 503,
   no_healthy_upstream: 503,
   overflow: 503,
   rate_limited: 429,

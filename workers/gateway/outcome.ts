@@ -2,6 +2,8 @@
  * The one record each request yields. Metrics, logs, traces and the circuit breaker all read this and
  * nothing else, after the response has gone (`ctx.waitUntil`), so none of them is on the request path.
  */
+import type { AttemptResult } from "./attempt/classify.ts";
+import type { GatewayEnv } from "./env.ts";
 import type { Reason } from "./errors.ts";
 
 export interface TryRecord {
@@ -10,6 +12,8 @@ export interface TryRecord {
   /** Upstream status, or the synthetic status of a local failure (502 reset, 504 per-try timeout). */
   status: number;
   reason: Reason | undefined;
+  /** What the try's result means (attempt/classify.ts), for retries, health and timeouts alike. */
+  result: AttemptResult;
   latencyMs: number;
   /** A local failure while streaming the client's body: not held against the endpoint's health. */
   clientMayBeAtFault?: true;
@@ -40,4 +44,4 @@ export interface Outcome {
   faults: ("delay" | "abort")[];
 }
 
-export type OutcomeSink = (outcome: Outcome, env: Env) => void | Promise<void>;
+export type OutcomeSink = (outcome: Outcome, env: GatewayEnv) => void | Promise<void>;

@@ -1,6 +1,5 @@
 /** Backends: endpoints as this isolate sees them, health as the coordinator decided it, and the run-time registry. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { healthOf } from "../../gateway/health/backend-health.ts";
 import type { BackendRuntime } from "../../gateway/table/index.ts";
 import { coordinator, problem, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
 import { BackendName, BackendView, EndpointUrl, ErrorBody, json, RegisteredEndpoint, Registration } from "../schemas.ts";
@@ -18,7 +17,7 @@ function view(backend: BackendRuntime) {
   };
 }
 
-export function backendRoutes(app: AdminApp, { tables }: AdminDeps): void {
+export function backendRoutes(app: AdminApp, { tables, isolate }: AdminDeps): void {
   const findBackend = async (c: { env: AdminEnv; executionCtx: { waitUntil(promise: Promise<unknown>): void } }, name: string) => {
     const table = await tables.current(c.env, c.executionCtx);
     return [...table.backends.values()].find((backend) => backend.name === name);
@@ -40,7 +39,7 @@ export function backendRoutes(app: AdminApp, { tables }: AdminDeps): void {
       if (!backend) return c.json(problem(404, "not_found", `no backend "${name}"`), 404);
       const stub = coordinator(c.env, name);
       const [registered, global] = await Promise.all([stub.endpoints(), stub.snapshot()]);
-      return c.json({ ...view(backend), registered, health: { global, isolate: healthOf(name).describe() } }, 200);
+      return c.json({ ...view(backend), registered, health: { global, isolate: isolate.health.find(name)?.describe() ?? null } }, 200);
     },
   );
 

@@ -1,6 +1,6 @@
 /** Configuration: current version, history, apply (with dry run), diff, rollback. */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Json, ApplyResult as StoreApplyResult } from "../../../durable-objects/types.ts";
+import type { Json, ApplyResult as StoreApplyResult } from "../../../common/protocol.ts";
 import { configStore, problem, type AdminApp } from "../context.ts";
 import { ApplyBody, ApplyResult, ConfigBody, ErrorBody, json, ObjectChange, Page, RollbackBody, VersionSummary } from "../schemas.ts";
 

@@ -1,7 +1,7 @@
 /** Read-only views: status, the audit log, rate-limit state. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { describeLimiters, type RateLimitRule } from "../../gateway/ratelimit/index.ts";
-import { configStore, type AdminApp, type AdminDeps } from "../context.ts";
+import type { RateLimitRule } from "../../gateway/ratelimit/index.ts";
+import { configStore, rateLimiter, type AdminApp, type AdminDeps } from "../context.ts";
 import { AuditEntry, json, Page, RateLimitView } from "../schemas.ts";
 
 
@@ -15,7 +15,7 @@ const Status = z
   })
   .openapi("Status");
 
-export function observeRoutes(app: AdminApp, { tables }: AdminDeps): void {
+export function observeRoutes(app: AdminApp, { tables, isolate: state }: AdminDeps): void {
   app.openapi(
     createRoute({ method: "get", path: "/status", tags: ["status"], summary: "Which version this isolate serves, and the control plane's", responses: { 200: json(Status, "status") } }),
     async (c) => {
@@ -45,13 +45,13 @@ export function observeRoutes(app: AdminApp, { tables }: AdminDeps): void {
       const table = await tables.current(c.env, c.executionCtx);
       const rules = new Map<string, RateLimitRule>();
       for (const target of table.targets) for (const rule of target.policy.rateLimits) rules.set(rule.id, rule);
-      const isolate = describeLimiters();
+      const isolate = state.limiters.describe();
       const views = await Promise.all(
         [...rules.values()].map(async (rule) => {
           const view = { id: rule.id, name: rule.name, scope: rule.scope, requests: rule.requests, windowMs: rule.windowMs, shards: rule.shards };
           if (rule.scope !== "global") return view;
           const shards = await Promise.all(
-            Array.from({ length: rule.shards }, (_, shard) => c.env.RATE_LIMITER.get(c.env.RATE_LIMITER.idFromName(`${rule.id}#${shard}`)).stats()),
+            Array.from({ length: rule.shards }, (_, shard) => rateLimiter(c.env, `${rule.id}#${shard}`).stats()),
           );
           return {
             ...view,

@@ -3,7 +3,8 @@
  * backend; a Layer wraps a Call with one behaviour (a tower layer). Layers throw MeshError for local
  * failures and return upstream responses as they are, whatever their status.
  */
-import type { GatewayEnv, UpstreamRequest } from "../context.ts";
+import type { UpstreamRequest } from "../context.ts";
+import type { GatewayEnv } from "../env.ts";
 import type { EndpointRuntime } from "../lb/index.ts";
 import type { Outcome } from "../outcome.ts";
 import type { BackendTarget } from "../table/index.ts";
@@ -14,7 +15,8 @@ export interface CallContext {
   readonly request: Request;
   readonly upstream: UpstreamRequest;
   readonly target: BackendTarget;
-  readonly outcome: Outcome;
+  /** The request's outcome record; undefined for a mirrored copy, which counts toward nothing. */
+  readonly outcome: Outcome | undefined;
   /** Epoch ms by which the whole call must have its response headers (Infinity: no request timeout). */
   deadlineAt: number;
   /** Aborts this attempt's I/O when its time is up; undefined when nothing bounds the attempt. */

@@ -14,14 +14,14 @@ export const faultInjection: Layer = (inner) => async (call) => {
   const fault = call.target.policy.fault;
   if (!fault) return inner(call);
   if (fault.delay && roll(fault.delay.percentage)) {
-    call.outcome.faults.push("delay");
+    call.outcome?.faults.push("delay");
     await sleep(fault.delay.ms, call.signal).catch((cause) => {
       throw timeoutError(call, cause);
     });
   }
   if (fault.abort && roll(fault.abort.percentage)) {
-    call.outcome.faults.push("abort");
-    return syntheticResponse(fault.abort.status, "fault_abort", "aborted by fault injection", call.outcome.requestId);
+    call.outcome?.faults.push("abort");
+    return syntheticResponse(fault.abort.status, "fault_abort", "aborted by fault injection", call.outcome?.requestId);
   }
   return inner(call);
 };

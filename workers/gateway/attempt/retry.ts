@@ -1,12 +1,16 @@
 /**
- * Retries: another attempt when the last one failed in a way the policy names, while the method is
- * safe to repeat, the body can be sent again, the per-backend retry budget and parallel-retry limit
- * allow it and the request deadline has not passed. Waits between attempts with exponential backoff.
+ * Retries: another attempt when the last one failed in a way the policy names (attempt/classify.ts),
+ * while the method is safe to repeat, the body can be sent again, the per-backend retry budget and
+ * parallel-retry limit allow it and the request deadline has not passed. Waits between attempts with
+ * exponential backoff. When the request timeout is reached while retries are still in progress (the
+ * next backoff would not end before the deadline), the answer is the timeout, 504, as GEP-1731 has it.
  */
 import { MeshError } from "../errors.ts";
 import type { RetryPolicy } from "../table/index.ts";
 import type { Call, CallContext, Layer } from "./call.ts";
+import { classifyError, classifyStatus, isRetriable, type AttemptResult } from "./classify.ts";
 import { sleep } from "./sleep.ts";
+import { requestTimeoutError } from "./timeouts.ts";
 
 /** RFC 9110 idempotent methods: repeating them has the same effect as sending them once. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -15,7 +19,7 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 export const retriesMethod = (policy: RetryPolicy | undefined, method: string): policy is RetryPolicy =>
   policy !== undefined && (policy.retryNonIdempotent || IDEMPOTENT.has(method));
 
-type Result = { response: Response; error?: undefined } | { error: MeshError; response?: undefined };
+type Result = ({ response: Response; error?: undefined } | { error: MeshError; response?: undefined }) & { result: AttemptResult; status: number };
 
 export const retry: Layer = (inner) => async (base) => {
   const { backend, policy } = base.target;
@@ -24,28 +28,30 @@ export const retry: Layer = (inner) => async (base) => {
   const retryPolicy = policy.retry;
   const replayable = retriesMethod(retryPolicy, base.upstream.method) && base.upstream.body.kind !== "stream";
 
-  let result = await attempt(inner, base);
+  let last = await attempt(inner, base);
   for (let retryIndex = 0; replayable && retryIndex < retryPolicy.numRetries; retryIndex++) {
-    if (!shouldRetry(retryPolicy, result)) break;
+    if (!isRetriable(retryPolicy, last.result, last.status)) break;
     if (state.retriesInFlight >= backend.maxParallelRetries) break;
-    // No time left for the backoff and another try: the last answer stands.
     const wait = backoffMs(retryPolicy, retryIndex);
-    if (wait >= base.deadlineAt - Date.now()) break;
+    if (wait >= base.deadlineAt - Date.now()) {
+      await last.response?.body?.cancel();
+      throw requestTimeoutError(base, true);
+    }
     if (!state.retryBudget.tryWithdraw()) {
-      base.outcome.retryBudgetExhausted = true;
+      if (base.outcome) base.outcome.retryBudgetExhausted = true;
       break;
     }
-    await result.response?.body?.cancel();
+    await last.response?.body?.cancel();
     state.retriesInFlight++;
     try {
       await sleep(wait);
-      result = await attempt(inner, base);
+      last = await attempt(inner, base);
     } finally {
       state.retriesInFlight--;
     }
   }
-  if (result.error) throw result.error;
-  return result.response;
+  if (last.error) throw last.error;
+  return last.response;
 };
 
 async function attempt(inner: Call, base: CallContext): Promise<Result> {
@@ -53,43 +59,27 @@ async function attempt(inner: Call, base: CallContext): Promise<Result> {
   const startedAt = Date.now();
   let result: Result;
   try {
-    result = { response: await inner(call) };
+    const response = await inner(call);
+    result = { response, result: classifyStatus(response.status), status: response.status };
   } catch (error) {
     if (!(error instanceof MeshError)) throw error;
-    result = { error };
+    result = { error, result: classifyError(error), status: error.status };
   }
-  base.outcome.tries.push({
-    endpoint: call.endpoint?.id,
-    status: result.response?.status ?? result.error!.status,
-    reason: result.error?.reason,
-    latencyMs: Date.now() - startedAt,
-    // With a streamed body, a reset or timeout may be the client's (it stopped or slowed its upload).
-    ...(result.error && base.upstream.body.kind === "stream" && { clientMayBeAtFault: true }),
-  });
-  base.outcome.endpoint = call.endpoint?.id;
-  base.outcome.attempts++;
+  const outcome = base.outcome;
+  if (outcome) {
+    outcome.tries.push({
+      endpoint: call.endpoint?.id,
+      status: result.status,
+      reason: result.error?.reason,
+      result: result.result,
+      latencyMs: Date.now() - startedAt,
+      // With a streamed body, a reset or timeout may be the client's (it stopped or slowed its upload).
+      ...(result.error && base.upstream.body.kind === "stream" && { clientMayBeAtFault: true }),
+    });
+    outcome.endpoint = call.endpoint?.id;
+    outcome.attempts++;
+  }
   return result;
-}
-
-/** Whether a result is one the policy retries, in Envoy's vocabulary. */
-export function shouldRetry(policy: RetryPolicy, result: Result): boolean {
-  const { triggers } = policy;
-  if (result.error) {
-    switch (result.error.reason) {
-      case "upstream_reset":
-        // workerd reports a refused connection and a reset alike ("Network connection lost").
-        return triggers.has("reset") || triggers.has("connect-failure") || triggers.has("5xx") || triggers.has("gateway-error");
-      case "per_try_timeout":
-        return triggers.has("5xx") || triggers.has("gateway-error") || triggers.has("reset");
-      default:
-        // request_timeout, overflow, no_healthy_upstream: another try cannot help.
-        return false;
-    }
-  }
-  const status = result.response.status;
-  if (triggers.has("5xx") && status >= 500) return true;
-  if (triggers.has("gateway-error") && (status === 502 || status === 503 || status === 504)) return true;
-  return triggers.has("retriable-status-codes") && policy.statusCodes.has(status);
 }
 
 /**

@@ -2,7 +2,8 @@
  * The innermost call: sends the upstream request to the picked endpoint (over HTTP, or over the
  * backend's service binding) and hands back a response the outer stages may edit.
  */
-import type { GatewayEnv, RequestBody, UpstreamRequest } from "../context.ts";
+import type { RequestBody, UpstreamRequest } from "../context.ts";
+import type { GatewayEnv } from "../env.ts";
 import { MeshError } from "../errors.ts";
 import { stripHopByHop } from "../hop-by-hop.ts";
 import type { EndpointRuntime } from "../lb/index.ts";
@@ -44,13 +45,16 @@ export async function sendTo(
   return editable;
 }
 
+/** The binding a Worker backend names; bindings are looked up by the name the policy gives. */
 function serviceBinding(env: GatewayEnv, backend: BackendRuntime): Fetcher {
-  const binding = (env as unknown as Record<string, Fetcher | undefined>)[backend.service!];
-  if (typeof binding?.fetch !== "function") {
+  const binding: unknown = Reflect.get(env, backend.service!);
+  if (!isFetcher(binding)) {
     throw new MeshError("no_healthy_upstream", `service binding ${backend.service} of backend ${backend.name} is not bound`);
   }
   return binding;
 }
+
+const isFetcher = (value: unknown): value is Fetcher => typeof (value as Fetcher | undefined)?.fetch === "function";
 
 function bodyOf(body: RequestBody): BodyInit | null {
   if (body.kind === "buffered") return body.bytes;

@@ -41,5 +41,14 @@ export function timeoutError(call: CallContext, cause?: unknown): MeshError {
   const perTry = call.timedOut === "try" && Date.now() < call.deadlineAt;
   return perTry
     ? new MeshError("per_try_timeout", `no response within the per-try timeout (${call.target.policy.perTryTimeoutMs} ms)`, { cause })
-    : new MeshError("request_timeout", `no response within the request timeout (${call.target.policy.requestTimeoutMs} ms)`, { cause });
+    : requestTimeoutError(call);
 }
+
+/** `retrying`: the deadline came while retries were still in progress (the next one would not fit). */
+export const requestTimeoutError = (call: CallContext, retrying = false) =>
+  new MeshError(
+    "request_timeout",
+    retrying
+      ? `the request timeout (${call.target.policy.requestTimeoutMs} ms) ends before the next retry could be sent`
+      : `no response within the request timeout (${call.target.policy.requestTimeoutMs} ms)`,
+  );

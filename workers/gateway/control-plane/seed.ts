@@ -3,36 +3,32 @@
  * when an environment or a test sets it. It is the configuration until the control plane has one, and
  * what seeds the control plane.
  */
-import type { Bundle } from "../../../durable-objects/config-store.ts";
 import { formatError, type SourceDocument } from "../../../policies/errors.ts";
 import { parsePolicySet } from "../../../policies/policy-set.ts";
 import type { GatewayEnv } from "../context.ts";
 import bundled from "../generated/policies.json";
 import { compileTable, type RoutingTable } from "../table/index.ts";
-import type { Json, RegisteredEndpoint } from "../../../durable-objects/types.ts";
+import type { Bundle, Json, RegisteredEndpoint } from "../../../common/protocol.ts";
+import type { IsolateState } from "../isolate-state.ts";
 
 export interface Seed extends Bundle {
   table: RoutingTable;
 }
 
-let cached: Promise<Seed> | undefined;
-
 /**
- * Built once per isolate: an isolate's bindings and bundle never change (a new deploy is a new
- * isolate). An invalid MESH_POLICIES is logged and the bundled policies serve instead.
+ * The deploy's policy set, compiled. An isolate builds it once (TableSource keeps it): its bindings
+ * and bundle never change, a new deploy is a new isolate. An invalid MESH_POLICIES is logged and the
+ * bundled policies serve instead.
  */
-export function seedOf(env: GatewayEnv): Promise<Seed> {
-  cached ??= buildSeed(env.MESH_POLICIES ?? bundled).catch((error) => {
+export function buildSeed(env: GatewayEnv, isolate: IsolateState): Promise<Seed> {
+  return seedFrom(env.MESH_POLICIES ?? bundled, isolate).catch((error) => {
     if (env.MESH_POLICIES === undefined) throw error;
     console.error(JSON.stringify({ level: "error", message: "MESH_POLICIES rejected; serving the bundled policies", error: String(error) }));
-    return buildSeed(bundled);
+    return seedFrom(bundled, isolate);
   });
-  // A failure is not kept: the next request tries again.
-  cached.catch(() => (cached = undefined));
-  return cached;
 }
 
-async function buildSeed(source: unknown): Promise<Seed> {
+async function seedFrom(source: unknown, isolate: IsolateState): Promise<Seed> {
   let documents: { source: string; value: unknown }[];
   let builtAt: number;
   if (typeof source === "string") {
@@ -48,7 +44,7 @@ async function buildSeed(source: unknown): Promise<Seed> {
     builtAt,
     documents: values,
     sources: documents.map((document) => document.source),
-    table: compileDocuments(documents.map(({ source, value }, index) => ({ source, index, value })), 1),
+    table: compileDocuments(documents.map(({ source, value }, index) => ({ source, index, value })), 1, {}, isolate),
   };
 }
 
@@ -56,11 +52,12 @@ async function buildSeed(source: unknown): Promise<Seed> {
 export function compileDocuments(
   documents: SourceDocument[],
   version: number,
-  registry?: Readonly<Record<string, readonly RegisteredEndpoint[]>>,
+  registry: Readonly<Record<string, readonly RegisteredEndpoint[]>>,
+  isolate: IsolateState,
 ): RoutingTable {
   const result = parsePolicySet(documents);
   if (!result.ok) throw new Error(`invalid policies:\n${result.errors.map(formatError).join("\n")}`);
-  return compileTable(result.set, version, registry);
+  return compileTable(result.set, version, registry, isolate);
 }
 
 async function sha256(text: string): Promise<string> {

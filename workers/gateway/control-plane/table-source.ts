@@ -4,24 +4,18 @@
  * at most one read in flight, in the background. A cold isolate waits up to COLD_START_WAIT_MS for its
  * first read, then serves the deploy's own policies. A failed or slow read keeps the last good table.
  */
-import { configStoreOf, type ConfigStore } from "../../../durable-objects/config-store.ts";
-import { SNAPSHOT_KEY, type MeshSnapshot } from "../../../durable-objects/types.ts";
-import type { GatewayEnv } from "../context.ts";
+import { configStoreOf, SNAPSHOT_KEY, type MeshSnapshot } from "../../../common/protocol.ts";
+import type { GatewayEnv } from "../env.ts";
+import type { IsolateState } from "../isolate-state.ts";
 import type { RoutingTable } from "../table/index.ts";
 import { sleep } from "../attempt/sleep.ts";
 import { withTimeout } from "../with-timeout.ts";
-import { compileDocuments, seedOf, type Seed } from "./seed.ts";
+import { buildSeed, compileDocuments, type Seed } from "./seed.ts";
 
 export const DEFAULT_POLL_INTERVAL_MS = 5_000;
 const COLD_START_WAIT_MS = 300;
 /** A read or seed that takes longer is abandoned, so a hung control plane cannot stall the next poll. */
 const CONTROL_PLANE_TIMEOUT_MS = 2_000;
-
-export interface ControlPlaneEnv {
-  MESH_KV?: KVNamespace;
-  CONFIG_STORE?: DurableObjectNamespace<ConfigStore>;
-  CONFIG_POLL_INTERVAL_MS?: string;
-}
 
 interface Loaded {
   table: RoutingTable;
@@ -33,6 +27,8 @@ type Waiter = Pick<ExecutionContext, "waitUntil">;
 
 export class TableSource {
   private seed: Seed | undefined;
+  /** The seed being built; a failure is not kept, so the next request tries again. */
+  private seedBuild: Promise<Seed> | undefined;
   private loaded: Loaded | undefined;
   private checkedAt = 0;
   private pollMs = DEFAULT_POLL_INTERVAL_MS;
@@ -42,18 +38,28 @@ export class TableSource {
   private seededHash: string | undefined;
   private lastError: string | undefined;
 
+  constructor(private readonly isolate: IsolateState) {}
+
   /** The table to route with: synchronous once warm, so the hot path awaits nothing. */
-  current(env: GatewayEnv & ControlPlaneEnv, ctx: Waiter): RoutingTable | Promise<RoutingTable> {
+  current(env: GatewayEnv, ctx: Waiter): RoutingTable | Promise<RoutingTable> {
     const seed = this.seed;
-    if (!seed) return seedOf(env).then((built) => ((this.seed = built), this.start(env, ctx)));
+    if (!seed) return this.buildSeed(env).then((built) => ((this.seed = built), this.start(env, ctx)));
     if (!env.MESH_KV) return seed.table;
     if (!this.loaded && this.firstRead && Date.now() < this.firstRead.deadline) return this.waitForFirstRead(seed);
     if (!this.refreshing && Date.now() - this.checkedAt >= this.pollMs) ctx.waitUntil(this.refresh(env, seed));
     return this.loaded?.table ?? seed.table;
   }
 
+  private buildSeed(env: GatewayEnv): Promise<Seed> {
+    if (!this.seedBuild) {
+      this.seedBuild = buildSeed(env, this.isolate);
+      this.seedBuild.catch(() => (this.seedBuild = undefined));
+    }
+    return this.seedBuild;
+  }
+
   /** First request of the isolate: start the first read and wait for it, briefly. */
-  private start(env: GatewayEnv & ControlPlaneEnv, ctx: Waiter): RoutingTable | Promise<RoutingTable> {
+  private start(env: GatewayEnv, ctx: Waiter): RoutingTable | Promise<RoutingTable> {
     const seed = this.seed!;
     if (!env.MESH_KV) return seed.table;
     const interval = Number(env.CONFIG_POLL_INTERVAL_MS ?? DEFAULT_POLL_INTERVAL_MS);
@@ -81,12 +87,12 @@ export class TableSource {
     };
   }
 
-  private refresh(env: GatewayEnv & ControlPlaneEnv, seed: Seed): Promise<void> {
+  private refresh(env: GatewayEnv, seed: Seed): Promise<void> {
     this.refreshing ??= this.load(env, seed).finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
 
-  private async load(env: GatewayEnv & ControlPlaneEnv, seed: Seed): Promise<void> {
+  private async load(env: GatewayEnv, seed: Seed): Promise<void> {
     this.checkedAt = Date.now();
     try {
       const read = () => withTimeout(env.MESH_KV!.get<MeshSnapshot>(SNAPSHOT_KEY, "json"), CONTROL_PLANE_TIMEOUT_MS);
@@ -98,7 +104,7 @@ export class TableSource {
       if (this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion) return;
       const documents = snapshot.documents.map((value, index) => ({ source: snapshot.sources[index] ?? "control plane", index, value }));
       this.loaded = {
-        table: compileDocuments(documents, snapshot.version, snapshot.registry),
+        table: compileDocuments(documents, snapshot.version, snapshot.registry, this.isolate),
         version: snapshot.version,
         registryVersion: snapshot.registryVersion,
       };
@@ -110,7 +116,7 @@ export class TableSource {
   }
 
   /** Hands this deploy's policies to the ConfigStore, once per isolate (again on the next poll if it failed); true if it did. */
-  private async seedStore(env: ControlPlaneEnv, seed: Seed): Promise<boolean> {
+  private async seedStore(env: GatewayEnv, seed: Seed): Promise<boolean> {
     if (!env.CONFIG_STORE || this.seededHash === seed.hash) return false;
     const { hash, builtAt, documents, sources } = seed;
     await withTimeout(configStoreOf(env.CONFIG_STORE).seed({ hash, builtAt, documents, sources }), CONTROL_PLANE_TIMEOUT_MS);

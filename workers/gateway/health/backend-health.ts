@@ -5,7 +5,7 @@
  * forgets no ejection. Read on every request through `eligible`, which is cached until the next
  * ejection ends.
  */
-import type { HealthSnapshot } from "../../../durable-objects/backend-coordinator.ts";
+import type { HealthSnapshot } from "../../../common/protocol.ts";
 import {
   applyReports,
   expireEjections,
@@ -13,10 +13,10 @@ import {
   type EndpointHealth,
   type EndpointReport,
   type OutlierConfig,
-} from "../../../durable-objects/outlier-detection.ts";
+} from "../../../common/outlier-detection.ts";
 import type { EndpointRuntime } from "../lb/index.ts";
 
-export type Failure = "none" | "5xx" | "gateway";
+import type { Failure } from "../attempt/classify.ts";
 
 export class BackendHealth {
   config: OutlierConfig | undefined;
@@ -106,16 +106,18 @@ export class BackendHealth {
   }
 }
 
-/** Per isolate, per backend name: survives routing-table recompiles. */
-const healthByBackend = new Map<string, BackendHealth>();
+/** Every backend's health in one isolate, by backend name (part of the IsolateState): survives routing-table recompiles. */
+export class HealthByBackend {
+  private readonly health = new Map<string, BackendHealth>();
 
-export function healthOf(backend: string): BackendHealth {
-  let health = healthByBackend.get(backend);
-  if (!health) healthByBackend.set(backend, (health = new BackendHealth()));
-  return health;
-}
+  of(backend: string): BackendHealth {
+    let health = this.health.get(backend);
+    if (!health) this.health.set(backend, (health = new BackendHealth()));
+    return health;
+  }
 
-export function classify(status: number): Failure {
-  if (status === 502 || status === 503 || status === 504) return "gateway";
-  return status >= 500 ? "5xx" : "none";
+  /** Only for backends this isolate has health for; does not create one. */
+  find(backend: string): BackendHealth | undefined {
+    return this.health.get(backend);
+  }
 }

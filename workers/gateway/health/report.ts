@@ -6,37 +6,33 @@
  * when its interval is up. Runs after the response (`waitUntil`); a slow or failing Durable Object
  * only delays what this isolate learns.
  */
-import type { BackendCoordinator } from "../../../durable-objects/backend-coordinator.ts";
-import type { OutcomeSink } from "../outcome.ts";
+import { coordinatorOf, type Namespace } from "../../../common/protocol.ts";
+import { healthFailure } from "../attempt/classify.ts";
 import { sleep } from "../attempt/sleep.ts";
+import type { OutcomeSink } from "../outcome.ts";
 import { withTimeout } from "../with-timeout.ts";
-import { classify, healthOf, type BackendHealth } from "./backend-health.ts";
+import type { BackendHealth, HealthByBackend } from "./backend-health.ts";
 
 export const DEFAULT_REPORT_INTERVAL_MS = 1_000;
 const REPORT_TIMEOUT_MS = 2_000;
 
-interface HealthEnv {
-  BACKEND_COORDINATOR?: DurableObjectNamespace<BackendCoordinator>;
-  HEALTH_REPORT_INTERVAL_MS?: string;
-}
-
 /** Synchronous unless it schedules a report: only then does the request's invocation stay open. */
-export const reportHealth: OutcomeSink = (outcome, env) => {
-  if (!outcome.backend) return;
-  const health = healthOf(outcome.backend);
-  if (!health.config) return;
-  const now = Date.now();
-  for (const attempt of outcome.tries) {
-    if (attempt.endpoint && !attempt.clientMayBeAtFault) health.record(attempt.endpoint, classify(attempt.status), now);
-  }
-  const namespace = (env as HealthEnv).BACKEND_COORDINATOR;
-  if (!namespace || health.reportScheduled) return;
-  const interval = Number((env as HealthEnv).HEALTH_REPORT_INTERVAL_MS ?? DEFAULT_REPORT_INTERVAL_MS);
-  health.reportScheduled = true;
-  return reportAfter(health.lastReportAt ? health.lastReportAt + interval - now : 0, health, outcome.backend, namespace);
-};
+export const reportHealth =
+  (healthByBackend: HealthByBackend): OutcomeSink =>
+  (outcome, env) => {
+    if (!outcome.backend) return;
+    const health = healthByBackend.find(outcome.backend);
+    if (!health?.config) return;
+    const now = Date.now();
+    for (const attempt of outcome.tries) if (attempt.endpoint) health.record(attempt.endpoint, healthFailure(attempt), now);
+    const namespace = env.BACKEND_COORDINATOR;
+    if (!namespace || health.reportScheduled) return;
+    const interval = Number(env.HEALTH_REPORT_INTERVAL_MS ?? DEFAULT_REPORT_INTERVAL_MS);
+    health.reportScheduled = true;
+    return reportAfter(health.lastReportAt ? health.lastReportAt + interval - now : 0, health, outcome.backend, namespace);
+  };
 
-async function reportAfter(wait: number, health: BackendHealth, backend: string, namespace: DurableObjectNamespace<BackendCoordinator>): Promise<void> {
+async function reportAfter(wait: number, health: BackendHealth, backend: string, namespace: Namespace): Promise<void> {
   try {
     if (wait > 0) await sleep(wait);
     await report(health, backend, namespace);
@@ -45,12 +41,11 @@ async function reportAfter(wait: number, health: BackendHealth, backend: string,
   }
 }
 
-async function report(health: BackendHealth, backend: string, namespace: DurableObjectNamespace<BackendCoordinator>): Promise<void> {
+async function report(health: BackendHealth, backend: string, namespace: Namespace): Promise<void> {
   health.lastReportAt = Date.now();
   const reports = health.drainReports();
   try {
-    const stub = namespace.get(namespace.idFromName(backend));
-    const call = stub.report({ config: health.config!, totalEndpoints: health.endpointIds.length, endpoints: health.endpointIds, reports });
+    const call = coordinatorOf(namespace, backend).report({ config: health.config!, totalEndpoints: health.endpointIds.length, endpoints: health.endpointIds, reports });
     health.applySnapshot(await withTimeout(call, REPORT_TIMEOUT_MS));
   } catch (error) {
     console.error(JSON.stringify({ level: "warn", message: "health report failed; keeping the last known ejections", backend, error: String(error) }));

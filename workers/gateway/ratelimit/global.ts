@@ -5,10 +5,10 @@
  * background before that happens. If the Durable Object cannot be reached, requests are allowed
  * (fail open): a slow control plane must not take the mesh down.
  */
-import type { RateLimiter } from "../../../durable-objects/rate-limiter.ts";
+import { rateLimiterOf, type Namespace } from "../../../common/protocol.ts";
 import { fnv1a } from "../lb/hash.ts";
 import { withTimeout } from "../with-timeout.ts";
-import { LruMap } from "./lru.ts";
+import { LruMap } from "../../../common/lru.ts";
 import type { RateLimitRule, Verdict } from "./rule.ts";
 
 /** How much traffic a lease should cover: about a second of this isolate's recent rate. */
@@ -37,7 +37,7 @@ export class GlobalLimiter {
 
   constructor(public rule: RateLimitRule) {}
 
-  async take(key: string, namespace: DurableObjectNamespace<RateLimiter>, waitUntil: (p: Promise<unknown>) => void, now: number): Promise<Verdict> {
+  async take(key: string, namespace: Namespace, waitUntil: (p: Promise<unknown>) => void, now: number): Promise<Verdict> {
     const { windowMs } = this.rule;
     const window = Math.floor(now / windowMs);
     const resetMs = (window + 1) * windowMs - now;
@@ -68,14 +68,14 @@ export class GlobalLimiter {
     return state;
   }
 
-  private lease(state: KeyState, key: string, namespace: DurableObjectNamespace<RateLimiter>, now: number): Promise<void> {
+  private lease(state: KeyState, key: string, namespace: Namespace, now: number): Promise<void> {
     const { id, requests, windowMs, shards } = this.rule;
     const rate = state.seen / Math.max(now - state.firstSeenAt, 100);
     const ramp = state.lastLeaseAt && now - state.lastLeaseAt < LEASE_HORIZON_MS / 2 ? state.lastWant * 2 : 0;
     const want = Math.min(requests, Math.max(1, Math.ceil(rate * LEASE_HORIZON_MS), ramp));
     const window = state.window;
     this.calls++;
-    const stub = namespace.get(namespace.idFromName(`${id}#${fnv1a(key) % shards}`));
+    const stub = rateLimiterOf(namespace, `${id}#${fnv1a(key) % shards}`);
     state.pending = withTimeout(stub.lease({ key, window, windowMs, limit: requests, want }), LEASE_TIMEOUT_MS)
       .then((lease) => {
         state.tokens += lease.granted;

@@ -2,7 +2,7 @@
  * Runs a request through its rate-limit rules. Limiters are kept per rule id across config versions,
  * so a reload does not refill every bucket; a changed limit takes effect on the next request.
  */
-import type { RateLimiter } from "../../../durable-objects/rate-limiter.ts";
+import type { Namespace } from "../../../common/protocol.ts";
 import { GlobalLimiter } from "./global.ts";
 import { LocalLimiter } from "./local.ts";
 import type { RateLimitRule, Verdict } from "./rule.ts";
@@ -10,16 +10,24 @@ import type { RateLimitRule, Verdict } from "./rule.ts";
 export type { RateLimitRule } from "./rule.ts";
 export { compileRateLimits } from "./rule.ts";
 
-const limiters = new Map<string, LocalLimiter | GlobalLimiter>();
+/** Every rule's limiter in one isolate, by rule id (part of the IsolateState). */
+export class Limiters {
+  private readonly limiters = new Map<string, LocalLimiter | GlobalLimiter>();
 
-function limiterFor(rule: RateLimitRule): LocalLimiter | GlobalLimiter {
-  let limiter = limiters.get(rule.id);
-  if (!limiter || (rule.scope === "global") !== limiter instanceof GlobalLimiter) {
-    limiter = rule.scope === "global" ? new GlobalLimiter(rule) : new LocalLimiter(rule);
-    limiters.set(rule.id, limiter);
+  for(rule: RateLimitRule): LocalLimiter | GlobalLimiter {
+    let limiter = this.limiters.get(rule.id);
+    if (!limiter || (rule.scope === "global") !== limiter instanceof GlobalLimiter) {
+      limiter = rule.scope === "global" ? new GlobalLimiter(rule) : new LocalLimiter(rule);
+      this.limiters.set(rule.id, limiter);
+    }
+    limiter.rule = rule;
+    return limiter;
   }
-  limiter.rule = rule;
-  return limiter;
+
+  /** Lease calls per global rule in this isolate (admin API, benchmark). */
+  describe() {
+    return Object.fromEntries([...this.limiters].filter(([, l]) => l instanceof GlobalLimiter).map(([id, l]) => [id, (l as GlobalLimiter).describe()]));
+  }
 }
 
 export interface Checked {
@@ -29,16 +37,17 @@ export interface Checked {
 
 /** The first rule that denies, or else every applicable rule's verdict. */
 export async function checkRateLimits(
+  limiters: Limiters,
   rules: readonly RateLimitRule[],
   request: Request,
-  namespace: DurableObjectNamespace<RateLimiter> | undefined,
+  namespace: Namespace | undefined,
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<{ denied: Checked | undefined; applied: Checked[] }> {
   const applied: Checked[] = [];
   for (const rule of rules) {
     const key = rule.keyOf(request);
     if (key === undefined) continue;
-    const limiter = limiterFor(rule);
+    const limiter = limiters.for(rule);
     const now = Date.now();
     let verdict: Verdict;
     if (limiter instanceof LocalLimiter) verdict = limiter.take(key, now);
@@ -50,11 +59,6 @@ export async function checkRateLimits(
     applied.push(checked);
   }
   return { denied: undefined, applied };
-}
-
-/** Lease calls per global rule in this isolate (admin API, benchmark). */
-export function describeLimiters() {
-  return Object.fromEntries([...limiters].filter(([, l]) => l instanceof GlobalLimiter).map(([id, l]) => [id, (l as GlobalLimiter).describe()]));
 }
 
 /** The IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers). */

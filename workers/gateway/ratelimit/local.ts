@@ -1,5 +1,5 @@
 /** Local rate limit: a token bucket per key in this isolate, refilled continuously at requests/window. */
-import { LruMap } from "./lru.ts";
+import { LruMap } from "../../../common/lru.ts";
 import type { RateLimitRule, Verdict } from "./rule.ts";
 
 const MAX_KEYS = 10_000;

@@ -2,7 +2,7 @@
 import type { OutcomeSink } from "../outcome.ts";
 
 export const accessLog: OutcomeSink = (outcome, env) => {
-  if ((env as { ACCESS_LOG?: string }).ACCESS_LOG === "off") return;
+  if (env.ACCESS_LOG === "off") return;
   const { tries, ...summary } = outcome;
   console.log(JSON.stringify({ level: "info", message: "request", ...summary, tries: tries.length > 1 ? tries : undefined }));
 };

@@ -1,18 +1,30 @@
 /**
- * RequestMirror: after the response, a copy of the request goes to the mirror backend, fire and
- * forget (`waitUntil`); its answer is dropped. Only requests the mesh forwarded are mirrored (not
- * those it answered itself: errors, limits). As in Envoy, the copy's host gets a "-shadow" suffix
- * (x-forwarded-host for HTTP origins, the URL's host for Workers). Bodies up to 64 KiB are copied;
- * larger requests are not mirrored.
+ * RequestMirror: after the response, a copy of the request goes to the mirror backend through the
+ * mirror stack (app.ts: its own timeout, a balancer pick, send), fire and forget (`waitUntil`); its
+ * answer is dropped and it counts toward nothing (no outcome, retries, budget or limits). Only
+ * requests the mesh forwarded are mirrored (not those it answered itself: errors, limits). As in
+ * Envoy, the copy's host gets a "-shadow" suffix (x-forwarded-host for HTTP origins, the URL's host for
+ * Workers). Bodies up to 64 KiB are copied; larger requests are not mirrored.
  */
 import { createMiddleware } from "hono/factory";
-import { sendTo } from "../attempt/send.ts";
+import type { Call } from "../attempt/call.ts";
 import type { MeshEnv } from "../context.ts";
+import type { BackendRuntime, BackendTarget, CallPolicy } from "../table/index.ts";
 import { MIRROR_BUFFER_LIMIT } from "./buffer-body.ts";
 
-const MIRROR_TIMEOUT_MS = 10_000;
+/** A mirror's whole call, from the balancer pick to the response headers. */
+export const MIRROR_TIMEOUT_MS = 10_000;
+const MIRROR_POLICY: CallPolicy = { requestTimeoutMs: MIRROR_TIMEOUT_MS, perTryTimeoutMs: undefined, retry: undefined, fault: undefined, rateLimits: [] };
 
-export const mirror = () =>
+const mirrorTarget = (backend: BackendRuntime): BackendTarget => ({
+  backend,
+  weight: 1,
+  requestHeaders: undefined,
+  responseHeaders: undefined,
+  policy: MIRROR_POLICY,
+});
+
+export const mirror = (callMirror: Call) =>
   createMiddleware<MeshEnv>(async function mirror(c, next) {
     await next();
     const target = c.get("route").rule.mirror;
@@ -20,16 +32,22 @@ export const mirror = () =>
     const upstream = c.get("upstream");
     // A streamed body has been sent already and cannot be copied.
     if (upstream.body.kind === "stream" || (upstream.body.kind === "buffered" && upstream.body.bytes.byteLength > MIRROR_BUFFER_LIMIT)) return;
-    const endpoint = target.backend.balance(target.backend.eligible, c.req.raw);
-    if (!endpoint) return;
     const host = `${upstream.host}-shadow`;
     const headers = new Headers(upstream.headers);
     headers.set("x-forwarded-host", host);
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), MIRROR_TIMEOUT_MS);
-    const sent = sendTo(target.backend, endpoint, { ...upstream, host, headers }, c.env, controller.signal)
+    const sent = callMirror({
+      env: c.env,
+      request: c.req.raw,
+      upstream: { ...upstream, host, headers },
+      target: mirrorTarget(target.backend),
+      outcome: undefined,
+      deadlineAt: Infinity,
+      signal: undefined,
+      timedOut: undefined,
+      endpoint: undefined,
+      tried: [],
+    })
       .then((response) => response.body?.cancel())
-      .catch(() => undefined)
-      .finally(() => clearTimeout(timer));
+      .catch(() => undefined);
     c.executionCtx.waitUntil(sent);
   });

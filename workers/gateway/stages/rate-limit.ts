@@ -6,13 +6,13 @@
 import { createMiddleware } from "hono/factory";
 import type { MeshEnv } from "../context.ts";
 import { MeshError } from "../errors.ts";
-import { checkRateLimits, rateLimitHeaders } from "../ratelimit/index.ts";
+import { checkRateLimits, rateLimitHeaders, type Limiters } from "../ratelimit/index.ts";
 
-export const rateLimit = () =>
+export const rateLimit = (limiters: Limiters) =>
   createMiddleware<MeshEnv>(async function rateLimit(c, next) {
     const rules = c.get("target").policy.rateLimits;
     if (!rules.length) return next();
-    const { denied, applied } = await checkRateLimits(rules, c.req.raw, c.env.RATE_LIMITER, (p) => c.executionCtx.waitUntil(p));
+    const { denied, applied } = await checkRateLimits(limiters, rules, c.req.raw, c.env.RATE_LIMITER, (p) => c.executionCtx.waitUntil(p));
     const headers = rateLimitHeaders(applied);
     if (denied) {
       headers["retry-after"] = String(Math.max(1, Math.ceil(denied.verdict.resetMs / 1000)));

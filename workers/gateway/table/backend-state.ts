@@ -19,19 +19,22 @@ export interface BackendState {
   balancerKey: string;
 }
 
-const states = new Map<string, BackendState>();
+/** Every backend's state in one isolate, by backend name (part of the IsolateState). */
+export class BackendStates {
+  private readonly states = new Map<string, BackendState>();
 
-export function backendStateOf(backend: string, budget: RetryBudgetConfig, loadBalancer: LoadBalancer | undefined): BackendState {
-  const budgetKey = JSON.stringify(budget);
-  const balancerKey = JSON.stringify(loadBalancer ?? null);
-  let state = states.get(backend);
-  if (!state) {
-    state = { inFlight: 0, retriesInFlight: 0, retryBudget: new RetryBudget(budget), balance: createBalancer(loadBalancer), endpoints: new Map(), budgetKey, balancerKey };
-    states.set(backend, state);
+  of(backend: string, budget: RetryBudgetConfig, loadBalancer: LoadBalancer | undefined): BackendState {
+    const budgetKey = JSON.stringify(budget);
+    const balancerKey = JSON.stringify(loadBalancer ?? null);
+    let state = this.states.get(backend);
+    if (!state) {
+      state = { inFlight: 0, retriesInFlight: 0, retryBudget: new RetryBudget(budget), balance: createBalancer(loadBalancer), endpoints: new Map(), budgetKey, balancerKey };
+      this.states.set(backend, state);
+    }
+    if (state.budgetKey !== budgetKey) Object.assign(state, { retryBudget: new RetryBudget(budget), budgetKey });
+    if (state.balancerKey !== balancerKey) Object.assign(state, { balance: createBalancer(loadBalancer), balancerKey });
+    return state;
   }
-  if (state.budgetKey !== budgetKey) Object.assign(state, { retryBudget: new RetryBudget(budget), budgetKey });
-  if (state.balancerKey !== balancerKey) Object.assign(state, { balance: createBalancer(loadBalancer), balancerKey });
-  return state;
 }
 
 /** The endpoint's runtime object, the same one across versions (its weight may change). */

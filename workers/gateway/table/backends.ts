@@ -3,12 +3,12 @@
  * configuration is immutable; the counters (in flight, budget, balancer state) are this isolate's and
  * outlive the table (backend-state.ts).
  */
-import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
-import { outlierConfig } from "../../../durable-objects/outlier-detection.ts";
+import type { RegisteredEndpoint } from "../../../common/protocol.ts";
+import { outlierConfig } from "../../../common/outlier-detection.ts";
 import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy } from "../../../policies/schema/index.ts";
-import { healthOf } from "../health/backend-health.ts";
 import type { Balancer, EndpointRuntime } from "../lb/index.ts";
-import { backendStateOf, endpointOf, type BackendState } from "./backend-state.ts";
+import type { IsolateState } from "../isolate-state.ts";
+import { endpointOf, type BackendState } from "./backend-state.ts";
 
 export interface BackendRuntime {
   /** "details", or "shop/details" outside the default namespace. */
@@ -34,18 +34,19 @@ const DEFAULT_LIMITS = CircuitBreaker.parse({});
 export function compileBackend(
   backend: Backend,
   policy: BackendTrafficPolicy["spec"] | undefined,
-  registered: readonly RegisteredEndpoint[] = [],
+  registered: readonly RegisteredEndpoint[],
+  isolate: IsolateState,
 ): BackendRuntime {
   const { namespace, name: objectName } = backend.metadata;
   const name = namespace === "default" ? objectName : `${namespace}/${objectName}`;
-  const state = backendStateOf(name, policy?.retryBudget ?? DEFAULT_BUDGET, policy?.loadBalancer);
+  const state = isolate.backends.of(name, policy?.retryBudget ?? DEFAULT_BUDGET, policy?.loadBalancer);
   const endpoints: EndpointRuntime[] = [];
   if (backend.spec.worker) endpoints.push(endpointOf(state, `worker:${backend.spec.worker.service}`, undefined, 1));
   for (const endpoint of [...(backend.spec.endpoints ?? []), ...registered.filter((e) => !e.draining)]) {
     const origin = new URL(endpoint.url).origin;
     if (!endpoints.some((known) => known.id === origin)) endpoints.push(endpointOf(state, origin, origin, endpoint.weight));
   }
-  const health = healthOf(name);
+  const health = isolate.health.of(name);
   health.configure(policy?.healthCheck && outlierConfig(policy.healthCheck.passive), endpoints.map((endpoint) => endpoint.id));
   return {
     name,

@@ -2,8 +2,9 @@
  * Compiles a checked PolicySet into the routing table the request path reads: immutable configuration
  * built once per config version, owning the isolate-local counters of its backends.
  */
-import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
+import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import type { PolicySet } from "../../../policies/policy-set.ts";
+import type { IsolateState } from "../isolate-state.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
 import { compileMatch } from "./match.ts";
@@ -25,8 +26,16 @@ export interface RoutingTable {
   readonly targets: readonly BackendTarget[];
 }
 
-/** `registry`: endpoints registered at run time, by backend name, joining the Backends' static ones. */
-export function compileTable(set: PolicySet, version: number, registry: Readonly<Record<string, readonly RegisteredEndpoint[]>> = {}): RoutingTable {
+/**
+ * `registry`: endpoints registered at run time, by backend name, joining the Backends' static ones.
+ * `isolate`: the counters and health the table's backends use, which outlive it.
+ */
+export function compileTable(
+  set: PolicySet,
+  version: number,
+  registry: Readonly<Record<string, readonly RegisteredEndpoint[]>>,
+  isolate: IsolateState,
+): RoutingTable {
   const policyFor = new Map<string, NamedSpec>();
   for (const { value: policy } of set.trafficPolicies) {
     for (const ref of policy.spec.targetRefs) {
@@ -42,7 +51,7 @@ export function compileTable(set: PolicySet, version: number, registry: Readonly
     const key = `${backend.metadata.namespace}/${backend.metadata.name}`;
     const named = policyFor.get(`Backend/${key}`);
     const { namespace, name } = backend.metadata;
-    const runtime = compileBackend(backend, named?.spec, registry[namespace === "default" ? name : `${namespace}/${name}`]);
+    const runtime = compileBackend(backend, named?.spec, registry[namespace === "default" ? name : `${namespace}/${name}`] ?? [], isolate);
     backends.set(key, runtime);
     backendSpecs.set(runtime, named);
   }

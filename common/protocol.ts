@@ -1,0 +1,207 @@
+/**
+ * The protocol between the gateway (workers/) and the control plane (durable-objects/): what the
+ * control plane publishes, what isolates report and lease, and each Durable Object's RPC methods as
+ * callers see them. Both sides import this file; neither imports the other.
+ */
+import type { PolicyError } from "../policies/errors.ts";
+import type { OutlierConfig, EndpointReport } from "./outlier-detection.ts";
+
+/** JSON as it crosses Durable Object RPC (`unknown` does not: RPC types map it to never). */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** An endpoint registered at run time (admin API), live until its TTL passes without a heartbeat. */
+export interface RegisteredEndpoint {
+  url: string;
+  weight: number;
+  zone?: string;
+  version?: string;
+  /** A draining endpoint gets no new requests; it leaves when it deregisters or its TTL passes. */
+  draining: boolean;
+}
+
+/**
+ * Everything a gateway isolate needs to build its routing table, published by the ConfigStore to
+ * Workers KV on every change and polled by isolates: one key, one writer.
+ */
+export interface MeshSnapshot {
+  version: number;
+  documents: Json[];
+  sources: string[];
+  /** Backend name → its registered endpoints. */
+  registry: Record<string, RegisteredEndpoint[]>;
+  registryVersion: number;
+  publishedAt: number;
+  /** Hash and build time of the policy files bundled with the deploy that seeded or last updated the store. */
+  bundleHash: string;
+  bundleBuiltAt: number;
+}
+
+export const SNAPSHOT_KEY = "mesh/snapshot";
+
+export interface VersionSummary {
+  version: number;
+  createdAt: number;
+  actor: string;
+  action: "seed" | "deploy" | "apply" | "rollback";
+  message: string;
+  documents: number;
+}
+
+export interface FieldChange {
+  path: string;
+  from?: Json;
+  to?: Json;
+}
+
+export interface ObjectChange {
+  object: string;
+  change: "added" | "removed" | "changed";
+  fields?: FieldChange[];
+}
+
+export type ApplyResult =
+  /** `published`: the new version reached KV (else the alarm keeps trying; gateways see it then). */
+  | { ok: true; dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean }
+  | { ok: false; status: 400; errors: PolicyError[]; messages: string[] }
+  | { ok: false; status: 409; currentVersion: number; message: string }
+  | { ok: false; status: 404; message: string };
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  fromVersion: number | null;
+  toVersion: number | null;
+  detail: Json;
+}
+
+/** Any Durable Object namespace, whichever class it binds: the helpers below type the stub by protocol. */
+export interface Namespace {
+  idFromName(name: string): DurableObjectId;
+  get(id: DurableObjectId): unknown;
+}
+
+// --- ConfigStore ------------------------------------------------------------------------------
+
+/** The policy set a deploy ships, as the gateway bundles it. */
+export interface Bundle {
+  hash: string;
+  builtAt: number;
+  documents: Json[];
+  sources: string[];
+}
+
+export interface ApplyRequest {
+  documents: Json[];
+  /** File names for error messages, parallel to `documents`. */
+  sources?: string[];
+  /** The version the change was prepared against; a different current version is a 409 conflict. */
+  baseVersion?: number;
+  dryRun?: boolean;
+  actor: string;
+  message?: string;
+}
+
+export interface RollbackRequest {
+  version: number;
+  baseVersion?: number;
+  actor: string;
+  message?: string;
+}
+
+/**
+ * The ConfigStore's RPC methods as callers see them. Results are plain JSON data, which RPC passes as
+ * is; the generated RPC types would re-derive them through the recursive Json type, which is too deep
+ * for the type checker, so callers use this interface (the class implements it).
+ */
+export interface ConfigStoreApi {
+  seed(bundle: Bundle): Promise<number>;
+  apply(request: ApplyRequest): Promise<ApplyResult>;
+  rollback(request: RollbackRequest): Promise<ApplyResult>;
+  current(): Promise<{ version: number; documents: Json[]; sources: string[] } | undefined>;
+  getVersion(version: number): Promise<{ summary: VersionSummary; documents: Json[] } | undefined>;
+  history(limit?: number, before?: number): Promise<VersionSummary[]>;
+  diff(from: number, to: number): Promise<ObjectChange[] | undefined>;
+  audit(limit?: number, before?: number): Promise<AuditEntry[]>;
+  snapshot(): Promise<MeshSnapshot>;
+  publishRegistry(backend: string, endpoints: RegisteredEndpoint[], seq: number): Promise<boolean>;
+}
+
+/** The mesh's one ConfigStore (control plane only: no request waits on it). */
+export const configStoreOf = (namespace: Namespace): ConfigStoreApi =>
+  namespace.get(namespace.idFromName("config")) as unknown as ConfigStoreApi;
+
+// --- BackendCoordinator -----------------------------------------------------------------------
+
+/** The ejections every isolate applies: endpoint → state, for endpoints that are not plainly healthy. */
+export interface HealthSnapshot {
+  version: number;
+  /** `since`: when the endpoint entered its state; an ejection lasts until - since. */
+  endpoints: Record<string, { state: "ejected" | "probing"; since: number; until: number; ejections: number }>;
+}
+
+export interface HealthReport {
+  config: OutlierConfig;
+  /** How many endpoints the backend has now (for maxEjectionPercent). */
+  totalEndpoints: number;
+  /** The backend's endpoints now, when the reporter knows them: health of any other endpoint is forgotten. */
+  endpoints?: string[];
+  reports: EndpointReport[];
+}
+
+export interface Registration {
+  url: string;
+  weight?: number;
+  zone?: string;
+  version?: string;
+  ttlMs: number;
+}
+
+export interface BackendCoordinatorApi {
+  report(report: HealthReport): Promise<HealthSnapshot>;
+  snapshot(): Promise<HealthSnapshot>;
+  register(backend: string, registration: Registration): Promise<RegisteredEndpoint>;
+  heartbeat(backend: string, url: string): Promise<boolean>;
+  drain(backend: string, url: string): Promise<boolean>;
+  deregister(backend: string, url: string): Promise<boolean>;
+  endpoints(): Promise<(RegisteredEndpoint & { expiresAt: number })[]>;
+}
+
+/** The coordinator of one backend, named by it. */
+export const coordinatorOf = (namespace: Namespace, backend: string): BackendCoordinatorApi =>
+  namespace.get(namespace.idFromName(backend)) as unknown as BackendCoordinatorApi;
+
+// --- RateLimiter ------------------------------------------------------------------------------
+
+export interface LeaseRequest {
+  key: string;
+  /** Fixed window index: floor(epoch ms / windowMs), computed by the isolate. */
+  window: number;
+  windowMs: number;
+  limit: number;
+  want: number;
+}
+
+export interface Lease {
+  granted: number;
+  /** Tokens left for everyone in this window after this grant. */
+  remaining: number;
+  resetAt: number;
+}
+
+export interface RateLimiterStats {
+  calls: number;
+  granted: number;
+  /** Keys with a count in a window that is not over. */
+  keys: number;
+}
+
+export interface RateLimiterApi {
+  lease(request: LeaseRequest): Promise<Lease>;
+  stats(): Promise<RateLimiterStats>;
+}
+
+/** One shard of a global rate-limit rule. */
+export const rateLimiterOf = (namespace: Namespace, name: string): RateLimiterApi =>
+  namespace.get(namespace.idFromName(name)) as unknown as RateLimiterApi;

@@ -1,0 +1,25 @@
+/** The gateway Worker's bindings and vars, as its code may rely on them. */
+/**
+ * Bindings and vars a deployment may leave out: no control plane (a bare local run), no demo
+ * services, vars left at their defaults. Optional here, so the code that uses them checks first.
+ */
+type OptionalBinding =
+  | "MESH_KV"
+  | "CONFIG_STORE"
+  | "BACKEND_COORDINATOR"
+  | "RATE_LIMITER"
+  | "PRODUCTPAGE"
+  | "RATINGS"
+  | "ACCESS_LOG"
+  | "CONFIG_POLL_INTERVAL_MS"
+  | "HEALTH_REPORT_INTERVAL_MS";
+
+/** The gateway's env: wrangler's generated `Env`, with what may be absent marked so. */
+export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env, OptionalBinding>> {
+  /** Policy documents as JSON, replacing the bundled ones (per-environment overrides, tests). */
+  MESH_POLICIES?: string;
+  /** Bearer token for the admin API: a wrangler secret (`wrangler secret put ADMIN_TOKEN`). */
+  ADMIN_TOKEN?: string;
+  /** When set, the admin API answers only on this host; /admin on any other host goes to the mesh. */
+  ADMIN_HOST?: string;
+}

@@ -1,0 +1,20 @@
+/**
+ * What one isolate keeps beyond a request and across routing-table versions: per-backend counters and
+ * balancer state, endpoint health, rate limiters. Made once where the isolate starts (index.ts) and
+ * passed to the gateway and the admin API, so no module keeps state of its own that others reach into.
+ */
+import { HealthByBackend } from "./health/backend-health.ts";
+import { Limiters } from "./ratelimit/index.ts";
+import { BackendStates } from "./table/backend-state.ts";
+
+export interface IsolateState {
+  readonly backends: BackendStates;
+  readonly health: HealthByBackend;
+  readonly limiters: Limiters;
+}
+
+export const createIsolateState = (): IsolateState => ({
+  backends: new BackendStates(),
+  health: new HealthByBackend(),
+  limiters: new Limiters(),
+});
