@@ -21,15 +21,15 @@ export interface Target {
   gateway?: { accessLog: boolean; controlPlane: boolean };
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
 
-function probe(url: string, host: string | undefined): Promise<Answer> {
+export function probe(url: string, host: string | undefined, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: host ? { host } : {} }, (res) => {
+    const req = request(url, { agent: false, headers: { ...headers, ...(host && { host }) } }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));

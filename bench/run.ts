@@ -12,7 +12,7 @@ import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars, globalRuleStats } from "./control-plane.ts";
 import { machineBusy, runMeta, type Durations } from "./meta.ts";
 import { BENCH_HOST, BENCH_PATH, BENCH_RULE, benchPolicies, type BenchOptions } from "./policies.ts";
-import { PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
+import { checkPeerRoutes, PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
 import { measureRateLimit } from "./rate-limit.ts";
 import { printReport, writeResults, type Results, type Row } from "./report.ts";
 import { workerdProblems } from "./stderr.ts";
@@ -55,6 +55,8 @@ async function main(): Promise<void> {
   ]);
 
   const upstreams = await startUpstreams(3);
+  // The peer's decoy origin: answers only the route checks, so they can see where each request went.
+  const decoy = await startUpstreams(1);
   const policies = (file: string, options: BenchOptions) => {
     writeFileSync(join(WORK, file), JSON.stringify(checkedPolicies(upstreams.ports, options)));
     return join(WORK, file);
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
   // reach HTTP endpoints only.
   const workerd = await startWorkerd(join(WORK, "config.capnp"), [
     { name: "passthrough", bundle: passthrough, port: ports.passthrough, bindings: [{ name: "UPSTREAM", text: `http://127.0.0.1:${upstreams.ports[0]}` }] },
-    { name: "peer_hono", bundle: peer, port: ports.peer_hono, bindings: peerBindings(upstreams.ports) },
+    { name: "peer_hono", bundle: peer, port: ports.peer_hono, bindings: peerBindings(upstreams.ports, `http://127.0.0.1:${decoy.ports[0]}`) },
     cp.host,
     gatewayWorker("gateway", ports.gateway, full, "on"),
     gatewayWorker("gateway_nolog", ports.gateway_nolog, full, "off"),
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
   ];
   try {
     for (const target of targets) await checkTarget(target, upstreams);
+    await checkPeerRoutes(ports.peer_hono, upstreams.ports, decoy.ports[0]!);
     const rows: Partial<Record<TargetName, Row>> = {};
     const hits: Record<string, number[]> = {};
     const cpu: Record<string, number> = {};
@@ -139,6 +142,7 @@ async function main(): Promise<void> {
   } finally {
     await workerd.stop();
     await upstreams.close();
+    await decoy.close();
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The benchmark's peer: the Worker a Workers user writes instead of adopting a mesh. A Hono app with
- * `hono/proxy`, routing by host and path (the host is put in front of the path, as Hono's docs show
- * for host routing), round robin over the orders origins, `hono/request-id`, and Hono's `timeout`.
+ * `hono/proxy` (forwarding as its docs show), routing by host and path (`getPath` puts the host in
+ * front of the path: hono.dev/docs/api/routing#routing-with-host-header-value), round robin over the
+ * orders origins, `hono/request-id`, and Hono's `timeout`.
  * Its routes are those of the gateway's benchmark policy (bench/policies.ts), in the same order of
  * precedence: on api.bench.mesh the benchmarked request passes an Exact, a regex, a longer prefix and
  * a header match before its own route. No retries, breaker, health checks or rate limits: a Worker
