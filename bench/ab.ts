@@ -1,18 +1,24 @@
 /**
- * `npx tsx bench/ab.ts <bundle-a.js> <bundle-b.js>`: which of two gateway builds costs less CPU per
- * request. Both run in one workerd, measured in turns (A, B, A, B, …) under the same wrk load, so
- * that the machine's drift (a shared VM moves single runs by ±30 %) hits both alike. Prints each
- * round and the medians. Build a bundle with `npx wrangler deploy --dry-run --outdir <dir>`.
- * As in `npm run bench`, the control plane is on (each build hosts its own Durable Objects);
- * AB_CONTROL_PLANE=off measures the policies without health checking and global rate limits.
+ * `npx tsx bench/ab.ts <a> <b>`: which of two Workers costs less CPU per request. Both run in one
+ * workerd, measured in turns (A, B, A, B, …) under the same wrk load, so that the machine's drift (a
+ * shared VM moves single runs by ±30 %) hits both alike. Prints each round and the medians. Each of
+ * <a> and <b> is one of:
+ *   gateway            the gateway as the working tree builds it (bundled here)
+ *   peer               the peer, workers/peer, as the working tree builds it (bundled here)
+ *   peer:<bundle.js>   a peer build (`npx wrangler deploy --dry-run -c workers/peer/wrangler.toml --outdir <dir>`)
+ *   <bundle.js>        a gateway build (`npx wrangler deploy --dry-run --outdir <dir>`)
+ * As in `npm run bench`, a gateway's control plane is on (each gateway hosts its own Durable
+ * Objects); AB_CONTROL_PLANE=off measures the policies without health checking and global rate limits.
+ * `npx tsx bench/ab.ts peer gateway` is the steadiest figure for the gateway against the peer.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
+import { PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { startUpstreams } from "./upstream.ts";
-import { cpuMs, freePort, startWorkerd } from "./workerd.ts";
+import { bundle, cpuMs, freePort, startWorkerd, type Bundle, type WorkerSpec } from "./workerd.ts";
 import { runWrk } from "./wrk.ts";
 
 const WORK = join(import.meta.dirname, ".work");
@@ -20,28 +26,40 @@ const ROOT = join(import.meta.dirname, "..");
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 5);
 const SECONDS = Number(process.env.AB_SECONDS ?? 3);
 
-const [a, b] = process.argv.slice(2).map((file) => resolve(file));
-if (!a || !b) throw new Error("usage: tsx bench/ab.ts <bundle-a.js> <bundle-b.js>");
+const COMPATIBILITY_DATE = "2026-04-20";
+
+const args = process.argv.slice(2);
+if (args.length !== 2) throw new Error("usage: tsx bench/ab.ts <gateway | peer | peer:<bundle.js> | <gateway-bundle.js>> <same>");
+
+/** What an argument names: a gateway or a peer, from the working tree (bundled now) or a built file. */
+async function variant(arg: string, name: string): Promise<{ kind: "gateway" | "peer"; bundle: Bundle }> {
+  if (arg === "gateway") return { kind: "gateway", bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
+  if (arg === "peer") return { kind: "peer", bundle: await bundle(PEER_WRANGLER_TOML, join(WORK, `ab-${name}`)) };
+  if (arg.startsWith("peer:")) return { kind: "peer", bundle: { script: resolve(arg.slice("peer:".length)), compatibilityDate: COMPATIBILITY_DATE } };
+  return { kind: "gateway", bundle: { script: resolve(arg), compatibilityDate: COMPATIBILITY_DATE } };
+}
 
 cleanUpOnExit();
+mkdirSync(WORK, { recursive: true });
 const upstreams = await startUpstreams(3);
 const policiesFile = join(WORK, "ab-policies.json");
 writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, { controlPlane: process.env.AB_CONTROL_PLANE !== "off" })));
 const log = process.env.AB_ACCESS_LOG ?? "off";
 const variants = [
-  { name: "A", script: a, port: await freePort(), cpu: [] as number[] },
-  { name: "B", script: b, port: await freePort(), cpu: [] as number[] },
+  { name: "A", ...(await variant(args[0]!, "A")), port: await freePort(), cpu: [] as number[] },
+  { name: "B", ...(await variant(args[1]!, "B")), port: await freePort(), cpu: [] as number[] },
 ];
 const vars = deployedVars(join(ROOT, "wrangler.toml"));
 const workerd = await startWorkerd(
   join(WORK, "ab.capnp"),
-  variants.flatMap((v) => {
-    const bundle = { script: v.script, compatibilityDate: "2026-04-20" };
+  variants.flatMap((v): WorkerSpec[] => {
+    // The peer reads its origins from text bindings (the same three endpoints); it has no control plane.
+    if (v.kind === "peer") return [{ name: v.name, bundle: v.bundle, port: v.port, bindings: peerBindings(upstreams.ports) }];
     // Fresh Durable Object storage: counters left from an earlier run would not hurt, but need not linger.
     rmSync(join(WORK, `ab-do-${v.name}`), { recursive: true, force: true });
-    const cp = controlPlane(`${v.name}-control-plane`, bundle, join(WORK, `ab-do-${v.name}`), vars);
+    const cp = controlPlane(`${v.name}-control-plane`, v.bundle, join(WORK, `ab-do-${v.name}`), vars);
     const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: log }]);
-    return [cp.host, { name: v.name, bundle, port: v.port, bindings }];
+    return [cp.host, { name: v.name, bundle: v.bundle, port: v.port, bindings }];
   }),
   WORK,
 );
@@ -60,7 +78,8 @@ try {
   }
   const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
   const [ma, mb] = variants.map((v) => median(v.cpu));
-  console.log(`median CPU per request: A ${ma!.toFixed(0)} us, B ${mb!.toFixed(0)} us (B/A ${(mb! / ma!).toFixed(2)}), access log ${log}`);
+  console.log(`median CPU per request: A (${args[0]}) ${ma!.toFixed(0)} us, B (${args[1]}) ${mb!.toFixed(0)} us ` +
+    `(B/A ${(mb! / ma!).toFixed(2)}), gateway access log ${log}`);
 } finally {
   await workerd.stop();
   await upstreams.close();

@@ -1,33 +1,35 @@
 /**
  * Before measuring, each target answers once as it should: 200 with the upstream's body. For the
- * gateway, the answer must also come through the benchmarked rule and the balancer must reach all
- * three endpoints; a gateway answering 404 or 502 quickly would otherwise look like a fast gateway.
+ * gateway and the peer, the answer must also come through the benchmarked rule and the balancer must
+ * reach all three endpoints; a proxy answering 404 or 502 quickly would otherwise look like a fast one.
  */
 import { request } from "node:http";
 import { detectorEndpoints } from "./control-plane.ts";
 import { BENCH_ROUTE, BENCH_RULE } from "./policies.ts";
 import { BODY, PORT_HEADER, type Upstreams } from "./upstream.ts";
 
-export type TargetName = "direct" | "passthrough" | "gateway" | "gateway_nolog" | "gateway_plain";
+export type TargetName = "direct" | "passthrough" | "peer_hono" | "gateway" | "gateway_nolog" | "gateway_plain";
 
 export interface Target {
   name: TargetName;
   url: string;
-  /** Host header to send (the gateway routes by it). */
+  /** Host header to send (the gateway and the peer route by it). */
   host?: string;
+  /** Routes the benchmark's 50 routes (gateway, peer): answers name the route and a request id, and spread over the endpoints. */
+  routed?: boolean;
   /** Set for the gateway: whether its access log is on, and its health checking and global rate limit. */
   gateway?: { accessLog: boolean; controlPlane: boolean };
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
 
-function probe(url: string, host: string | undefined): Promise<Answer> {
+export function probe(url: string, host: string | undefined, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: host ? { host } : {} }, (res) => {
+    const req = request(url, { agent: false, headers: { ...headers, ...(host && { host }) } }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
@@ -42,7 +44,7 @@ function probe(url: string, host: string | undefined): Promise<Answer> {
 export async function checkTarget(target: Target, upstreams: Upstreams): Promise<void> {
   const seen = new Set<number>();
   // Enough tries that a balancer spreading over three endpoints reaches each of them.
-  const tries = target.gateway ? 30 : 1;
+  const tries = target.routed ? 30 : 1;
   for (let i = 0; i < tries; i++) {
     const answer = await probe(target.url, target.host);
     const fail = (why: string) =>
@@ -52,15 +54,17 @@ export async function checkTarget(target: Target, upstreams: Upstreams): Promise
     const port = Number(answer.headers[PORT_HEADER]);
     if (!upstreams.ports.includes(port)) throw fail(`the answer did not come from an upstream endpoint`);
     seen.add(port);
-    if (target.gateway) {
-      if (!answer.headers["x-request-id"]) throw fail("no x-request-id: the gateway did not handle the request");
+    if (target.routed) {
+      if (!answer.headers["x-request-id"]) throw fail("no x-request-id: the proxy did not handle the request");
       if (answer.headers["x-mesh-route"] !== BENCH_ROUTE) throw fail(`the request did not match route ${BENCH_ROUTE}`);
+    }
+    if (target.gateway) {
       // The global rule answers with its RateLimit-Policy: proof that the request took a leased token.
       const limited = String(answer.headers["ratelimit-policy"] ?? "").includes(`"${BENCH_RULE}"`);
       if (limited !== target.gateway.controlPlane) throw fail(`the global rate limit ${BENCH_RULE} is ${limited ? "on" : "off"}, expected the opposite`);
     }
   }
-  if (target.gateway && seen.size !== upstreams.ports.length) {
+  if (target.routed && seen.size !== upstreams.ports.length) {
     throw new Error(`${target.name}: ${tries} requests reached only endpoints ${[...seen].join(", ")} of ${upstreams.ports.join(", ")}`);
   }
   if (target.gateway) {

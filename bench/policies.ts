@@ -35,7 +35,7 @@ export interface BenchOptions {
 }
 
 /** Port 9 (discard): nothing listens there, and nothing is sent there. */
-const DECOY_ORIGIN = "http://127.0.0.1:9";
+export const DECOY_ORIGIN = "http://127.0.0.1:9";
 const DECOYS = ["users", "catalog", "cart", "search", "auth"];
 // 41 + 7 api routes + limited + catch-all = 50.
 const SERVICES = 41;

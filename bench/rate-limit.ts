@@ -76,11 +76,15 @@ export async function measureRateLimit(ports: number[], limit: number, seconds: 
   if (Math.floor(Date.now() / LIMITED_WINDOW_MS) !== window) throw new Error("rate limit: the run crossed the end of the hour window; run again");
   const broken = runs.find((run) => run.socketErrors);
   if (broken) throw new Error(`rate limit: wrk saw socket errors (${broken.socketErrors}); the counts would mean nothing`);
+  const requests = runs.reduce((sum, run) => sum + run.requests, 0);
+  if (requests <= limit) {
+    throw new Error(`rate limit: the isolates served ${requests} requests in ${seconds} s, not more than the limit of ${limit}: ` +
+      "nothing was denied (the machine is too busy or BENCH_SECONDS too short)");
+  }
   // Leases and health reports still in flight (waitUntil) land before the counters are read.
   await sleep(1000);
   for (const port of ports) await assertDenied(port);
   const allowed = upstreams.hits.reduce((a, b) => a + b, 0) - hitsBefore;
-  const requests = runs.reduce((sum, run) => sum + run.requests, 0);
   const denied = runs.reduce((sum, run) => sum + run.non2xx, 0);
   const wrk2xx = requests - denied;
   // Every non-2xx is a 429 unless some allowed request failed: then the upstream saw fewer than wrk's 2xx.

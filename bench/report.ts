@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import type { TargetName } from "./check.ts";
 import type { RateLimitResult } from "./rate-limit.ts";
 import type { StderrSummary } from "./stderr.ts";
+import type { Check, Comparison } from "./targets.ts";
 
 export interface Row {
   rps: number;
@@ -11,11 +12,12 @@ export interface Row {
   p50_c1_ms: number;
 }
 
-export type Results = Record<TargetName, Row> & { rate_limit: RateLimitResult; meta: Record<string, unknown> };
+export type Results = Record<TargetName, Row> & {
+  comparison: Comparison;
+  /** null when BENCH_RATE_LIMIT=off skipped the measurement. */
+  rate_limit: RateLimitResult | null;
+  meta: Record<string, unknown> };
 
-/** The project's targets: gateway >= 0.9x pass-through throughput, p50 at one connection within 0.1 ms. */
-const MIN_THROUGHPUT_RATIO = 0.9;
-const MAX_P50_C1_DELTA_MS = 0.1;
 /** Global rate limit: admissions within 2 % of the limit and never above; <= 1 Durable Object call per 100 requests. */
 const MAX_SHORTFALL = 0.02;
 const MAX_DO_CALLS_PER_100 = 1;
@@ -25,12 +27,14 @@ export function writeResults(path: string, results: Results): void {
 }
 
 const met = (ok: boolean) => (ok ? "met" : "NOT met");
+const bound = (check: Check, unit = "") => (check.max !== undefined ? `<= ${check.max}${unit}` : `>= ${check.min}${unit}`);
+const figure = (value: number | null, suffix = "x") => (value === null ? "-" : `${value.toFixed(2)}${suffix}`);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 const ms = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(3)} ms`;
 const us = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? "-" : `${a - b >= 0 ? "+" : ""}${a - b} us`);
 
 export function printReport(results: Results): void {
-  const names: TargetName[] = ["direct", "passthrough", "gateway", "gateway_nolog", "gateway_plain"];
+  const names: TargetName[] = ["direct", "passthrough", "peer_hono", "gateway", "gateway_nolog", "gateway_plain"];
   const cpu = (results.meta.workerd_cpu_us_per_request ?? {}) as Partial<Record<TargetName, number>>;
   const columns = ["target", "req/s", "p50 ms", "p99 ms", "p50@c1 ms", "workerd CPU us/req"];
   const rows = names.map((name) => {
@@ -42,7 +46,7 @@ export function printReport(results: Results): void {
   console.log(`\n${line(columns)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
   for (const row of rows) console.log(line(row));
 
-  const { direct, passthrough, gateway, gateway_nolog: nolog, gateway_plain: plain } = results;
+  const { direct, passthrough, peer_hono: peer, gateway, gateway_nolog: nolog, gateway_plain: plain } = results;
   console.log(`\naccess log cost: gateway_nolog/gateway throughput ${ratio(nolog.rps, gateway.rps)}, ` +
     `p50@c1 gateway - gateway_nolog ${ms(gateway.p50_c1_ms - nolog.p50_c1_ms)}, CPU per request ${us(cpu.gateway, cpu.gateway_nolog)}`);
   console.log(`control plane cost (health reports + global rate limit): gateway_plain/gateway throughput ${ratio(plain.rps, gateway.rps)}, ` +
@@ -51,22 +55,30 @@ export function printReport(results: Results): void {
     console.log(`workerd CPU per request: gateway ${us(cpu.gateway, cpu.passthrough)} over passthrough ` +
       `(passthrough/gateway ${ratio(cpu.passthrough, cpu.gateway)}: the throughput ratio if workerd's CPU is the limit)`);
   }
-  printRateLimit(results.rate_limit, results.meta.rate_limit_do_calls_per_100 as Record<string, number> | undefined);
+  if (cpu.gateway !== undefined && cpu.peer_hono !== undefined) {
+    console.log(`workerd CPU per request: gateway ${us(cpu.gateway, cpu.peer_hono)} over peer_hono (the Hono proxy a user writes instead)`);
+  }
+  if (results.rate_limit) printRateLimit(results.rate_limit, results.meta.rate_limit_do_calls_per_100 as Record<string, number> | undefined);
   const stderr = results.meta.workerd_stderr as StderrSummary | undefined;
   if (stderr?.lines) {
     console.log(`\nworkerd wrote ${stderr.lines} lines to stderr (bench/.work/workerd.stderr.log), e.g.:`);
     for (const sample of stderr.samples) console.log(`  ${sample.count} x ${sample.line}`);
   }
 
-  const throughput = gateway.rps / passthrough.rps;
-  const delta = gateway.p50_c1_ms - passthrough.p50_c1_ms;
-  const limit = results.rate_limit;
-  const withinLimit = limit.allowed <= limit.limit && limit.allowed >= limit.limit * (1 - MAX_SHORTFALL);
+  const { gateway_vs_peer_hono: vsPeer, gateway_vs_passthrough: vsPassthrough, targets } = results.comparison;
   console.log("");
-  console.log(`gateway / passthrough throughput:      ${ratio(gateway.rps, passthrough.rps)}  ` +
-    `(target >= ${MIN_THROUGHPUT_RATIO}x: ${met(throughput >= MIN_THROUGHPUT_RATIO)})`);
-  console.log(`gateway p50@c1 - passthrough p50@c1:   ${ms(delta)}  (target <= ${MAX_P50_C1_DELTA_MS} ms: ${met(delta <= MAX_P50_C1_DELTA_MS)})`);
+  console.log(`gateway / peer_hono CPU per request:   ${figure(vsPeer.cpu_per_request_ratio)}  ` +
+    `(target ${bound(targets.cpu_vs_peer_hono, "x")}: ${met(targets.cpu_vs_peer_hono.met)})`);
+  console.log(`gateway / peer_hono throughput:        ${ratio(gateway.rps, peer.rps)}`);
+  console.log(`gateway / passthrough CPU per request: ${figure(vsPassthrough.cpu_per_request_ratio)}`);
+  console.log(`gateway / passthrough throughput:      ${figure(vsPassthrough.throughput_ratio)}  ` +
+    `(target ${bound(targets.throughput_vs_passthrough, "x")}: ${met(targets.throughput_vs_passthrough.met)})`);
+  console.log(`gateway p50@c1 - passthrough p50@c1:   ${ms(vsPassthrough.p50_c1_delta_ms)}  ` +
+    `(target ${bound(targets.p50_c1_delta_ms, " ms")}: ${met(targets.p50_c1_delta_ms.met)})`);
   console.log(`passthrough / direct throughput:       ${ratio(passthrough.rps, direct.rps)}`);
+  const limit = results.rate_limit;
+  if (!limit) return console.log("global rate limit:                     not measured (BENCH_RATE_LIMIT=off)");
+  const withinLimit = limit.allowed <= limit.limit && limit.allowed >= limit.limit * (1 - MAX_SHORTFALL);
   console.log(`global rate limit, allowed / limit:    ${limit.allowed} / ${limit.limit} = ${limit.accuracy.toFixed(4)}  ` +
     `(target within ${MAX_SHORTFALL * 100} %, never above: ${met(withinLimit)})`);
   console.log(`global rate limit, DO calls / 100 req: ${limit.do_calls_per_100.toFixed(3)}  ` +
