@@ -187,6 +187,54 @@ spec:
   });
 });
 
+describe("Gateway API filters", () => {
+  it("takes percent or fraction for a mirror, not both, and a fraction no greater than 1", () => {
+    const yaml = route(`  rules:
+    - backendRefs: [{ name: reviews-v1 }]
+      filters:
+        - type: RequestMirror
+          requestMirror: { backendRef: { name: ratings }, percent: 10, fraction: { numerator: 1 } }
+        - type: RequestMirror
+          requestMirror: { backendRef: { name: ratings }, fraction: { numerator: 3, denominator: 2 } }
+        - type: RequestMirror
+          requestMirror: { backendRef: { name: ratings }, fraction: { numerator: 1, denominator: 0 } }
+`);
+    expect(errorsOf(yaml)).toEqual([
+      "routes.yaml:23:82: HTTPRoute/reviews spec.rules[0].filters[0].requestMirror.fraction: cannot be set together with percent",
+      "routes.yaml:25:82: HTTPRoute/reviews spec.rules[0].filters[1].requestMirror.fraction.numerator: must not be greater than the denominator (2)",
+      "routes.yaml:27:98: HTTPRoute/reviews spec.rules[0].filters[2].requestMirror.fraction.denominator: must be at least 1",
+    ]);
+  });
+
+  it("applies a rule's filter rules to each backendRef's filters, and keeps them off the rule's URLRewrite", () => {
+    const yaml = route(`  rules:
+    - matches: [{ path: { type: Exact, value: /x } }]
+      backendRefs:
+        - name: reviews-v1
+          filters:
+            - { type: URLRewrite, urlRewrite: { path: { type: ReplacePrefixMatch, replacePrefixMatch: /y } } }
+            - { type: RequestRedirect, requestRedirect: { hostname: elsewhere.test } }
+            - { type: URLRewrite, urlRewrite: { hostname: a.test } }
+            - { type: RequestMirror, requestMirror: { backendRef: { name: ratings } } }
+    - filters: [{ type: URLRewrite, urlRewrite: { hostname: b.test } }]
+      backendRefs:
+        - name: reviews-v1
+          filters: [{ type: RequestRedirect, requestRedirect: { hostname: elsewhere.test } }]
+`);
+    expect(errorsOf(yaml)).toEqual([
+      'routes.yaml:27:23: HTTPRoute/reviews spec.rules[0].backendRefs[0].filters[3].type: must be one of "RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect", "URLRewrite"',
+      "routes.yaml:31:21: HTTPRoute/reviews spec.rules[1].backendRefs[0].filters[0]: RequestRedirect cannot be used with the rule's URLRewrite filter",
+    ]);
+    const valid = yaml.replace(/ *- \{ type: RequestMirror.*\n/, "");
+    expect(errorsOf(valid)).toEqual([
+      "routes.yaml:26:15: HTTPRoute/reviews spec.rules[0].backendRefs[0].filters[2]: URLRewrite may appear only once per backendRef",
+      "routes.yaml:24:13: HTTPRoute/reviews spec.rules[0].backendRefs[0].filters: RequestRedirect and URLRewrite cannot be used together",
+      "routes.yaml:24:13: HTTPRoute/reviews spec.rules[0].backendRefs[0].filters: ReplacePrefixMatch requires every match to use a PathPrefix path",
+      "routes.yaml:30:21: HTTPRoute/reviews spec.rules[1].backendRefs[0].filters[0]: RequestRedirect cannot be used with the rule's URLRewrite filter",
+    ]);
+  });
+});
+
 describe("rate-limit rules", () => {
   it("refuses two rules of one list with the same name", () => {
     const yaml = route(`  rules: [{ backendRefs: [{ name: reviews-v1 }] }]
