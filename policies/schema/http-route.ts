@@ -201,9 +201,11 @@ export const HTTPRouteRule = z
     }
   });
 
+/** A Gateway the route attaches to: all its listeners, or those of `sectionName` (a listener's name) and `port`. */
 const ParentReference = z.strictObject({
-  group: z.string().optional(),
-  kind: z.string().optional(),
+  group: z.literal("gateway.networking.k8s.io").optional(),
+  kind: z.literal("Gateway").optional(),
+  /** The route's namespace when not set. */
   namespace: ObjectName.optional(),
   name: ObjectName,
   sectionName: ObjectName.optional(),
@@ -215,7 +217,7 @@ export const HTTPRoute = z.strictObject({
   kind: z.literal("HTTPRoute"),
   metadata: Metadata,
   spec: z.strictObject({
-    /** Accepted for Gateway API compatibility: edgemesh has one gateway, which every route attaches to. */
+    /** The Gateways it attaches to; without any Gateway in the policies, every route attaches to an implicit one. */
     parentRefs: z.array(ParentReference).max(32).optional(),
     hostnames: z.array(Hostname).max(16).optional(),
     rules: z.array(HTTPRouteRule).min(1).max(16).default([{}]),
@@ -223,6 +225,7 @@ export const HTTPRoute = z.strictObject({
 });
 
 export type HTTPRoute = z.infer<typeof HTTPRoute>;
+export type ParentReference = z.infer<typeof ParentReference>;
 export type HTTPRouteRule = z.infer<typeof HTTPRouteRule>;
 export type HTTPRouteMatch = z.infer<typeof HTTPRouteMatch>;
 export type HTTPRouteFilter = z.infer<typeof HTTPRouteFilter>;

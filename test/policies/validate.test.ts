@@ -1,5 +1,5 @@
 /** Policy validation: the exact error text users see, for each kind of mistake, and the CLI's exit codes. */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -118,13 +118,13 @@ spec:
 
   it("rejects unknown kinds and documents that are not mappings", () => {
     const yaml = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
+kind: GRPCRoute
 metadata: { name: g }
 ---
 - a list
 `;
     expect(errorsOf(yaml, "misc.yaml")).toEqual([
-      'misc.yaml:2:7: Gateway/g kind: unknown apiVersion and kind "gateway.networking.k8s.io/v1 Gateway" (expected one of: gateway.networking.k8s.io/v1 HTTPRoute, edgemesh.dev/v1alpha1 Backend, edgemesh.dev/v1alpha1 BackendTrafficPolicy)',
+      'misc.yaml:2:7: GRPCRoute/g kind: unknown apiVersion and kind "gateway.networking.k8s.io/v1 GRPCRoute" (expected one of: gateway.networking.k8s.io/v1 Gateway, gateway.networking.k8s.io/v1 HTTPRoute, edgemesh.dev/v1alpha1 Backend, edgemesh.dev/v1alpha1 BackendTrafficPolicy)',
       "misc.yaml:5:1: document 2: must be a mapping with apiVersion, kind, metadata and spec",
     ]);
   });
@@ -235,6 +235,82 @@ describe("Gateway API filters", () => {
   });
 });
 
+describe("Gateways and parentRefs", () => {
+  const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec:
+  gatewayClassName: edgemesh
+  listeners:
+    - { name: web, port: 80, protocol: HTTP, hostname: "*.example.com" }
+    - { name: api, port: 443, protocol: HTTPS, hostname: api.example.com }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  rules: [{ backendRefs: [{ name: ratings }] }]
+---${BACKENDS}`;
+  const withRoute = (spec: string) => GATEWAY.replace("  rules: [", `${spec}\n  rules: [`);
+
+  it("checks listeners: protocol, unknown fields, unique names and distinct port, protocol and hostname", () => {
+    const broken = GATEWAY.replace("protocol: HTTPS, hostname: api.example.com }", "protocol: TLS, hostname: api.example.com, tls: {} }");
+    expect(errorsOf(broken, "gw.yaml")).toEqual([
+      'gw.yaml:8:41: Gateway/edge spec.listeners[1].protocol: must be one of "HTTP", "HTTPS"',
+      "gw.yaml:8:78: Gateway/edge spec.listeners[1].tls: is not a known field",
+    ]);
+    const twice = GATEWAY.replace("name: api, port: 443, protocol: HTTPS, hostname: api.example.com", 'name: web, port: 80, protocol: HTTP, hostname: "*.example.com"');
+    expect(errorsOf(twice, "gw.yaml")).toEqual([
+      'gw.yaml:8:15: Gateway/edge spec.listeners[1].name: "web" names another listener of this Gateway too',
+      "gw.yaml:8:7: Gateway/edge spec.listeners[1]: has the same port, protocol and hostname as listeners[0]",
+    ]);
+  });
+
+  it("refuses parentRefs to an unknown Gateway, listener or port", () => {
+    const yaml = withRoute(`  parentRefs:
+    - { name: nope }
+    - { name: edge, sectionName: admin }
+    - { name: edge, sectionName: web, port: 443 }
+    - { name: edge, port: 8443 }`);
+    expect(errorsOf(yaml, "gw.yaml")).toEqual([
+      'gw.yaml:15:15: HTTPRoute/r spec.parentRefs[0].name: refers to unknown Gateway "nope"',
+      'gw.yaml:16:34: HTTPRoute/r spec.parentRefs[1].sectionName: Gateway "edge" has no listener "admin"',
+      'gw.yaml:17:45: HTTPRoute/r spec.parentRefs[2].port: Gateway "edge" has no listener "web" on port 443',
+      'gw.yaml:18:27: HTTPRoute/r spec.parentRefs[3].port: Gateway "edge" has no listener on port 8443',
+    ]);
+    const noGateway = `${BACKENDS}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs: [{ name: edge }]
+  rules: [{ backendRefs: [{ name: ratings }] }]
+`;
+    expect(errorsOf(noGateway)).toEqual(['routes.yaml:18:24: HTTPRoute/r spec.parentRefs[0].name: refers to unknown Gateway "edge"']);
+  });
+
+  it("warns, without failing, about a route or hostname that attaches to no listener", () => {
+    const warningsOf = (yaml: string) => {
+      const result = parsePolicySet(loadYaml("gw.yaml", yaml).documents);
+      if (!result.ok) throw new Error(result.errors.map(formatError).join("\n"));
+      return result.warnings.map(formatError);
+    };
+    expect(warningsOf(GATEWAY)).toEqual([
+      "gw.yaml:14:3: HTTPRoute/r spec.parentRefs: is not set, so the route attaches to no Gateway (the policies declare Gateway/edge)",
+    ]);
+    expect(warningsOf(withRoute("  parentRefs: [{ name: edge, sectionName: api }]\n  hostnames: [www.example.net]"))).toEqual([
+      'gw.yaml:14:16: HTTPRoute/r spec.parentRefs[0]: attaches to no listener of Gateway "edge": listener "api" (api.example.com) shares no hostname with the route',
+    ]);
+    expect(warningsOf(withRoute("  parentRefs: [{ name: edge }]\n  hostnames: [www.example.net, www.example.com]"))).toEqual([
+      "gw.yaml:15:15: HTTPRoute/r spec.hostnames[0]: is served by no listener the route attaches to",
+    ]);
+    const otherNamespace = withRoute("  parentRefs: [{ name: edge, namespace: default }]").replace("metadata: { name: r }", "metadata: { name: r, namespace: shop }");
+    expect(warningsOf(otherNamespace.replace("name: ratings }] }]", "name: ratings, namespace: default }] }]"))).toEqual([
+      'gw.yaml:14:16: HTTPRoute/shop/r spec.parentRefs[0]: attaches to no listener of Gateway "edge": listener "web" takes routes from namespace "default" only; listener "api" takes routes from namespace "default" only',
+    ]);
+  });
+});
+
 describe("rate-limit rules", () => {
   it("refuses two rules of one list with the same name", () => {
     const yaml = route(`  rules: [{ backendRefs: [{ name: reviews-v1 }] }]
@@ -268,6 +344,30 @@ describe("npm run validate", () => {
     const { code, output } = run();
     expect(code).toBe(0);
     expect(output).toMatch(/^ok: \d+ documents \(\d+ HTTPRoutes, \d+ Backends, \d+ BackendTrafficPolicies\)\n$/);
+  });
+
+  it("prints warnings and exits 0 when there are no errors", () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgemesh-"));
+    const file = join(dir, "unattached.yaml");
+    writeFileSync(
+      file,
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec: { gatewayClassName: edgemesh, listeners: [{ name: web, port: 80, protocol: HTTP }] }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec: { rules: [{}] }
+`,
+    );
+    const { status, stdout, stderr } = spawnSync("npx", ["tsx", "policies/cli/validate.ts", file], { encoding: "utf8" });
+    expect(status).toBe(0);
+    expect(stderr.split("\n")).toContainEqual(
+      expect.stringMatching(/^warning: \S*unattached\.yaml:9:7: HTTPRoute\/r spec\.parentRefs: is not set, so the route attaches to no Gateway \(the policies declare Gateway\/edge\)$/),
+    );
+    expect(stdout).toMatch(/^ok: 2 documents/);
   });
 
   it("prints every error and exits 1", () => {

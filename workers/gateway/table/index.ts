@@ -3,6 +3,7 @@
  * built once per config version, owning the isolate-local counters of its backends.
  */
 import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
+import { attachRoute } from "../../../policies/attachment.ts";
 import type { PolicySet } from "../../../policies/policy-set.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
@@ -47,6 +48,7 @@ export function compileTable(set: PolicySet, version: number, registry: Readonly
     backendSpecs.set(runtime, named);
   }
 
+  const gateways = set.gateways.map((located) => located.value);
   const entriesByHostname = new Map<string | undefined, RouteEntry[]>();
   const targets: BackendTarget[] = [];
   for (const { value: route } of set.routes) {
@@ -66,7 +68,8 @@ export function compileTable(set: PolicySet, version: number, registry: Readonly
         order: [`${namespace}/${name}`, ruleIndex, matchIndex],
       }));
     });
-    for (const hostname of route.spec.hostnames?.length ? route.spec.hostnames : [undefined]) {
+    // The route's hostnames as its listeners narrow them (undefined: every hostname; none: not attached).
+    for (const hostname of attachRoute(route, gateways).hostnames) {
       const list = entriesByHostname.get(hostname) ?? [];
       list.push(...entries);
       entriesByHostname.set(hostname, list);
