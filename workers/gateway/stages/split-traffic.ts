@@ -23,9 +23,9 @@ export const splitTraffic = () =>
     }
     c.set("target", target);
     if (target.redirect) {
-      c.res = redirectResponse(c.get("url"), c.get("upstream"), target.redirect, match.prefix);
-      target.responseHeaders?.(c.res.headers);
-      return;
+      const response = redirectResponse(c.get("url"), c.get("upstream"), target.redirect, match.prefix);
+      target.responseHeaders?.(response.headers);
+      return response;
     }
     c.get("outcome").backend = target.backend.name;
     const ruleLevel = c.get("upstream");
