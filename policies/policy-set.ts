@@ -1,11 +1,12 @@
 /**
  * Turns raw documents into a checked PolicySet: each document against its kind's schema, then the
- * set as a whole (duplicate names, references to unknown objects, conflicting policies). All errors
- * are collected, so one run of `npm run validate` shows every problem.
+ * set as a whole (duplicate names, references to unknown objects, route attachment, conflicting
+ * policies). All errors are collected, so one run of `npm run validate` shows every problem.
  */
 import type { z } from "zod";
+import { attachRoute } from "./attachment.ts";
 import { errorAt, type PolicyError, type SourceDocument } from "./errors.ts";
-import { Backend, BackendTrafficPolicy, HTTPRoute, KINDS } from "./schema/index.ts";
+import { Backend, BackendTrafficPolicy, Gateway, HTTPRoute, KINDS } from "./schema/index.ts";
 
 export interface Located<T> {
   document: SourceDocument;
@@ -13,12 +14,14 @@ export interface Located<T> {
 }
 
 export interface PolicySet {
+  gateways: Located<Gateway>[];
   routes: Located<HTTPRoute>[];
   backends: Located<Backend>[];
   trafficPolicies: Located<BackendTrafficPolicy>[];
 }
 
-export type PolicySetResult = { ok: true; set: PolicySet } | { ok: false; errors: PolicyError[] };
+/** Warnings (a route that attaches to no listener) do not make a set invalid; they are only reported. */
+export type PolicySetResult = { ok: true; set: PolicySet; warnings: PolicyError[] } | { ok: false; errors: PolicyError[] };
 
 const KNOWN_KINDS = Object.keys(KINDS).join(", ");
 
@@ -51,17 +54,19 @@ const errorMessages: z.core.$ZodErrorMap = (issue) => {
 
 export function parsePolicySet(documents: readonly SourceDocument[]): PolicySetResult {
   const errors: PolicyError[] = [];
-  const set: PolicySet = { routes: [], backends: [], trafficPolicies: [] };
+  const warnings: PolicyError[] = [];
+  const set: PolicySet = { gateways: [], routes: [], backends: [], trafficPolicies: [] };
   for (const document of documents) {
     const parsed = parseDocument(document, errors);
     if (parsed instanceof Object && "spec" in parsed) {
-      if (parsed.kind === "HTTPRoute") set.routes.push({ document, value: parsed });
+      if (parsed.kind === "Gateway") set.gateways.push({ document, value: parsed });
+      else if (parsed.kind === "HTTPRoute") set.routes.push({ document, value: parsed });
       else if (parsed.kind === "Backend") set.backends.push({ document, value: parsed });
       else set.trafficPolicies.push({ document, value: parsed });
     }
   }
-  if (errors.length === 0) checkReferences(set, errors);
-  return errors.length ? { ok: false, errors } : { ok: true, set };
+  if (errors.length === 0) checkReferences(set, errors, warnings);
+  return errors.length ? { ok: false, errors } : { ok: true, set, warnings };
 }
 
 function parseDocument(document: SourceDocument, errors: PolicyError[]) {
@@ -92,9 +97,9 @@ function parseDocument(document: SourceDocument, errors: PolicyError[]) {
 
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 
-function checkReferences(set: PolicySet, errors: PolicyError[]): void {
+function checkReferences(set: PolicySet, errors: PolicyError[], warnings: PolicyError[]): void {
   const seen = new Map<string, SourceDocument>();
-  for (const { document, value } of [...set.routes, ...set.backends, ...set.trafficPolicies]) {
+  for (const { document, value } of [...set.gateways, ...set.routes, ...set.backends, ...set.trafficPolicies]) {
     const key = keyOf(value.kind, value.metadata.namespace, value.metadata.name);
     const first = seen.get(key);
     if (first) errors.push(errorAt(document, ["metadata", "name"], `is already used by the same kind in ${first.source}`));
@@ -104,7 +109,11 @@ function checkReferences(set: PolicySet, errors: PolicyError[]): void {
   const requireBackend = (document: SourceDocument, path: PropertyKey[], namespace: string, name: string) => {
     if (!seen.has(keyOf("Backend", namespace, name))) errors.push(errorAt(document, path, `refers to unknown Backend "${name}"`));
   };
+  const gateways = set.gateways.map((located) => located.value);
   for (const { document, value: route } of set.routes) {
+    for (const problem of attachRoute(route, gateways).problems) {
+      (problem.severity === "error" ? errors : warnings).push(errorAt(document, problem.path, problem.message));
+    }
     const namespace = route.metadata.namespace;
     route.spec.rules.forEach((rule, r) => {
       rule.backendRefs?.forEach((ref, b) =>

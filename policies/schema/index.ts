@@ -2,20 +2,23 @@
 import { z } from "zod";
 import { Backend } from "./backend.ts";
 import { BackendTrafficPolicy } from "./backend-traffic-policy.ts";
+import { Gateway } from "./gateway.ts";
 import { HTTPRoute } from "./http-route.ts";
 
 export const KINDS = {
+  "gateway.networking.k8s.io/v1 Gateway": Gateway,
   "gateway.networking.k8s.io/v1 HTTPRoute": HTTPRoute,
   "edgemesh.dev/v1alpha1 Backend": Backend,
   "edgemesh.dev/v1alpha1 BackendTrafficPolicy": BackendTrafficPolicy,
 } as const;
 
-export const PolicyDocument = z.discriminatedUnion("kind", [HTTPRoute, Backend, BackendTrafficPolicy]);
+export const PolicyDocument = z.discriminatedUnion("kind", [Gateway, HTTPRoute, Backend, BackendTrafficPolicy]);
 export type PolicyDocument = z.infer<typeof PolicyDocument>;
 
 export * from "./backend.ts";
 export * from "./backend-traffic-policy.ts";
 export * from "./common.ts";
+export * from "./gateway.ts";
 export * from "./health-check.ts";
 export * from "./rate-limit.ts";
 export * from "./http-route.ts";

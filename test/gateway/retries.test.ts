@@ -32,6 +32,13 @@ beforeAll(async () => {
     }),
     backend("codes", [flaky.url]),
     simpleRoute("codes", "codes.test", "codes", { retry: { codes: [429], attempts: 3, backoff: "10ms" } }),
+    // The rule's codes replace the policy's triggers: 5xx would retry 503, codes [500] must not.
+    backend("exact-codes", [flaky.url]),
+    simpleRoute("exact-codes", "exact-codes.test", "exact-codes", { retry: { codes: [500], attempts: 2, backoff: "10ms" } }),
+    trafficPolicy("exact-codes", { kind: "Backend", name: "exact-codes" }, {
+      retry: retry({ retryOn: { triggers: ["5xx"] } }),
+      retryBudget: { ratio: 0, minRetriesPerSecond: 100 },
+    }),
     { ...backend("two", [flaky.url, steady.url]), spec: { endpoints: [{ url: flaky.url, weight: 100 }, { url: steady.url, weight: 1 }] } },
     simpleRoute("two", "two.test", "two"),
     trafficPolicy("two", { kind: "Backend", name: "two" }, { retry: retry({ numRetries: 1 }), retryBudget: { ratio: 0, minRetriesPerSecond: 100 } }),
@@ -124,6 +131,26 @@ describe("retry conditions", () => {
     const response = await gateway.fetch("http://codes.test/x");
     expect(response.status).toBe(200);
     expect(response.headers.get("x-edgemesh-attempts")).toBe("4");
+  });
+
+  it("retries exactly the statuses in retry.codes, replacing the policy's triggers", async () => {
+    flaky.failNext(2, 500);
+    const retried = await gateway.fetch("http://exact-codes.test/x");
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get("x-edgemesh-attempts")).toBe("3");
+    for (const status of [503, 502]) {
+      flaky.reset().failNext(1, status);
+      const response = await gateway.fetch("http://exact-codes.test/x");
+      expect(response.status, String(status)).toBe(status);
+      expect(flaky.received, String(status)).toHaveLength(1);
+    }
+  });
+
+  it("still retries a failed connection when retry.codes is set", async () => {
+    flaky.resetNext(1);
+    const response = await gateway.fetch("http://exact-codes.test/x");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-edgemesh-attempts")).toBe("2");
   });
 
   it("does not retry without a retry policy", async () => {

@@ -1,5 +1,5 @@
 /** Policy validation: the exact error text users see, for each kind of mistake, and the CLI's exit codes. */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -118,13 +118,13 @@ spec:
 
   it("rejects unknown kinds and documents that are not mappings", () => {
     const yaml = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
+kind: GRPCRoute
 metadata: { name: g }
 ---
 - a list
 `;
     expect(errorsOf(yaml, "misc.yaml")).toEqual([
-      'misc.yaml:2:7: Gateway/g kind: unknown apiVersion and kind "gateway.networking.k8s.io/v1 Gateway" (expected one of: gateway.networking.k8s.io/v1 HTTPRoute, edgemesh.dev/v1alpha1 Backend, edgemesh.dev/v1alpha1 BackendTrafficPolicy)',
+      'misc.yaml:2:7: GRPCRoute/g kind: unknown apiVersion and kind "gateway.networking.k8s.io/v1 GRPCRoute" (expected one of: gateway.networking.k8s.io/v1 Gateway, gateway.networking.k8s.io/v1 HTTPRoute, edgemesh.dev/v1alpha1 Backend, edgemesh.dev/v1alpha1 BackendTrafficPolicy)',
       "misc.yaml:5:1: document 2: must be a mapping with apiVersion, kind, metadata and spec",
     ]);
   });
@@ -220,6 +220,30 @@ describe("npm run validate", () => {
     const { code, output } = run();
     expect(code).toBe(0);
     expect(output).toMatch(/^ok: \d+ documents \(\d+ HTTPRoutes, \d+ Backends, \d+ BackendTrafficPolicies\)\n$/);
+  });
+
+  it("prints warnings and exits 0 when there are no errors", () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgemesh-"));
+    const file = join(dir, "unattached.yaml");
+    writeFileSync(
+      file,
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec: { gatewayClassName: edgemesh, listeners: [{ name: web, port: 80, protocol: HTTP }] }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec: { rules: [{}] }
+`,
+    );
+    const { status, stdout, stderr } = spawnSync("npx", ["tsx", "policies/cli/validate.ts", file], { encoding: "utf8" });
+    expect(status).toBe(0);
+    expect(stderr.split("\n")).toContainEqual(
+      expect.stringMatching(/^warning: \S*unattached\.yaml:9:7: HTTPRoute\/r spec\.parentRefs: is not set, so the route attaches to no Gateway \(the policies declare Gateway\/edge\)$/),
+    );
+    expect(stdout).toMatch(/^ok: 2 documents/);
   });
 
   it("prints every error and exits 1", () => {

@@ -15,7 +15,7 @@ export const bufferBody = () =>
     const upstream = c.get("upstream");
     if (upstream.body.kind === "stream") {
       const retry = c.get("target").policy.retry;
-      const limit = Math.max(retriesMethod(retry, upstream.method) ? retry.bufferLimitBytes : 0, c.get("route").rule.mirror ? MIRROR_BUFFER_LIMIT : 0);
+      const limit = Math.max(retriesMethod(retry, upstream.method) ? retry.bufferLimitBytes : 0, c.get("route").rule.mirrors.length ? MIRROR_BUFFER_LIMIT : 0);
       if (limit > 0) {
         try {
           upstream.body = await bufferUpTo(upstream.body.stream, limit);

@@ -1,10 +1,10 @@
 /**
- * RequestMirror: after the response, a copy of the request goes to the mirror backend through the
- * mirror stack (app.ts: its own timeout, a balancer pick, send), fire and forget (`waitUntil`); its
- * answer is dropped and it counts toward nothing (no outcome, retries, budget or limits). Only
- * requests the mesh forwarded are mirrored (not those it answered itself: errors, limits). As in
- * Envoy, the copy's host gets a "-shadow" suffix (x-forwarded-host for HTTP origins, the URL's host for
- * Workers). Bodies up to 64 KiB are copied; larger requests are not mirrored.
+ * RequestMirror: after the response, a copy of the request goes to each mirror backend of the rule
+ * through the mirror stack (app.ts: its own timeout, a balancer pick, send), fire and forget
+ * (`waitUntil`); its answer is dropped and it counts toward nothing (no outcome, retries, budget or
+ * limits). Only requests the mesh forwarded are mirrored (not those it answered itself: errors,
+ * limits, redirects). As in Envoy, the copy's host gets a "-shadow" suffix (x-forwarded-host for HTTP
+ * origins, the URL's host for Workers). Bodies up to 64 KiB are copied; larger requests are not mirrored.
  */
 import { createMiddleware } from "hono/factory";
 import type { Call } from "../attempt/call.ts";
@@ -19,6 +19,8 @@ const MIRROR_POLICY: CallPolicy = { requestTimeoutMs: MIRROR_TIMEOUT_MS, perTryT
 const mirrorTarget = (backend: BackendRuntime): BackendTarget => ({
   backend,
   weight: 1,
+  redirect: undefined,
+  rewrite: undefined,
   requestHeaders: undefined,
   responseHeaders: undefined,
   policy: MIRROR_POLICY,
@@ -27,27 +29,33 @@ const mirrorTarget = (backend: BackendRuntime): BackendTarget => ({
 export const mirror = (callMirror: Call) =>
   createMiddleware<MeshEnv>(async function mirror(c, next) {
     await next();
-    const target = c.get("route").rule.mirror;
-    if (!target || c.error || Math.random() * 100 >= target.percent) return;
+    const { mirrors } = c.get("route").rule;
+    // Not mirrored: requests the mesh answered itself (errors, limits, a backendRef's redirect).
+    if (!mirrors.length || c.error || c.get("outcome").attempts === 0) return;
     const upstream = c.get("upstream");
     // A streamed body has been sent already and cannot be copied.
     if (upstream.body.kind === "stream" || (upstream.body.kind === "buffered" && upstream.body.bytes.byteLength > MIRROR_BUFFER_LIMIT)) return;
     const host = `${upstream.host}-shadow`;
-    const headers = new Headers(upstream.headers);
-    headers.set("x-forwarded-host", host);
-    const sent = callMirror({
-      env: c.env,
-      request: c.req.raw,
-      upstream: { ...upstream, host, headers },
-      target: mirrorTarget(target.backend),
-      outcome: undefined,
-      deadlineAt: Infinity,
-      signal: undefined,
-      timedOut: undefined,
-      endpoint: undefined,
-      tried: [],
-    })
-      .then((response) => response.body?.cancel())
-      .catch(() => undefined);
-    c.executionCtx.waitUntil(sent);
+    for (const target of mirrors) {
+      if (Math.random() >= target.fraction) continue;
+      const headers = new Headers(upstream.headers);
+      headers.set("x-forwarded-host", host);
+      // A Worker backend sees the Host header as set (its URL's host is the shadow host too).
+      if (target.backend.service) headers.set("host", host);
+      const sent = callMirror({
+        env: c.env,
+        request: c.req.raw,
+        upstream: { ...upstream, host, headers },
+        target: mirrorTarget(target.backend),
+        outcome: undefined,
+        deadlineAt: Infinity,
+        signal: undefined,
+        timedOut: undefined,
+        endpoint: undefined,
+        tried: [],
+      })
+        .then((response) => response.body?.cancel())
+        .catch(() => undefined);
+      c.executionCtx.waitUntil(sent);
+    }
   });

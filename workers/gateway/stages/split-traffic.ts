@@ -1,23 +1,54 @@
 /**
  * Weighted traffic splitting between the rule's backendRefs (canaries), then the chosen backendRef's
- * own header filters. A rule with no backend to send to answers 500, as the Gateway API requires.
+ * own filters: a RequestRedirect answers without calling the backend; a URLRewrite and header
+ * filters change the request for that backend only. Then the host reaches the backend: a Worker gets
+ * it as its Host (URL and header agree); an HTTP origin, whose Host the platform sets from its URL,
+ * gets a rewritten hostname in x-forwarded-host. A rule with no backend to send to answers 500, as
+ * the Gateway API requires.
  */
 import { createMiddleware } from "hono/factory";
-import type { MeshEnv } from "../context.ts";
+import type { MeshEnv, UpstreamRequest } from "../context.ts";
 import { MeshError } from "../errors.ts";
 import { weightedRandom } from "../lb/random.ts";
+import { redirectResponse } from "./redirect.ts";
+import { modifyPath } from "./rewrite-path.ts";
 
 export const splitTraffic = () =>
   createMiddleware<MeshEnv>(async function splitTraffic(c, next) {
-    const rule = c.get("route").rule;
+    const { rule, match } = c.get("route");
     const target = weightedRandom(rule.targets);
     if (!target) {
       const why = rule.hasBackendRefs ? "all of its backendRefs have weight 0" : "it has no backendRefs";
       throw new MeshError("no_backend", `route ${rule.route} rule ${rule.ruleIndex} cannot forward: ${why}`);
     }
     c.set("target", target);
+    if (target.redirect) {
+      const response = redirectResponse(c.get("url"), c.get("upstream"), target.redirect, match.prefix);
+      target.responseHeaders?.(response.headers);
+      return response;
+    }
     c.get("outcome").backend = target.backend.name;
-    target.requestHeaders?.(c.get("upstream").headers);
-    await next();
+    const ruleLevel = c.get("upstream");
+    // The mirrors (an outer stage) send the request as the rule's filters left it: with mirrors,
+    // this backend's changes go to a copy, and the rule-level request is put back afterwards.
+    const upstream: UpstreamRequest = rule.mirrors.length ? { ...ruleLevel, headers: new Headers(ruleLevel.headers) } : ruleLevel;
+    const { rewrite } = target;
+    if (rewrite?.hostname) upstream.host = rewrite.hostname;
+    if (rewrite?.path) upstream.path = modifyPath(upstream.path, rewrite.path, match.prefix);
+    target.requestHeaders?.(upstream.headers);
+    if (target.backend.service) upstream.headers.set("host", upstream.host);
+    else if (rewrite?.hostname || rule.rewrite?.hostname) upstream.headers.set("x-forwarded-host", upstream.host);
+    if (upstream === ruleLevel) {
+      await next();
+    } else {
+      c.set("upstream", upstream);
+      try {
+        await next();
+      } finally {
+        // The body may have been buffered on the copy; the mirrors need it.
+        ruleLevel.body = upstream.body;
+        c.set("upstream", ruleLevel);
+      }
+    }
     target.responseHeaders?.(c.res.headers);
   });

@@ -56,9 +56,10 @@ export function resolveCallPolicy(backendPolicy: NamedSpec | undefined, routePol
     retry = {
       ...base,
       numRetries: rule.retry.attempts ?? base.numRetries,
-      retryOn: codes
-        ? { triggers: [...new Set([...base.retryOn.triggers, "retriable-status-codes" as const])], httpStatusCodes: codes }
-        : base.retryOn,
+      // GEP-1731: the codes are exactly the statuses retried; they replace the base policy's status
+      // triggers (5xx, gateway-error, its own codes). A failure without an answer (refused or reset
+      // connection, per-try timeout) is still retried, as the GEP asks and Envoy Gateway does.
+      retryOn: codes ? { triggers: ["connect-failure", "reset", "retriable-status-codes"], httpStatusCodes: codes } : base.retryOn,
       // The rule's backoff replaces the base interval; a policy cap below it would undercut the rule.
       perRetry: rule.retry.backoff
         ? { ...base.perRetry, backOff: { baseInterval: rule.retry.backoff, maxInterval: capAbove(base.perRetry.backOff.maxInterval, rule.retry.backoff) } }

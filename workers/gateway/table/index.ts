@@ -3,6 +3,7 @@
  * built once per config version, owning the isolate-local counters of its backends.
  */
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
+import { attachRoute } from "../../../policies/attachment.ts";
 import type { PolicySet } from "../../../policies/policy-set.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
@@ -56,6 +57,7 @@ export function compileTable(
     backendSpecs.set(runtime, named);
   }
 
+  const gateways = set.gateways.map((located) => located.value);
   const entriesByHostname = new Map<string | undefined, RouteEntry[]>();
   const targets: BackendTarget[] = [];
   for (const { value: route } of set.routes) {
@@ -75,7 +77,8 @@ export function compileTable(
         order: [`${namespace}/${name}`, ruleIndex, matchIndex],
       }));
     });
-    for (const hostname of route.spec.hostnames?.length ? route.spec.hostnames : [undefined]) {
+    // The route's hostnames as its listeners narrow them (undefined: every hostname; none: not attached).
+    for (const hostname of attachRoute(route, gateways).hostnames) {
       const list = entriesByHostname.get(hostname) ?? [];
       list.push(...entries);
       entriesByHostname.set(hostname, list);

@@ -19,9 +19,18 @@ export interface Rewrite {
   readonly path?: PathModifier;
 }
 
+export interface Mirror {
+  readonly backend: BackendRuntime;
+  /** Share of the requests mirrored, 0 to 1. */
+  readonly fraction: number;
+}
+
 export interface BackendTarget {
   readonly backend: BackendRuntime;
   readonly weight: number;
+  /** The backendRef's own filters, applied once it is chosen: a redirect answers without calling the backend. */
+  readonly redirect: Redirect | undefined;
+  readonly rewrite: Rewrite | undefined;
   readonly requestHeaders: HeaderOps | undefined;
   readonly responseHeaders: HeaderOps | undefined;
   readonly policy: CallPolicy;
@@ -35,7 +44,8 @@ export interface CompiledRule {
   readonly rewrite: Rewrite | undefined;
   readonly requestHeaders: HeaderOps | undefined;
   readonly responseHeaders: HeaderOps | undefined;
-  readonly mirror: { readonly backend: BackendRuntime; readonly percent: number } | undefined;
+  /** Every RequestMirror of the rule, each sending its own copy. */
+  readonly mirrors: readonly Mirror[];
   /** Backends with a weight above zero. */
   readonly targets: readonly BackendTarget[];
   /** Whether the rule named any backend at all (all-zero weights answer 500, no backends 500 too). */
@@ -54,7 +64,6 @@ const filterOf = <T extends HTTPRouteFilter["type"]>(filters: readonly HTTPRoute
 
 export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: number, context: RuleContext): CompiledRule {
   const { namespace, name } = route.metadata;
-  const mirror = filterOf(rule.filters, "RequestMirror")?.requestMirror;
   const targets = (rule.backendRefs ?? [])
     .filter((ref) => ref.weight > 0)
     .map((ref): BackendTarget => {
@@ -62,6 +71,8 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
       return {
         backend,
         weight: ref.weight,
+        redirect: filterOf(ref.filters, "RequestRedirect")?.requestRedirect,
+        rewrite: filterOf(ref.filters, "URLRewrite")?.urlRewrite,
         requestHeaders: compileHeaderOps(filterOf(ref.filters, "RequestHeaderModifier")?.requestHeaderModifier),
         responseHeaders: compileHeaderOps(filterOf(ref.filters, "ResponseHeaderModifier")?.responseHeaderModifier),
         policy: resolveCallPolicy(context.backendPolicy(backend), context.routePolicy, rule),
@@ -74,10 +85,14 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
     rewrite: filterOf(rule.filters, "URLRewrite")?.urlRewrite,
     requestHeaders: compileHeaderOps(filterOf(rule.filters, "RequestHeaderModifier")?.requestHeaderModifier),
     responseHeaders: compileHeaderOps(filterOf(rule.filters, "ResponseHeaderModifier")?.responseHeaderModifier),
-    mirror: mirror && {
-      backend: context.backend(mirror.backendRef.namespace ?? namespace, mirror.backendRef.name),
-      percent: mirror.percent,
-    },
+    mirrors: (rule.filters ?? []).flatMap((filter): Mirror[] => {
+      if (filter.type !== "RequestMirror") return [];
+      const { backendRef, percent, fraction } = filter.requestMirror;
+      return [{
+        backend: context.backend(backendRef.namespace ?? namespace, backendRef.name),
+        fraction: percent !== undefined ? percent / 100 : fraction ? fraction.numerator / fraction.denominator : 1,
+      }];
+    }),
     targets,
     hasBackendRefs: (rule.backendRefs ?? []).length > 0,
   };
