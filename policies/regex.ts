@@ -29,6 +29,9 @@ function compile(source: string): Compiled {
     if (error instanceof RE2JSSyntaxException) {
       // RE2's own words and the offending fragment: "invalid or unsupported Perl syntax: `(?=`".
       const fragment = error.getPattern();
+      // RE2 reads a lookbehind as a malformed named group; say what it is, as for a lookahead.
+      const lookbehind = fragment?.match(/^\(\?<[=!]/)?.[0];
+      if (lookbehind) return { ok: false, reason: `invalid or unsupported Perl syntax: \`${lookbehind}\`` };
       return { ok: false, reason: fragment ? `${error.getDescription()}: \`${fragment}\`` : error.getDescription() };
     }
     if (error instanceof RE2JSException) return { ok: false, reason: error.message };

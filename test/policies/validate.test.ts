@@ -263,7 +263,7 @@ spec:
       "regex.yaml:22:69: HTTPRoute/reviews spec.rules[0].matches[1].headers[0].value: must be a valid RE2 regular expression: invalid escape sequence: `\\1`",
       "regex.yaml:23:68: HTTPRoute/reviews spec.rules[0].matches[2].queryParams[0].value: must be a valid RE2 regular expression: invalid repeat count: `{1001}`",
       "regex.yaml:24:69: HTTPRoute/reviews spec.rules[0].matches[3].headers[0].value: must be a valid RE2 regular expression: compiles to 103 instructions, more than the 100 allowed",
-      "regex.yaml:35:89: BackendTrafficPolicy/limits spec.rateLimit.local.rules[0].clientSelectors[0].headers[0].value: must be a valid RE2 regular expression: invalid named capture: `(?<!admin)a++`",
+      "regex.yaml:35:89: BackendTrafficPolicy/limits spec.rateLimit.local.rules[0].clientSelectors[0].headers[0].value: must be a valid RE2 regular expression: invalid or unsupported Perl syntax: `(?<!`",
       "5 errors",
     ]);
   });
