@@ -1,6 +1,9 @@
 /** Policy regexes (policies/regex.ts): RE2 answers as ECMAScript did on ordinary route regexes, and refuses what RE2 refuses. */
 import { describe, expect, it } from "vitest";
 import { compileRegex, MAX_PROGRAM_SIZE, regexError } from "../../policies/regex.ts";
+import { ClientSelector, HTTPRouteMatch } from "../../policies/schema/index.ts";
+import { compileSelectors } from "../../workers/gateway/ratelimit/selectors.ts";
+import { compileMatch } from "../../workers/gateway/table/match.ts";
 
 /** Patterns that mean the same in both syntaxes, with values each should or should not match whole. */
 const ORDINARY: [pattern: string, values: string[]][] = [
@@ -40,6 +43,26 @@ describe("RE2 matcher (full-match semantics)", () => {
     // ECMAScript's RegExp takes exponential time here (about 2^n steps); RE2 one pass.
     expect(compileRegex("(a+)+$").test(`${"a".repeat(100_000)}!`)).toBe(false);
     expect(compileRegex("(a+)+$").test("a".repeat(100_000))).toBe(true);
+  });
+});
+
+describe("every regex the gateway builds from policy is RE2", () => {
+  // With RegExp each of these would take ~2^100000 steps; with RE2 they return at once.
+  const hostile = `${"a".repeat(100_000)}!`;
+
+  it("in route path, header and query matches", () => {
+    const match = (spec: unknown) => compileMatch(HTTPRouteMatch.parse(spec));
+    const view = { method: "GET", path: `/${hostile}`, headers: new Headers({ "x-probe": hostile }), query: new URLSearchParams({ q: hostile }) };
+    expect(match({ path: { type: "RegularExpression", value: "/(a+)+$" } }).test(view)).toBe(false);
+    expect(match({ headers: [{ name: "x-probe", type: "RegularExpression", value: "(a+)+$" }] }).test(view)).toBe(false);
+    expect(match({ queryParams: [{ name: "q", type: "RegularExpression", value: "(a+)+$" }] }).test(view)).toBe(false);
+    expect(match({ headers: [{ name: "x-probe", type: "RegularExpression", value: "(a+)+!" }] }).test(view)).toBe(true);
+  });
+
+  it("in rate-limit header selectors", () => {
+    const keyOf = compileSelectors([ClientSelector.parse({ headers: [{ name: "x-probe", type: "RegularExpression", value: "(a+)+$" }] })]);
+    expect(keyOf(new Request("http://x.test/", { headers: { "x-probe": hostile } }))).toBeUndefined();
+    expect(keyOf(new Request("http://x.test/", { headers: { "x-probe": "aaa" } }))).toBe("");
   });
 });
 
