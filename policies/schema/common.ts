@@ -3,6 +3,7 @@
  * names and header names. Limits follow the Gateway API CRDs so a Gateway API user meets no surprise.
  */
 import { z } from "zod";
+import { regexError } from "../regex.ts";
 
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -59,22 +60,23 @@ export const Hostname = z
 
 export const Percentage = z.number().min(0).max(100);
 
-/** A regular expression that must compile; RE2 is not available in Workers, so this is ECMAScript syntax. */
-export const RegexString = z
-  .string()
-  .min(1)
-  .max(1024)
-  .refine(
-    (source) => {
-      try {
-        new RegExp(source);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { error: "must be a valid regular expression" },
-  );
+/**
+ * Why a RegularExpression match value is refused, as a field error, or undefined. RE2 syntax
+ * (policies/regex.ts): no backreferences, lookaround or possessive quantifiers, repetitions up to
+ * {1000}, programs up to 100 instructions; matching is then linear in the input.
+ */
+export function regexIssue(source: string): string | undefined {
+  if (source === "") return "must not be empty";
+  if (source.length > 1024) return "must be at most 1024 characters";
+  const reason = regexError(source);
+  return reason === undefined ? undefined : `must be a valid RE2 regular expression: ${reason}`;
+}
+
+/** A field holding an RE2 regular expression (see regexIssue). */
+export const RegexString = z.string().superRefine((source, ctx) => {
+  const issue = regexIssue(source);
+  if (issue !== undefined) ctx.addIssue({ code: "custom", message: issue });
+});
 
 /** A Duration with bounds, for fields where zero (or a huge value) would break the arithmetic. */
 export const DurationWithin = (minMs: number, maxMs = Infinity) =>

@@ -12,7 +12,7 @@ import {
   Hostname,
   Metadata,
   ObjectName,
-  RegexString,
+  regexIssue,
 } from "./common.ts";
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"] as const;
@@ -24,8 +24,8 @@ const PathMatch = z
   })
   .superRefine((path, ctx) => {
     if (path.type === "RegularExpression") {
-      const checked = RegexString.safeParse(path.value);
-      if (!checked.success) ctx.addIssue({ code: "custom", path: ["value"], message: "must be a valid regular expression" });
+      const issue = regexIssue(path.value);
+      if (issue !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: issue });
       return;
     }
     if (!path.value.startsWith("/")) ctx.addIssue({ code: "custom", path: ["value"], message: 'must start with "/"' });
@@ -41,9 +41,8 @@ const ValueMatch = z
     value: z.string().max(4096),
   })
   .superRefine((match, ctx) => {
-    if (match.type === "RegularExpression" && !RegexString.safeParse(match.value).success) {
-      ctx.addIssue({ code: "custom", path: ["value"], message: "must be a valid regular expression" });
-    }
+    const issue = match.type === "RegularExpression" ? regexIssue(match.value) : undefined;
+    if (issue !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: issue });
   });
 
 export const HTTPRouteMatch = z.strictObject({

@@ -6,7 +6,7 @@
  * on an HTTPRoute target that is a per-route limit.
  */
 import { z } from "zod";
-import { Duration, durationToMs, HeaderName } from "./common.ts";
+import { Duration, durationToMs, HeaderName, regexIssue } from "./common.ts";
 
 const HeaderSelector = z
   .strictObject({
@@ -24,6 +24,8 @@ const HeaderSelector = z
     if (header.type !== "Distinct" && header.value === undefined) {
       ctx.addIssue({ code: "custom", path: ["value"], message: `is required for type ${header.type}` });
     }
+    const issue = header.type === "RegularExpression" && header.value !== undefined ? regexIssue(header.value) : undefined;
+    if (issue !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: issue });
   });
 
 const Cidr = z.string().refine(isCidr, { error: 'must be a CIDR such as "10.0.0.0/8" or "2001:db8::/32"' });

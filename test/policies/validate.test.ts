@@ -81,7 +81,7 @@ describe("field errors name the file, line, object and field", () => {
 `);
     expect(errorsOf(yaml)).toEqual([
       'routes.yaml:21:26: HTTPRoute/reviews spec.rules[0].matches[0].path.value: must start with "/"',
-      "routes.yaml:22:51: HTTPRoute/reviews spec.rules[0].matches[1].path.value: must be a valid regular expression",
+      "routes.yaml:22:51: HTTPRoute/reviews spec.rules[0].matches[1].path.value: must be a valid RE2 regular expression: missing closing ]: `[`",
       "routes.yaml:23:29: HTTPRoute/reviews spec.rules[0].matches[2].headers[0].name: must be a valid HTTP header name",
       'routes.yaml:25:28: HTTPRoute/reviews spec.rules[0].timeouts.request: must be a Gateway API duration such as "500ms", "10s" or "1m30s"',
     ]);
@@ -255,6 +255,41 @@ spec: { rules: [{}] }
     expect(output).toContain("bad.yaml:4:7: Backend/x spec: must set exactly one of worker or endpoints");
     expect(output).toContain("missing.yaml: file: cannot be read (ENOENT)");
     expect(output.trim().split("\n").at(-1)).toBe("2 errors");
+  });
+
+  it("reports what RE2 refuses in every RegularExpression field, with RE2's reason", () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgemesh-"));
+    const file = join(dir, "regex.yaml");
+    writeFileSync(file, route(`  rules:
+    - matches:
+        - path: { type: RegularExpression, value: "/a(?=b)" }
+        - headers: [{ name: cookie, type: RegularExpression, value: "(a)\\\\1" }]
+        - queryParams: [{ name: v, type: RegularExpression, value: "a{1001}" }]
+        - headers: [{ name: x-long, type: RegularExpression, value: "[a-z]{101}" }]
+      backendRefs: [{ name: reviews-v1 }]
+---
+apiVersion: edgemesh.dev/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: limits }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: reviews }]
+  rateLimit:
+    local:
+      rules:
+        - clientSelectors: [{ headers: [{ name: x-user, type: RegularExpression, value: "(?<!admin)a++" }] }]
+          limit: { requests: 1, unit: Second }
+`));
+    const { code, output } = run(file);
+    expect(code).toBe(1);
+    // The CLI prints the path relative to the working directory.
+    expect(output.trim().split("\n").map((line) => line.replace(/^.*regex\.yaml/, "regex.yaml"))).toEqual([
+      "regex.yaml:21:51: HTTPRoute/reviews spec.rules[0].matches[0].path.value: must be a valid RE2 regular expression: invalid or unsupported Perl syntax: `(?=`",
+      "regex.yaml:22:69: HTTPRoute/reviews spec.rules[0].matches[1].headers[0].value: must be a valid RE2 regular expression: invalid escape sequence: `\\1`",
+      "regex.yaml:23:68: HTTPRoute/reviews spec.rules[0].matches[2].queryParams[0].value: must be a valid RE2 regular expression: invalid repeat count: `{1001}`",
+      "regex.yaml:24:69: HTTPRoute/reviews spec.rules[0].matches[3].headers[0].value: must be a valid RE2 regular expression: compiles to 103 instructions, more than the 100 allowed",
+      "regex.yaml:35:89: BackendTrafficPolicy/limits spec.rateLimit.local.rules[0].clientSelectors[0].headers[0].value: must be a valid RE2 regular expression: invalid or unsupported Perl syntax: `(?<!`",
+      "5 errors",
+    ]);
   });
 });
 

@@ -4,6 +4,7 @@
  * selector adds its value to the bucket key, so "per client IP" or "per user" are separate buckets.
  */
 import { decodeJwt } from "jose";
+import { compileRegex } from "../../../policies/regex.ts";
 import type { ClientSelector } from "../../../policies/schema/index.ts";
 import { fnv1a } from "../lb/hash.ts";
 import { compileCidr } from "./cidr.ts";
@@ -18,7 +19,7 @@ export function compileSelectors(selectors: readonly ClientSelector[] = []): Key
     ...(selector.headers ?? []).map((header): Part => {
       const name = header.name.toLowerCase();
       if (header.type === "Distinct") return (request) => request.headers.get(name) ?? false;
-      const pattern = header.type === "RegularExpression" ? new RegExp(`^(?:${header.value})$`) : undefined;
+      const pattern = header.type === "RegularExpression" ? compileRegex(header.value!) : undefined;
       return (request) => {
         const value = request.headers.get(name);
         const matches = value !== null && (pattern ? pattern.test(value) : value === header.value);

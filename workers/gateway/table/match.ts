@@ -4,6 +4,7 @@
  * RegularExpression paths (implementation-specific there) sit between Exact and PathPrefix, longest
  * first, as Contour orders them, so a regex is not shadowed by a "/" prefix.
  */
+import { compileRegex } from "../../../policies/regex.ts";
 import type { HTTPRouteMatch } from "../../../policies/schema/index.ts";
 
 export interface RequestView {
@@ -28,14 +29,14 @@ type ValueTest = (value: string | null) => boolean;
 
 const valueTest = (type: "Exact" | "RegularExpression", expected: string): ValueTest => {
   if (type === "Exact") return (value) => value === expected;
-  const pattern = new RegExp(`^(?:${expected})$`);
+  const pattern = compileRegex(expected);
   return (value) => value !== null && pattern.test(value);
 };
 
 function pathTest(type: "Exact" | "PathPrefix" | "RegularExpression", value: string): (path: string) => boolean {
   if (type === "Exact") return (path) => path === value;
   if (type === "RegularExpression") {
-    const pattern = new RegExp(`^(?:${value})$`);
+    const pattern = compileRegex(value);
     return (path) => pattern.test(path);
   }
   // Element-wise prefix: "/abc" matches "/abc", "/abc/" and "/abc/def", never "/abcd".

@@ -1,0 +1,63 @@
+/**
+ * Policy regular expressions: RE2 syntax, matched by re2js (a pure JavaScript port of RE2) in time
+ * linear in the input whatever the pattern, so a client-controlled path, header or query value
+ * cannot make a route regex backtrack (ReDoS), as it can with ECMAScript's RegExp. The schemas
+ * validate with this module and the gateway matches with it: what validates is what runs.
+ */
+import { RE2JS, RE2JSException, RE2JSSyntaxException } from "re2js";
+
+/**
+ * Most instructions a compiled pattern may have: Envoy's default for RE2 (`re2.max_program_size`).
+ * Matching is linear in the input but its constant grows with the program, and past about 180
+ * instructions re2js's lazy DFA gives up on hostile inputs and an 8 KB header costs ~100 ms instead
+ * of ~1 ms (figures in README, "Matching decisions").
+ */
+export const MAX_PROGRAM_SIZE = 100;
+
+/** A compiled pattern that matches whole values only, as if it were `^(?:pattern)$`. */
+export interface RegexMatcher {
+  test(value: string): boolean;
+}
+
+type Compiled = { ok: true; pattern: RE2JS } | { ok: false; reason: string };
+
+function compile(source: string): Compiled {
+  let pattern: RE2JS;
+  try {
+    pattern = RE2JS.compile(source);
+  } catch (error) {
+    if (error instanceof RE2JSSyntaxException) {
+      // RE2's own words and the offending fragment: "invalid or unsupported Perl syntax: `(?=`".
+      const fragment = error.getPattern();
+      // RE2 reads a lookbehind as a malformed named group; say what it is, as for a lookahead.
+      const lookbehind = fragment?.match(/^\(\?<[=!]/)?.[0];
+      if (lookbehind) return { ok: false, reason: `invalid or unsupported Perl syntax: \`${lookbehind}\`` };
+      return { ok: false, reason: fragment ? `${error.getDescription()}: \`${fragment}\`` : error.getDescription() };
+    }
+    if (error instanceof RE2JSException) return { ok: false, reason: error.message };
+    throw error;
+  }
+  const size = pattern.programSize();
+  if (size > MAX_PROGRAM_SIZE) {
+    return { ok: false, reason: `compiles to ${size} instructions, more than the ${MAX_PROGRAM_SIZE} allowed` };
+  }
+  return { ok: true, pattern };
+}
+
+/** Why RE2 (or the program size bound) refuses `source`, or undefined when it is a valid policy regex. */
+export function regexError(source: string): string | undefined {
+  const compiled = compile(source);
+  return compiled.ok ? undefined : compiled.reason;
+}
+
+/**
+ * Compiles a validated pattern once (per configuration version, never per request). Throws for a
+ * pattern `regexError` refuses, so an unvalidated one fails loudly rather than matching nothing.
+ */
+export function compileRegex(source: string): RegexMatcher {
+  const compiled = compile(source);
+  if (!compiled.ok) throw new Error(`invalid RE2 regular expression ${JSON.stringify(source)}: ${compiled.reason}`);
+  const { pattern } = compiled;
+  // testExact: anchored at both ends on the DFA, without captures or a Matcher object per call.
+  return { test: (value) => pattern.testExact(value) };
+}
