@@ -6,6 +6,7 @@
  * will expire: an ejection to end (half-open probing starts) or a registration to time out.
  */
 import { DurableObject } from "cloudflare:workers";
+import { checkEndpointUrl } from "../policies/endpoint-url.ts";
 import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth, type EndpointReport, type OutlierConfig } from "./outlier-detection.ts";
 import { configStoreOf, type ConfigStore } from "./config-store.ts";
 import { MetaTable } from "./meta.ts";
@@ -39,6 +40,8 @@ export interface Registration {
   ttlMs: number;
 }
 
+export type RegisterResult = { ok: true; endpoint: RegisteredEndpoint } | { ok: false; message: string };
+
 const RETRY_PUBLISH_MS = 5_000;
 
 export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
@@ -59,6 +62,13 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
         this.health.set(row.endpoint, JSON.parse(row.state));
       }
       this.healthVersion = this.meta.number("healthVersion");
+      // Registrations stored before the address checks existed: drop the unsafe ones and republish the rest.
+      const unsafe = this.sql.exec<{ url: string }>("SELECT url FROM endpoints").toArray().filter((row) => !checkEndpointUrl(row.url).ok);
+      for (const { url } of unsafe) this.sql.exec("DELETE FROM endpoints WHERE url = ?", url);
+      if (unsafe.length) {
+        this.meta.set("registrySeq", this.meta.number("registrySeq") + 1);
+        await this.scheduleAlarm();
+      }
     });
   }
 
@@ -87,11 +97,17 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
 
   // --- Registry -----------------------------------------------------------------------------
 
-  async register(backend: string, registration: Registration): Promise<RegisteredEndpoint> {
+  /**
+   * Registers (or renews) an endpoint. The admin API has checked the URL and the Backend's allowed
+   * hosts; the address checks run again here, so that nothing unsafe is stored whoever calls.
+   */
+  async register(backend: string, registration: Registration): Promise<RegisterResult> {
+    const checked = checkEndpointUrl(registration.url);
+    if (!checked.ok) return { ok: false, message: `url: ${checked.message}` };
     this.remember(backend);
-    const existing = this.registered().find((endpoint) => endpoint.url === registration.url);
+    const existing = this.registered().find((endpoint) => endpoint.url === checked.origin);
     const endpoint: RegisteredEndpoint = {
-      url: registration.url,
+      url: checked.origin,
       weight: registration.weight ?? 1,
       ...(registration.zone !== undefined && { zone: registration.zone }),
       ...(registration.version !== undefined && { version: registration.version }),
@@ -108,7 +124,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> {
     );
     if (JSON.stringify(existing) !== JSON.stringify(endpoint)) await this.publishRegistry();
     await this.scheduleAlarm();
-    return endpoint;
+    return { ok: true, endpoint };
   }
 
   /** Extends a registration by its TTL; false when the endpoint is not (or no longer) registered. */

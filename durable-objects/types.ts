@@ -55,11 +55,15 @@ export interface ObjectChange {
 }
 
 export type ApplyResult =
-  /** `published`: the new version reached KV (else the alarm keeps trying; gateways see it then). */
-  | { ok: true; dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean }
+  /**
+   * `published`: the version reached KV (else the alarm keeps trying; gateways see it then).
+   * `unchanged`: the documents equal the current version's, so no version was made (`version` is the current one).
+   */
+  | { ok: true; dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean }
   | { ok: false; status: 400; errors: PolicyError[]; messages: string[] }
   | { ok: false; status: 409; currentVersion: number; message: string }
-  | { ok: false; status: 404; message: string };
+  /** reason: "empty_policy_set" (400), "not_found" (404), "payload_too_large" (413). */
+  | { ok: false; status: 400 | 404 | 413; reason: string; message: string };
 
 export interface AuditEntry {
   id: number;
