@@ -137,6 +137,15 @@ export function checkEndpointUrl(input: string): EndpointCheck {
   }
   if (!form || (url.protocol !== "http:" && url.protocol !== "https:")) return fail(NOT_AN_ENDPOINT_URL);
   const [, , authority, rest] = form as unknown as [string, string, string, string];
+  // The host first: it is what decides where a request would go.
+  const host = hostOf(url.hostname);
+  if (!host) return fail(NOT_AN_ENDPOINT_URL);
+  const unsafe = unsafeHostReason(host);
+  if (unsafe) {
+    const written = authority.replace(/^.*@/, "").replace(/:[0-9]*$/, "").replace(/^\[(.*)\]$/, "$1");
+    const spelled = written.toLowerCase() === host.text ? "" : `; written ${JSON.stringify(written)}`;
+    return fail(`must not point at ${unsafe}${spelled}`);
+  }
   if (authority.includes("@") || url.username || url.password) {
     return fail('must not contain a user name or password ("user:pass@"): credentials do not belong in an endpoint URL');
   }
@@ -144,14 +153,6 @@ export function checkEndpointUrl(input: string): EndpointCheck {
     const after = rest.replace(/^\//, "");
     const part = after.startsWith("?") ? "a query" : after.startsWith("#") ? "a fragment" : "a path";
     return fail(`must not have ${part} (${JSON.stringify(rest)}): ${ORIGIN_ONLY}`);
-  }
-  const host = hostOf(url.hostname);
-  if (!host) return fail(NOT_AN_ENDPOINT_URL);
-  const unsafe = unsafeHostReason(host);
-  if (unsafe) {
-    const written = authority.replace(/:[0-9]*$/, "").replace(/^\[(.*)\]$/, "$1");
-    const spelled = written.toLowerCase() === host.text ? "" : `; written ${JSON.stringify(written)}`;
-    return fail(`must not point at ${unsafe}${spelled}`);
   }
   return { ok: true, origin: url.origin, host };
 }

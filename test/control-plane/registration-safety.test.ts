@@ -83,7 +83,8 @@ describe("unsafe addresses, in every spelling", () => {
   it("refuses credentials, paths, queries and fragments instead of dropping them", async () => {
     const origin = 'an endpoint is an origin such as "http://127.0.0.1:9101"';
     const refused: [string, string][] = [
-      ["http://169.254.169.254/latest/meta-data/", `must not have a path ("/latest/meta-data/"): ${origin}`],
+      ["http://169.254.169.254/latest/meta-data/", `${METADATA})`],
+      ["http://user:pass@[::ffff:a9fe:a9fe]/", `${METADATA}, inside the IPv4-mapped address ::ffff:a9fe:a9fe)`],
       ["http://user:pass@127.0.0.1:9/", 'must not contain a user name or password ("user:pass@"): credentials do not belong in an endpoint URL'],
       ["http://127.0.0.1:9/x", `must not have a path ("/x"): ${origin}`],
       ["http://127.0.0.1:9/?a=1", `must not have a query ("/?a=1"): ${origin}`],
