@@ -60,11 +60,15 @@ export interface ObjectChange {
 }
 
 export type ApplyResult =
-  /** `published`: the new version reached KV (else the alarm keeps trying; gateways see it then). */
-  | { ok: true; dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean }
+  /**
+   * `published`: the version reached KV (else the alarm keeps trying; gateways see it then).
+   * `unchanged`: the documents equal the current version's, so no version was made (`version` is the current one).
+   */
+  | { ok: true; dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean }
   | { ok: false; status: 400; errors: PolicyError[]; messages: string[] }
   | { ok: false; status: 409; currentVersion: number; message: string }
-  | { ok: false; status: 404; message: string };
+  /** reason: "empty_policy_set" (400), "not_found" (404), "payload_too_large" (413). */
+  | { ok: false; status: 400 | 404 | 413; reason: string; message: string };
 
 export interface AuditEntry {
   id: number;
@@ -99,6 +103,8 @@ export interface ApplyRequest {
   /** The version the change was prepared against; a different current version is a 409 conflict. */
   baseVersion?: number;
   dryRun?: boolean;
+  /** An empty set removes every route and backend: refused unless this says it is meant. */
+  allowEmpty?: boolean;
   actor: string;
   message?: string;
 }
@@ -106,6 +112,7 @@ export interface ApplyRequest {
 export interface RollbackRequest {
   version: number;
   baseVersion?: number;
+  allowEmpty?: boolean;
   actor: string;
   message?: string;
 }
@@ -119,6 +126,8 @@ export interface ConfigStoreApi {
   seed(bundle: Bundle): Promise<number>;
   apply(request: ApplyRequest): Promise<ApplyResult>;
   rollback(request: RollbackRequest): Promise<ApplyResult>;
+  /** The current version's spec of one Backend ("name" or "namespace/name"), for the admin API's registration checks. */
+  backendSpec(backend: string): Promise<Json | undefined>;
   current(): Promise<{ version: number; documents: Json[]; sources: string[] } | undefined>;
   getVersion(version: number): Promise<{ summary: VersionSummary; documents: Json[] } | undefined>;
   history(limit?: number, before?: number): Promise<VersionSummary[]>;
@@ -158,10 +167,12 @@ export interface Registration {
   ttlMs: number;
 }
 
+export type RegisterResult = { ok: true; endpoint: RegisteredEndpoint } | { ok: false; message: string };
+
 export interface BackendCoordinatorApi {
   report(report: HealthReport): Promise<HealthSnapshot>;
   snapshot(): Promise<HealthSnapshot>;
-  register(backend: string, registration: Registration): Promise<RegisteredEndpoint>;
+  register(backend: string, registration: Registration): Promise<RegisterResult>;
   heartbeat(backend: string, url: string): Promise<boolean>;
   drain(backend: string, url: string): Promise<boolean>;
   deregister(backend: string, url: string): Promise<boolean>;

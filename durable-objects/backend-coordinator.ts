@@ -6,8 +6,9 @@
  * will expire: an ejection to end (half-open probing starts) or a registration to time out.
  */
 import { DurableObject } from "cloudflare:workers";
+import { checkEndpointUrl } from "../policies/endpoint-url.ts";
 import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth } from "../common/outlier-detection.ts";
-import { configStoreOf, type BackendCoordinatorApi, type HealthReport, type HealthSnapshot, type Namespace, type RegisteredEndpoint, type Registration } from "../common/protocol.ts";
+import { configStoreOf, type BackendCoordinatorApi, type HealthReport, type HealthSnapshot, type Namespace, type RegisteredEndpoint, type Registration, type RegisterResult } from "../common/protocol.ts";
 import { MetaTable } from "./meta.ts";
 
 export interface BackendCoordinatorEnv {
@@ -34,6 +35,13 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
         this.health.set(row.endpoint, JSON.parse(row.state));
       }
       this.healthVersion = this.meta.number("healthVersion");
+      // Registrations stored before the address checks existed: drop the unsafe ones and republish the rest.
+      const unsafe = this.sql.exec<{ url: string }>("SELECT url FROM endpoints").toArray().filter((row) => !checkEndpointUrl(row.url).ok);
+      for (const { url } of unsafe) this.sql.exec("DELETE FROM endpoints WHERE url = ?", url);
+      if (unsafe.length) {
+        this.meta.set("registrySeq", this.meta.number("registrySeq") + 1);
+        await this.scheduleAlarm();
+      }
     });
   }
 
@@ -62,11 +70,17 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
 
   // --- Registry -----------------------------------------------------------------------------
 
-  async register(backend: string, registration: Registration): Promise<RegisteredEndpoint> {
+  /**
+   * Registers (or renews) an endpoint. The admin API has checked the URL and the Backend's allowed
+   * hosts; the address checks run again here, so that nothing unsafe is stored whoever calls.
+   */
+  async register(backend: string, registration: Registration): Promise<RegisterResult> {
+    const checked = checkEndpointUrl(registration.url);
+    if (!checked.ok) return { ok: false, message: `url: ${checked.message}` };
     this.remember(backend);
-    const existing = this.registered().find((endpoint) => endpoint.url === registration.url);
+    const existing = this.registered().find((endpoint) => endpoint.url === checked.origin);
     const endpoint: RegisteredEndpoint = {
-      url: registration.url,
+      url: checked.origin,
       weight: registration.weight ?? 1,
       ...(registration.zone !== undefined && { zone: registration.zone }),
       ...(registration.version !== undefined && { version: registration.version }),
@@ -83,7 +97,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
     );
     if (JSON.stringify(existing) !== JSON.stringify(endpoint)) await this.publishRegistry();
     await this.scheduleAlarm();
-    return endpoint;
+    return { ok: true, endpoint };
   }
 
   /** Extends a registration by its TTL; false when the endpoint is not (or no longer) registered. */

@@ -3,30 +3,23 @@
  * publishes what gateways need as one KV snapshot. It is control plane only: gateway requests never
  * call it (they poll KV), so a single global object is the right atom here.
  *
- * Versions are immutable; apply, rollback and deploy each append one. An apply that fails validation
- * or loses an optimistic-concurrency race (baseVersion) changes nothing. The audit log is append-only:
- * no RPC method edits or deletes it.
+ * Versions are immutable; apply, rollback and deploy each append one (version-store.ts). An apply that
+ * fails validation, is too big, would empty the set without saying so, or loses an optimistic-concurrency
+ * race (baseVersion) changes nothing; one whose documents equal the current version's makes no version
+ * and no audit entry (`unchanged`). The audit log is append-only: no RPC method edits or deletes it.
  */
 import { DurableObject } from "cloudflare:workers";
 import { formatError, type SourceDocument } from "../policies/errors.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
 import { diffDocuments } from "./config-diff.ts";
+import { auditedChanges, policySetTooBig } from "../common/config-limits.ts";
 import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
-import type { ApplyRequest, ApplyResult, AuditEntry, Bundle, ConfigStoreApi, Json, MeshSnapshot, RegisteredEndpoint, RollbackRequest, VersionSummary } from "../common/protocol.ts";
+import type { ApplyRequest, ApplyResult, AuditEntry, Bundle, ConfigStoreApi, Json, MeshSnapshot, ObjectChange, RegisteredEndpoint, RollbackRequest, VersionSummary } from "../common/protocol.ts";
+import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
 
 export interface ConfigStoreEnv {
   MESH_KV?: KVNamespace;
-}
-
-interface VersionRow extends Record<string, SqlStorageValue> {
-  version: number;
-  documents: string;
-  sources: string;
-  created_at: number;
-  actor: string;
-  action: string;
-  message: string;
 }
 
 const REPUBLISH_DELAY_MS = 5_000;
@@ -35,16 +28,15 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   private readonly sql: SqlStorage;
   private readonly meta: MetaTable;
   private readonly publisher: SnapshotPublisher;
+  private readonly versions: VersionStore;
 
   constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.meta = new MetaTable(this.sql);
+    this.versions = new VersionStore(this.sql, ctx.storage);
     this.publisher = new SnapshotPublisher(this.meta, env.MESH_KV, () => this.buildSnapshot(), () => ctx.storage.setAlarm(Date.now() + REPUBLISH_DELAY_MS));
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS versions (
-        version INTEGER PRIMARY KEY, documents TEXT NOT NULL, sources TEXT NOT NULL,
-        created_at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, message TEXT NOT NULL)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         from_version INTEGER, to_version INTEGER, detail TEXT NOT NULL)`);
@@ -70,7 +62,8 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       return current;
     }
     const action = current === 0 ? "seed" : "deploy";
-    const version = this.appendVersion(documents, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
+    const serialized = documents.map((document) => JSON.stringify(document));
+    const version = this.versions.append(documents, serialized, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
     this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.documentsOf(current), documents) });
     await this.publisher.changed();
     return version;
@@ -83,9 +76,14 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   /** An earlier version's documents as the next version; validated again, since the schemas may have moved on. */
   async rollback(request: RollbackRequest): Promise<ApplyResult> {
     const row = this.versionRow(request.version);
-    if (!row) return { ok: false, status: 404, message: `version ${request.version} does not exist` };
+    if (!row) return { ok: false, status: 404, reason: "not_found", message: `version ${request.version} does not exist` };
     const message = request.message ?? `rollback to version ${request.version}`;
     return await this.commit({ ...request, message }, JSON.parse(row.documents), JSON.parse(row.sources), "rollback");
+  }
+
+  /** The spec of a Backend ("name" or "namespace/name") in the current version, for registration checks. */
+  async backendSpec(backend: string): Promise<Json | undefined> {
+    return (this.versions.currentObject("Backend", backend) as { spec?: Json } | undefined)?.spec;
   }
 
   async current(): Promise<{ version: number; documents: Json[]; sources: string[] } | undefined> {
@@ -99,10 +97,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   }
 
   async history(limit = 50, before?: number): Promise<VersionSummary[]> {
-    return this.sql
-      .exec<VersionRow>("SELECT * FROM versions WHERE version < ? ORDER BY version DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit)
-      .toArray()
-      .map(summarize);
+    return this.versions.history(limit, before);
   }
 
   async diff(from: number, to: number) {
@@ -172,11 +167,18 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   }
 
   private async commit(
-    request: { baseVersion?: number; dryRun?: boolean; actor: string; message?: string },
+    request: { baseVersion?: number; dryRun?: boolean; allowEmpty?: boolean; actor: string; message?: string },
     documents: Json[],
     sources: string[],
     action: "apply" | "rollback",
   ): Promise<ApplyResult> {
+    const serialized = documents.map((document) => JSON.stringify(document));
+    const tooBig = policySetTooBig(serialized, sources);
+    if (tooBig) return { ok: false, status: 413, reason: "payload_too_large", message: tooBig };
+    if (!documents.length && !request.allowEmpty) {
+      const what = action === "apply" ? "documents is empty" : "that version has no documents";
+      return { ok: false, status: 400, reason: "empty_policy_set", message: `${what}: it would remove every route and backend; set "allowEmpty": true to do that on purpose` };
+    }
     const checked = parsePolicySet(documents.map((value, index): SourceDocument => ({ source: sources[index] ?? "request", index, value })));
     if (!checked.ok) return { ok: false, status: 400, errors: checked.errors, messages: checked.errors.map(formatError) };
     const fromVersion = this.currentVersion();
@@ -184,30 +186,19 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       return { ok: false, status: 409, currentVersion: fromVersion, message: `version conflict: the change was prepared against version ${request.baseVersion}, but the current version is ${fromVersion}` };
     }
     const changes = diffDocuments(this.documentsOf(fromVersion), documents);
-    if (request.dryRun) return { ok: true, dryRun: true, fromVersion, version: fromVersion, changes, published: false };
-    const version = this.appendVersion(documents, sources, request.actor, action, request.message ?? "");
+    // The current version's objects again: a version that changes nothing would only be noise in history and audit.
+    if (!changes.length && fromVersion > 0) {
+      return { ok: true, dryRun: Boolean(request.dryRun), unchanged: true, fromVersion, version: fromVersion, changes, published: !this.publisher.behind };
+    }
+    if (request.dryRun) return { ok: true, dryRun: true, unchanged: false, fromVersion, version: fromVersion, changes, published: false };
+    const version = this.versions.append(documents, serialized, sources, request.actor, action, request.message ?? "");
     this.recordAudit(request.actor, action, fromVersion, version, { message: request.message ?? "", changes });
     // Everything above ran without an await: two concurrent applies cannot both pass the version check.
     const published = await this.publisher.changed();
-    return { ok: true, dryRun: false, fromVersion, version, changes, published };
+    return { ok: true, dryRun: false, unchanged: false, fromVersion, version, changes, published };
   }
 
-  private appendVersion(documents: Json[], sources: string[], actor: string, action: string, message: string): number {
-    const version = this.currentVersion() + 1;
-    this.sql.exec(
-      "INSERT INTO versions (version, documents, sources, created_at, actor, action, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      version,
-      JSON.stringify(documents),
-      JSON.stringify(sources),
-      Date.now(),
-      actor,
-      action,
-      message,
-    );
-    return version;
-  }
-
-  private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: object): void {
+  private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: { changes: ObjectChange[] } & Record<string, unknown>): void {
     this.sql.exec(
       "INSERT INTO audit (at, actor, action, from_version, to_version, detail) VALUES (?, ?, ?, ?, ?, ?)",
       Date.now(),
@@ -215,32 +206,19 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       action,
       fromVersion,
       toVersion,
-      JSON.stringify(detail),
+      JSON.stringify({ ...detail, ...auditedChanges(detail.changes) }),
     );
   }
 
   private currentVersion(): number {
-    return this.sql.exec<{ version: number | null }>("SELECT MAX(version) AS version FROM versions").one().version ?? 0;
+    return this.versions.current();
   }
 
   private versionRow(version: number): VersionRow | undefined {
-    return this.sql.exec<VersionRow>("SELECT * FROM versions WHERE version = ?", version).toArray()[0];
+    return this.versions.row(version);
   }
 
   private documentsOf(version: number): Json[] {
-    const row = this.versionRow(version);
-    return row ? JSON.parse(row.documents) : [];
+    return this.versions.documents(version);
   }
-
-}
-
-function summarize(row: VersionRow): VersionSummary {
-  return {
-    version: row.version,
-    createdAt: row.created_at,
-    actor: row.actor,
-    action: row.action as VersionSummary["action"],
-    message: row.message,
-    documents: (JSON.parse(row.documents) as Json[]).length,
-  };
 }

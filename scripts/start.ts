@@ -4,16 +4,17 @@
  *    details-d on 9104 that is in no policy (register it at run time through the admin API), and
  *    reviews v1/v2/v3 on 9111-9113;
  *  - one `wrangler dev` running the gateway (port 8787) with the productpage and ratings Workers,
- *    which it reaches over service bindings.
- * Ctrl-C or SIGTERM stops all of it. See docs/demo.md for the walkthrough.
+ *    which it reaches over service bindings, in a supervised process group (scripts/launcher/).
+ * Ctrl-C, SIGTERM or SIGHUP stops all of it; so does the death of npm, and wrangler and workerd die
+ * with this process even when it is killed with SIGKILL. Nothing reads the terminal: `nohup npm start
+ * > log 2>&1 &` from a script keeps running after the script's shell exits. See docs/demo.md.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { startDetails, type DetailsEndpoint } from "./demo/details.ts";
 import { startReviews, type ReviewsVersion } from "./demo/reviews.ts";
+import { createLauncher, type SupervisedGroup } from "./launcher/index.ts";
 
 const HOST = "127.0.0.1";
 const GATEWAY_PORT = 8787;
@@ -37,8 +38,8 @@ const STOP_GRACE_MS = 5_000;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const servers: Server[] = [];
-let wrangler: ChildProcess | undefined;
-let stopping = false;
+const launcher = createLauncher("start");
+let wrangler: SupervisedGroup | undefined;
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -61,28 +62,21 @@ async function checkPorts(): Promise<void> {
   }
 }
 
-function startWrangler(): ChildProcess {
+function startWrangler(): SupervisedGroup {
   const args = ["dev", ...WRANGLER_CONFIGS.flatMap((config) => ["-c", config])];
   args.push("--ip", HOST, "--port", String(GATEWAY_PORT), "--persist-to", ".mesh-state", "--var", `ADMIN_TOKEN:${ADMIN_TOKEN}`);
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.resolve("wrangler/bin/wrangler.js")), ...args], {
+  // No stdin (the group's watchdog gives it none): wrangler's hotkeys would take over the terminal.
+  return launcher.spawn("wrangler", process.execPath, [fileURLToPath(import.meta.resolve("wrangler/bin/wrangler.js")), ...args], {
     cwd: root,
-    // Its own process group, so that stopping kills wrangler and its workerd and esbuild children
-    // together, and a terminal's Ctrl-C reaches only this script, which then stops things in order.
-    detached: true,
-    // No stdin: wrangler's hotkeys would take over the terminal.
-    stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+    graceMs: STOP_GRACE_MS,
   });
-  child.once("exit", (code, signal) => {
-    if (!stopping) void stop(`wrangler exited on its own (${signal ?? `code ${code}`})`, 1);
-  });
-  return child;
 }
 
 async function waitForGateway(): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (stopping) return;
+    if (launcher.stopping) return;
     try {
       // Any answer with a request id comes from the gateway itself (a redirect to /productpage).
       const response = await fetch(`http://${HOST}:${GATEWAY_PORT}/`, { redirect: "manual" });
@@ -96,80 +90,14 @@ async function waitForGateway(): Promise<void> {
   throw new Error(`the gateway did not answer on http://${HOST}:${GATEWAY_PORT} within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-/** Whether any process of wrangler's group is still alive (signal 0 only checks). */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopWrangler(): Promise<void> {
-  const pgid = wrangler?.pid;
-  if (pgid === undefined || !groupAlive(pgid)) return;
-  process.kill(-pgid, "SIGTERM");
-  const deadline = Date.now() + STOP_GRACE_MS;
-  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  if (groupAlive(pgid)) {
-    console.error(`[start] wrangler did not stop within ${STOP_GRACE_MS / 1000} s; killing it`);
-    process.kill(-pgid, "SIGKILL");
-  }
-}
-
-async function stop(why: string, exitCode: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  console.error(`[start] stopping (${why})`);
-  await stopWrangler();
+launcher.onStop(() => {
   for (const server of servers) {
     server.closeAllConnections();
     server.close();
   }
   console.error(`[start] stopped${wrangler ? ": wrangler, workerd and the demo origins are gone" : ""}`);
-  process.exit(exitCode);
-}
-
-/** Parent pid and process group of a process, from /proc (Linux); undefined when it is gone or there is no /proc. */
-function parentOf(pid: number): { ppid: number; pgid: number } | undefined {
-  try {
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces, so read after its closing parenthesis.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const [, ppid, pgid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(ppid), pgid: Number(pgid) };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * `kill <pid of npm start>`: npm passes SIGTERM to its `sh -c`, which dies without passing it on to
- * tsx and this script. So watch the launchers (the ancestors in this job's process group: tsx, sh,
- * npm) and stop when one of them goes away.
- */
-function watchLaunchers(): void {
-  const self = parentOf(process.pid);
-  if (!self) return;
-  const chain = new Map<number, number>();
-  for (let pid = process.ppid, parent = parentOf(pid); parent && parent.pgid === self.pgid && pid > 1; pid = parent.ppid, parent = parentOf(pid)) {
-    chain.set(pid, parent.ppid);
-  }
-  setInterval(() => {
-    for (const [pid, ppid] of chain) {
-      const now = parentOf(pid);
-      if (now?.ppid !== ppid) return void stop(`launcher process ${now ? ppid : pid} went away`, 0);
-    }
-  }, 1000).unref();
-}
-
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(signal, 0));
-// Last resort, if this script dies of an error: never leave a detached wrangler behind.
-process.on("exit", () => {
-  if (wrangler?.pid !== undefined && groupAlive(wrangler.pid)) process.kill(-wrangler.pid, "SIGKILL");
 });
 
-watchLaunchers();
 try {
   await checkPorts();
   for (const endpoint of DETAILS) servers.push(await startDetails(endpoint));
@@ -177,7 +105,7 @@ try {
   console.error(`[start] origins up: details on ${DETAILS.map((d) => d.port).join(", ")}, reviews on ${REVIEWS.map((r) => r.port).join(", ")}`);
   wrangler = startWrangler();
   await waitForGateway();
-  if (!stopping) {
+  if (!launcher.stopping) {
     console.error(
       `\n[start] edgemesh demo mesh ready: http://${HOST}:${GATEWAY_PORT}/productpage\n` +
         `[start] admin API: http://${HOST}:${GATEWAY_PORT}/admin (token ${ADMIN_TOKEN}); try: npm run mesh -- status\n` +
@@ -186,5 +114,5 @@ try {
   }
 } catch (error) {
   console.error(`[start] ${(error as Error).message}`);
-  await stop("start failed", 1);
+  await launcher.stop("start failed", 1);
 }

@@ -1,17 +1,24 @@
 /** Finds and reads policy files for the CLIs: the named ones, or every YAML file in policies/. */
 import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 import { formatError, type PolicyError, type SourceDocument } from "../errors.ts";
 import { parsePolicySet, type PolicySetResult } from "../policy-set.ts";
 import { loadYaml } from "../yaml.ts";
 
 export const POLICY_DIR = new URL("..", import.meta.url).pathname;
 
+/** policies/*.yaml, named relative to the working directory when they are inside it, else absolute. */
 export function defaultPolicyFiles(): string[] {
   return readdirSync(POLICY_DIR)
     .filter((name) => /\.ya?ml$/.test(name))
     .sort()
-    .map((name) => join(POLICY_DIR, name));
+    .map((name) => displayPath(join(POLICY_DIR, name)));
+}
+
+/** A path as messages show it: relative when it is inside the working directory, else absolute ("../x.yaml" helps nobody). */
+export function displayPath(absolute: string): string {
+  const path = relative(process.cwd(), absolute);
+  return path && path !== ".." && !path.startsWith(`..${sep}`) && !isAbsolute(path) ? path : absolute;
 }
 
 export interface LoadedFiles {
@@ -19,11 +26,12 @@ export interface LoadedFiles {
   result: PolicySetResult;
 }
 
+/** Reads and checks the files; errors name each file as the caller named it. */
 export function loadPolicyFiles(files: string[]): LoadedFiles {
   const documents: SourceDocument[] = [];
   const errors: PolicyError[] = [];
   for (const file of files) {
-    const source = relative(process.cwd(), file) || file;
+    const source = file;
     let text: string;
     try {
       text = readFileSync(file, "utf8");

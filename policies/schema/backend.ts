@@ -1,19 +1,59 @@
 /**
  * Backend (edgemesh.dev/v1alpha1): a service the mesh routes to. Exactly one of `worker` (a Worker
- * reached through a service binding) or `endpoints` (plain HTTP origins), as a protobuf oneof.
+ * reached through a service binding) or `endpoints` (plain HTTP origins), as a protobuf oneof. An
+ * HTTP Backend also says which hosts may register endpoints with it at run time (`registration`).
  */
 import { z } from "zod";
-import { Metadata } from "./common.ts";
+import { checkEndpointUrl, hostOf, unsafeHostReason } from "../endpoint-url.ts";
+import { parseCidr } from "../ip-address.ts";
+import { Hostname, Metadata } from "./common.ts";
+
+/** An origin that passes the address checks of endpoint-url.ts (no metadata, link-local... hosts). */
+export const EndpointUrl = z
+  .string()
+  .superRefine((url, ctx) => {
+    const checked = checkEndpointUrl(url);
+    if (!checked.ok) ctx.addIssue({ code: "custom", message: checked.message });
+  })
+  .meta({ format: "uri", description: 'an origin, "http(s)://host[:port]"; not a metadata, link-local, unspecified or multicast address' });
 
 export const Endpoint = z.strictObject({
-  url: z
-    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL such as "http://127.0.0.1:9101"' })
-    .refine((url) => { const parsed = new URL(url); return parsed.pathname === "/" && !parsed.search && !parsed.hash; }, {
-      error: "must be an origin without path, query or fragment",
-    }),
+  url: EndpointUrl,
   weight: z.int().min(1).max(128).default(1),
   zone: z.string().max(64).optional(),
   version: z.string().max(64).optional(),
+});
+
+const AllowedHost = z
+  .string()
+  .superRefine((host, ctx) => {
+    const fail = (message: string) => ctx.addIssue({ code: "custom", message });
+    if (!Hostname.safeParse(host).success) {
+      return fail('must be a lowercase hostname (optionally starting with "*.") or an IPv4 address; put IPv6 addresses in allowedCIDRs');
+    }
+    const parsed = hostOf(host);
+    if (/\.[0-9]+$|^[0-9]+$/.test(host) && parsed?.kind !== "ipv4") return fail('must be an IPv4 address in dotted decimal, such as "10.0.0.1"');
+    const unsafe = parsed && unsafeHostReason(parsed);
+    if (unsafe) fail(`must not be ${unsafe}: no endpoint may point at it`);
+  })
+  .meta({ description: 'a host that may register: "10.0.0.1", "api.internal", or "*.svc.internal" for any name under it' });
+
+const Cidr = z
+  .string()
+  .superRefine((text, ctx) => {
+    const parsed = parseCidr(text);
+    if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+  })
+  .meta({ description: 'a CIDR block whose addresses may register, such as "10.0.0.0/8" or "fd00::/8"' });
+
+/**
+ * Who may register endpoints at run time (admin API). Without it, the hosts of the static endpoints
+ * may; a Backend with `endpoints: []` and no `registration` takes no registrations. The address checks
+ * apply whatever it says: no metadata, link-local or unspecified address ever registers.
+ */
+export const Registration = z.strictObject({
+  allowedHosts: z.array(AllowedHost).max(64).optional(),
+  allowedCIDRs: z.array(Cidr).max(64).optional(),
 });
 
 export const Backend = z.strictObject({
@@ -29,10 +69,14 @@ export const Backend = z.strictObject({
         .optional(),
       /** Static endpoints; [] when every endpoint registers at run time (admin API). */
       endpoints: z.array(Endpoint).max(256).optional(),
+      registration: Registration.optional(),
     })
     .superRefine((spec, ctx) => {
       if (!spec.worker === !spec.endpoints) {
         ctx.addIssue({ code: "custom", path: [], message: "must set exactly one of worker or endpoints" });
+      }
+      if (spec.worker && spec.registration) {
+        ctx.addIssue({ code: "custom", path: ["registration"], message: "applies only to a Backend with endpoints: a Worker backend takes no registrations" });
       }
     }),
 });

@@ -1,4 +1,5 @@
 /** The admin API from the CLI: where it is, the token, and errors a person can act on. */
+import { printable } from "./print.ts";
 
 export const ADMIN_URL = (process.env.MESH_ADMIN_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
 const TOKEN = process.env.MESH_ADMIN_TOKEN ?? "edgemesh-dev-token";
@@ -47,5 +48,6 @@ export interface ErrorBody {
 export function expectOk<T>(answer: Answer<T | ErrorBody>, ...handled: number[]): T {
   if (answer.status < 300 || handled.includes(answer.status)) return answer.body as T;
   const { error } = answer.body as ErrorBody;
-  throw new CliError([error.message, ...(error.errors ?? []).map((line) => `  ${line}`)].join("\n"));
+  // The API's messages quote stored and sent text (names, files): escaped like everything else printed.
+  throw new CliError([printable(error.message), ...(error.errors ?? []).map((line) => `  ${printable(line)}`)].join("\n"));
 }

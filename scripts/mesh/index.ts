@@ -1,38 +1,38 @@
 /**
- * `npm run mesh -- <command>`: the mesh's admin API from a terminal.
- *
- *   status                         versions served and stored
- *   apply [files…] [--dry-run] [--yes] [-m msg]
- *                                  validate policy files (default: policies/*.yaml), preview the
- *                                  diff, then make them the next version
- *   diff [<from> <to>]             what changed between two versions (no arguments: files vs current)
- *   history [--limit N]            versions, newest first
- *   rollback <version> [--yes]     make an earlier version's documents the next version
- *   audit [--limit N]              the audit log, newest first
- *   backends [name]                endpoints, health and registry
- *
- * MESH_ADMIN_URL (default http://127.0.0.1:8787) and MESH_ADMIN_TOKEN (default: npm start's token).
+ * `npm run mesh -- <command>`: the mesh's admin API from a terminal. The commands and their options
+ * are in usage.ts (`npm run mesh -- help`); client.ts talks to the API, print.ts shows its answers.
  */
-import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "../../policies/cli/files.ts";
-import { ADMIN_URL, call, CliError, expectOk, type ErrorBody } from "./client.ts";
-import { printAudit, printBackends, printChanges, printVersions, type ObjectChange } from "./print.ts";
+import { ADMIN_URL, call, CliError, expectOk, type Answer, type ErrorBody } from "./client.ts";
+import { printable, printAudit, printBackends, printChanges, printVersions, type ObjectChange } from "./print.ts";
+import { USAGE } from "./usage.ts";
 
-type Result = { dryRun: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean };
+type Result = { dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean };
 
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    "dry-run": { type: "boolean", default: false },
-    yes: { type: "boolean", short: "y", default: false },
-    message: { type: "string", short: "m" },
-    limit: { type: "string", default: "20" },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+function parse() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        "dry-run": { type: "boolean", default: false },
+        yes: { type: "boolean", short: "y", default: false },
+        message: { type: "string", short: "m" },
+        limit: { type: "string", default: "20" },
+        "allow-empty": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`mesh: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(1);
+  }
+}
+
+const { values: flags, positionals } = parse();
 const [command, ...args] = positionals;
+const noChange = (result: Result) => console.log(`no change: version ${result.version} already has these documents`);
 
 async function confirm(question: string): Promise<boolean> {
   if (flags.yes) return true;
@@ -49,11 +49,25 @@ function localDocuments(files: string[]) {
     printErrors(result.errors);
     throw new CliError("nothing was sent: fix the policy files first");
   }
-  return { documents: documents.map((d) => d.value), sources: documents.map((d) => d.source) };
+  if (!documents.length && !flags["allow-empty"]) {
+    throw new CliError("the files hold no documents: applying them would remove every route and backend; pass --allow-empty to do that on purpose");
+  }
+  return { documents: documents.map((d) => d.value), sources: documents.map((d) => d.source), ...(flags["allow-empty"] && { allowEmpty: true }) };
 }
 
-async function preview(body: object): Promise<Result> {
-  const result = expectOk<Result>(await call<Result | ErrorBody>("POST", "/config/apply", { ...body, dryRun: true }));
+/** An answer refusing an empty set, in the CLI's terms (its flag rather than the API's field). */
+function refuseEmpty(answer: Answer<Result | ErrorBody>, what: string): void {
+  if ((answer.body as ErrorBody).error?.reason === "empty_policy_set") {
+    throw new CliError(`${what} no documents: it would remove every route and backend; pass --allow-empty to do that on purpose`);
+  }
+}
+
+/** The dry run: the changes against the current version, printed unless there are none. */
+async function preview(body: object, empty = "the set has"): Promise<Result> {
+  const answer = await call<Result | ErrorBody>("POST", "/config/apply", { ...body, dryRun: true });
+  refuseEmpty(answer, empty);
+  const result = expectOk<Result>(answer);
+  if (result.unchanged) return result;
   console.log(`Changes from version ${result.fromVersion}:`);
   printChanges(result.changes);
   return result;
@@ -62,10 +76,11 @@ async function preview(body: object): Promise<Result> {
 async function commit(path: string, body: object): Promise<void> {
   const answer = await call<Result | ErrorBody>("POST", path, body);
   if (answer.status === 409) {
-    throw new CliError(`${(answer.body as ErrorBody).error.message}. Someone changed the configuration since the preview: run the command again.`);
+    throw new CliError(`${printable((answer.body as ErrorBody).error.message)}. Someone changed the configuration since the preview: run the command again.`);
   }
   const result = expectOk<Result>(answer);
-  if (result.published) console.log(`Version ${result.version} is live (was ${result.fromVersion}). Gateways pick it up within their poll interval.`);
+  if (result.unchanged) noChange(result);
+  else if (result.published) console.log(`Version ${result.version} is live (was ${result.fromVersion}). Gateways pick it up within their poll interval.`);
   else console.log(`Version ${result.version} is stored (was ${result.fromVersion}), but not yet published to gateways; the control plane keeps retrying.`);
 }
 
@@ -75,17 +90,21 @@ const commands: Record<string, () => Promise<void>> = {
     console.log(`admin API:      ${ADMIN_URL}`);
     console.log(`stored version: ${status.controlPlane.version} (registry ${status.controlPlane.registryVersion})`);
     console.log(`served version: ${status.isolate.tableVersion} (by the isolate that answered)`);
-    if (status.isolate.controlPlane.lastError) console.log(`last error:     ${status.isolate.controlPlane.lastError}`);
+    if (status.isolate.controlPlane.lastError) console.log(`last error:     ${printable(status.isolate.controlPlane.lastError)}`);
   },
   async apply() {
     const body = { ...localDocuments(args), ...(flags.message !== undefined && { message: flags.message }) };
     const result = await preview(body);
-    if (flags["dry-run"] || !result.changes.length) return;
+    if (result.unchanged) return noChange(result);
+    if (flags["dry-run"]) return;
     if (!(await confirm(`Apply as version ${result.fromVersion + 1}?`))) return console.log("Nothing applied.");
     await commit("/config/apply", { ...body, baseVersion: result.fromVersion });
   },
   async diff() {
-    if (!args.length) return void (await preview(localDocuments([])));
+    if (!args.length) {
+      const result = await preview(localDocuments([]));
+      return result.unchanged ? noChange(result) : undefined;
+    }
     const [from, to] = args;
     if (!to) throw new CliError("usage: diff <from-version> <to-version>, or diff with no arguments for the files against the current version");
     printChanges(expectOk<{ changes: ObjectChange[] }>(await call("GET", `/config/diff?from=${Number(from)}&to=${Number(to)}`)).changes);
@@ -97,9 +116,11 @@ const commands: Record<string, () => Promise<void>> = {
     const version = Number(args[0]);
     if (!Number.isInteger(version) || version < 1) throw new CliError("usage: rollback <version>");
     const target = expectOk<{ documents: unknown[] }>(await call("GET", `/config/versions/${version}`));
-    const result = await preview({ documents: target.documents });
+    const allowEmpty = flags["allow-empty"] ? { allowEmpty: true } : {};
+    const result = await preview({ documents: target.documents, ...allowEmpty }, `version ${version} has`);
+    if (result.unchanged) return noChange(result);
     if (!(await confirm(`Roll back to version ${version}'s documents as version ${result.fromVersion + 1}?`))) return console.log("Nothing changed.");
-    await commit("/config/rollback", { version, baseVersion: result.fromVersion, ...(flags.message !== undefined && { message: flags.message }) });
+    await commit("/config/rollback", { version, baseVersion: result.fromVersion, ...allowEmpty, ...(flags.message !== undefined && { message: flags.message }) });
   },
   async audit() {
     printAudit(expectOk<{ entries: Parameters<typeof printAudit>[0] }>(await call("GET", `/audit?limit=${Number(flags.limit)}`)).entries);
@@ -110,12 +131,12 @@ const commands: Record<string, () => Promise<void>> = {
   },
 };
 
-const usage = () => console.log(readFileSync(new URL(import.meta.url), "utf8").split("*/")[0]!.replace(/^\/\*\*\n?| \* ?/gm, ""));
-
 try {
-  if (flags.help || !command) usage();
-  else if (!commands[command]) throw new CliError(`unknown command "${command}"; run npm run mesh -- --help`);
-  else await commands[command]();
+  if (flags.help || !command || command === "help") process.stdout.write(USAGE);
+  else if (!commands[command]) {
+    process.stderr.write(`mesh: unknown command "${printable(command)}"\n\n${USAGE}`);
+    process.exitCode = 1;
+  } else await commands[command]();
 } catch (error) {
   if (!(error instanceof CliError)) throw error;
   console.error(`mesh: ${error.message}`);

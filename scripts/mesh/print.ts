@@ -1,4 +1,8 @@
-/** How the CLI shows what the admin API returns: short lines, newest first, diffs as +/-/~. */
+/**
+ * How the CLI shows what the admin API returns: short lines, newest first, diffs as +/-/~. Stored text
+ * (messages, actors, names, URLs, error text) is anyone's input, so it is printed escaped: control
+ * characters JSON-style (`\n`, `\u001b`), so that a commit message cannot forge lines or colours.
+ */
 
 export interface ObjectChange {
   object: string;
@@ -6,29 +10,41 @@ export interface ObjectChange {
   fields?: { path: string; from?: unknown; to?: unknown }[];
 }
 
+const SHORT: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\\": "\\\\" };
+const unicode = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+/** C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides (which reorder what a terminal shows). */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Stored text for a terminal: one line, nothing the terminal would act on; a backslash shows as `\\`. */
+export const printable = (text: unknown) => String(text).replace(new RegExp(`${UNSAFE.source}|\\\\`, "g"), (c) => SHORT[c] ?? unicode(c));
+/** A value as JSON, with what JSON.stringify leaves raw (DEL, C1, bidi) escaped too. */
+const value = (v: unknown) => (v === undefined ? "∅" : (JSON.stringify(v) ?? String(v)).replace(UNSAFE, unicode));
+const quoted = (text: string) => `"${printable(text).replace(/"/g, '\\"')}"`;
+
 const time = (epochMs: number) => new Date(epochMs).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
-const value = (v: unknown) => (v === undefined ? "∅" : JSON.stringify(v));
+const mark = (change: ObjectChange["change"]) => ({ added: "+", removed: "-", changed: "~" })[change] ?? "?";
 
 export function printChanges(changes: ObjectChange[]): void {
   if (!changes.length) return console.log("  (no changes)");
   for (const change of changes) {
-    const mark = { added: "+", removed: "-", changed: "~" }[change.change];
-    console.log(`  ${mark} ${change.object}`);
-    for (const field of change.fields ?? []) console.log(`      ${field.path}: ${value(field.from)} → ${value(field.to)}`);
+    console.log(`  ${mark(change.change)} ${printable(change.object)}`);
+    for (const field of change.fields ?? []) console.log(`      ${printable(field.path)}: ${value(field.from)} → ${value(field.to)}`);
   }
 }
 
 export function printVersions(versions: { version: number; createdAt: number; actor: string; action: string; message: string; documents: number }[]): void {
   for (const v of versions) {
-    console.log(`v${String(v.version).padEnd(4)} ${time(v.createdAt)}  ${v.action.padEnd(8)} ${v.actor.padEnd(24)} ${v.documents} docs  ${v.message}`);
+    console.log(`v${String(v.version).padEnd(4)} ${time(v.createdAt)}  ${printable(v.action).padEnd(8)} ${printable(v.actor).padEnd(24)} ${v.documents} docs  ${printable(v.message)}`);
   }
 }
 
-export function printAudit(entries: { id: number; at: number; actor: string; action: string; fromVersion: number | null; toVersion: number | null; detail: { message?: string; changes?: ObjectChange[] } }[]): void {
+export function printAudit(entries: { id: number; at: number; actor: string; action: string; fromVersion: number | null; toVersion: number | null; detail: { message?: string; changes?: ObjectChange[]; changesOmitted?: number } }[]): void {
   for (const entry of entries) {
     const versions = `${entry.fromVersion ?? "∅"} → ${entry.toVersion ?? "∅"}`;
-    console.log(`#${entry.id} ${time(entry.at)}  ${entry.action.padEnd(8)} v${versions.padEnd(10)} ${entry.actor}${entry.detail.message ? `  "${entry.detail.message}"` : ""}`);
-    for (const change of entry.detail.changes ?? []) console.log(`      ${{ added: "+", removed: "-", changed: "~" }[change.change]} ${change.object}`);
+    const message = entry.detail.message ? `  ${quoted(entry.detail.message)}` : "";
+    console.log(`#${entry.id} ${time(entry.at)}  ${printable(entry.action).padEnd(8)} v${versions.padEnd(10)} ${printable(entry.actor)}${message}`);
+    for (const change of entry.detail.changes ?? []) console.log(`      ${mark(change.change)} ${printable(change.object)}`);
+    if (entry.detail.changesOmitted) console.log(`      … and ${entry.detail.changesOmitted} more`);
   }
 }
 
@@ -42,15 +58,15 @@ interface BackendView {
 
 export function printBackends(backends: BackendView[]): void {
   for (const backend of backends) {
-    console.log(`${backend.name} (${backend.kind})`);
+    console.log(`${printable(backend.name)} (${printable(backend.kind)})`);
     for (const endpoint of backend.endpoints) {
       const global = backend.health?.global?.endpoints[endpoint.id];
-      const state = global ? `${global.state} until ${time(global.until)} (ejected ${global.ejections}×)` : endpoint.eligible ? "healthy" : "ejected here";
-      console.log(`  ${endpoint.id.padEnd(32)} weight ${endpoint.weight}  in flight ${endpoint.inFlight}  ${state}`);
+      const state = global ? `${printable(global.state)} until ${time(global.until)} (ejected ${global.ejections}×)` : endpoint.eligible ? "healthy" : "ejected here";
+      console.log(`  ${printable(endpoint.id).padEnd(32)} weight ${endpoint.weight}  in flight ${endpoint.inFlight}  ${state}`);
     }
     for (const registered of backend.registered ?? []) {
       const expiry = registered.expiresAt ? `expires ${time(registered.expiresAt)}` : "";
-      console.log(`  registered ${registered.url}${registered.draining ? " (draining)" : ""} ${expiry}`);
+      console.log(`  registered ${printable(registered.url)}${registered.draining ? " (draining)" : ""} ${expiry}`);
     }
   }
 }

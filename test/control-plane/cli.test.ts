@@ -57,8 +57,10 @@ beforeAll(async () => {
   mesh = await TestGateway.start([backend("a", ["http://127.0.0.1:9"]), backend("b", ["http://127.0.0.1:10"]), simpleRoute("app", "app.test", "a")], { isolates: 1 });
   url = await mesh.url();
   await mesh.fetch("http://app.test/");
+  writeFileSync(join(dir, "to-a.yaml"), yamlFor("a"));
   writeFileSync(join(dir, "to-b.yaml"), yamlFor("b"));
   writeFileSync(join(dir, "bad.yaml"), yamlFor("nowhere"));
+  writeFileSync(join(dir, "empty.yaml"), "# nothing here\n");
 });
 
 afterAll(() => mesh.dispose());
@@ -100,6 +102,28 @@ describe("npm run mesh", () => {
     expect(audit.stdout.split("\n")[0]).toMatch(/^#3 .* rollback v2 → 3 +carol \(admin token\)/);
   });
 
+  it("says so when the documents are already the current version's, and makes no version", async () => {
+    const apply = await mesh_(["apply", join(dir, "to-a.yaml"), "--yes"]);
+    expect(apply).toMatchObject({ code: 0, stdout: "no change: version 3 already has these documents\n" });
+    const rollback = await mesh_(["rollback", "1", "--yes"]);
+    expect(rollback).toMatchObject({ code: 0, stdout: "no change: version 3 already has these documents\n" });
+    expect((await mesh_(["history"])).stdout.split("\n")[0]).toMatch(/^v3 /);
+  });
+
+  it("prints stored text escaped: a message with newlines or escape codes cannot forge lines", async () => {
+    const forged = "move app to b\nv99  2030-01-01 00:00:00Z  apply    mallory (admin token)   3 docs  all is well\u001b[31m\u009b2J";
+    expect((await mesh_(["apply", join(dir, "to-b.yaml"), "--yes", "-m", forged])).code).toBe(0);
+    const history = await mesh_(["history"]);
+    const escaped = "move app to b\\nv99  2030-01-01 00:00:00Z  apply    mallory (admin token)   3 docs  all is well\\u001b[31m\\u009b2J";
+    expect(history.stdout.split("\n")[0]).toMatch(/^v4 .* apply +carol \(admin token\) +3 docs +/);
+    expect(history.stdout.split("\n")[0]!.endsWith(escaped)).toBe(true);
+    expect(history.stdout).not.toMatch(/^v99/m);
+    expect(history.stdout).not.toMatch(/[\u001b\u009b]/);
+    const audit = await mesh_(["audit", "--limit", "1"]);
+    expect(audit.stdout.split("\n")[0]!.endsWith(`carol (admin token)  "${escaped}"`)).toBe(true);
+    expect(audit.stdout).not.toMatch(/[\u001b\u009b]/);
+  });
+
   it("backends: endpoints and their state", async () => {
     const { stdout } = await mesh_(["backends"]);
     expect(stdout).toContain("a (http)\n  http://127.0.0.1:9");
@@ -111,7 +135,31 @@ describe("npm run mesh", () => {
     const unreachable = await mesh_(["status"], { MESH_ADMIN_URL: `http://127.0.0.1:${closed}` });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain(`mesh: cannot reach the admin API at http://127.0.0.1:${closed} (ECONNREFUSED). Is the mesh running (npm start)?`);
-    expect((await mesh_(["launch"])).stderr).toContain('mesh: unknown command "launch"');
     expect((await mesh_(["rollback", "zero"])).stderr).toContain("mesh: usage: rollback <version>");
+  });
+
+  it("help, --help, -h and no command print the usage and exit 0; an unknown command or option prints it to stderr and exits 1", async () => {
+    const helps = [["help"], ["--help"], ["-h"], []];
+    const [unknown, option, ...answers] = await Promise.all([["launch"], ["status", "--bogus"], ...helps].map((args) => mesh_(args)));
+    for (const [i, { code, stdout, stderr }] of answers.entries()) {
+      expect({ args: helps[i], code, stderr }).toEqual({ args: helps[i], code: 0, stderr: "" });
+      expect(stdout).toMatch(/^usage: npm run mesh -- <command> \[options\]\n/);
+      expect(stdout).toContain("  rollback <version> [--yes] [-m msg] [--allow-empty]");
+    }
+    expect(unknown).toMatchObject({ code: 1, stdout: "" });
+    expect(unknown!.stderr).toMatch(/^mesh: unknown command "launch"\n\nusage: npm run mesh -- <command>/);
+    expect(option).toMatchObject({ code: 1, stdout: "" });
+    expect(option!.stderr).toMatch(/^mesh: Unknown option '--bogus'.*\n\nusage: npm run mesh/);
+  });
+
+  it("refuses files without documents unless --allow-empty says so", async () => {
+    const refused = await mesh_(["apply", join(dir, "empty.yaml"), "--yes"]);
+    expect(refused).toMatchObject({ code: 1, stdout: "" });
+    expect(refused.stderr).toBe("mesh: the files hold no documents: applying them would remove every route and backend; pass --allow-empty to do that on purpose\n");
+    const emptied = await mesh_(["apply", join(dir, "empty.yaml"), "--yes", "--allow-empty"]);
+    expect(emptied.code).toBe(0);
+    expect(emptied.stdout).toContain("Version 5 is live (was 4).");
+    const rollback = await mesh_(["rollback", "5", "--yes"]);
+    expect(rollback).toMatchObject({ code: 1, stderr: "mesh: version 5 has no documents: it would remove every route and backend; pass --allow-empty to do that on purpose\n" });
   });
 });

@@ -51,6 +51,7 @@ describe("apply", () => {
     expect(status).toBe(200);
     expect(body).toEqual({
       dryRun: false,
+      unchanged: false,
       fromVersion: 1,
       version: 2,
       changes: [{ object: "HTTPRoute/app", change: "changed", fields: [{ path: "spec.rules[0].backendRefs[0].name", from: "a", to: "b" }] }],
@@ -93,7 +94,7 @@ describe("apply", () => {
   it("lets one of two concurrent applies win; the other gets a version conflict", async () => {
     const [first, second] = await Promise.all([
       mesh.admin("POST", "/config/apply", { documents: documentsFor("a"), baseVersion: 2 }, 1),
-      mesh.admin("POST", "/config/apply", { documents: documentsFor("b"), baseVersion: 2 }, 2),
+      mesh.admin("POST", "/config/apply", { documents: [...documentsFor("b"), simpleRoute("other", "other.test", "b")], baseVersion: 2 }, 2),
     ]);
     expect([first.status, second.status].sort()).toEqual([200, 409]);
     const loser = (first.status === 409 ? first : second).body as { error: { reason: string; currentVersion: number } };

@@ -15,7 +15,7 @@ beforeAll(async () => {
     [
       backend("api", [fixed.url]),
       simpleRoute("api", "api.test", "api"),
-      { apiVersion: "edgemesh.dev/v1alpha1", kind: "Backend", metadata: { name: "dynamic" }, spec: { endpoints: [] } },
+      { apiVersion: "edgemesh.dev/v1alpha1", kind: "Backend", metadata: { name: "dynamic" }, spec: { endpoints: [], registration: { allowedCIDRs: ["127.0.0.0/8"] } } },
       simpleRoute("dynamic", "dynamic.test", "dynamic"),
       backend("worker", { service: "NOPE" }),
     ],

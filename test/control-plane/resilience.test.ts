@@ -22,7 +22,7 @@ afterAll(async () => {
 const documents = (target: string) => [
   backend("a", [a.url]),
   backend("b", [b.url]),
-  { apiVersion: "edgemesh.dev/v1alpha1", kind: "Backend", metadata: { name: "pool" }, spec: { endpoints: [] } },
+  { apiVersion: "edgemesh.dev/v1alpha1", kind: "Backend", metadata: { name: "pool" }, spec: { endpoints: [], registration: { allowedCIDRs: ["127.0.0.0/8"] } } },
   simpleRoute("app", "app.test", target),
   simpleRoute("pool", "pool.test", "pool"),
 ];

@@ -6,10 +6,12 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bearerAuth } from "hono/bearer-auth";
+import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import { timingSafeEqual } from "hono/utils/buffer";
+import { formatBytes, POLICY_SET_LIMITS } from "../../common/config-limits.ts";
 import { AdminError, problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
 import { backendRoutes } from "./routes/backends.ts";
 import { configRoutes } from "./routes/config.ts";
@@ -50,6 +52,16 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
       await next();
     }),
   );
+
+  // Bodies over the limit stop here with 413, before anything parses them or sends them to a Durable Object.
+  const limited = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: (c) => c.json(problem(413, "payload_too_large", `the request body is over ${formatBytes(maxSize)}, the limit for ${c.req.method} ${c.req.path}`), 413),
+    });
+  const applyLimit = limited(POLICY_SET_LIMITS.bodyBytes);
+  const otherLimit = limited(POLICY_SET_LIMITS.otherBodyBytes);
+  app.use("*", (c, next) => (c.req.path === "/admin/config/apply" ? applyLimit : otherLimit)(c, next));
 
   configRoutes(app);
   backendRoutes(app, deps);

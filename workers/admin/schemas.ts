@@ -1,5 +1,7 @@
 /** The admin API's request and response shapes: validated at the edge and the source of /admin/openapi.json. */
 import { z } from "@hono/zod-openapi";
+import { formatBytes, POLICY_SET_LIMITS } from "../../common/config-limits.ts";
+import { checkEndpointUrl } from "../../policies/endpoint-url.ts";
 
 /** An OpenAPI JSON response (or request body) of this schema. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
@@ -35,27 +37,34 @@ export const ObjectChange = z
   })
   .openapi("ObjectChange");
 
-const Documents = z.array(z.unknown()).max(1000).openapi({ description: "policy documents (see policies/edgemesh.schema.json)" });
+const { bodyBytes, documents: maxDocuments, documentBytes, otherBodyBytes } = POLICY_SET_LIMITS;
+const Documents = z
+  .array(z.unknown())
+  .max(maxDocuments)
+  .openapi({ description: `policy documents (see policies/edgemesh.schema.json): at most ${maxDocuments}, each at most ${formatBytes(documentBytes)} as JSON` });
+const AllowEmpty = z.boolean().optional().openapi({ description: "an empty set removes every route and backend: refused (400 empty_policy_set) unless this is true" });
 
 export const ApplyBody = z
   .object({
     documents: Documents,
-    sources: z.array(z.string().max(256)).max(1000).optional().openapi({ description: "file of each document, for error messages" }),
+    sources: z.array(z.string().max(256)).max(maxDocuments).optional().openapi({ description: "file of each document, for error messages" }),
     baseVersion: z.int().min(0).optional().openapi({ description: "409 unless this is still the current version" }),
     dryRun: z.boolean().optional(),
+    allowEmpty: AllowEmpty,
     message: z.string().max(1000).optional(),
   })
   .strict()
-  .openapi("ApplyRequest");
+  .openapi("ApplyRequest", { description: `The whole body is at most ${formatBytes(bodyBytes)}: larger ones get 413 payload_too_large.` });
 
 export const RollbackBody = z
-  .object({ version: z.int().min(1), baseVersion: z.int().min(0).optional(), message: z.string().max(1000).optional() })
+  .object({ version: z.int().min(1), baseVersion: z.int().min(0).optional(), allowEmpty: AllowEmpty, message: z.string().max(1000).optional() })
   .strict()
-  .openapi("RollbackRequest");
+  .openapi("RollbackRequest", { description: `Like every admin request body but apply's, at most ${formatBytes(otherBodyBytes)}.` });
 
 export const ApplyResult = z
   .object({
     dryRun: z.boolean(),
+    unchanged: z.boolean().openapi({ description: "true: the documents equal the current version's; no version was made and nothing was audited (version is the current one)" }),
     fromVersion: z.number(),
     version: z.number(),
     changes: z.array(ObjectChange),
@@ -86,9 +95,21 @@ export const Page = z.object({
 
 export const BackendName = z.object({ name: z.string().min(1).max(253) });
 
+/** The same address checks as a Backend's static endpoints (policies/endpoint-url.ts). */
+const EndpointOrigin = z
+  .string()
+  .max(2048)
+  .superRefine((url, ctx) => {
+    const checked = checkEndpointUrl(url);
+    if (!checked.ok) ctx.addIssue({ code: "custom", message: checked.message });
+  });
+
 export const Registration = z
   .object({
-    url: z.url({ protocol: /^https?$/ }).openapi({ example: "http://127.0.0.1:9104" }),
+    url: EndpointOrigin.openapi({
+      example: "http://127.0.0.1:9104",
+      description: "an origin (no credentials, path, query or fragment), not a metadata, link-local, unspecified or multicast address, and one the Backend's spec.registration allows (403 registration_not_allowed otherwise)",
+    }),
     weight: z.int().min(1).max(128).optional(),
     zone: z.string().max(64).optional(),
     version: z.string().max(64).optional(),

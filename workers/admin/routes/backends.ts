@@ -1,7 +1,8 @@
 /** Backends: endpoints as this isolate sees them, health as the coordinator decided it, and the run-time registry. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { checkEndpointUrl, registrationRefusal, type RegistrationSpec } from "../../../policies/endpoint-url.ts";
 import type { BackendRuntime } from "../../gateway/table/index.ts";
-import { coordinator, problem, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
+import { configStore, coordinator, problem, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
 import { BackendName, BackendView, EndpointUrl, ErrorBody, json, RegisteredEndpoint, Registration } from "../schemas.ts";
 
 const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
@@ -50,7 +51,12 @@ export function backendRoutes(app: AdminApp, { tables, isolate }: AdminDeps): vo
       tags: ["registry"],
       summary: "Register an endpoint (or renew it); it expires unless heartbeats keep it alive",
       request: { params: BackendName, ...body(Registration) },
-      responses: { 201: json(RegisteredEndpoint, "registered"), 400: json(ErrorBody, "not an HTTP backend"), 404: notFound },
+      responses: {
+        201: json(RegisteredEndpoint, "registered"),
+        400: json(ErrorBody, "not an HTTP backend, or an unsafe URL (metadata, link-local, unspecified... address, credentials, path)"),
+        403: json(ErrorBody, "registration_not_allowed: the Backend's spec.registration (or, without it, its static endpoints' hosts) does not allow this host"),
+        404: notFound,
+      },
     }),
     async (c) => {
       const { name } = c.req.valid("param");
@@ -58,8 +64,16 @@ export function backendRoutes(app: AdminApp, { tables, isolate }: AdminDeps): vo
       if (!backend) return c.json(problem(404, "not_found", `no backend "${name}"; declare it in a policy file first`), 404);
       if (backend.service) return c.json(problem(400, "invalid_request", `backend "${name}" is a Worker (service binding); only HTTP backends take endpoints`), 400);
       const { ttlSeconds, url, ...rest } = c.req.valid("json");
-      const registered = await coordinator(c.env, name).register(name, { ...rest, url: new URL(url).origin, ttlMs: ttlSeconds * 1000 });
-      return c.json(registered, 201);
+      const checked = checkEndpointUrl(url);
+      if (!checked.ok) return c.json(problem(400, "invalid_request", `url: ${checked.message}`), 400);
+      // Who may register is the current version's to say, which this isolate's table may lag behind.
+      const spec = (await configStore(c.env).backendSpec(name)) as RegistrationSpec | undefined;
+      if (!spec) return c.json(problem(404, "not_found", `no backend "${name}" in the current configuration version`), 404);
+      const refusal = registrationRefusal(name, spec, checked.host);
+      if (refusal) return c.json(problem(403, "registration_not_allowed", `url: ${refusal}`), 403);
+      const registered = await coordinator(c.env, name).register(name, { ...rest, url: checked.origin, ttlMs: ttlSeconds * 1000 });
+      if (!registered.ok) return c.json(problem(400, "invalid_request", registered.message), 400);
+      return c.json(registered.endpoint, 201);
     },
   );
 

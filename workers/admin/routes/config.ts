@@ -1,26 +1,28 @@
 /** Configuration: current version, history, apply (with dry run), diff, rollback. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { formatBytes, POLICY_SET_LIMITS } from "../../../common/config-limits.ts";
 import type { Json, ApplyResult as StoreApplyResult } from "../../../common/protocol.ts";
 import { configStore, problem, type AdminApp } from "../context.ts";
 import { ApplyBody, ApplyResult, ConfigBody, ErrorBody, json, ObjectChange, Page, RollbackBody, VersionSummary } from "../schemas.ts";
 
 const errors = {
-  400: json(ErrorBody, "invalid request or policy set; nothing changed"),
+  400: json(ErrorBody, "invalid request or policy set, or an empty set without allowEmpty; nothing changed"),
   404: json(ErrorBody, "no such version"),
   409: json(ErrorBody, "version conflict: the current version is not baseVersion; nothing changed"),
+  413: json(ErrorBody, `payload_too_large: the body is over ${formatBytes(POLICY_SET_LIMITS.bodyBytes)}, or the set over ${POLICY_SET_LIMITS.documents} documents or ${formatBytes(POLICY_SET_LIMITS.documentBytes)} per document; nothing changed`),
 };
 const Version = z.object({ version: z.coerce.number().int().min(1) });
 
 function answer(c: Parameters<Parameters<AdminApp["openapi"]>[1]>[0], result: StoreApplyResult) {
   if (result.ok) {
-    const { dryRun, fromVersion, version, changes, published } = result;
-    return c.json({ dryRun, fromVersion, version, changes: changes as z.infer<typeof ObjectChange>[], published }, 200);
+    const { dryRun, unchanged, fromVersion, version, changes, published } = result;
+    return c.json({ dryRun, unchanged, fromVersion, version, changes: changes as z.infer<typeof ObjectChange>[], published }, 200);
   }
-  if (result.status === 400) {
+  if ("errors" in result) {
     return c.json(problem(400, "invalid_policy", `${result.messages.length} error(s) in the policy set; nothing was applied`, { errors: result.messages }), 400);
   }
   if (result.status === 409) return c.json(problem(409, "version_conflict", result.message, { currentVersion: result.currentVersion }), 409);
-  return c.json(problem(404, "not_found", result.message), 404);
+  return c.json(problem(result.status, result.reason, result.message), result.status);
 }
 
 export function configRoutes(app: AdminApp): void {
@@ -72,7 +74,7 @@ export function configRoutes(app: AdminApp): void {
       tags: ["config"],
       summary: "Validate a policy set and make it the next version (or only diff it, with dryRun)",
       request: { body: { content: { "application/json": { schema: ApplyBody } }, required: true } },
-      responses: { 200: json(ApplyResult, "applied, or the dry run's diff"), 400: errors[400], 404: errors[404], 409: errors[409] },
+      responses: { 200: json(ApplyResult, "applied, unchanged, or the dry run's diff"), 400: errors[400], 404: errors[404], 409: errors[409], 413: errors[413] },
     }),
     async (c) => {
       const body = c.req.valid("json");
@@ -87,7 +89,7 @@ export function configRoutes(app: AdminApp): void {
       tags: ["config"],
       summary: "Make an earlier version's documents the next version",
       request: { body: { content: { "application/json": { schema: RollbackBody } }, required: true } },
-      responses: { 200: json(ApplyResult, "rolled back"), 400: errors[400], 404: errors[404], 409: errors[409] },
+      responses: { 200: json(ApplyResult, "rolled back, or unchanged"), 400: errors[400], 404: errors[404], 409: errors[409], 413: errors[413] },
     }),
     async (c) => answer(c, await configStore(c.env).rollback({ ...c.req.valid("json"), actor: c.var.actor })),
   );

@@ -1,0 +1,126 @@
+/**
+ * The ConfigStore's versions in its SQLite storage: immutable, numbered from 1, one row per version
+ * and one row per document. A Durable Object's SQLite row holds at most 2 MB, so a whole policy set in
+ * one row broke at that size (SQLITE_TOOBIG); per-document rows make the limit per document instead.
+ * Versions persisted before that (documents and sources as JSON in the version's own row,
+ * `document_count` null) still read, unchanged.
+ */
+import type { Json, VersionSummary } from "../common/protocol.ts";
+
+/** A version as it reads: `documents` and `sources` as JSON arrays, whichever way it was stored. */
+export interface VersionRow extends Record<string, SqlStorageValue> {
+  version: number;
+  documents: string;
+  sources: string;
+  created_at: number;
+  actor: string;
+  action: string;
+  message: string;
+  document_count: number | null;
+}
+
+export class VersionStore {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly storage: Pick<DurableObjectStorage, "transactionSync">,
+  ) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS versions (
+      version INTEGER PRIMARY KEY, documents TEXT NOT NULL, sources TEXT NOT NULL,
+      created_at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, message TEXT NOT NULL, document_count INTEGER)`);
+    if (!sql.exec("SELECT * FROM versions LIMIT 0").columnNames.includes("document_count")) {
+      sql.exec("ALTER TABLE versions ADD COLUMN document_count INTEGER");
+    }
+    sql.exec(`CREATE TABLE IF NOT EXISTS version_documents (
+      version INTEGER NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+      source TEXT, document TEXT NOT NULL, PRIMARY KEY (version, position))`);
+    sql.exec("CREATE INDEX IF NOT EXISTS version_documents_by_object ON version_documents (version, kind, namespace, name)");
+  }
+
+  current(): number {
+    return this.sql.exec<{ version: number | null }>("SELECT MAX(version) AS version FROM versions").one().version ?? 0;
+  }
+
+  row(version: number): VersionRow | undefined {
+    const row = this.sql.exec<VersionRow>("SELECT * FROM versions WHERE version = ?", version).toArray()[0];
+    if (!row || row.document_count === null) return row;
+    const parts = this.sql
+      .exec<{ source: string | null; document: string }>("SELECT source, document FROM version_documents WHERE version = ? ORDER BY position", version)
+      .toArray();
+    // Sources are optional and parallel to the documents: the first missing one ends the list, as before.
+    const sources = parts.map((part) => part.source);
+    const missing = sources.indexOf(null);
+    return { ...row, documents: `[${parts.map((part) => part.document).join(",")}]`, sources: JSON.stringify(missing < 0 ? sources : sources.slice(0, missing)) };
+  }
+
+  documents(version: number): Json[] {
+    const row = this.row(version);
+    return row ? JSON.parse(row.documents) : [];
+  }
+
+  /** Stores the next version: its row and one row per document, in order, all or nothing. `serialized`: the documents as JSON. */
+  append(documents: readonly Json[], serialized: readonly string[], sources: readonly string[], actor: string, action: string, message: string): number {
+    const version = this.current() + 1;
+    this.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT INTO versions (version, documents, sources, created_at, actor, action, message, document_count) VALUES (?, '', '', ?, ?, ?, ?, ?)",
+        version,
+        Date.now(),
+        actor,
+        action,
+        message,
+        serialized.length,
+      );
+      serialized.forEach((document, position) => {
+        const [kind, namespace, name] = objectKey(documents[position]!);
+        this.sql.exec(
+          "INSERT INTO version_documents (version, position, kind, namespace, name, source, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          version,
+          position,
+          kind,
+          namespace,
+          name,
+          sources[position] ?? null,
+          document,
+        );
+      });
+    });
+    return version;
+  }
+
+  history(limit: number, before = Number.MAX_SAFE_INTEGER): VersionSummary[] {
+    return this.sql.exec<VersionRow>("SELECT * FROM versions WHERE version < ? ORDER BY version DESC LIMIT ?", before, limit).toArray().map(summarize);
+  }
+
+  /** One object of the current version, by kind and "name" or "namespace/name", without reading the others. */
+  currentObject(kind: string, object: string): Json | undefined {
+    const [namespace, name] = object.includes("/") ? object.split("/", 2) : ["default", object];
+    const version = this.current();
+    const row = this.sql.exec<VersionRow>("SELECT * FROM versions WHERE version = ?", version).toArray()[0];
+    if (!row) return undefined;
+    if (row.document_count === null) {
+      return (JSON.parse(row.documents) as Json[]).find((document) => objectKey(document).join("/") === `${kind}/${namespace}/${name}`);
+    }
+    const found = this.sql
+      .exec<{ document: string }>("SELECT document FROM version_documents WHERE version = ? AND kind = ? AND namespace = ? AND name = ?", version, kind, namespace!, name!)
+      .toArray()[0];
+    return found && JSON.parse(found.document);
+  }
+}
+
+export function summarize(row: VersionRow): VersionSummary {
+  return {
+    version: row.version,
+    createdAt: row.created_at,
+    actor: row.actor,
+    action: row.action as VersionSummary["action"],
+    message: row.message,
+    documents: row.document_count ?? (JSON.parse(row.documents) as Json[]).length,
+  };
+}
+
+/** Kind, namespace and name of a document (empty strings for what a document lacks). */
+function objectKey(document: Json): [string, string, string] {
+  const value = document as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+  const text = (field: unknown, fallback = "") => (typeof field === "string" ? field : fallback);
+  return [text(value?.kind), text(value?.metadata?.namespace, "default"), text(value?.metadata?.name)];
+}
