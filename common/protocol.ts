@@ -63,8 +63,9 @@ export type ApplyResult =
   /**
    * `published`: the version reached KV (else the alarm keeps trying; gateways see it then).
    * `unchanged`: the documents equal the current version's, so no version was made (`version` is the current one).
+   * `warnings`: what validation noted without refusing the set (routes that attach to no listener), as `npm run validate` prints it.
    */
-  | { ok: true; dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean }
+  | { ok: true; dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean; warnings: string[] }
   | { ok: false; status: 400; errors: PolicyError[]; messages: string[] }
   | { ok: false; status: 409; currentVersion: number; message: string }
   /** reason: "empty_policy_set" (400), "not_found" (404), "payload_too_large" (413). */

@@ -181,6 +181,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     }
     const checked = parsePolicySet(documents.map((value, index): SourceDocument => ({ source: sources[index] ?? "request", index, value })));
     if (!checked.ok) return { ok: false, status: 400, errors: checked.errors, messages: checked.errors.map(formatError) };
+    const warnings = checked.warnings.map(formatError);
     const fromVersion = this.currentVersion();
     if (request.baseVersion !== undefined && request.baseVersion !== fromVersion) {
       return { ok: false, status: 409, currentVersion: fromVersion, message: `version conflict: the change was prepared against version ${request.baseVersion}, but the current version is ${fromVersion}` };
@@ -188,14 +189,14 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     const changes = diffDocuments(this.documentsOf(fromVersion), documents);
     // The current version's objects again: a version that changes nothing would only be noise in history and audit.
     if (!changes.length && fromVersion > 0) {
-      return { ok: true, dryRun: Boolean(request.dryRun), unchanged: true, fromVersion, version: fromVersion, changes, published: !this.publisher.behind };
+      return { ok: true, dryRun: Boolean(request.dryRun), unchanged: true, fromVersion, version: fromVersion, changes, published: !this.publisher.behind, warnings };
     }
-    if (request.dryRun) return { ok: true, dryRun: true, unchanged: false, fromVersion, version: fromVersion, changes, published: false };
+    if (request.dryRun) return { ok: true, dryRun: true, unchanged: false, fromVersion, version: fromVersion, changes, published: false, warnings };
     const version = this.versions.append(documents, serialized, sources, request.actor, action, request.message ?? "");
     this.recordAudit(request.actor, action, fromVersion, version, { message: request.message ?? "", changes });
     // Everything above ran without an await: two concurrent applies cannot both pass the version check.
     const published = await this.publisher.changed();
-    return { ok: true, dryRun: false, unchanged: false, fromVersion, version, changes, published };
+    return { ok: true, dryRun: false, unchanged: false, fromVersion, version, changes, published, warnings };
   }
 
   private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: { changes: ObjectChange[] } & Record<string, unknown>): void {

@@ -4,6 +4,7 @@
  * set stops the deploy.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { formatError } from "../errors.ts";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "./files.ts";
 
 const OUT = new URL("../../workers/gateway/generated/", import.meta.url);
@@ -13,6 +14,7 @@ if (!result.ok) {
   printErrors(result.errors);
   process.exit(1);
 }
+for (const warning of result.warnings) console.warn(`warning: ${formatError(warning)}`);
 mkdirSync(OUT, { recursive: true });
 // builtAt orders deploys: the control plane takes a bundle's policies only from a newer build than the
 // one it last took, so isolates of an older deploy still running during a rollout cannot roll it back.

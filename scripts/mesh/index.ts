@@ -9,7 +9,7 @@ import { ADMIN_URL, call, CliError, expectOk, type Answer, type ErrorBody } from
 import { printable, printAudit, printBackends, printChanges, printVersions, type ObjectChange } from "./print.ts";
 import { USAGE } from "./usage.ts";
 
-type Result = { dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean };
+type Result = { dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean; warnings: string[] };
 
 function parse() {
   try {
@@ -67,6 +67,7 @@ async function preview(body: object, empty = "the set has"): Promise<Result> {
   const answer = await call<Result | ErrorBody>("POST", "/config/apply", { ...body, dryRun: true });
   refuseEmpty(answer, empty);
   const result = expectOk<Result>(answer);
+  for (const warning of result.warnings) console.warn(`warning: ${printable(warning)}`);
   if (result.unchanged) return result;
   console.log(`Changes from version ${result.fromVersion}:`);
   printChanges(result.changes);

@@ -10,7 +10,7 @@ import { Upstream, type Echo } from "../support/upstream.ts";
 let a: Upstream;
 let mesh: TestGateway;
 
-type Result = { dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: unknown[]; published: boolean };
+type Result = { dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: unknown[]; published: boolean; warnings: string[] };
 type Problem = { error: { status: number; reason: string; message: string } };
 
 const base = () => [backend("a", [a.url]), simpleRoute("app", "app.test", "a")];
@@ -116,12 +116,24 @@ describe("an empty set", () => {
   });
 });
 
+describe("warnings", () => {
+  it("are returned by apply, as validate prints them, and do not refuse the set", async () => {
+    const gateway = { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", metadata: { name: "edge" }, spec: { gatewayClassName: "edgemesh", listeners: [{ name: "web", hostname: "*.example.com", port: 80, protocol: "HTTP" }] } };
+    const stray = { ...simpleRoute("stray", "stray.test", "a"), spec: { ...simpleRoute("stray", "stray.test", "a").spec, parentRefs: [{ name: "edge" }] } };
+    const { status, body } = await mesh.admin<Result>("POST", "/config/apply", { documents: [...base(), gateway, stray], sources: [...base().map(() => "base.yaml"), "edge.yaml", "stray.yaml"], dryRun: true });
+    expect(status).toBe(200);
+    // "app" names no parent once a Gateway exists; "stray" names one whose listener does not serve stray.test.
+    expect(body.warnings.map((warning) => warning.split(":")[0])).toEqual(["base.yaml", "stray.yaml"]);
+    expect(body.warnings[1]).toMatch(/^stray\.yaml: HTTPRoute\/stray /);
+  });
+});
+
 describe("re-applying what is already there", () => {
   it("makes no version and no audit entry, and says so", async () => {
     const [current] = await versions();
     const entries = await auditCount();
     const again = await mesh.admin<Result>("POST", "/config/apply", { documents: base(), message: "same again" });
-    expect(again).toEqual({ status: 200, body: { dryRun: false, unchanged: true, fromVersion: current, version: current, changes: [], published: true } });
+    expect(again).toEqual({ status: 200, body: { dryRun: false, unchanged: true, fromVersion: current, version: current, changes: [], published: true, warnings: [] } });
     // Key order inside a document does not make it different.
     const reordered = base().map((document) => Object.fromEntries(Object.entries(document).reverse()));
     expect((await mesh.admin<Result>("POST", "/config/apply", { documents: reordered })).body.unchanged).toBe(true);

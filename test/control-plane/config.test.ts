@@ -56,6 +56,7 @@ describe("apply", () => {
       version: 2,
       changes: [{ object: "HTTPRoute/app", change: "changed", fields: [{ path: "spec.rules[0].backendRefs[0].name", from: "a", to: "b" }] }],
       published: true,
+      warnings: [],
     });
     expect(await servedEverywhereBy("b")).toBe(true);
     const status2 = await mesh.admin<{ isolate: { tableVersion: number } }>("GET", "/status", undefined, 2);

@@ -64,6 +64,7 @@ export const RollbackBody = z
 export const ApplyResult = z
   .object({
     dryRun: z.boolean(),
+    warnings: z.array(z.string()).openapi({ description: "what validation noted without refusing the set (e.g. a route that attaches to no listener), one line each as `npm run validate` prints it" }),
     unchanged: z.boolean().openapi({ description: "true: the documents equal the current version's; no version was made and nothing was audited (version is the current one)" }),
     fromVersion: z.number(),
     version: z.number(),

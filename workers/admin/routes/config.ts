@@ -15,8 +15,8 @@ const Version = z.object({ version: z.coerce.number().int().min(1) });
 
 function answer(c: Parameters<Parameters<AdminApp["openapi"]>[1]>[0], result: StoreApplyResult) {
   if (result.ok) {
-    const { dryRun, unchanged, fromVersion, version, changes, published } = result;
-    return c.json({ dryRun, unchanged, fromVersion, version, changes: changes as z.infer<typeof ObjectChange>[], published }, 200);
+    const { dryRun, unchanged, fromVersion, version, changes, published, warnings } = result;
+    return c.json({ dryRun, unchanged, fromVersion, version, changes: changes as z.infer<typeof ObjectChange>[], published, warnings }, 200);
   }
   if ("errors" in result) {
     return c.json(problem(400, "invalid_policy", `${result.messages.length} error(s) in the policy set; nothing was applied`, { errors: result.messages }), 400);
