@@ -9,6 +9,7 @@ export interface TryRecord {
   endpoint: string | undefined;
   /** Upstream status, or the synthetic status of a local failure (502 reset, 504 per-try timeout). */
   status: number;
+  /** internal_error: the gateway's own failure after the endpoint answered; never the endpoint's fault. */
   reason: Reason | undefined;
   latencyMs: number;
   /** A local failure while streaming the client's body: not held against the endpoint's health. */

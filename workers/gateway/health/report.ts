@@ -27,7 +27,8 @@ export const reportHealth: OutcomeSink = (outcome, env) => {
   if (!health.config) return;
   const now = Date.now();
   for (const attempt of outcome.tries) {
-    if (attempt.endpoint && !attempt.clientMayBeAtFault) health.record(attempt.endpoint, classify(attempt.status), now);
+    // internal_error: the gateway failed after the endpoint answered (send.ts), not the endpoint.
+    if (attempt.endpoint && !attempt.clientMayBeAtFault && attempt.reason !== "internal_error") health.record(attempt.endpoint, classify(attempt.status), now);
   }
   const namespace = (env as HealthEnv).BACKEND_COORDINATOR;
   if (!namespace || health.reportScheduled) return;
