@@ -222,6 +222,19 @@ describe("admin access", () => {
     expect((await mesh.fetch("http://app.test/administrator")).status).toBe(200);
   });
 
+  it("recognizes the admin API on the path as the mesh normalizes it: /%61dmin is /admin", async () => {
+    const missing = await mesh.fetch("http://app.test/%61dmin/status");
+    expect(missing.status).toBe(401);
+    expect(((await missing.json()) as { error: { reason: string } }).error.reason).toBe("unauthorized");
+    const ok = await mesh.fetch("http://app.test/%61dmin/st%61tus?x=1", { headers: { authorization: "Bearer test-admin-token" } });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { isolate: { tableVersion: number } }).isolate.tableVersion).toBeGreaterThan(0);
+    // An encoded separator is refused as on any other path, not handed to the admin API.
+    const encoded = await mesh.fetch("http://app.test/%61dmin%2Fstatus", { headers: { authorization: "Bearer test-admin-token" } });
+    expect(encoded.status).toBe(400);
+    expect(encoded.headers.get("x-edgemesh-reason")).toBe("invalid_request");
+  });
+
   it("with ADMIN_HOST set, answers only there and leaves /admin on other hosts to the mesh", async () => {
     const scoped = await TestGateway.start(documentsFor("a"), { isolates: 1, vars: { ADMIN_HOST: "mesh-admin.internal" } });
     try {

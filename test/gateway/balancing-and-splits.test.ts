@@ -66,6 +66,16 @@ afterAll(async () => {
 const serverOf = async (host: string, headers: Record<string, string> = {}) =>
   ((await (await gateway.fetch(`http://${host}/`, { headers })).json()) as Echo).server;
 
+/** What `promise` gives, or "no answer" if it does not settle within `ms`. */
+async function within(promise: Promise<string>, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<string>((resolve) => (timer = setTimeout(() => resolve("no answer"), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function countServers(requests: number, host: string, headers: (i: number) => Record<string, string> = () => ({})) {
   const servers = await Promise.all(Array.from({ length: requests }, (_, i) => serverOf(host, headers(i))));
   const counts: Record<string, number> = {};
@@ -110,14 +120,21 @@ describe("load balancing", () => {
   it("least request steers away from an endpoint that is slow to answer", async () => {
     ups[0]!.setAlways({ kind: "hang" });
     // Load both endpoints; the slow one keeps its share in flight until released.
-    const background = Promise.all(Array.from({ length: 10 }, () => serverOf("lr.test")));
-    await waitFor("a request at the hanging endpoint", () => ups[0]!.received.length > 0);
-    // With two endpoints, power of two choices compares both: the fast one has nothing in flight.
-    const sequential: string[] = [];
-    for (let i = 0; i < 20; i++) sequential.push(await serverOf("lr.test"));
-    expect(sequential).toEqual(Array(20).fill("u1"));
-    ups[0]!.release().setAlways(undefined);
-    await background;
+    let answered = 0;
+    const background = Promise.all(Array.from({ length: 10 }, () => serverOf("lr.test").finally(() => answered++)));
+    try {
+      // Until every one of them has either hung at u0 or been answered by u1: before that, u1 may
+      // still have more in flight than u0 (a CPU-starved gateway is slow to finish them).
+      await waitFor("every request hung at u0 or answered by u1", () => ups[0]!.received.length + answered >= 10, { timeoutMs: 10_000 });
+      expect(ups[0]!.received.length).toBeGreaterThan(0);
+      // With two endpoints, power of two choices compares both: the fast one has nothing in flight.
+      const sequential: string[] = [];
+      for (let i = 0; i < 20; i++) sequential.push(await within(serverOf("lr.test"), 5000));
+      expect(sequential).toEqual(Array(20).fill("u1"));
+    } finally {
+      ups[0]!.release().setAlways(undefined);
+      await background;
+    }
   });
 
   it("consistent hashing on a header keeps each key on one endpoint", async () => {

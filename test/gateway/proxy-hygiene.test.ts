@@ -1,6 +1,7 @@
 /** Proxy hygiene: forwarded headers, request ids, trace context, hostile paths, Worker backends and mirroring. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { TestGateway } from "../support/gateway.ts";
+import { rawExchange, TestGateway } from "../support/gateway.ts";
+import { RawGateway } from "../support/raw-workerd.ts";
 import { backend, route, simpleRoute } from "../support/policies.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
 import { waitFor } from "../support/wait.ts";
@@ -113,10 +114,27 @@ describe("forwarded headers", () => {
     expect(outcome).toMatchObject({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId, parentSpanId: "b7ad6b7169203331" });
 
     for (const bad of ["garbage", "00-00000000000000000000000000000000-b7ad6b7169203331-01", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]) {
-      const fresh = await echo("http://up.test/", { headers: { traceparent: bad } });
+      const fresh = await echo("http://up.test/", { headers: { traceparent: bad, tracestate: "k=v" } });
       expect(fresh.echo.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       expect(fresh.echo.headers.traceparent).not.toContain("0af7651916cd43dd8448eb211c80319c");
+      // W3C Trace Context: a restarted trace drops the old vendor state.
+      expect(fresh.echo.headers.tracestate, bad).toBeUndefined();
     }
+    const missing = await echo("http://up.test/", { headers: { tracestate: "k=v" } });
+    expect(missing.echo.headers.tracestate).toBeUndefined();
+  });
+
+  it("strips every x-edgemesh-* header both ways: neither a client nor an upstream speaks for the mesh", async () => {
+    up.extraHeaders = { "x-edgemesh-reason": "no_route", "x-edgemesh-attempts": "7", "x-edgemesh-endpoint": "http://10.0.0.1" };
+    const { response, echo: seen } = await echo("http://up.test/", {
+      headers: { "x-edgemesh-endpoint": "http://10.0.0.1", "x-edgemesh-actor": "root", "x-edgemesh-attempts": "9", "X-Edgemesh-Anything": "1" },
+    });
+    expect(Object.keys(seen.headers).filter((name) => name.startsWith("x-edgemesh-"))).toEqual([]);
+    expect(response.status).toBe(200);
+    expect([...response.headers.keys()].filter((name) => name.startsWith("x-edgemesh-"))).toEqual(["x-edgemesh-attempts"]);
+    // The mesh's own count, not the upstream's.
+    expect(response.headers.get("x-edgemesh-attempts")).toBe("1");
+    expect((await gateway.outcomeOf(response.headers.get("x-request-id")!)).reason).toBeUndefined();
   });
 });
 
@@ -146,6 +164,36 @@ describe("hostile paths are matched as the upstream sees them", () => {
     }
     expect(up.received).toHaveLength(0);
     expect(shadow.received).toHaveLength(0);
+  });
+});
+
+describe("a Host header that makes no valid URL", () => {
+  // Miniflare's entry Worker parses every request's URL before the gateway runs, so these go to the
+  // workerd binary itself, as on the edge.
+  let raw: RawGateway;
+  beforeAll(async () => {
+    raw = await RawGateway.start([backend("up", [up.url]), simpleRoute("catch-all", "*.test", "up"), route("any", { rules: [{ backendRefs: [{ name: "up" }] }] })]);
+  });
+  afterAll(() => raw?.dispose());
+
+  const request = (...host: string[]) => rawExchange(raw.port, `GET /x HTTP/1.1\r\n${host.map((h) => `Host: ${h}\r\n`).join("")}Connection: close\r\n\r\n`);
+  const parse = (answer: string) => ({ status: Number(answer.split(" ")[1]), body: answer.slice(answer.indexOf("\r\n\r\n") + 4) });
+
+  it("gets a JSON 400 invalid_request from the gateway", async () => {
+    for (const host of ["[zz", "up.test:99999", "up.test:x"]) {
+      const { status, body } = parse(await request(host));
+      expect(status, host).toBe(400);
+      expect(JSON.parse(body).error, host).toMatchObject({ status: 400, reason: "invalid_request", message: "the request's Host header does not make a valid URL" });
+    }
+    expect(up.received).toHaveLength(0);
+  });
+
+  it("is refused before any Worker runs when it is duplicated or not a hostname at all (workerd answers 500 itself)", async () => {
+    for (const hosts of [["up.test", "other.test"], ["up test"], ["up.test/x"]]) {
+      const { status } = parse(await request(...hosts));
+      expect(status, hosts.join(" + ")).toBe(500);
+    }
+    expect(up.received).toHaveLength(0);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { Miniflare } from "miniflare";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
 import { GATEWAY_BUNDLE } from "./bundle.ts";
@@ -46,6 +47,12 @@ export interface MeshOptions {
   vars?: Record<string, string>;
   /** Replaces the control plane's Durable Objects with this Worker's (to simulate an unreachable one). */
   controlPlaneScript?: string;
+  /**
+   * Replaces the KV namespace with a wrapped binding: an ES module whose default export returns the
+   * object bound as MESH_KV (get, put). It runs inside each isolate, so its state is that isolate's:
+   * use it with one isolate (which also hosts the ConfigStore that writes to it).
+   */
+  kvScript?: string;
 }
 
 const CONTROL_PLANE_CLASSES = { CONFIG_STORE: "ConfigStore", BACKEND_COORDINATOR: "BackendCoordinator", RATE_LIMITER: "RateLimiter" };
@@ -56,7 +63,7 @@ export class TestGateway {
   private constructor(private readonly mf: Miniflare) {}
 
   static async start(policies: unknown[], options: MeshOptions | WorkerBackend[] = {}): Promise<TestGateway> {
-    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript } = Array.isArray(options) ? { workers: options } : options;
+    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript, kvScript } = Array.isArray(options) ? { workers: options } : options;
     let gateway: TestGateway | undefined;
     const pending: string[] = [];
     const onLine = (line: string) => (gateway ? gateway.onLine(line) : pending.push(line));
@@ -64,7 +71,7 @@ export class TestGateway {
     const host = controlPlaneScript ? "control-plane" : "gateway";
     const controlPlane = isolates > 0 && {
       durableObjects: Object.fromEntries(Object.entries(CONTROL_PLANE_CLASSES).map(([binding, className]) => [binding, { className, scriptName: host, useSQLite: true }])),
-      kvNamespaces: { MESH_KV: "mesh-kv" },
+      ...(kvScript ? { wrappedBindings: { MESH_KV: { scriptName: "kv-wrapper" } } } : { kvNamespaces: { MESH_KV: "mesh-kv" } }),
     };
     const gatewayWorker = (name: string) => ({
       name,
@@ -84,6 +91,8 @@ export class TestGateway {
         ...(controlPlaneScript && isolates > 0
           ? [{ name: "control-plane", modules: true, script: controlPlaneScript, compatibilityDate: COMPATIBILITY_DATE }]
           : []),
+        // A wrapped binding's module takes the compatibility date of the Worker it is bound into.
+        ...(kvScript ? [{ name: "kv-wrapper", modules: true, script: kvScript }] : []),
         ...workers.map((worker) => ({
           name: `worker-${worker.binding}`,
           modules: true,
@@ -172,6 +181,50 @@ export class TestGateway {
     });
   }
 
+  /**
+   * An upload over a real HTTP connection that declares `declaredLength` bytes and sends only `sent`
+   * (or all of them), then waits: what the gateway answers, or `undefined` if nothing came within
+   * `boundMs` (the connection is then dropped).
+   */
+  async stalledUpload(
+    path: string,
+    options: {
+      headers: Record<string, string>;
+      sent: string;
+      declaredLength?: number;
+      /** More of the body, sent after a pause. */
+      then?: { afterMs: number; sent: string };
+      method?: string;
+      boundMs: number;
+    },
+  ): Promise<{ status: number; headers: Record<string, unknown>; body: string; elapsedMs: number } | undefined> {
+    const { headers, sent, then, method = "PUT", boundMs } = options;
+    const total = Buffer.byteLength(sent) + (then ? Buffer.byteLength(then.sent) : 0);
+    const declaredLength = options.declaredLength ?? total;
+    const url = await this.mf.ready;
+    const startedAt = Date.now();
+    return new Promise((resolve) => {
+      const request = httpRequest(new URL(path, url), { method, headers: { ...headers, "content-length": String(declaredLength) } }, (response) => {
+        let body = "";
+        response.on("data", (chunk: Buffer) => (body += chunk));
+        response.on("end", () => done({ status: response.statusCode!, headers: response.headers, body, elapsedMs: Date.now() - startedAt }));
+        response.on("error", () => done({ status: response.statusCode!, headers: response.headers, body, elapsedMs: Date.now() - startedAt }));
+      });
+      const timer = setTimeout(() => done(undefined), boundMs);
+      let more: ReturnType<typeof setTimeout> | undefined;
+      const done = (result: Awaited<ReturnType<TestGateway["stalledUpload"]>>) => {
+        clearTimeout(timer);
+        clearTimeout(more);
+        request.destroy();
+        resolve(result);
+      };
+      const write = (text: string, soFar: number) => (soFar >= declaredLength ? request.end(text) : request.write(text));
+      request.on("error", () => done(undefined));
+      write(sent, Buffer.byteLength(sent));
+      if (then) more = setTimeout(() => write(then.sent, total), then.afterMs);
+    });
+  }
+
   /** The outcome record of a request, once the gateway has logged it (sinks run after the response). */
   async outcomeOf(requestId: string): Promise<Outcome> {
     for (let i = 0; i < 200; i++) {
@@ -185,4 +238,30 @@ export class TestGateway {
   dispose(): Promise<void> {
     return this.mf.dispose();
   }
+}
+
+/**
+ * Writes `text` to 127.0.0.1:`port` and reads one answer: until its Content-Length is in, the server
+ * closes the connection, or `boundMs` passes (workerd may keep a connection open after it answered).
+ */
+export function rawExchange(port: number, text: string, boundMs = 10_000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    let answer = "";
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(finish, boundMs);
+    socket.on("data", (chunk: Buffer) => {
+      answer += chunk;
+      const end = answer.indexOf("\r\n\r\n");
+      const length = /^content-length:\s*(\d+)/im.exec(answer.slice(0, end))?.[1];
+      if (end >= 0 && length !== undefined && Buffer.byteLength(answer.slice(end + 4)) >= Number(length)) finish();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", finish);
+    socket.write(text);
+  });
 }

@@ -24,10 +24,23 @@ type Behaviour =
   | { kind: "status"; status: number }
   | { kind: "reset" }
   | { kind: "hang" }
-  | { kind: "delay"; ms: number };
+  | { kind: "delay"; ms: number }
+  /** An interim (1xx) response before the normal answer: 100 Continue, 102 Processing or 103 Early Hints. */
+  | { kind: "interim"; status: 100 | 102 | 103 };
+
+/**
+ * How long an idle connection stays open. It must outlast workerd's own idle timeout for pooled
+ * upstream connections (5 s, kj's HttpClientSettings.idleTimeout): a server that closes first races
+ * the gateway, which may send a request down the connection as it closes and get "Network connection
+ * lost" (under CPU load, a few requests in every burst did). Real origins keep connections longer
+ * still (nginx 75 s).
+ */
+const KEEP_ALIVE_S = 10;
 
 export class Upstream {
   readonly received: Received[] = [];
+  /** Headers added to every normal answer (to test what the gateway passes on). */
+  extraHeaders: Record<string, string> = {};
   private queue: Behaviour[] = [];
   private always: Behaviour | undefined;
   private server!: Server;
@@ -78,6 +91,7 @@ export class Upstream {
     this.queue = [];
     this.always = undefined;
     this.received.length = 0;
+    this.extraHeaders = {};
     return this;
   }
 
@@ -98,9 +112,14 @@ export class Upstream {
         this.received.push({ ...echo, at: Date.now() });
         const behaviour = this.queue.shift() ?? this.always;
         if (behaviour?.kind === "reset") return request.socket.destroy();
+        if (behaviour?.kind === "interim") {
+          if (behaviour.status === 100) response.writeContinue();
+          else if (behaviour.status === 102) response.writeProcessing();
+          else response.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" });
+        }
         const answer = () => {
           const status = behaviour?.kind === "status" ? behaviour.status : 200;
-          response.writeHead(status, { "content-type": "application/json", "x-upstream": this.name, connection: "keep-alive", "keep-alive": "timeout=5" });
+          response.writeHead(status, { "content-type": "application/json", "x-upstream": this.name, connection: "keep-alive", "keep-alive": `timeout=${KEEP_ALIVE_S}`, ...this.extraHeaders });
           response.end(JSON.stringify(echo));
         };
         if (behaviour?.kind === "hang") {
@@ -112,7 +131,7 @@ export class Upstream {
         answer();
       });
     });
-    this.server.keepAliveTimeout = 1000;
+    this.server.keepAliveTimeout = KEEP_ALIVE_S * 1000;
     await new Promise<void>((resolve) => this.server.listen(port, "127.0.0.1", resolve));
     this.port = (this.server.address() as AddressInfo).port;
   }

@@ -5,6 +5,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { REASON_HEADER } from "./mesh-headers.ts";
 
 export const REASONS = {
   invalid_request: 400,
@@ -16,13 +17,14 @@ export const REASONS = {
   no_healthy_upstream: 503,
   overflow: 503,
   rate_limited: 429,
+  request_body_timeout: 408,
   request_timeout: 504,
   per_try_timeout: 504,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type Reason = keyof typeof REASONS | "fault_abort";
 
-export const REASON_HEADER = "x-edgemesh-reason";
+export { REASON_HEADER };
 
 export class MeshError extends HTTPException {
   readonly headers: Record<string, string> | undefined;

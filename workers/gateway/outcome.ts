@@ -9,8 +9,9 @@ import type { Reason } from "./errors.ts";
 export interface TryRecord {
   /** Endpoint id ("http://127.0.0.1:9101" or "worker:RATINGS"); undefined when none was picked. */
   endpoint: string | undefined;
-  /** Upstream status, or the synthetic status of a local failure (502 reset, 504 per-try timeout). */
+  /** Upstream status, or the synthetic status of a local failure (503 reset, 504 per-try timeout). */
   status: number;
+  /** internal_error: the gateway's own failure after the endpoint answered; never the endpoint's fault. */
   reason: Reason | undefined;
   /** What the try's result means (attempt/classify.ts), for retries, health and timeouts alike. */
   result: AttemptResult;

@@ -1,6 +1,8 @@
 /**
  * W3C Trace Context (traceparent): the gateway joins the caller's trace, or starts one, and sends its
- * own span id upstream as the parent. A malformed traceparent is replaced, as the spec requires.
+ * own span id upstream as the parent. A malformed traceparent is replaced, as the spec requires, and
+ * a trace started here (none joined) forwards no tracestate: the old vendor state belongs to a trace
+ * the upstream will not see (prepare-upstream.ts).
  */
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = "0".repeat(32);
@@ -8,7 +10,7 @@ const ZERO_SPAN = "0".repeat(16);
 
 export interface TraceContext {
   traceId: string;
-  /** The caller's span, if it sent a valid traceparent. */
+  /** The caller's span, if it sent a valid traceparent; undefined when the trace starts here. */
   parentSpanId: string | undefined;
   /** The gateway's span for this request. */
   spanId: string;

@@ -1,11 +1,14 @@
 /**
  * The innermost call: sends the upstream request to the picked endpoint (over HTTP, or over the
- * backend's service binding) and hands back a response the outer stages may edit.
+ * backend's service binding) and hands back a response the outer stages may edit. Only a failure of
+ * fetch() itself is the endpoint's (upstream_reset); one while the gateway builds its copy of the
+ * answer is the gateway's own (internal_error), which no health check holds against the endpoint.
  */
 import type { RequestBody, UpstreamRequest } from "../context.ts";
 import type { GatewayEnv } from "../env.ts";
 import { MeshError } from "../errors.ts";
 import { stripHopByHop } from "../hop-by-hop.ts";
+import { stripMeshHeaders } from "../mesh-headers.ts";
 import type { EndpointRuntime } from "../lb/index.ts";
 import type { BackendRuntime } from "../table/index.ts";
 import type { Call } from "./call.ts";
@@ -38,11 +41,25 @@ export async function sendTo(
     redirect: "manual",
     signal,
   });
-  // fetch() responses have immutable headers; the response stages need to edit them. (A Response made
-  // from a Response copies status and headers natively, cheaper than a Headers copy in JS.)
-  const editable = new Response(response.body, response);
-  stripHopByHop(editable.headers);
-  return editable;
+  return editable(response, endpoint);
+}
+
+/**
+ * fetch() responses have immutable headers; the response stages need to edit them. (A Response made
+ * from a Response copies status and headers natively, cheaper than a Headers copy in JS.) Whatever
+ * fails here failed in the gateway, after the endpoint answered.
+ */
+function editable(response: Response, endpoint: EndpointRuntime): Response {
+  try {
+    const copy = new Response(response.body, response);
+    stripHopByHop(copy.headers);
+    stripMeshHeaders(copy.headers);
+    return copy;
+  } catch (cause) {
+    response.body?.cancel().catch(() => undefined);
+    console.error(JSON.stringify({ level: "error", message: "could not handle an upstream answer", endpoint: endpoint.id, status: response.status, error: String((cause as Error)?.stack ?? cause) }));
+    throw new MeshError("internal_error", `the gateway could not handle the answer of ${endpoint.id} (status ${response.status}): ${(cause as Error).message}`, { cause });
+  }
 }
 
 /** The binding a Worker backend names; bindings are looked up by the name the policy gives. */

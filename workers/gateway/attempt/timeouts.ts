@@ -14,7 +14,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const requestTimeout: Layer = (inner) => (call) => {
   const ms = call.target.policy.requestTimeoutMs;
-  if (Number.isFinite(ms)) call.deadlineAt = Date.now() + ms;
+  // From the request's arrival: reading a buffered body (buffer-body.ts) counts against it too.
+  if (Number.isFinite(ms)) call.deadlineAt = (call.outcome?.startedAt ?? Date.now()) + ms;
   return inner(call);
 };
 

@@ -1,8 +1,12 @@
 /**
- * Where a gateway isolate gets its routing table without waiting on the control plane: the version
- * the ConfigStore published to KV, polled at most every CONFIG_POLL_INTERVAL_MS (5 s by default) with
- * at most one read in flight, in the background. A cold isolate waits up to COLD_START_WAIT_MS for its
- * first read, then serves the deploy's own policies. A failed or slow read keeps the last good table.
+ * Where a gateway isolate gets its routing table: the version the ConfigStore published to KV. The
+ * table an isolate serves is never older than the staleness bound, CONFIG_POLL_INTERVAL_MS (5 s by
+ * default), counted from the start of the read that brought it. Once the table is half that old, the
+ * next request starts a read in the background (at most one in flight), so an isolate with traffic
+ * never waits; a request that finds it older than the bound (the first after an idle spell, or of a
+ * cold isolate) waits for the read, up to READ_WAIT_MS. When the control plane does not answer in
+ * that time, or failed its last read, the request gets the last good table (for a cold isolate, the
+ * deploy's own policies): the gateway never fails closed because the control plane is away.
  */
 import { configStoreOf, SNAPSHOT_KEY, type MeshSnapshot } from "../../../common/protocol.ts";
 import type { GatewayEnv } from "../env.ts";
@@ -13,7 +17,8 @@ import { withTimeout } from "../with-timeout.ts";
 import { buildSeed, compileDocuments, type Seed } from "./seed.ts";
 
 export const DEFAULT_POLL_INTERVAL_MS = 5_000;
-const COLD_START_WAIT_MS = 300;
+/** The longest a request waits for a read of the control plane. */
+const READ_WAIT_MS = 300;
 /** A read or seed that takes longer is abandoned, so a hung control plane cannot stall the next poll. */
 const CONTROL_PLANE_TIMEOUT_MS = 2_000;
 
@@ -23,6 +28,13 @@ interface Loaded {
   registryVersion: number;
 }
 
+/** A read under way: requests whose table is too old wait for it until `waitUntil`, on one shared timer. */
+interface Read {
+  done: Promise<void>;
+  waitUntil: number;
+  waited?: Promise<void>;
+}
+
 type Waiter = Pick<ExecutionContext, "waitUntil">;
 
 export class TableSource {
@@ -30,23 +42,26 @@ export class TableSource {
   /** The seed being built; a failure is not kept, so the next request tries again. */
   private seedBuild: Promise<Seed> | undefined;
   private loaded: Loaded | undefined;
+  /** When the last read started, whatever became of it. */
   private checkedAt = 0;
-  private pollMs = DEFAULT_POLL_INTERVAL_MS;
-  /** The first read of a cold isolate, which every request arriving before its deadline waits on. */
-  private firstRead: { done: Promise<void>; deadline: number } | undefined;
-  private refreshing: Promise<void> | undefined;
+  /** When the last successful read started: the table reflects the control plane as of then. */
+  private freshAt = 0;
+  private boundMs = DEFAULT_POLL_INTERVAL_MS;
+  private reading: Read | undefined;
   private seededHash: string | undefined;
   private lastError: string | undefined;
 
   constructor(private readonly isolate: IsolateState) {}
 
-  /** The table to route with: synchronous once warm, so the hot path awaits nothing. */
+  /** The table to route with: synchronous while it is fresh enough, so the hot path awaits nothing. */
   current(env: GatewayEnv, ctx: Waiter): RoutingTable | Promise<RoutingTable> {
     const seed = this.seed;
-    if (!seed) return this.buildSeed(env).then((built) => ((this.seed = built), this.start(env, ctx)));
+    if (!seed) return this.buildSeed(env).then((built) => ((this.seed ??= built), this.configure(env), this.current(env, ctx)));
     if (!env.MESH_KV) return seed.table;
-    if (!this.loaded && this.firstRead && Date.now() < this.firstRead.deadline) return this.waitForFirstRead(seed);
-    if (!this.refreshing && Date.now() - this.checkedAt >= this.pollMs) ctx.waitUntil(this.refresh(env, seed));
+    const now = Date.now();
+    if (!this.reading && now - this.checkedAt >= this.boundMs / 2) this.startRead(env, seed, ctx, now);
+    const read = this.reading;
+    if (read && now - this.freshAt > this.boundMs && now < read.waitUntil && this.lastError === undefined) return this.waitFor(read, seed);
     return this.loaded?.table ?? seed.table;
   }
 
@@ -58,23 +73,20 @@ export class TableSource {
     return this.seedBuild;
   }
 
-  /** First request of the isolate: start the first read and wait for it, briefly. */
-  private start(env: GatewayEnv, ctx: Waiter): RoutingTable | Promise<RoutingTable> {
-    const seed = this.seed!;
-    if (!env.MESH_KV) return seed.table;
-    const interval = Number(env.CONFIG_POLL_INTERVAL_MS ?? DEFAULT_POLL_INTERVAL_MS);
-    if (interval > 0) this.pollMs = interval;
-    if (!this.firstRead) {
-      const done = this.refresh(env, seed);
-      ctx.waitUntil(done);
-      this.firstRead = { done, deadline: Date.now() + COLD_START_WAIT_MS };
-    }
-    return this.current(env, ctx);
+  private configure(env: GatewayEnv): void {
+    const bound = Number(env.CONFIG_POLL_INTERVAL_MS ?? DEFAULT_POLL_INTERVAL_MS);
+    if (bound > 0) this.boundMs = bound;
   }
 
-  private async waitForFirstRead(seed: Seed): Promise<RoutingTable> {
-    const { done, deadline } = this.firstRead!;
-    await Promise.race([done, sleep(deadline - Date.now())]);
+  private startRead(env: GatewayEnv, seed: Seed, ctx: Waiter, now: number): void {
+    const done = this.load(env, seed).finally(() => (this.reading = undefined));
+    this.reading = { done, waitUntil: now + READ_WAIT_MS };
+    ctx.waitUntil(done);
+  }
+
+  private async waitFor(read: Read, seed: Seed): Promise<RoutingTable> {
+    read.waited ??= Promise.race([read.done, sleep(read.waitUntil - Date.now())]);
+    await read.waited;
     return this.loaded?.table ?? seed.table;
   }
 
@@ -87,27 +99,19 @@ export class TableSource {
     };
   }
 
-  private refresh(env: GatewayEnv, seed: Seed): Promise<void> {
-    this.refreshing ??= this.load(env, seed).finally(() => (this.refreshing = undefined));
-    return this.refreshing;
-  }
-
+  /** One read (and, for a new deploy, the seed); never rejects: a failure keeps the last good table. */
   private async load(env: GatewayEnv, seed: Seed): Promise<void> {
-    this.checkedAt = Date.now();
+    const startedAt = (this.checkedAt = Date.now());
     try {
       const read = () => withTimeout(env.MESH_KV!.get<MeshSnapshot>(SNAPSHOT_KEY, "json"), CONTROL_PLANE_TIMEOUT_MS);
       let snapshot = await read();
       if (!snapshot || (snapshot.bundleHash !== seed.hash && seed.builtAt >= snapshot.bundleBuiltAt)) {
         if (await this.seedStore(env, seed)) snapshot = await read();
       }
-      if (!snapshot || snapshot.version === 0) return;
-      if (this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion) return;
-      const documents = snapshot.documents.map((value, index) => ({ source: snapshot.sources[index] ?? "control plane", index, value }));
-      this.loaded = {
-        table: compileDocuments(documents, snapshot.version, snapshot.registry, this.isolate),
-        version: snapshot.version,
-        registryVersion: snapshot.registryVersion,
-      };
+      if (snapshot && snapshot.version !== 0 && !(this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion)) {
+        this.loaded = compileSnapshot(snapshot, this.isolate);
+      }
+      this.freshAt = startedAt;
       this.lastError = undefined;
     } catch (error) {
       this.lastError = String(error);
@@ -125,3 +129,7 @@ export class TableSource {
   }
 }
 
+function compileSnapshot(snapshot: MeshSnapshot, isolate: IsolateState): Loaded {
+  const documents = snapshot.documents.map((value, index) => ({ source: snapshot.sources[index] ?? "control plane", index, value }));
+  return { table: compileDocuments(documents, snapshot.version, snapshot.registry, isolate), version: snapshot.version, registryVersion: snapshot.registryVersion };
+}

@@ -1,6 +1,9 @@
 /**
  * Buffers the request body when it may have to be sent more than once (retries, mirroring), up to a
- * limit; a larger body streams through once, and is then neither retried nor mirrored.
+ * limit; a larger body streams through once, and is then neither retried nor mirrored. Reading it
+ * counts against the request timeout, which runs from the request's arrival: a client that stops
+ * sending gets 408 request_body_timeout within it (Envoy's answer to a request timeout hit while the
+ * downstream body is still arriving), not a request that never ends.
  */
 import { createMiddleware } from "hono/factory";
 import { retriesMethod } from "../attempt/retry.ts";
@@ -10,16 +13,26 @@ import { MeshError } from "../errors.ts";
 /** How much of a body a mirrored request may carry when no retry policy sets a larger limit. */
 export const MIRROR_BUFFER_LIMIT = 64 * 1024;
 
+/** Timers take a signed 32-bit delay; longer timeouts are cut to ~24 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Rejects a read that the deadline overtook; a sentinel, not an Error: it never leaves this stage. */
+const BODY_TIMEOUT = Symbol("request body timeout");
+
 export const bufferBody = () =>
   createMiddleware<MeshEnv>(async function bufferBody(c, next) {
     const upstream = c.get("upstream");
     if (upstream.body.kind === "stream") {
-      const retry = c.get("target").policy.retry;
+      const { retry, requestTimeoutMs } = c.get("target").policy;
       const limit = Math.max(retriesMethod(retry, upstream.method) ? retry.bufferLimitBytes : 0, c.get("route").rule.mirrors.length ? MIRROR_BUFFER_LIMIT : 0);
       if (limit > 0) {
         try {
-          upstream.body = await bufferUpTo(upstream.body.stream, limit);
+          const deadlineAt = c.get("outcome").startedAt + requestTimeoutMs;
+          upstream.body = await bufferUpTo(upstream.body.stream, limit, deadlineAt, contentLength(upstream.headers));
         } catch (cause) {
+          if (cause === BODY_TIMEOUT) {
+            throw new MeshError("request_body_timeout", `the request body did not arrive within the request timeout (${requestTimeoutMs} ms)`);
+          }
           throw new MeshError("invalid_request", "the request body could not be read (the client stopped sending it)", { cause });
         }
       }
@@ -27,17 +40,38 @@ export const bufferBody = () =>
     await next();
   });
 
-/** Reads up to `limit` bytes; past it, returns a stream that replays what was read, then the rest. */
-export async function bufferUpTo(stream: ReadableStream<Uint8Array>, limit: number): Promise<RequestBody> {
+/**
+ * Reads up to `limit` bytes by `deadlineAt` (epoch ms; rejects with BODY_TIMEOUT past it); past the
+ * limit, returns a stream that replays what was read, then the rest. `length` is the declared
+ * Content-Length, kept on the replayed stream (a stream of unknown length would go out chunked).
+ */
+export async function bufferUpTo(stream: ReadableStream<Uint8Array>, limit: number, deadlineAt = Infinity, length?: number): Promise<RequestBody> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size > limit) return { kind: "stream", stream: replay(chunks, reader) };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // One timer for the whole read, cleared when it ends.
+  const expired =
+    deadlineAt < Infinity
+      ? new Promise<never>((_, reject) => (timer = setTimeout(() => reject(BODY_TIMEOUT), Math.min(Math.max(0, deadlineAt - Date.now()), MAX_TIMER_MS))))
+      : undefined;
+  try {
+    while (true) {
+      const { done, value } = await (expired ? Promise.race([reader.read(), expired]) : reader.read());
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+      if (size > limit) {
+        const rest = replay(chunks, reader);
+        return { kind: "stream", stream: length === undefined ? rest : rest.pipeThrough(new FixedLengthStream(length)) };
+      }
+    }
+  } catch (error) {
+    // Stop waiting for the client: the request is answered without the rest of its body.
+    if (error === BODY_TIMEOUT) reader.cancel().catch(() => undefined);
+    throw error;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
   }
   if (size === 0) return { kind: "none" };
   const bytes = new Uint8Array(size);
@@ -60,4 +94,10 @@ function replay(chunks: Uint8Array[], rest: ReadableStreamDefaultReader<Uint8Arr
     },
     cancel: (reason) => rest.cancel(reason),
   });
+}
+
+/** The declared Content-Length, when it is a plain decimal number. */
+function contentLength(headers: Headers): number | undefined {
+  const value = headers.get("content-length");
+  return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }

@@ -1,0 +1,154 @@
+/**
+ * Request bodies over real HTTP connections: a client that stalls its upload, Expect: 100-continue
+ * (what curl sends with every upload over 1 MiB), and failures of the gateway's own that must not be
+ * held against a healthy endpoint.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TestGateway } from "../support/gateway.ts";
+import { backend, simpleRoute, trafficPolicy } from "../support/policies.ts";
+import { Upstream, type Echo } from "../support/upstream.ts";
+
+let up: Upstream;
+let b1: Upstream;
+let b2: Upstream;
+let gateway: TestGateway;
+
+const replayable = { retry: { numRetries: 1, retryOn: { triggers: ["reset"] } } };
+
+beforeAll(async () => {
+  [up, b1, b2] = await Promise.all([Upstream.start("up"), Upstream.start("b1"), Upstream.start("b2")]);
+  gateway = await TestGateway.start([
+    backend("up", [up.url]),
+    // A PUT with a retry policy: the body is buffered for replay (up to 64 KiB).
+    simpleRoute("buffered", "buffered.test", "up", { timeouts: { request: "1s" } }),
+    trafficPolicy("buffered", { kind: "HTTPRoute", name: "buffered" }, replayable),
+    // No retries: the body streams through.
+    simpleRoute("streamed", "streamed.test", "up", { timeouts: { request: "1s" } }),
+    // The same two, with the default request timeout (15 s): an Expect: 100-continue client waits a
+    // second of it (workerd sends no 100 Continue; a Worker cannot send a 1xx).
+    simpleRoute("upload", "upload.test", "up"),
+    trafficPolicy("upload", { kind: "HTTPRoute", name: "upload" }, replayable),
+    simpleRoute("stream-upload", "stream-upload.test", "up"),
+    backend("pair", [b1.url, b2.url]),
+    simpleRoute("pair", "pair.test", "pair"),
+    trafficPolicy("pair", { kind: "Backend", name: "pair" }, { healthCheck: { passive: { consecutive5XxErrors: 2, maxEjectionPercent: 50 } } }),
+  ]);
+});
+
+afterEach(() => {
+  for (const upstream of [up, b1, b2]) upstream.release().reset();
+});
+
+afterAll(async () => {
+  await gateway.dispose();
+  await Promise.all([up, b1, b2].map((upstream) => upstream.close()));
+});
+
+describe("a client that stalls its upload", () => {
+  it("gets 408 request_body_timeout within the request timeout when its body is being buffered", async () => {
+    const answer = await gateway.stalledUpload("/", { headers: { host: "buffered.test" }, sent: "12345", declaredLength: 100, boundMs: 10_000 });
+    expect(answer, "no answer within 10 s").toBeDefined();
+    expect(answer!.status).toBe(408);
+    expect(answer!.headers["x-edgemesh-reason"]).toBe("request_body_timeout");
+    expect(JSON.parse(answer!.body).error).toMatchObject({ status: 408, reason: "request_body_timeout", message: "the request body did not arrive within the request timeout (1000 ms)" });
+    expect(answer!.elapsedMs).toBeGreaterThanOrEqual(1000);
+    expect(up.received).toHaveLength(0);
+  });
+
+  it("is ended by the request timeout when its body streams through", async () => {
+    const answer = await gateway.stalledUpload("/", { headers: { host: "streamed.test" }, sent: "12345", declaredLength: 100, boundMs: 10_000 });
+    expect(answer, "no answer within 10 s").toBeDefined();
+    expect(answer!.status).toBe(504);
+    expect(answer!.headers["x-edgemesh-reason"]).toBe("request_timeout");
+  });
+
+  it("counts reading a buffered body against the request timeout, from the request's arrival", async () => {
+    // 600 ms to send the body, then 600 ms at the upstream: over the 1 s request timeout together.
+    up.next(1, { kind: "delay", ms: 600 });
+    const answer = await gateway.stalledUpload("/", { headers: { host: "buffered.test" }, sent: "12345", declaredLength: 10, then: { afterMs: 600, sent: "67890" }, boundMs: 10_000 });
+    expect(answer?.status).toBe(504);
+    expect(answer!.headers["x-edgemesh-reason"]).toBe("request_timeout");
+    expect(up.received.map((r) => r.body)).toEqual(["1234567890"]);
+  });
+});
+
+/** A PUT with Expect: 100-continue that sends its body on 100 Continue, or after 1 s without one (as curl does). */
+async function uploadExpectingContinue(host: string, body: string): Promise<{ status: number; echo: Echo }> {
+  const url = new URL("/upload", await gateway.url());
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: "PUT", headers: { host, expect: "100-continue", "content-length": String(body.length) } }, (response) => {
+      let text = "";
+      response.on("data", (chunk: Buffer) => (text += chunk));
+      response.on("end", () => resolve({ status: response.statusCode!, echo: JSON.parse(text) as Echo }));
+    });
+    request.on("error", reject);
+    let sent = false;
+    const send = () => void (sent || ((sent = true), request.end(body)));
+    request.on("continue", send);
+    setTimeout(send, 1000);
+  });
+}
+
+describe("Expect: 100-continue", () => {
+  it("uploads, streamed and buffered, and the upstream sees neither Expect nor a failure", async () => {
+    for (const host of ["stream-upload.test", "upload.test"]) {
+      const { status, echo } = await uploadExpectingContinue(host, "hello");
+      expect(status, host).toBe(200);
+      expect(echo.body).toBe("hello");
+      expect(echo.headers.expect).toBeUndefined();
+    }
+  });
+
+  it("works for curl -T of a file over 1 MiB, which sends it on its own", async (context) => {
+    const curl = await promisify(execFile)("curl", ["--version"]).catch(() => undefined);
+    if (!curl) return context.skip("curl is not installed");
+    const dir = mkdtempSync(join(tmpdir(), "edgemesh-upload-"));
+    try {
+      const file = join(dir, "big.bin");
+      const size = 1536 * 1024;
+      writeFileSync(file, "a".repeat(size));
+      for (const host of ["stream-upload.test", "upload.test"]) {
+        const { stdout, stderr } = await promisify(execFile)(
+          "curl",
+          ["-sS", "-v", "--max-time", "20", "-T", file, "-H", `Host: ${host}`, "-o", join(dir, "out.json"), "-w", "%{http_code}", `${await gateway.url()}/upload`],
+          { maxBuffer: 16 * 1024 * 1024 },
+        );
+        expect(stderr, "curl sent Expect: 100-continue").toMatch(/^> Expect: 100-continue/im);
+        expect(stdout, host).toBe("200");
+        const echo = JSON.parse(readFileSync(join(dir, "out.json"), "utf8")) as Echo;
+        expect(echo.body.length).toBe(size);
+        expect(echo.headers["content-length"]).toBe(String(size));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("failures of the gateway's own", () => {
+  it("are internal_error, not upstream_reset, and are not held against the endpoint", async () => {
+    // workerd's fetch() hands back an interim 103 Early Hints as if it were the response, which the
+    // gateway cannot copy: the endpoint answered, the gateway failed.
+    b1.setAlways({ kind: "interim", status: 103 });
+    const failed: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const response = await gateway.fetch("http://pair.test/");
+      const outcome = await gateway.outcomeOf(response.headers.get("x-request-id")!);
+      if (outcome.endpoint !== b1.url) continue;
+      expect(response.status).toBe(500);
+      expect(response.headers.get("x-edgemesh-reason")).toBe("internal_error");
+      failed.push(outcome.reason!);
+    }
+    expect(failed).toEqual(["internal_error", "internal_error", "internal_error"]);
+    b1.setAlways(undefined);
+    // Three failures against consecutive5XxErrors: 2 would have ejected b1; it still gets its share.
+    const servers = await Promise.all(Array.from({ length: 10 }, async () => ((await (await gateway.fetch("http://pair.test/")).json()) as Echo).server));
+    expect(servers.filter((server) => server === "b1").length).toBeGreaterThanOrEqual(3);
+  });
+});
