@@ -74,9 +74,11 @@ describe("timeouts", () => {
     const response = await gateway.fetch("http://cut.test/");
     expect(response.status).toBe(504);
     expect(response.headers.get("x-edgemesh-reason")).toBe("request_timeout");
-    // 400 ms of 150 ms tries and 10 ms waits: the third try is cut short by the deadline.
-    expect(up.received.length).toBe(3);
-    expect(response.headers.get("x-edgemesh-attempts")).toBe("3");
+    // 400 ms of 150 ms tries and 10 ms waits: the third try is cut short by the deadline (the deadline
+    // runs from the request's arrival, so on a loaded machine only two may fit). Never the 11 allowed.
+    expect(up.received.length).toBeGreaterThanOrEqual(2);
+    expect(up.received.length).toBeLessThanOrEqual(3);
+    expect(response.headers.get("x-edgemesh-attempts")).toBe(String(up.received.length));
   });
 });
 
