@@ -30,6 +30,9 @@ export function listen(name: string, port: number, handler: Handler): Promise<Se
       else response.destroy();
     });
   });
+  // workerd reuses idle upstream connections for about 5 s: an origin that closes them sooner (Node's
+  // default is 5 s) races the gateway's next request on them, which then fails as a reset.
+  server.keepAliveTimeout = 10_000;
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(new Error(error.code === "EADDRINUSE" ? `${name}: port ${port} on 127.0.0.1 is already in use` : `${name}: ${error.message}`)),
