@@ -35,42 +35,62 @@ afterAll(async () => {
   await Promise.all([a.close(), b.close()]);
 });
 
+type Applied = { status: number; body: { version: number; fromVersion: number; unchanged: boolean } };
+
+const currentVersion = async () => (await mesh.admin<{ version: number }>("GET", "/config")).body.version;
+const versionCount = async () => (await mesh.admin<{ versions: unknown[] }>("GET", "/config/versions?limit=500")).body.versions.length;
+/** Makes `target` the upstream the current version routes app.test to (a no-op when it already is); its version. */
+async function routeAppTo(target: string, headers: Record<string, string> = {}, message?: string): Promise<Applied["body"]> {
+  const applied = (await mesh.admin("POST", "/config/apply", { documents: documentsFor(target), ...(message && { message }) }, 0, headers)) as Applied;
+  expect(applied.status).toBe(200);
+  return applied.body;
+}
+
+// Every test below sets up the state it needs and asserts relative to the version it found, so each
+// runs alone (vitest -t) as well as in any order after the others.
 describe("the deploy's policies are version 1", () => {
   it("seeds the store once, whichever isolate starts first", async () => {
-    await Promise.all([0, 1, 2].map((isolate) => mesh.fetch("http://app.test/", {}, isolate)));
-    const { body } = await mesh.admin<{ versions: { version: number; action: string; actor: string }[] }>("GET", "/config/versions");
-    expect(body.versions).toEqual([expect.objectContaining({ version: 1, action: "seed", actor: "deploy" })]);
-    const current = await mesh.admin<{ version: number; documents: unknown[] }>("GET", "/config");
-    expect(current.body).toMatchObject({ version: 1, documents: documentsFor("a") });
+    const fresh = await TestGateway.start(documentsFor("a"), { isolates: 3 });
+    try {
+      await Promise.all([0, 1, 2].map((isolate) => fresh.fetch("http://app.test/", {}, isolate)));
+      const { body } = await fresh.admin<{ versions: { version: number; action: string; actor: string }[] }>("GET", "/config/versions");
+      expect(body.versions).toEqual([expect.objectContaining({ version: 1, action: "seed", actor: "deploy" })]);
+      const current = await fresh.admin<{ version: number; documents: unknown[] }>("GET", "/config");
+      expect(current.body).toMatchObject({ version: 1, documents: documentsFor("a") });
+    } finally {
+      await fresh.dispose();
+    }
   });
 });
 
 describe("apply", () => {
   it("validates, stores the next version, and every isolate serves it within the poll interval", async () => {
-    const { status, body } = await mesh.admin("POST", "/config/apply", { documents: documentsFor("b"), baseVersion: 1, message: "send app to b" }, 0, { "x-edgemesh-actor": "alice" });
+    const { version: base } = await routeAppTo("a");
+    const { status, body } = await mesh.admin("POST", "/config/apply", { documents: documentsFor("b"), baseVersion: base, message: "send app to b" }, 0, { "x-edgemesh-actor": "alice" });
     expect(status).toBe(200);
     expect(body).toEqual({
       dryRun: false,
       unchanged: false,
-      fromVersion: 1,
-      version: 2,
+      fromVersion: base,
+      version: base + 1,
       changes: [{ object: "HTTPRoute/app", change: "changed", fields: [{ path: "spec.rules[0].backendRefs[0].name", from: "a", to: "b" }] }],
       published: true,
       warnings: [],
     });
     expect(await servedEverywhereBy("b")).toBe(true);
     const status2 = await mesh.admin<{ isolate: { tableVersion: number } }>("GET", "/status", undefined, 2);
-    expect(status2.body.isolate.tableVersion).toBe(2);
+    expect(status2.body.isolate.tableVersion).toBe(base + 1);
   });
 
   it("rejects an invalid set whole, with the validator's field errors, and keeps the running version", async () => {
+    await routeAppTo("b");
+    const before = await versionCount();
     const bad = [backend("a", [a.url]), route("app", { hostnames: ["app.test"], rules: [{ backendRefs: [{ name: "nope", weight: -1 }] }] })];
     const { status, body } = await mesh.admin<{ error: { reason: string; errors: string[] } }>("POST", "/config/apply", { documents: bad, sources: ["app.yaml", "app.yaml"] });
     expect(status).toBe(400);
     expect(body.error.reason).toBe("invalid_policy");
     expect(body.error.errors).toEqual(["app.yaml: HTTPRoute/app spec.rules[0].backendRefs[0].weight: must be at least 0"]);
-    const versions = await mesh.admin<{ versions: unknown[] }>("GET", "/config/versions");
-    expect(versions.body.versions).toHaveLength(2);
+    expect(await versionCount()).toBe(before);
     expect(await servedEverywhereBy("b")).toBe(true);
   });
 
@@ -87,60 +107,74 @@ describe("apply", () => {
   });
 
   it("dry-runs: the diff, and nothing stored", async () => {
+    const { version } = await routeAppTo("b");
     const { body } = await mesh.admin<{ dryRun: boolean; version: number; changes: { object: string }[] }>("POST", "/config/apply", { documents: documentsFor("a"), dryRun: true });
-    expect(body).toMatchObject({ dryRun: true, version: 2, changes: [{ object: "HTTPRoute/app", change: "changed" }] });
-    expect((await mesh.admin<{ version: number }>("GET", "/config")).body.version).toBe(2);
+    expect(body).toMatchObject({ dryRun: true, version, changes: [{ object: "HTTPRoute/app", change: "changed" }] });
+    expect(await currentVersion()).toBe(version);
   });
 
   it("lets one of two concurrent applies win; the other gets a version conflict", async () => {
+    const { version: base } = await routeAppTo("b");
+    const before = await versionCount();
     const [first, second] = await Promise.all([
-      mesh.admin("POST", "/config/apply", { documents: documentsFor("a"), baseVersion: 2 }, 1),
-      mesh.admin("POST", "/config/apply", { documents: [...documentsFor("b"), simpleRoute("other", "other.test", "b")], baseVersion: 2 }, 2),
+      mesh.admin("POST", "/config/apply", { documents: documentsFor("a"), baseVersion: base }, 1),
+      mesh.admin("POST", "/config/apply", { documents: [...documentsFor("b"), simpleRoute("other", "other.test", "b")], baseVersion: base }, 2),
     ]);
     expect([first.status, second.status].sort()).toEqual([200, 409]);
     const loser = (first.status === 409 ? first : second).body as { error: { reason: string; currentVersion: number } };
-    expect(loser.error).toMatchObject({ reason: "version_conflict", currentVersion: 3 });
-    expect((await mesh.admin<{ versions: unknown[] }>("GET", "/config/versions")).body.versions).toHaveLength(3);
+    expect(loser.error).toMatchObject({ reason: "version_conflict", currentVersion: base + 1 });
+    expect(await versionCount()).toBe(before + 1);
   });
 });
 
 describe("history, diff and rollback", () => {
   it("diffs any two versions", async () => {
-    const { body } = await mesh.admin<{ changes: unknown[] }>("GET", "/config/diff?from=1&to=2");
+    const { version: from } = await routeAppTo("a");
+    const { version: to } = await routeAppTo("b");
+    const { body } = await mesh.admin<{ changes: unknown[] }>("GET", `/config/diff?from=${from}&to=${to}`);
     expect(body.changes).toEqual([{ object: "HTTPRoute/app", change: "changed", fields: [{ path: "spec.rules[0].backendRefs[0].name", from: "a", to: "b" }] }]);
-    expect((await mesh.admin("GET", "/config/diff?from=1&to=99")).status).toBe(404);
+    expect((await mesh.admin("GET", `/config/diff?from=${from}&to=99999`)).status).toBe(404);
   });
 
   it("rolls back to an earlier version as a new version", async () => {
-    const { status, body } = await mesh.admin<{ version: number; fromVersion: number }>("POST", "/config/rollback", { version: 2 });
+    const { version: toA } = await routeAppTo("a");
+    const { version: toB } = await routeAppTo("b");
+    const { status, body } = await mesh.admin<{ version: number; fromVersion: number }>("POST", "/config/rollback", { version: toA });
     expect(status).toBe(200);
-    expect(body).toMatchObject({ fromVersion: 3, version: 4 });
-    const v4 = await mesh.admin<{ documents: unknown[] }>("GET", "/config/versions/4");
-    const v2 = await mesh.admin<{ documents: unknown[] }>("GET", "/config/versions/2");
-    expect(v4.body.documents).toEqual(v2.body.documents);
-    expect(await servedEverywhereBy("b")).toBe(true);
-    expect((await mesh.admin("POST", "/config/rollback", { version: 42 })).status).toBe(404);
+    expect(body).toMatchObject({ fromVersion: toB, version: toB + 1 });
+    const rolledBack = await mesh.admin<{ documents: unknown[] }>("GET", `/config/versions/${toB + 1}`);
+    const original = await mesh.admin<{ documents: unknown[] }>("GET", `/config/versions/${toA}`);
+    expect(rolledBack.body.documents).toEqual(original.body.documents);
+    expect(await servedEverywhereBy("a")).toBe(true);
+    expect((await mesh.admin("POST", "/config/rollback", { version: 99999 })).status).toBe(404);
   });
 });
 
 describe("audit log", () => {
+  type Entry = { actor: string; action: string; fromVersion: number | null; toVersion: number; at: number; detail: { message?: string } };
+
   it("records every change: who, when, what, from which version to which", async () => {
-    const { body } = await mesh.admin<{ entries: { actor: string; action: string; fromVersion: number | null; toVersion: number; at: number; detail: { message?: string } }[] }>("GET", "/audit");
-    expect(body.entries.map((e) => [e.action, e.fromVersion, e.toVersion])).toEqual([
-      ["rollback", 3, 4],
-      ["apply", 2, 3],
-      ["apply", 1, 2],
-      ["seed", null, 1],
+    await routeAppTo("a");
+    const applied = await routeAppTo("b", { "x-edgemesh-actor": "alice" }, "send app to b");
+    const rolledBack = (await mesh.admin<{ version: number }>("POST", "/config/rollback", { version: applied.version - 1 })).body.version;
+    const { body } = await mesh.admin<{ entries: Entry[] }>("GET", "/audit?limit=500");
+    // Newest first; every version has its entry, from the version before it.
+    expect(body.entries.slice(0, 2).map((e) => [e.action, e.fromVersion, e.toVersion])).toEqual([
+      ["rollback", rolledBack - 1, rolledBack],
+      ["apply", applied.version - 1, applied.version],
     ]);
-    const apply = body.entries.find((e) => e.toVersion === 2)!;
+    const apply = body.entries.find((e) => e.toVersion === applied.version)!;
     expect(apply.actor).toBe("alice (admin token)");
     expect(apply.detail.message).toBe("send app to b");
     expect(apply.at).toBeGreaterThan(Date.now() - 60_000);
+    const versions = (await mesh.admin<{ versions: { version: number }[] }>("GET", "/config/versions?limit=500")).body.versions.map((v) => v.version);
+    expect(body.entries.map((e) => e.toVersion)).toEqual(versions);
   });
 
   it("cannot be edited through the API", async () => {
+    const before = (await mesh.admin<{ entries: unknown[] }>("GET", "/audit")).body.entries;
     for (const method of ["PUT", "PATCH", "DELETE", "POST"]) expect((await mesh.admin(method, "/audit", {})).status).toBe(404);
-    expect((await mesh.admin<{ entries: unknown[] }>("GET", "/audit")).body.entries).toHaveLength(4);
+    expect((await mesh.admin<{ entries: unknown[] }>("GET", "/audit")).body.entries).toEqual(before);
   });
 });
 
