@@ -9,10 +9,12 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { formatError, type SourceDocument } from "../policies/errors.ts";
+import { SCHEMA_FINGERPRINT } from "../policies/normalized.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
 import { diffDocuments } from "./config-diff.ts";
 import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
+import { SnapshotDocuments } from "./snapshot-documents.ts";
 import type { ApplyResult, AuditEntry, Json, MeshSnapshot, RegisteredEndpoint, VersionSummary } from "./types.ts";
 
 export interface ConfigStoreEnv {
@@ -54,6 +56,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
   private readonly sql: SqlStorage;
   private readonly meta: MetaTable;
   private readonly publisher: SnapshotPublisher;
+  private readonly snapshotDocuments = new SnapshotDocuments();
 
   constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
     super(ctx, env);
@@ -173,10 +176,13 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> {
       const endpoints = JSON.parse(entry.endpoints) as RegisteredEndpoint[];
       if (endpoints.length) registry[entry.backend] = endpoints;
     }
+    const sources: string[] = row ? JSON.parse(row.sources) : [];
+    const { documents, schema } = row ? this.snapshotDocuments.of(row.version, row.documents, sources) : { documents: [], schema: SCHEMA_FINGERPRINT };
     return {
       version: row?.version ?? 0,
-      documents: row ? JSON.parse(row.documents) : [],
-      sources: row ? JSON.parse(row.sources) : [],
+      documents,
+      schema,
+      sources,
       registry,
       registryVersion: this.meta.number("registryVersion"),
       publishedAt: Date.now(),

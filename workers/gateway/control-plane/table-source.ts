@@ -10,7 +10,7 @@ import type { GatewayEnv } from "../context.ts";
 import type { RoutingTable } from "../table/index.ts";
 import { sleep } from "../attempt/sleep.ts";
 import { withTimeout } from "../with-timeout.ts";
-import { compileDocuments, seedOf, type Seed } from "./seed.ts";
+import { compileSnapshot, seedOf, type Seed } from "./seed.ts";
 
 export const DEFAULT_POLL_INTERVAL_MS = 5_000;
 const COLD_START_WAIT_MS = 300;
@@ -96,9 +96,8 @@ export class TableSource {
       }
       if (!snapshot || snapshot.version === 0) return;
       if (this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion) return;
-      const documents = snapshot.documents.map((value, index) => ({ source: snapshot.sources[index] ?? "control plane", index, value }));
       this.loaded = {
-        table: compileDocuments(documents, snapshot.version, snapshot.registry),
+        table: compileSnapshot(snapshot),
         version: snapshot.version,
         registryVersion: snapshot.registryVersion,
       };

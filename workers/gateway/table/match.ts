@@ -14,8 +14,17 @@ export interface RequestView {
   query: URLSearchParams;
 }
 
+export type PathType = "Exact" | "PathPrefix" | "RegularExpression";
+
 export interface CompiledMatch {
   test(request: RequestView): boolean;
+  /** Everything but the path (method, headers, query), for candidates the path index already matched. */
+  testRest(request: RequestView): boolean;
+  /** False when the match has no method, header or query condition: a path match is enough. */
+  readonly conditional: boolean;
+  readonly pathType: PathType;
+  /** The path as written (Exact and RegularExpression), or the prefix without trailing slashes (PathPrefix, "" for "/"). */
+  readonly pathKey: string;
   /** For ReplacePrefixMatch: the prefix this match matched ("/" when it matches everything). */
   prefix: string | undefined;
   /** Sort key: smaller sorts first. */
@@ -45,6 +54,8 @@ function pathTest(type: "Exact" | "PathPrefix" | "RegularExpression", value: str
   return (path) => path === prefix || path.startsWith(withSlash);
 }
 
+const always = () => true;
+
 export function compileMatch(match: HTTPRouteMatch): CompiledMatch {
   const pathType = match.path?.type ?? "PathPrefix";
   const pathValue = match.path?.value ?? "/";
@@ -52,16 +63,24 @@ export function compileMatch(match: HTTPRouteMatch): CompiledMatch {
   const method = match.method;
   const headers = (match.headers ?? []).map((h) => ({ name: h.name.toLowerCase(), test: valueTest(h.type, h.value) }));
   const query = (match.queryParams ?? []).map((q) => ({ name: q.name, test: valueTest(q.type, q.value) }));
+  const conditional = method !== undefined || headers.length > 0 || query.length > 0;
+  const testRest = conditional
+    ? (request: RequestView) => {
+        if (method !== undefined && request.method !== method) return false;
+        for (const header of headers) if (!header.test(request.headers.get(header.name))) return false;
+        for (const param of query) if (!param.test(request.query.get(param.name))) return false;
+        return true;
+      }
+    : always;
+  const prefix = pathType === "PathPrefix" ? pathValue.replace(/\/+$/, "") : undefined;
 
   return {
-    test(request) {
-      if (method !== undefined && request.method !== method) return false;
-      if (!testPath(request.path)) return false;
-      for (const header of headers) if (!header.test(request.headers.get(header.name))) return false;
-      for (const param of query) if (!param.test(request.query.get(param.name))) return false;
-      return true;
-    },
-    prefix: pathType === "PathPrefix" ? pathValue.replace(/\/+$/, "") || "/" : undefined,
+    test: (request) => testPath(request.path) && testRest(request),
+    testRest,
+    conditional,
+    pathType,
+    pathKey: prefix ?? pathValue,
+    prefix: prefix === undefined ? undefined : prefix || "/",
     precedence: [
       PATH_KIND_ORDER[pathType],
       -pathValue.length,
