@@ -1,0 +1,52 @@
+/**
+ * Documents validated once (at bundle time, at apply) and compiled without validating again
+ * (policies/normalized.ts, workers/gateway/control-plane/seed.ts).
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { defaultPolicyFiles, loadPolicyFiles } from "../../policies/cli/files.ts";
+import { normalizedValues, SCHEMA_FINGERPRINT, trustedPolicySet } from "../../policies/normalized.ts";
+import { parsePolicySet } from "../../policies/policy-set.ts";
+import { compileNormalized } from "../../workers/gateway/control-plane/seed.ts";
+
+const { documents, result } = loadPolicyFiles(defaultPolicyFiles());
+if (!result.ok) throw new Error("policies/*.yaml must be valid");
+const values = normalizedValues(result.set, documents);
+const sources = documents.map((document) => document.source);
+
+describe("normalized documents", () => {
+  it("are stamped with the fingerprint of the committed JSON Schema (npm run schema writes both)", () => {
+    const schema = readFileSync(new URL("../../policies/edgemesh.schema.json", import.meta.url));
+    expect(SCHEMA_FINGERPRINT).toBe(createHash("sha256").update(schema).digest("hex").slice(0, 16));
+  });
+
+  it("are the checked values in document order, defaults applied, and validate to themselves", () => {
+    expect(values.map((value) => (value as { kind: string }).kind)).toEqual(documents.map((document) => (document.value as { kind: string }).kind));
+    const reparsed = values.map((value, index) => ({ source: "again", index, value }));
+    const again = parsePolicySet(reparsed);
+    expect(again.ok).toBe(true);
+    expect(again.ok && normalizedValues(again.set, reparsed)).toEqual(values);
+    // A default the files leave out: every object has its namespace.
+    for (const value of values) expect((value as { metadata: { namespace?: string } }).metadata.namespace).toBe("default");
+  });
+
+  it("make the same PolicySet by kind as validation does", () => {
+    const trusted = trustedPolicySet(values, sources);
+    for (const kind of ["routes", "backends", "trafficPolicies"] as const) {
+      expect(trusted[kind].map((located) => located.value)).toEqual(result.set[kind].map((located) => located.value));
+    }
+  });
+
+  it("compile trusted with this build's fingerprint, and validated with any other", () => {
+    const broken = values.map((value) => structuredClone(value) as { kind: string; spec: { rules?: { backendRefs?: { weight: unknown }[] }[] } });
+    const route = broken.find((value) => value.kind === "HTTPRoute" && value.spec.rules?.[0]?.backendRefs?.length)!;
+    route.spec.rules![0]!.backendRefs![0]!.weight = -1;
+    // Trusted: taken as it is (the weight is only read when a request reaches the rule).
+    expect(() => compileNormalized(broken, SCHEMA_FINGERPRINT, sources, 2)).not.toThrow();
+    // Stamped by other schemas, or not at all: validated, and refused.
+    expect(() => compileNormalized(broken, "another-deploy", sources, 2)).toThrow(/invalid policies:\n.*weight: must be at least 0/);
+    expect(() => compileNormalized(broken, "", sources, 2)).toThrow(/invalid policies/);
+    expect(compileNormalized(values, "another-deploy", sources, 2).version).toBe(2);
+  });
+});
