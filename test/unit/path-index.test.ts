@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { formatError } from "../../policies/errors.ts";
+import { valuesOf } from "../../policies/normalized.ts";
 import { parsePolicySet } from "../../policies/policy-set.ts";
 import type { HTTPRouteMatch } from "../../policies/schema/index.ts";
 import { compileTable, type RequestView, type RoutingTable } from "../../workers/gateway/table/index.ts";
@@ -26,7 +27,7 @@ function checked(routes: Doc[]) {
   return result.set;
 }
 
-const tableOf = (routes: Doc[]) => compileTable(checked(routes), 1);
+const tableOf = (routes: Doc[]) => compileTable(valuesOf(checked(routes)), 1);
 
 function view(path: string, init: { method?: string; headers?: Record<string, string>; query?: string } = {}): RequestView {
   return { method: init.method ?? "GET", path, headers: new Headers(init.headers), query: new URLSearchParams(init.query ?? "") };

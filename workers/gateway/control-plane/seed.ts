@@ -11,7 +11,7 @@
 import type { Bundle } from "../../../durable-objects/config-store.ts";
 import type { Json, MeshSnapshot, RegisteredEndpoint } from "../../../durable-objects/types.ts";
 import { formatError, type SourceDocument } from "../../../policies/errors.ts";
-import { SCHEMA_FINGERPRINT, trustedPolicySet } from "../../../policies/normalized.ts";
+import { SCHEMA_FINGERPRINT, trustedValues, valuesOf } from "../../../policies/normalized.ts";
 import { parsePolicySet } from "../../../policies/policy-set.ts";
 import type { GatewayEnv } from "../context.ts";
 import bundled from "../generated/policies.json";
@@ -74,12 +74,12 @@ async function buildSeed(meshPolicies: string | undefined): Promise<Seed> {
 export function compileDocuments(documents: SourceDocument[], version: number, registry?: Registry): RoutingTable {
   const result = parsePolicySet(documents);
   if (!result.ok) throw new Error(`invalid policies:\n${result.errors.map(formatError).join("\n")}`);
-  return compileTable(result.set, version, registry);
+  return compileTable(valuesOf(result.set), version, registry);
 }
 
 /** Normalized documents: trusted when these schemas made them (`schema`), validated otherwise. */
 export function compileNormalized(values: readonly unknown[], schema: string, sources: readonly string[], version: number, registry?: Registry): RoutingTable {
-  if (schema === SCHEMA_FINGERPRINT) return compileTable(trustedPolicySet(values, sources), version, registry);
+  if (schema === SCHEMA_FINGERPRINT) return compileTable(trustedValues(values), version, registry);
   return compileDocuments(values.map((value, index) => ({ source: sources[index] ?? "control plane", index, value })), version, registry);
 }
 

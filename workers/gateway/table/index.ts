@@ -1,14 +1,14 @@
 /**
- * Compiles a checked PolicySet into the routing table the request path reads: immutable configuration
+ * Compiles checked policies (by kind, policies/normalized.ts) into the routing table the request path reads: immutable configuration
  * built once per config version, owning the isolate-local counters of its backends.
  */
 import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
-import type { PolicySet } from "../../../policies/policy-set.ts";
-import type { HTTPRoute, HTTPRouteRule } from "../../../policies/schema/index.ts";
+import type { PolicyValues } from "../../../policies/normalized.ts";
+import type { Backend, HTTPRoute } from "../../../policies/schema/index.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
-import { compileMatch, type CompiledMatch } from "./match.ts";
-import { compileRule, type BackendTarget, type CompiledRule, type RuleContext } from "./rule.ts";
+import { RouteSource } from "./route-entries.ts";
+import type { BackendTarget, RuleContext } from "./rule.ts";
 import { buildVirtualHosts, type RouteEntry, type VirtualHosts } from "./virtual-hosts.ts";
 
 export type { BackendRuntime } from "./backends.ts";
@@ -26,88 +26,85 @@ export interface RoutingTable {
   readonly targets: readonly BackendTarget[];
 }
 
-/** A rule as written, compiled on first use: a table of 10 000 routes is ready before their rules are. */
-interface RuleSource {
-  readonly route: HTTPRoute;
-  readonly rule: HTTPRouteRule;
-  readonly ruleIndex: number;
-  readonly context: RuleContext;
-  compiled: CompiledRule | undefined;
-}
-
-const compiledRule = (source: RuleSource) => (source.compiled ??= compileRule(source.route, source.rule, source.ruleIndex, source.context));
-
-class Entry implements RouteEntry {
-  constructor(
-    readonly match: CompiledMatch,
-    private readonly source: RuleSource,
-    readonly order: readonly [string, number, number],
-  ) {}
-
-  get rule(): CompiledRule {
-    return compiledRule(this.source);
-  }
-}
-
-const NO_MATCHES = [{}];
+const NO_HOSTNAME = [undefined];
 
 /**
  * `registry`: endpoints registered at run time, by backend name, joining the Backends' static ones.
- * What a table needs before its first request is built here (the path indexes, each match's
- * predicate); each rule and each backend's endpoints and counters on first use.
+ * Only what every request needs is built here: routes grouped by hostname, backends by name, policies
+ * by target. A host's path index (and its routes' matches) is built on the host's first request, a
+ * rule when it first matches, a backend's endpoints and counters when first called (route-entries.ts,
+ * virtual-hosts.ts, backends.ts). The loops run once per route and backend of the mesh, so they
+ * allocate little and look up policies only where some exist.
  */
-export function compileTable(set: PolicySet, version: number, registry: Readonly<Record<string, readonly RegisteredEndpoint[]>> = {}): RoutingTable {
+export function compileTable(set: PolicyValues, version: number, registry: Readonly<Record<string, readonly RegisteredEndpoint[]>> = {}): RoutingTable {
   const policyFor = new Map<string, NamedSpec>();
-  for (const { value: policy } of set.trafficPolicies) {
+  for (const policy of set.trafficPolicies) {
     for (const ref of policy.spec.targetRefs) {
       // One id per target: a policy on two routes gives each route its own rate-limit buckets.
       const id = `${policy.metadata.namespace}/${policy.metadata.name}/${ref.kind}/${ref.name}`;
       policyFor.set(`${ref.kind}/${policy.metadata.namespace}/${ref.name}`, { id, spec: policy.spec });
     }
   }
+  const policyOf = (kind: string, namespace: string, name: string) => (policyFor.size ? policyFor.get(`${kind}/${namespace}/${name}`) : undefined);
 
-  const backends = new Map<string, BackendRuntime>();
-  const backendSpecs = new Map<BackendRuntime, NamedSpec | undefined>();
-  for (const { value: backend } of set.backends) {
+  // Backends by namespace, then name (no key to build per backend: the names come from the documents
+  // as they are), each compiled when a rule first names it or the admin API asks.
+  const byNamespace = new Map<string, Map<string, Backend>>();
+  for (const backend of set.backends) {
     const { namespace, name } = backend.metadata;
-    const key = `${namespace}/${name}`;
-    const named = policyFor.get(`Backend/${key}`);
-    const runtime = compileBackend(backend, named?.spec, registry[namespace === "default" ? name : key]);
-    backends.set(key, runtime);
-    backendSpecs.set(runtime, named);
+    let names = byNamespace.get(namespace);
+    if (!names) byNamespace.set(namespace, (names = new Map()));
+    names.set(name, backend);
   }
-  const backendOf = (ns: string, backendName: string) => backends.get(`${ns}/${backendName}`)!;
+  const registered = Object.keys(registry).length ? registry : undefined;
+  const runtimes = new Map<Backend, BackendRuntime>();
+  const backendSpecs = new Map<BackendRuntime, NamedSpec>();
+  const runtimeOf = (backend: Backend) => {
+    let runtime = runtimes.get(backend);
+    if (runtime) return runtime;
+    const { namespace, name } = backend.metadata;
+    const named = policyOf("Backend", namespace, name);
+    runtime = compileBackend(backend, named?.spec, registered?.[namespace === "default" ? name : `${namespace}/${name}`]);
+    runtimes.set(backend, runtime);
+    if (named) backendSpecs.set(runtime, named);
+    return runtime;
+  };
+  const backendOf = (namespace: string, name: string) => runtimeOf(byNamespace.get(namespace)!.get(name)!);
   const backendPolicy = (backend: BackendRuntime) => backendSpecs.get(backend);
+  const noRoutePolicy: RuleContext = { backend: backendOf, backendPolicy, routePolicy: undefined };
 
-  const entriesByHostname = new Map<string | undefined, RouteEntry[]>();
-  const sources: RuleSource[] = [];
-  for (const { value: route } of set.routes) {
-    const { namespace, name } = route.metadata;
-    const routeName = `${namespace}/${name}`;
-    const context: RuleContext = { backend: backendOf, backendPolicy, routePolicy: policyFor.get(`HTTPRoute/${routeName}`) };
-    const entries: RouteEntry[] = [];
-    route.spec.rules.forEach((rule, ruleIndex) => {
-      const source: RuleSource = { route, rule, ruleIndex, context, compiled: undefined };
-      sources.push(source);
-      const matches = rule.matches?.length ? rule.matches : NO_MATCHES;
-      for (let matchIndex = 0; matchIndex < matches.length; matchIndex++) {
-        entries.push(new Entry(compileMatch(matches[matchIndex]!), source, [routeName, ruleIndex, matchIndex]));
-      }
-    });
-    for (const hostname of route.spec.hostnames?.length ? route.spec.hostnames : [undefined]) {
-      const list = entriesByHostname.get(hostname);
-      if (list) for (const entry of entries) list.push(entry);
-      else entriesByHostname.set(hostname, entries.slice());
+  const routesByHostname = new Map<string | undefined, HTTPRoute[]>();
+  for (const route of set.routes) {
+    for (const hostname of route.spec.hostnames?.length ? route.spec.hostnames : NO_HOSTNAME) {
+      const list = routesByHostname.get(hostname);
+      if (list) list.push(route);
+      else routesByHostname.set(hostname, [route]);
     }
   }
+  // A route's source (its entries and compiled rules), made when a host's index first needs it.
+  const sources = new Map<HTTPRoute, RouteSource>();
+  const sourceOf = (route: HTTPRoute) => {
+    let source = sources.get(route);
+    if (!source) {
+      const routePolicy = policyOf("HTTPRoute", route.metadata.namespace, route.metadata.name);
+      sources.set(route, (source = new RouteSource(route, routePolicy ? { ...noRoutePolicy, routePolicy } : noRoutePolicy)));
+    }
+    return source;
+  };
 
   let targets: BackendTarget[] | undefined;
+  let backends: Map<string, BackendRuntime> | undefined;
   return {
     version,
-    hosts: buildVirtualHosts(entriesByHostname),
-    backends,
+    hosts: buildVirtualHosts(routesByHostname, (route, to) => sourceOf(route).addEntries(to)),
+    get backends() {
+      if (backends) return backends;
+      const keyed = new Map<string, BackendRuntime>();
+      for (const backend of set.backends) keyed.set(`${backend.metadata.namespace}/${backend.metadata.name}`, runtimeOf(backend));
+      return (backends = keyed);
+    },
     get targets() {
-      return (targets ??= sources.flatMap((source) => compiledRule(source).targets));
+      return (targets ??= set.routes.flatMap((route) => sourceOf(route).allRules().flatMap((rule) => rule.targets)));
     },
   };
 }

@@ -5,12 +5,19 @@
  * exact hostname wins over every wildcard rule, whatever their paths. Each group is indexed by path
  * (path-index.ts); a lookup is one map read for the host (one per label of the host for a wildcard)
  * and one index lookup per group in the host's chain, none of them a scan of the routes.
+ *
+ * A group's index and a host's chain are built on the host's first request: a mesh with a host per
+ * service has thousands, and an isolate serves a few of them. Only configured hostnames are cached,
+ * never a client's Host.
  */
-import type { CompiledMatch, RequestView } from "./match.ts";
+import type { CompiledMatch, PathType, RequestView } from "./match.ts";
 import { buildPathIndex, type PathIndex } from "./path-index.ts";
 import type { CompiledRule } from "./rule.ts";
 
 export interface RouteEntry {
+  /** The match's path, as the path index files it (known before the match is compiled). */
+  readonly pathType: PathType;
+  readonly pathKey: string;
   readonly match: CompiledMatch;
   readonly rule: CompiledRule;
   /** Route name, rule index and match index: the Gateway API's tie-breakers after precedence. */
@@ -30,44 +37,57 @@ const firstMatch = (chain: readonly PathIndex[], request: RequestView) => {
   return undefined;
 };
 
-export function buildVirtualHosts(entriesByHostname: ReadonlyMap<string | undefined, RouteEntry[]>): VirtualHosts {
+/**
+ * `routesByHostname`: each hostname's routes (undefined: routes without hostnames), in any form;
+ * `addEntries` appends a route's entries to a list (the same objects for every hostname it lists).
+ */
+export function buildVirtualHosts<Route>(
+  routesByHostname: ReadonlyMap<string | undefined, readonly Route[]>,
+  addEntries: (route: Route, to: RouteEntry[]) => void,
+): VirtualHosts {
   const indexes = new Map<string | undefined, PathIndex>();
-  for (const [hostname, entries] of entriesByHostname) indexes.set(hostname, buildPathIndex(entries));
-  const anyHost = indexes.get(undefined);
-  const anyChain = anyHost ? [anyHost] : [];
+  const indexOf = (hostname: string | undefined) => {
+    let index = indexes.get(hostname);
+    if (!index) {
+      const entries: RouteEntry[] = [];
+      for (const route of routesByHostname.get(hostname)!) addEntries(route, entries);
+      indexes.set(hostname, (index = buildPathIndex(entries)));
+    }
+    return index;
+  };
   // "*.example.com" is stored as ".example.com": a host matches when it ends with it.
-  const wildcardSuffixes = [...entriesByHostname.keys()]
+  const wildcardSuffixes = [...routesByHostname.keys()]
     .filter((hostname): hostname is string => hostname?.startsWith("*.") === true)
     .map((hostname) => hostname.slice(1))
     .sort((a, b) => b.length - a.length);
-  const chainFor = (exact: string | undefined, suffixes: string[]) => {
-    const chain: PathIndex[] = exact === undefined ? [] : [indexes.get(exact)!];
-    for (const suffix of suffixes) chain.push(indexes.get(`*${suffix}`)!);
-    return chain.concat(anyChain);
+  const hasAnyHost = routesByHostname.has(undefined);
+  const chainFor = (exact: string | undefined, suffixes: readonly string[]) => {
+    const chain: PathIndex[] = exact === undefined ? [] : [indexOf(exact)];
+    for (const suffix of suffixes) chain.push(indexOf(`*${suffix}`));
+    if (hasAnyHost) chain.push(indexOf(undefined));
+    return chain;
   };
-
-  const exactHosts = new Map<string, PathIndex[]>();
-  for (const hostname of entriesByHostname.keys()) {
-    if (hostname === undefined || hostname.startsWith("*.")) continue;
-    const wildcards = wildcardSuffixes.length ? wildcardSuffixes.filter((suffix) => hostname.endsWith(suffix)) : wildcardSuffixes;
-    exactHosts.set(hostname, chainFor(hostname, wildcards));
-  }
+  const exactChains = new Map<string, PathIndex[]>();
   // A wildcard's chain: itself and every shorter wildcard it ends with, longest first.
-  const wildcardHosts = new Map<string, PathIndex[]>();
-  for (const suffix of wildcardSuffixes) wildcardHosts.set(suffix, chainFor(undefined, wildcardSuffixes.filter((other) => suffix.endsWith(other))));
+  const wildcardChains = new Map<string, PathIndex[] | undefined>(wildcardSuffixes.map((suffix) => [suffix, undefined]));
+  let anyChain: PathIndex[] | undefined;
 
   return {
     match(host, request) {
-      const exact = exactHosts.get(host);
-      if (exact) return firstMatch(exact, request);
-      if (wildcardHosts.size) {
+      let chain = exactChains.get(host);
+      if (!chain && routesByHostname.has(host) && !host.startsWith("*.")) {
+        exactChains.set(host, (chain = chainFor(host, wildcardSuffixes.length ? wildcardSuffixes.filter((suffix) => host.endsWith(suffix)) : wildcardSuffixes)));
+      }
+      if (!chain && wildcardChains.size) {
         // The longest matching wildcard starts at the host's first dot that begins one.
-        for (let dot = host.indexOf("."); dot >= 0; dot = host.indexOf(".", dot + 1)) {
-          const chain = wildcardHosts.get(host.slice(dot));
-          if (chain) return firstMatch(chain, request);
+        for (let dot = host.indexOf("."); dot >= 0 && !chain; dot = host.indexOf(".", dot + 1)) {
+          const suffix = host.slice(dot);
+          if (!wildcardChains.has(suffix)) continue;
+          chain = wildcardChains.get(suffix);
+          if (!chain) wildcardChains.set(suffix, (chain = chainFor(undefined, wildcardSuffixes.filter((other) => suffix.endsWith(other)))));
         }
       }
-      return firstMatch(anyChain, request);
+      return firstMatch(chain ?? (anyChain ??= chainFor(undefined, [])), request);
     },
   };
 }
