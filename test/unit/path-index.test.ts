@@ -9,7 +9,7 @@ import { valuesOf } from "../../policies/normalized.ts";
 import { parsePolicySet } from "../../policies/policy-set.ts";
 import type { HTTPRouteMatch } from "../../policies/schema/index.ts";
 import { compileTable, type RequestView, type RoutingTable } from "../../workers/gateway/table/index.ts";
-import { compileMatch, comparePrecedence, type CompiledMatch } from "../../workers/gateway/table/match.ts";
+import { compileMatch, comparePrecedence, precedenceRank, type CompiledMatch } from "../../workers/gateway/table/match.ts";
 
 type Doc = Record<string, unknown>;
 
@@ -224,5 +224,22 @@ describe("path index against the linear scan", () => {
     // The sets must exercise both outcomes, not only misses.
     expect(routed).toBeGreaterThan(compared / 3);
     expect(routed).toBeLessThan(compared);
+  });
+});
+
+describe("precedence rank", () => {
+  it("orders matches exactly as comparing their precedence keys does (randomized, seed 9)", () => {
+    const random = prng(9);
+    const some = <T>(items: T[]) => items.slice(0, Math.floor(random() * (items.length + 1)));
+    const matches: HTTPRouteMatch[] = Array.from({ length: 400 }, () => ({
+      path: { type: (["Exact", "PathPrefix", "RegularExpression"] as const)[Math.floor(random() * 3)]!, value: "/" + "x".repeat([0, 4, 1023][Math.floor(random() * 3)]!) },
+      ...(random() < 0.5 && { method: "GET" as const }),
+      headers: some(Array.from({ length: 16 }, (_, i) => ({ type: "Exact" as const, name: `h${i}`, value: "1" }))),
+      queryParams: some(Array.from({ length: 16 }, (_, i) => ({ type: "Exact" as const, name: `q${i}`, value: "1" }))),
+    }));
+    for (let i = 1; i < matches.length; i++) {
+      const [a, b] = [matches[i - 1]!, matches[i]!];
+      expect(Math.sign(precedenceRank(a) - precedenceRank(b))).toBe(Math.sign(comparePrecedence(compileMatch(a).precedence, compileMatch(b).precedence)));
+    }
   });
 });

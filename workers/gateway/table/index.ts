@@ -4,7 +4,7 @@
  */
 import type { RegisteredEndpoint } from "../../../durable-objects/types.ts";
 import type { PolicyValues } from "../../../policies/normalized.ts";
-import type { Backend, HTTPRoute } from "../../../policies/schema/index.ts";
+import type { Backend } from "../../../policies/schema/index.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
 import { RouteSource } from "./route-entries.ts";
@@ -73,21 +73,24 @@ export function compileTable(set: PolicyValues, version: number, registry: Reado
   const backendPolicy = (backend: BackendRuntime) => backendSpecs.get(backend);
   const noRoutePolicy: RuleContext = { backend: backendOf, backendPolicy, routePolicy: undefined };
 
-  const routesByHostname = new Map<string | undefined, HTTPRoute[]>();
-  for (const route of set.routes) {
-    for (const hostname of route.spec.hostnames?.length ? route.spec.hostnames : NO_HOSTNAME) {
+  // Routes by position in set.routes: small integers, cheaper to keep and look up than the objects.
+  const routesByHostname = new Map<string | undefined, number[]>();
+  for (let i = 0; i < set.routes.length; i++) {
+    const hostnames = set.routes[i]!.spec.hostnames;
+    for (const hostname of hostnames?.length ? hostnames : NO_HOSTNAME) {
       const list = routesByHostname.get(hostname);
-      if (list) list.push(route);
-      else routesByHostname.set(hostname, [route]);
+      if (list) list.push(i);
+      else routesByHostname.set(hostname, [i]);
     }
   }
   // A route's source (its entries and compiled rules), made when a host's index first needs it.
-  const sources = new Map<HTTPRoute, RouteSource>();
-  const sourceOf = (route: HTTPRoute) => {
-    let source = sources.get(route);
+  const sources: (RouteSource | undefined)[] = new Array(set.routes.length);
+  const sourceOf = (i: number) => {
+    let source = sources[i];
     if (!source) {
+      const route = set.routes[i]!;
       const routePolicy = policyOf("HTTPRoute", route.metadata.namespace, route.metadata.name);
-      sources.set(route, (source = new RouteSource(route, routePolicy ? { ...noRoutePolicy, routePolicy } : noRoutePolicy)));
+      sources[i] = source = new RouteSource(route, routePolicy ? { ...noRoutePolicy, routePolicy } : noRoutePolicy);
     }
     return source;
   };
@@ -104,7 +107,7 @@ export function compileTable(set: PolicyValues, version: number, registry: Reado
       return (backends = keyed);
     },
     get targets() {
-      return (targets ??= set.routes.flatMap((route) => sourceOf(route).allRules().flatMap((rule) => rule.targets)));
+      return (targets ??= set.routes.flatMap((_, i) => sourceOf(i).allRules().flatMap((rule) => rule.targets)));
     },
   };
 }

@@ -5,7 +5,7 @@
  * made once per route and shared by every hostname it lists.
  */
 import type { HTTPRoute, HTTPRouteMatch } from "../../../policies/schema/index.ts";
-import { compileMatch, pathKeyOf, pathTypeOf, type CompiledMatch, type PathType } from "./match.ts";
+import { compileMatch, pathKeyOf, pathTypeOf, precedenceRank, type CompiledMatch, type PathType } from "./match.ts";
 import { compileRule, type CompiledRule, type RuleContext } from "./rule.ts";
 import type { RouteEntry } from "./virtual-hosts.ts";
 
@@ -62,6 +62,10 @@ class Entry implements RouteEntry {
   ) {
     this.pathType = pathTypeOf(written);
     this.pathKey = pathKeyOf(written);
+  }
+
+  get rank(): number {
+    return precedenceRank(this.written);
   }
 
   get match(): CompiledMatch {

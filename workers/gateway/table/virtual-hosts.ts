@@ -18,6 +18,8 @@ export interface RouteEntry {
   /** The match's path, as the path index files it (known before the match is compiled). */
   readonly pathType: PathType;
   readonly pathKey: string;
+  /** precedenceRank of the match: smaller first. */
+  readonly rank: number;
   readonly match: CompiledMatch;
   readonly rule: CompiledRule;
   /** Route name, rule index and match index: the Gateway API's tie-breakers after precedence. */
