@@ -213,7 +213,8 @@ async function main(): Promise<void> {
     meta: {
       date: new Date().toISOString(),
       commit: firstLine("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
-      uncommitted_changes: firstLine("git", ["-C", ROOT, "status", "--porcelain", "--", "workers", "policies", "bench"]) !== "",
+      // The bundle comes from the working tree: say whether it differed from the commit there.
+      uncommitted_changes: firstLine("git", ["-C", ROOT, "status", "--porcelain", "--", "workers", "policies", "bench/scale-worker.ts", "bench/scale-before.ts", "bench/scale-policies.ts"]) !== "",
       workerd: firstLine(workerdBinary(), ["--version"]),
       node: process.version,
       cpus: `${cpus().length} x ${cpus()[0]?.model ?? "unknown"}`,
