@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { defaultPolicyFiles, loadPolicyFiles } from "../../policies/cli/files.ts";
 import { normalizedValues, SCHEMA_FINGERPRINT, trustedValues, valuesOf } from "../../policies/normalized.ts";
 import { parsePolicySet } from "../../policies/policy-set.ts";
+import { SnapshotDocuments } from "../../durable-objects/snapshot-documents.ts";
 import { compileNormalized } from "../../workers/gateway/control-plane/seed.ts";
 
 const { documents, result } = loadPolicyFiles(defaultPolicyFiles());
@@ -47,3 +48,24 @@ describe("normalized documents", () => {
     expect(compileNormalized(values, "another-deploy", sources, 2).version).toBe(2);
   });
 });
+
+describe("the KV snapshot's documents (ConfigStore)", () => {
+  const stored = JSON.stringify(documents.map((document) => document.value));
+
+  it("are the version's documents normalized and stamped, computed once per version", () => {
+    const snapshot = new SnapshotDocuments();
+    const first = snapshot.of(3, stored, sources);
+    expect(first).toEqual({ documents: values, schema: SCHEMA_FINGERPRINT });
+    expect(snapshot.of(3, stored, sources)).toBe(first);
+    expect(snapshot.of(4, stored, sources)).not.toBe(first);
+  });
+
+  it("are published as stored and unstamped when the version no longer validates", () => {
+    const invalid = JSON.stringify([{ apiVersion: "edgemesh.dev/v1alpha1", kind: "Backend", metadata: { name: "x" }, spec: { endpoints: [{ url: "http://127.0.0.1:9", weight: 0 }] } }]);
+    const { documents: published, schema } = new SnapshotDocuments().of(1, invalid, ["old.yaml"]);
+    expect(schema).toBe("");
+    expect(published).toEqual(JSON.parse(invalid));
+    expect(() => compileNormalized(published, schema, ["old.yaml"], 1)).toThrow("invalid policies:\nold.yaml: Backend/x spec.endpoints[0].weight: must be at least 1");
+  });
+});
+
