@@ -25,7 +25,13 @@ export interface RegisteredEndpoint {
  */
 export interface MeshSnapshot {
   version: number;
+  /**
+   * The version's documents as validated, defaults applied (policies/normalized.ts), for gateways to
+   * compile without validating again. The documents as written stay in the ConfigStore's history.
+   */
   documents: Json[];
+  /** SCHEMA_FINGERPRINT of the schemas that normalized `documents`; "" when they were not (then gateways validate them). */
+  schema: string;
   sources: string[];
   /** Backend name → its registered endpoints. */
   registry: Record<string, RegisteredEndpoint[]>;

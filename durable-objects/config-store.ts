@@ -10,6 +10,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { formatError, type SourceDocument } from "../policies/errors.ts";
+import { SCHEMA_FINGERPRINT } from "../policies/normalized.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
 import { diffDocuments } from "./config-diff.ts";
 import { auditedChanges, policySetTooBig } from "../common/config-limits.ts";
@@ -17,6 +18,7 @@ import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
 import type { ApplyRequest, ApplyResult, AuditEntry, Bundle, ConfigStoreApi, Json, MeshSnapshot, ObjectChange, RegisteredEndpoint, RollbackRequest, VersionSummary } from "../common/protocol.ts";
 import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
+import { SnapshotDocuments } from "./snapshot-documents.ts";
 
 export interface ConfigStoreEnv {
   MESH_KV?: KVNamespace;
@@ -29,6 +31,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   private readonly meta: MetaTable;
   private readonly publisher: SnapshotPublisher;
   private readonly versions: VersionStore;
+  private readonly snapshotDocuments = new SnapshotDocuments();
 
   constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
     super(ctx, env);
@@ -149,10 +152,13 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       const endpoints = JSON.parse(entry.endpoints) as RegisteredEndpoint[];
       if (endpoints.length) registry[entry.backend] = endpoints;
     }
+    const sources: string[] = row ? JSON.parse(row.sources) : [];
+    const { documents, schema } = row ? this.snapshotDocuments.of(row.version, row.documents, sources) : { documents: [], schema: SCHEMA_FINGERPRINT };
     return {
       version: row?.version ?? 0,
-      documents: row ? JSON.parse(row.documents) : [],
-      sources: row ? JSON.parse(row.sources) : [],
+      documents,
+      schema,
+      sources,
       registry,
       registryVersion: this.meta.number("registryVersion"),
       publishedAt: Date.now(),

@@ -1,10 +1,13 @@
 /**
  * Validates policies/*.yaml and writes them as JSON for the gateway bundle to import: the repo's
  * policies ship inside the Worker (`wrangler deploy` runs this as its build step), and an invalid
- * set stops the deploy.
+ * set stops the deploy. Both forms ship: the documents as written (what seeds the control plane's
+ * history) and as validated, defaults applied (what the gateway compiles without validating again).
  */
+import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { formatError } from "../errors.ts";
+import { normalizedValues, SCHEMA_FINGERPRINT } from "../normalized.ts";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "./files.ts";
 
 const OUT = new URL("../../workers/gateway/generated/", import.meta.url);
@@ -16,7 +19,14 @@ if (!result.ok) {
 }
 for (const warning of result.warnings) console.warn(`warning: ${formatError(warning)}`);
 mkdirSync(OUT, { recursive: true });
-// builtAt orders deploys: the control plane takes a bundle's policies only from a newer build than the
-// one it last took, so isolates of an older deploy still running during a rollout cannot roll it back.
-const bundled = { builtAt: Date.now(), documents: documents.map(({ source, value }) => ({ source, value })) };
+const values = documents.map(({ value }) => value);
+const bundled = {
+  // builtAt orders deploys: the control plane takes a bundle's policies only from a newer build than the
+  // one it last took, so isolates of an older deploy still running during a rollout cannot roll it back.
+  builtAt: Date.now(),
+  // The same hash the gateway computes for MESH_POLICIES: SHA-256 of the documents as written.
+  hash: createHash("sha256").update(JSON.stringify(values)).digest("hex"),
+  documents: documents.map(({ source, value }) => ({ source, value })),
+  normalized: { schema: SCHEMA_FINGERPRINT, documents: normalizedValues(result.set, documents) },
+};
 writeFileSync(new URL("policies.json", OUT), JSON.stringify(bundled, null, 1) + "\n");

@@ -2,17 +2,32 @@
  * The policy set this deploy ships: the files bundled from policies/, or MESH_POLICIES (JSON documents)
  * when an environment or a test sets it. It is the configuration until the control plane has one, and
  * what seeds the control plane.
+ *
+ * What was validated before is compiled without validating again (policies/normalized.ts): the bundle
+ * (validated by `npm run policies:bundle`) and the KV snapshot (validated by the ConfigStore at apply)
+ * carry their documents normalized and stamped with the schemas' fingerprint. MESH_POLICIES, and any
+ * set stamped by other schemas than this build's, are validated here.
  */
+import type { Bundle, Json, MeshSnapshot, RegisteredEndpoint } from "../../../common/protocol.ts";
 import { formatError, type SourceDocument } from "../../../policies/errors.ts";
+import { SCHEMA_FINGERPRINT, trustedValues, valuesOf } from "../../../policies/normalized.ts";
 import { parsePolicySet } from "../../../policies/policy-set.ts";
-import type { GatewayEnv } from "../context.ts";
+import type { GatewayEnv } from "../env.ts";
+import type { IsolateState } from "../isolate-state.ts";
 import bundled from "../generated/policies.json";
 import { compileTable, type RoutingTable } from "../table/index.ts";
-import type { Bundle, Json, RegisteredEndpoint } from "../../../common/protocol.ts";
-import type { IsolateState } from "../isolate-state.ts";
 
 export interface Seed extends Bundle {
   table: RoutingTable;
+}
+
+type Registry = Readonly<Record<string, readonly RegisteredEndpoint[]>>;
+
+interface BundledPolicies {
+  builtAt: number;
+  hash: string;
+  documents: { source: string; value: unknown }[];
+  normalized: { schema: string; documents: unknown[] };
 }
 
 /**
@@ -21,44 +36,52 @@ export interface Seed extends Bundle {
  * bundled policies serve instead.
  */
 export function buildSeed(env: GatewayEnv, isolate: IsolateState): Promise<Seed> {
-  return seedFrom(env.MESH_POLICIES ?? bundled, isolate).catch((error) => {
+  return seedFrom(env.MESH_POLICIES, isolate).catch((error) => {
     if (env.MESH_POLICIES === undefined) throw error;
     console.error(JSON.stringify({ level: "error", message: "MESH_POLICIES rejected; serving the bundled policies", error: String(error) }));
-    return seedFrom(bundled, isolate);
+    return seedFrom(undefined, isolate);
   });
 }
 
-async function seedFrom(source: unknown, isolate: IsolateState): Promise<Seed> {
-  let documents: { source: string; value: unknown }[];
-  let builtAt: number;
-  if (typeof source === "string") {
-    const parsed: unknown = JSON.parse(source);
-    documents = (Array.isArray(parsed) ? parsed : [parsed]).map((value) => ({ source: "MESH_POLICIES", value }));
-    builtAt = 0;
-  } else {
-    ({ documents, builtAt } = source as typeof bundled);
+async function seedFrom(meshPolicies: string | undefined, isolate: IsolateState): Promise<Seed> {
+  if (meshPolicies === undefined) {
+    const { builtAt, hash, documents, normalized } = bundled as BundledPolicies;
+    const sources = documents.map((document) => document.source);
+    return {
+      hash,
+      builtAt,
+      documents: documents.map((document) => document.value as Json),
+      sources,
+      table: compileNormalized(normalized.documents, normalized.schema, sources, 1, {}, isolate),
+    };
   }
-  const values = documents.map((document) => document.value as Json);
+  const parsed: unknown = JSON.parse(meshPolicies);
+  const values = (Array.isArray(parsed) ? parsed : [parsed]) as Json[];
   return {
     hash: await sha256(JSON.stringify(values)),
-    builtAt,
+    builtAt: 0,
     documents: values,
-    sources: documents.map((document) => document.source),
-    table: compileDocuments(documents.map(({ source, value }, index) => ({ source, index, value })), 1, {}, isolate),
+    sources: values.map(() => "MESH_POLICIES"),
+    table: compileDocuments(values.map((value, index) => ({ source: "MESH_POLICIES", index, value })), 1, {}, isolate),
   };
 }
 
-/** Compiles documents that were validated before (bundled, or applied through the control plane). */
-export function compileDocuments(
-  documents: SourceDocument[],
-  version: number,
-  registry: Readonly<Record<string, readonly RegisteredEndpoint[]>>,
-  isolate: IsolateState,
-): RoutingTable {
+/** Compiles documents that were validated before, but not normalized (MESH_POLICIES), validating them. */
+export function compileDocuments(documents: SourceDocument[], version: number, registry: Registry, isolate: IsolateState): RoutingTable {
   const result = parsePolicySet(documents);
   if (!result.ok) throw new Error(`invalid policies:\n${result.errors.map(formatError).join("\n")}`);
-  return compileTable(result.set, version, registry, isolate);
+  return compileTable(valuesOf(result.set), version, registry, isolate);
 }
+
+/** Normalized documents: trusted when these schemas made them (`schema`), validated otherwise. */
+export function compileNormalized(values: readonly unknown[], schema: string, sources: readonly string[], version: number, registry: Registry, isolate: IsolateState): RoutingTable {
+  if (schema === SCHEMA_FINGERPRINT) return compileTable(trustedValues(values), version, registry, isolate);
+  return compileDocuments(values.map((value, index) => ({ source: sources[index] ?? "control plane", index, value })), version, registry, isolate);
+}
+
+/** The version the ConfigStore published to KV. */
+export const compileSnapshot = (snapshot: MeshSnapshot, isolate: IsolateState): RoutingTable =>
+  compileNormalized(snapshot.documents, snapshot.schema ?? "", snapshot.sources, snapshot.version, snapshot.registry, isolate);
 
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

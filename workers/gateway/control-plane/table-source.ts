@@ -14,7 +14,7 @@ import type { IsolateState } from "../isolate-state.ts";
 import type { RoutingTable } from "../table/index.ts";
 import { sleep } from "../attempt/sleep.ts";
 import { withTimeout } from "../with-timeout.ts";
-import { buildSeed, compileDocuments, type Seed } from "./seed.ts";
+import { buildSeed, compileSnapshot as compileTableOf, type Seed } from "./seed.ts";
 
 export const DEFAULT_POLL_INTERVAL_MS = 5_000;
 /** The longest a request waits for a read of the control plane. */
@@ -129,7 +129,7 @@ export class TableSource {
   }
 }
 
+/** The version the ConfigStore published, compiled (without validating again: seed.ts). */
 function compileSnapshot(snapshot: MeshSnapshot, isolate: IsolateState): Loaded {
-  const documents = snapshot.documents.map((value, index) => ({ source: snapshot.sources[index] ?? "control plane", index, value }));
-  return { table: compileDocuments(documents, snapshot.version, snapshot.registry, isolate), version: snapshot.version, registryVersion: snapshot.registryVersion };
+  return { table: compileTableOf(snapshot, isolate), version: snapshot.version, registryVersion: snapshot.registryVersion };
 }

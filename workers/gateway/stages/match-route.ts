@@ -1,4 +1,4 @@
-/** Finds the rule for the request: the virtual host by Host, then the first match in precedence order. */
+/** Finds the rule for the request: the virtual host by Host, then its path index (table/path-index.ts). */
 import { createMiddleware } from "hono/factory";
 import type { MeshEnv } from "../context.ts";
 import { MeshError } from "../errors.ts";
@@ -19,7 +19,7 @@ export const matchRoute = (tables: TableSource) =>
         return (query ??= new URLSearchParams(upstream.search));
       },
     };
-    const entry = table.hosts.lookup(hostnameOf(upstream.host)).find((candidate) => candidate.match.test(view));
+    const entry = table.hosts.match(hostnameOf(upstream.host), view);
     if (!entry) throw new MeshError("no_route", `no route matches ${upstream.method} ${upstream.host}${upstream.path}`);
     c.set("table", table);
     c.set("route", entry);

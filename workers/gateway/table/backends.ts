@@ -6,6 +6,7 @@
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import { outlierConfig } from "../../../common/outlier-detection.ts";
 import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy } from "../../../policies/schema/index.ts";
+import type { BackendHealth } from "../health/backend-health.ts";
 import type { Balancer, EndpointRuntime } from "../lb/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import { endpointOf, type BackendState } from "./backend-state.ts";
@@ -30,35 +31,82 @@ export interface BackendRuntime {
 const DEFAULT_BUDGET = RetryBudget.parse({});
 const DEFAULT_LIMITS = CircuitBreaker.parse({});
 
-/** Registered endpoints join the static ones; draining ones take no new requests, so they are left out. */
+/**
+ * Registered endpoints join the static ones; draining ones take no new requests, so they are left out.
+ * The endpoints, the counters and the health settings are set up on first use: most backends of a large
+ * mesh see no traffic in a given isolate, and a table must be ready before its first request.
+ */
 export function compileBackend(
   backend: Backend,
   policy: BackendTrafficPolicy["spec"] | undefined,
   registered: readonly RegisteredEndpoint[],
   isolate: IsolateState,
 ): BackendRuntime {
-  const { namespace, name: objectName } = backend.metadata;
-  const name = namespace === "default" ? objectName : `${namespace}/${objectName}`;
-  const state = isolate.backends.of(name, policy?.retryBudget ?? DEFAULT_BUDGET, policy?.loadBalancer);
-  const endpoints: EndpointRuntime[] = [];
-  if (backend.spec.worker) endpoints.push(endpointOf(state, `worker:${backend.spec.worker.service}`, undefined, 1));
-  for (const endpoint of [...(backend.spec.endpoints ?? []), ...registered.filter((e) => !e.draining)]) {
-    const origin = new URL(endpoint.url).origin;
-    if (!endpoints.some((known) => known.id === origin)) endpoints.push(endpointOf(state, origin, origin, endpoint.weight));
+  return new CompiledBackend(backend, policy, registered, isolate);
+}
+
+interface Built {
+  readonly state: BackendState;
+  readonly endpoints: readonly EndpointRuntime[];
+  readonly health: BackendHealth;
+}
+
+class CompiledBackend implements BackendRuntime {
+  readonly name: string;
+  readonly service: string | undefined;
+  readonly retriesAvoidTried: boolean;
+  readonly maxParallelRequests: number;
+  readonly maxParallelRetries: number;
+  private built: Built | undefined;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly policy: BackendTrafficPolicy["spec"] | undefined,
+    private readonly registered: readonly RegisteredEndpoint[],
+    private readonly isolate: IsolateState,
+  ) {
+    const { namespace, name } = backend.metadata;
+    this.name = namespace === "default" ? name : `${namespace}/${name}`;
+    this.service = backend.spec.worker?.service;
+    this.retriesAvoidTried = policy?.loadBalancer?.type !== "ConsistentHash";
+    const limits = policy?.circuitBreaker ?? DEFAULT_LIMITS;
+    this.maxParallelRequests = limits.maxParallelRequests;
+    this.maxParallelRetries = limits.maxParallelRetries;
   }
-  const health = isolate.health.of(name);
-  health.configure(policy?.healthCheck && outlierConfig(policy.healthCheck.passive), endpoints.map((endpoint) => endpoint.id));
-  return {
-    name,
-    service: backend.spec.worker?.service,
-    endpoints,
-    get eligible() {
-      return health.eligible(endpoints, Date.now());
-    },
-    balance: state.balance,
-    retriesAvoidTried: policy?.loadBalancer?.type !== "ConsistentHash",
-    maxParallelRequests: (policy?.circuitBreaker ?? DEFAULT_LIMITS).maxParallelRequests,
-    maxParallelRetries: (policy?.circuitBreaker ?? DEFAULT_LIMITS).maxParallelRetries,
-    state,
-  };
+
+  get state(): BackendState {
+    return (this.built ?? this.build()).state;
+  }
+
+  get endpoints(): readonly EndpointRuntime[] {
+    return (this.built ?? this.build()).endpoints;
+  }
+
+  get eligible(): readonly EndpointRuntime[] {
+    const { health, endpoints } = this.built ?? this.build();
+    return health.eligible(endpoints, Date.now());
+  }
+
+  get balance(): Balancer {
+    return (this.built ?? this.build()).state.balance;
+  }
+
+  private build(): Built {
+    const { backend, policy, name } = this;
+    const state = this.isolate.backends.of(name, policy?.retryBudget ?? DEFAULT_BUDGET, policy?.loadBalancer);
+    const endpoints: EndpointRuntime[] = [];
+    const ids = new Set<string>();
+    if (backend.spec.worker) endpoints.push(endpointOf(state, `worker:${backend.spec.worker.service}`, undefined, 1));
+    const add = (endpoint: { url: string; weight: number }) => {
+      const origin = new URL(endpoint.url).origin;
+      if (ids.has(origin)) return;
+      ids.add(origin);
+      endpoints.push(endpointOf(state, origin, origin, endpoint.weight));
+    };
+    for (const endpoint of backend.spec.endpoints ?? []) add(endpoint);
+    for (const endpoint of this.registered) if (!endpoint.draining) add(endpoint);
+    const health = this.isolate.health.of(name);
+    health.configure(policy?.healthCheck && outlierConfig(policy.healthCheck.passive), endpoints.map((endpoint) => endpoint.id));
+    return (this.built = { state, endpoints, health });
+  }
 }

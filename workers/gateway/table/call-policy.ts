@@ -4,7 +4,7 @@
  * HTTPRoute (each field replaces the Backend's), then the rule's own Gateway API `timeouts` and `retry`.
  */
 import type { BackendTrafficPolicy, HTTPRouteRule } from "../../../policies/schema/index.ts";
-import { durationToMs, RETRY_TRIGGERS, Retry } from "../../../policies/schema/index.ts";
+import { durationToMs as parseDuration, RETRY_TRIGGERS, Retry } from "../../../policies/schema/index.ts";
 import { compileRateLimits, type RateLimitRule } from "../ratelimit/index.ts";
 
 export type RetryTrigger = (typeof RETRY_TRIGGERS)[number];
@@ -39,6 +39,20 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 
 type Spec = BackendTrafficPolicy["spec"];
 
+/** A rule's retry with no policy retry under it: the schema's defaults, parsed once. */
+let defaultRetry: Retry | undefined;
+
+/** Durations repeat across thousands of rules ("5s", "25ms"): parse each text once. */
+const durations = new Map<string, number>();
+function durationToMs(duration: string): number {
+  let ms = durations.get(duration);
+  if (ms === undefined) {
+    if (durations.size >= 1024) durations.clear();
+    durations.set(duration, (ms = parseDuration(duration)));
+  }
+  return ms;
+}
+
 /** A policy's spec as attached to one target, with the id of its counters ("ns/policy/Kind/target"). */
 export interface NamedSpec {
   id: string;
@@ -51,7 +65,7 @@ export function resolveCallPolicy(backendPolicy: NamedSpec | undefined, routePol
   const timeout = pick("timeout");
   let retry = pick("retry");
   if (rule.retry) {
-    const base = retry ?? Retry.parse({});
+    const base = retry ?? (defaultRetry ??= Retry.parse({}));
     const codes = rule.retry.codes;
     retry = {
       ...base,

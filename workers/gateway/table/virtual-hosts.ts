@@ -1,13 +1,25 @@
 /**
  * Hostname selection. A request's candidate rules are those of routes whose hostnames match it, most
  * specific first as the Gateway API orders them: the exact hostname, then matching wildcards (longest
- * first), then routes without hostnames. Every list is built at compile time; a lookup is two map reads
- * at most plus a scan of the (few) wildcard suffixes.
+ * first), then routes without hostnames. Precedence holds within each of these groups: a rule of the
+ * exact hostname wins over every wildcard rule, whatever their paths. Each group is indexed by path
+ * (path-index.ts); a lookup is one map read for the host (one per label of the host for a wildcard)
+ * and one index lookup per group in the host's chain, none of them a scan of the routes.
+ *
+ * A group's index and a host's chain are built on the host's first request: a mesh with a host per
+ * service has thousands, and an isolate serves a few of them. Only configured hostnames are cached,
+ * never a client's Host.
  */
-import { comparePrecedence, type CompiledMatch } from "./match.ts";
+import type { CompiledMatch, PathType, RequestView } from "./match.ts";
+import { buildPathIndex, type PathIndex } from "./path-index.ts";
 import type { CompiledRule } from "./rule.ts";
 
 export interface RouteEntry {
+  /** The match's path, as the path index files it (known before the match is compiled). */
+  readonly pathType: PathType;
+  readonly pathKey: string;
+  /** precedenceRank of the match: smaller first. */
+  readonly rank: number;
   readonly match: CompiledMatch;
   readonly rule: CompiledRule;
   /** Route name, rule index and match index: the Gateway API's tie-breakers after precedence. */
@@ -15,45 +27,69 @@ export interface RouteEntry {
 }
 
 export interface VirtualHosts {
-  lookup(host: string): readonly RouteEntry[];
+  /** The entry a request to `host` (lowercase, no port: hostnameOf) goes to, if any. */
+  match(host: string, request: RequestView): RouteEntry | undefined;
 }
 
-const byPrecedence = (a: RouteEntry, b: RouteEntry) =>
-  comparePrecedence(a.match.precedence, b.match.precedence) ||
-  (a.order[0] < b.order[0] ? -1 : a.order[0] > b.order[0] ? 1 : 0) ||
-  a.order[1] - b.order[1] ||
-  a.order[2] - b.order[2];
+const firstMatch = (chain: readonly PathIndex[], request: RequestView) => {
+  for (const index of chain) {
+    const entry = index.match(request);
+    if (entry) return entry;
+  }
+  return undefined;
+};
 
-export function buildVirtualHosts(entriesByHostname: ReadonlyMap<string | undefined, RouteEntry[]>): VirtualHosts {
-  const sorted = (entries: RouteEntry[] | undefined) => [...(entries ?? [])].sort(byPrecedence);
-  const anyHost = sorted(entriesByHostname.get(undefined));
+/**
+ * `routesByHostname`: each hostname's routes (undefined: routes without hostnames), in any form;
+ * `addEntries` appends a route's entries to a list (the same objects for every hostname it lists).
+ */
+export function buildVirtualHosts<Route>(
+  routesByHostname: ReadonlyMap<string | undefined, readonly Route[]>,
+  addEntries: (route: Route, to: RouteEntry[]) => void,
+): VirtualHosts {
+  const indexes = new Map<string | undefined, PathIndex>();
+  const indexOf = (hostname: string | undefined) => {
+    let index = indexes.get(hostname);
+    if (!index) {
+      const entries: RouteEntry[] = [];
+      for (const route of routesByHostname.get(hostname)!) addEntries(route, entries);
+      indexes.set(hostname, (index = buildPathIndex(entries)));
+    }
+    return index;
+  };
   // "*.example.com" is stored as ".example.com": a host matches when it ends with it.
-  const wildcardSuffixes = [...entriesByHostname.keys()]
+  const wildcardSuffixes = [...routesByHostname.keys()]
     .filter((hostname): hostname is string => hostname?.startsWith("*.") === true)
     .map((hostname) => hostname.slice(1))
     .sort((a, b) => b.length - a.length);
-  const matchingWildcards = (host: string) => wildcardSuffixes.filter((suffix) => host.endsWith(suffix));
-  const listFor = (exact: string | undefined, suffixes: string[]) => [
-    ...sorted(exact === undefined ? undefined : entriesByHostname.get(exact)),
-    ...suffixes.flatMap((suffix) => sorted(entriesByHostname.get(`*${suffix}`))),
-    ...anyHost,
-  ];
-
-  const exactHosts = new Map<string, RouteEntry[]>();
-  for (const hostname of entriesByHostname.keys()) {
-    if (hostname !== undefined && !hostname.startsWith("*.")) exactHosts.set(hostname, listFor(hostname, matchingWildcards(hostname)));
-  }
-  const wildcardHosts = wildcardSuffixes.map((suffix) => ({
-    suffix,
-    entries: listFor(undefined, wildcardSuffixes.filter((other) => suffix.endsWith(other))),
-  }));
+  const hasAnyHost = routesByHostname.has(undefined);
+  const chainFor = (exact: string | undefined, suffixes: readonly string[]) => {
+    const chain: PathIndex[] = exact === undefined ? [] : [indexOf(exact)];
+    for (const suffix of suffixes) chain.push(indexOf(`*${suffix}`));
+    if (hasAnyHost) chain.push(indexOf(undefined));
+    return chain;
+  };
+  const exactChains = new Map<string, PathIndex[]>();
+  // A wildcard's chain: itself and every shorter wildcard it ends with, longest first.
+  const wildcardChains = new Map<string, PathIndex[] | undefined>(wildcardSuffixes.map((suffix) => [suffix, undefined]));
+  let anyChain: PathIndex[] | undefined;
 
   return {
-    lookup(host) {
-      const exact = exactHosts.get(host);
-      if (exact) return exact;
-      for (const wildcard of wildcardHosts) if (host.endsWith(wildcard.suffix)) return wildcard.entries;
-      return anyHost;
+    match(host, request) {
+      let chain = exactChains.get(host);
+      if (!chain && routesByHostname.has(host) && !host.startsWith("*.")) {
+        exactChains.set(host, (chain = chainFor(host, wildcardSuffixes.length ? wildcardSuffixes.filter((suffix) => host.endsWith(suffix)) : wildcardSuffixes)));
+      }
+      if (!chain && wildcardChains.size) {
+        // The longest matching wildcard starts at the host's first dot that begins one.
+        for (let dot = host.indexOf("."); dot >= 0 && !chain; dot = host.indexOf(".", dot + 1)) {
+          const suffix = host.slice(dot);
+          if (!wildcardChains.has(suffix)) continue;
+          chain = wildcardChains.get(suffix);
+          if (!chain) wildcardChains.set(suffix, (chain = chainFor(undefined, wildcardSuffixes.filter((other) => suffix.endsWith(other)))));
+        }
+      }
+      return firstMatch(chain ?? (anyChain ??= chainFor(undefined, [])), request);
     },
   };
 }
