@@ -31,10 +31,15 @@ spec:
   rules: [{ backendRefs: [{ name: ${target} }] }]
 `;
 
+/** One CLI run; the tests run several each, so each test gets several times this. */
+const CLI_TIMEOUT_MS = 20_000;
+
 async function mesh_(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await promisify(execFile)("npx", ["tsx", "scripts/mesh/index.ts", ...args], {
+    // node --import tsx, not npx (which costs a second per run on a busy machine); a hung CLI is killed.
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/mesh/index.ts", ...args], {
       env: { ...process.env, MESH_ADMIN_URL: url, MESH_ADMIN_TOKEN: ADMIN_TOKEN, MESH_ACTOR: "carol", ...env },
+      timeout: CLI_TIMEOUT_MS,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -65,7 +70,8 @@ beforeAll(async () => {
 
 afterAll(() => mesh.dispose());
 
-describe("npm run mesh", () => {
+// Each test runs the CLI a few times as a process: its time is several CLI_TIMEOUT_MS, not the default 30 s.
+describe("npm run mesh", { timeout: 120_000 }, () => {
   it("status: the stored and served versions", async () => {
     const { code, stdout } = await mesh_(["status"]);
     expect(code).toBe(0);
