@@ -8,20 +8,12 @@ import type { EndpointRuntime } from "../../workers/gateway/lb/index.ts";
 import { leastRequest } from "../../workers/gateway/lb/least-request.ts";
 import { prefixSums, random, searchSums, weightedRandom } from "../../workers/gateway/lb/random.ts";
 import { roundRobin } from "../../workers/gateway/lb/round-robin.ts";
+import { prng } from "../support/prng.ts";
 
 const request = new Request("http://x/");
 const endpointsOf = (weights: number[]): EndpointRuntime[] => weights.map((weight, i) => ({ id: `e${i}`, origin: undefined, weight, inFlight: 0 }));
 const ids = (picks: (EndpointRuntime | undefined)[]) => picks.map((endpoint) => endpoint!.id);
 
-/** mulberry32, so a failure reproduces. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The largest gap, over a run of picks, between an endpoint's count and its exact share t·w/W. */
 function worstDeviation(endpoints: EndpointRuntime[], picks: number): number {

@@ -11,6 +11,7 @@ import type { HTTPRouteMatch } from "../../policies/schema/index.ts";
 import { createIsolateState } from "../../workers/gateway/isolate-state.ts";
 import { compileTable, type RequestView, type RoutingTable } from "../../workers/gateway/table/index.ts";
 import { compileMatch, comparePrecedence, precedenceRank, type CompiledMatch } from "../../workers/gateway/table/match.ts";
+import { prng } from "../support/prng.ts";
 
 type Doc = Record<string, unknown>;
 
@@ -165,15 +166,6 @@ function linearScan(routes: Doc[]) {
   };
 }
 
-/** mulberry32: a small seeded PRNG, so a failure reproduces. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("path index against the linear scan", () => {
   it("picks the same entry as sorting every candidate and testing them in order (randomized, seed 42)", () => {
