@@ -70,8 +70,8 @@ async function buildSeed(meshPolicies: string | undefined): Promise<Seed> {
   };
 }
 
-/** Compiles documents that were validated before, but not normalized (MESH_POLICIES), validating them. */
-export function compileDocuments(documents: SourceDocument[], version: number, registry?: Registry): RoutingTable {
+/** Validates and compiles documents as written (MESH_POLICIES, or a set normalized by other schemas). */
+function compileDocuments(documents: SourceDocument[], version: number, registry?: Registry): RoutingTable {
   const result = parsePolicySet(documents);
   if (!result.ok) throw new Error(`invalid policies:\n${result.errors.map(formatError).join("\n")}`);
   return compileTable(valuesOf(result.set), version, registry);

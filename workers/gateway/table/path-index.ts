@@ -20,7 +20,7 @@ export interface PathIndex {
   match(request: RequestView): RouteEntry | undefined;
 }
 
-export const byPrecedence = (a: RouteEntry, b: RouteEntry) =>
+const byPrecedence = (a: RouteEntry, b: RouteEntry) =>
   a.rank - b.rank ||
   (a.order[0] < b.order[0] ? -1 : a.order[0] > b.order[0] ? 1 : 0) ||
   a.order[1] - b.order[1] ||
