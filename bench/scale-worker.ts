@@ -84,12 +84,14 @@ function routesOf(env: Env): Routes {
 }
 
 /**
- * A table's first request, to the last service's host: what a compile leaves for later (the host's
- * path index, built on its first request; with one host, every route's) is counted with the compile.
+ * A table's first request, to the last service's host, as far as the gateway takes it before calling
+ * out: what a compile leaves for later (the host's path index, built on its first request, with one
+ * host every route's; the rule; the backend's endpoints) is counted with the compile.
  */
 function firstMatch(table: RoutingTable, env: Env): number {
   const last = Number(env.ROUTES) - 1;
-  return table.hosts.match(hostOf(last, env.HOSTS as "one" | "own"), view(`/${serviceName(last)}`))!.order[1];
+  const entry = table.hosts.match(hostOf(last, env.HOSTS as "one" | "own"), view(`/${serviceName(last)}`))!;
+  return entry.rule.targets[0]!.backend.eligible.length;
 }
 
 function routeOperation(operation: string, k: number, url: URL, env: Env): number {

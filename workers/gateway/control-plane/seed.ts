@@ -66,8 +66,8 @@ async function seedFrom(meshPolicies: string | undefined, isolate: IsolateState)
   };
 }
 
-/** Compiles documents that were validated before, but not normalized (MESH_POLICIES), validating them. */
-export function compileDocuments(documents: SourceDocument[], version: number, registry: Registry, isolate: IsolateState): RoutingTable {
+/** Validates and compiles documents as written (MESH_POLICIES, or a set normalized by other schemas). */
+function compileDocuments(documents: SourceDocument[], version: number, registry: Registry, isolate: IsolateState): RoutingTable {
   const result = parsePolicySet(documents);
   if (!result.ok) throw new Error(`invalid policies:\n${result.errors.map(formatError).join("\n")}`);
   return compileTable(valuesOf(result.set), version, registry, isolate);

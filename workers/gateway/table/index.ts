@@ -9,7 +9,7 @@ import type { Backend } from "../../../policies/schema/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
-import { RouteSource } from "./route-entries.ts";
+import { RouteSet } from "./route-entries.ts";
 import type { BackendTarget, RuleContext } from "./rule.ts";
 import { buildVirtualHosts, type RouteEntry, type VirtualHosts } from "./virtual-hosts.ts";
 
@@ -89,23 +89,16 @@ export function compileTable(
       else routesByHostname.set(hostname, [i]);
     }
   }
-  // A route's source (its entries and compiled rules), made when a host's index first needs it.
-  const sources: (RouteSource | undefined)[] = new Array(set.routes.length);
-  const sourceOf = (i: number) => {
-    let source = sources[i];
-    if (!source) {
-      const route = set.routes[i]!;
-      const routePolicy = policyOf("HTTPRoute", route.metadata.namespace, route.metadata.name);
-      sources[i] = source = new RouteSource(route, routePolicy ? { ...noRoutePolicy, routePolicy } : noRoutePolicy);
-    }
-    return source;
-  };
+  const routes = new RouteSet(set.routes, (route) => {
+    const routePolicy = policyOf("HTTPRoute", route.metadata.namespace, route.metadata.name);
+    return routePolicy ? { ...noRoutePolicy, routePolicy } : noRoutePolicy;
+  });
 
   let targets: BackendTarget[] | undefined;
   let backends: Map<string, BackendRuntime> | undefined;
   return {
     version,
-    hosts: buildVirtualHosts(routesByHostname, (route, to) => sourceOf(route).addEntries(to)),
+    hosts: buildVirtualHosts(routesByHostname, (index, to) => routes.addEntries(index, to)),
     get backends() {
       if (backends) return backends;
       const keyed = new Map<string, BackendRuntime>();
@@ -113,7 +106,7 @@ export function compileTable(
       return (backends = keyed);
     },
     get targets() {
-      return (targets ??= set.routes.flatMap((_, i) => sourceOf(i).allRules().flatMap((rule) => rule.targets)));
+      return (targets ??= routes.allRules().flatMap((rule) => rule.targets));
     },
   };
 }

@@ -20,7 +20,7 @@ export interface PathIndex {
   match(request: RequestView): RouteEntry | undefined;
 }
 
-export const byPrecedence = (a: RouteEntry, b: RouteEntry) =>
+const byPrecedence = (a: RouteEntry, b: RouteEntry) =>
   a.rank - b.rank ||
   (a.order[0] < b.order[0] ? -1 : a.order[0] > b.order[0] ? 1 : 0) ||
   a.order[1] - b.order[1] ||
@@ -50,34 +50,47 @@ function sortBuckets(map: Map<string, Bucket>): void {
   for (const bucket of map.values()) if (Array.isArray(bucket)) bucket.sort(byPrecedence);
 }
 
-class Index implements PathIndex {
+/** Where a group's entries go as they are made: the index, filled in one pass, then sealed. */
+export interface EntrySink {
+  add(entry: RouteEntry): void;
+}
+
+class Index implements PathIndex, EntrySink {
   private exact: Map<string, Bucket> | undefined;
   private regex: RouteEntry[] | undefined;
   private prefixes: Map<string, Bucket> | undefined;
   /** No prefix is longer: probes of longer cuts are skipped. */
   private longestPrefix = -1;
+  private sortExact = false;
+  private sortPrefixes = false;
 
-  constructor(entries: readonly RouteEntry[]) {
-    let sortExact = false;
-    let sortPrefixes = false;
-    for (const entry of entries) {
-      const { pathType, pathKey } = entry;
-      if (pathType === "Exact") {
-        sortExact = add((this.exact ??= new Map()), pathKey, entry) || sortExact;
-      } else if (pathType === "RegularExpression") {
+  add(entry: RouteEntry): void {
+    const pathKey = entry.pathKey;
+    switch (entry.pathType) {
+      case "Exact":
+        if (add((this.exact ??= new Map()), pathKey, entry)) this.sortExact = true;
+        return;
+      case "RegularExpression":
         (this.regex ??= []).push(entry);
-      } else if (pathKey === "" || pathKey.charCodeAt(0) === 47 /* "/" */) {
+        return;
+      default:
         // (A prefix not starting with "/", refused by the schema, can never match a request path.)
-        sortPrefixes = add((this.prefixes ??= new Map()), pathKey, entry) || sortPrefixes;
+        if (pathKey !== "" && pathKey.charCodeAt(0) !== 47 /* "/" */) return;
+        if (add((this.prefixes ??= new Map()), pathKey, entry)) this.sortPrefixes = true;
         if (pathKey.length > this.longestPrefix) this.longestPrefix = pathKey.length;
-      }
     }
-    // Buckets are sorted alone: the entries of one bucket share their path kind and path, and a longer
-    // prefix always wins over a shorter one (the schema allows at most one trailing slash and no "//",
-    // so its written value is longer too).
-    if (sortExact) sortBuckets(this.exact!);
+  }
+
+  /**
+   * Puts each bucket in precedence order. Buckets are sorted alone: the entries of one bucket share
+   * their path kind and path, and a longer prefix always wins over a shorter one (the schema allows
+   * at most one trailing slash and no "//", so its written value is longer too).
+   */
+  seal(): PathIndex {
+    if (this.sortExact) sortBuckets(this.exact!);
     this.regex?.sort(byPrecedence);
-    if (sortPrefixes) sortBuckets(this.prefixes!);
+    if (this.sortPrefixes) sortBuckets(this.prefixes!);
+    return this;
   }
 
   match(request: RequestView): RouteEntry | undefined {
@@ -100,4 +113,5 @@ class Index implements PathIndex {
   }
 }
 
-export const buildPathIndex = (entries: readonly RouteEntry[]): PathIndex => new Index(entries);
+/** A group's index: entries added to it, then sealed. */
+export const pathIndex = (): EntrySink & { seal(): PathIndex } => new Index();

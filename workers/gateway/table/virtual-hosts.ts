@@ -11,7 +11,7 @@
  * never a client's Host.
  */
 import type { CompiledMatch, PathType, RequestView } from "./match.ts";
-import { buildPathIndex, type PathIndex } from "./path-index.ts";
+import { pathIndex, type EntrySink, type PathIndex } from "./path-index.ts";
 import type { CompiledRule } from "./rule.ts";
 
 export interface RouteEntry {
@@ -41,19 +41,19 @@ const firstMatch = (chain: readonly PathIndex[], request: RequestView) => {
 
 /**
  * `routesByHostname`: each hostname's routes (undefined: routes without hostnames), in any form;
- * `addEntries` appends a route's entries to a list (the same objects for every hostname it lists).
+ * `addEntries` adds a route's entries to an index (the same objects for every hostname it lists).
  */
 export function buildVirtualHosts<Route>(
   routesByHostname: ReadonlyMap<string | undefined, readonly Route[]>,
-  addEntries: (route: Route, to: RouteEntry[]) => void,
+  addEntries: (route: Route, to: EntrySink) => void,
 ): VirtualHosts {
   const indexes = new Map<string | undefined, PathIndex>();
   const indexOf = (hostname: string | undefined) => {
     let index = indexes.get(hostname);
     if (!index) {
-      const entries: RouteEntry[] = [];
-      for (const route of routesByHostname.get(hostname)!) addEntries(route, entries);
-      indexes.set(hostname, (index = buildPathIndex(entries)));
+      const building = pathIndex();
+      for (const route of routesByHostname.get(hostname)!) addEntries(route, building);
+      indexes.set(hostname, (index = building.seal()));
     }
     return index;
   };
