@@ -90,8 +90,12 @@ export function applyReports(
     changed.add(report.endpoint);
     if (health.state === "ejected") continue;
     if (health.state === "probing") {
-      if (report.failures > 0) eject(config, health, now);
-      else if ((health.probeSuccesses += report.total) >= config.halfOpenSuccesses) recover(health, now);
+      // A failed probe ejects again, for longer, unless maxEjectionPercent is reached meanwhile (another
+      // endpoint was ejected while this one was probed): then it stays in service, probed afresh.
+      if (report.failures > 0) {
+        if (ejectedCount(states) < maxEjectable(config, totalEndpoints)) eject(config, health, now);
+        else health.probeSuccesses = 0;
+      } else if ((health.probeSuccesses += report.total) >= config.halfOpenSuccesses) recover(health, now);
       continue;
     }
     count(config, health, report, now);

@@ -109,6 +109,16 @@ describe("max ejection percent", () => {
     expect(maxEjectable({ ...config, maxEjectionPercent: 100 }, 4)).toBe(3);
   });
 
+  it("keeps a failed probe in service when another endpoint was ejected while it was probed", () => {
+    // Three endpoints, one may be out. "a" is ejected; when it is probed, "b" fails and takes the slot.
+    const states = fresh();
+    applyReports(config, states, 3, [report("a", Array(5).fill("5xx"))], 0);
+    expireEjections(states, 30_000);
+    applyReports(config, states, 3, [report("b", Array(5).fill("5xx"))], 30_001);
+    applyReports(config, states, 3, [report("a", ["5xx"])], 30_002);
+    expect([states.get("a")!.state, states.get("b")!.state]).toEqual(["probing", "ejected"]);
+  });
+
   it("leaves an outlier in service when the cap is reached", () => {
     const states = fresh();
     applyReports(config, states, 3, [report("a", Array(5).fill("5xx")), report("b", Array(5).fill("5xx"))], 0);
