@@ -11,6 +11,7 @@ import { hostnameOf } from "./table/index.ts";
 
 export { BackendCoordinator } from "../../durable-objects/backend-coordinator.ts";
 export { ConfigStore } from "../../durable-objects/config-store.ts";
+export { Issuer } from "../../durable-objects/issuer.ts";
 export { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 
 // This isolate's state, made once here and handed to the gateway and the admin API.
