@@ -9,7 +9,8 @@
  *    verifier has it before the first token it signs (Istio's CA publishes a new root the same way);
  *  - it signs for MESH_KEY_ROTATION_MS, then the next key takes over;
  *  - a retired key stays published until every token it signed has expired (plus the clock skew);
- *  - `revoke` deletes a key at once; if it was signing, a new key signs from that moment.
+ *  - `revoke` deletes a key at once; if it was signing, the published next key (or a new one) signs
+ *    from that moment.
  * MESH_ISSUER_KEY (a private JWK, a secret) pins the signing key for local runs and tests: no rotation.
  * The alarm is set only while something is due (a key to publish, activate or drop, a push to retry).
  */
@@ -20,7 +21,8 @@ import { identityConfig, type IdentityConfig, type IdentityEnv } from "../common
 import { parseSpiffeId } from "../common/identity/spiffe-id.ts";
 import { configStoreOf, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
 import { MetaTable } from "./meta.ts";
-import { generateKey, pinnedKey, signingKeyOf, SigningKeys, type KeyRow, type NewKey } from "./signing-keys.ts";
+import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
+import { signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
 
 export interface IssuerEnv extends IdentityEnv {
   CONFIG_STORE?: Namespace;
@@ -35,7 +37,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private readonly meta: MetaTable;
   private readonly keys: SigningKeys;
   private readonly config: IdentityConfig | Error;
-  private readonly pinned: Promise<NewKey> | undefined;
+  private readonly pinned: Promise<PrivateKey> | undefined;
   private readonly signers = new Map<string, Promise<CryptoKey>>();
   /** Calls that change keys run one at a time (key generation awaits, and calls interleave at awaits). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -115,8 +117,13 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       const signing = this.signer(now)?.kid === kid;
       this.keys.remove(kid);
       this.signers.delete(kid);
-      // No time to pre-publish: verifiers learn the new key by the snapshot or by an unknown-kid refresh.
-      if (signing) this.keys.insert(await generateKey(), now, now);
+      if (signing) {
+        // The next key, if one is published already, signs at once: verifiers have it. Otherwise a new
+        // key must sign unannounced; verifiers learn it by the snapshot or an unknown-kid refresh.
+        const next = this.keys.all().find((candidate) => candidate.retired_at === null && candidate.activates_at > now);
+        if (next) this.keys.activate(next.kid, now);
+        else this.keys.insert(await generateKey(), now, now);
+      }
       await this.settle(config, now);
       console.log(JSON.stringify({ level: "warn", message: "signing key revoked", kid, wasSigning: signing }));
       return { ok: true, keys: this.describe(now) };

@@ -147,6 +147,15 @@ describe("Issuer", () => {
     expect(await api.revoke(before.kid)).toEqual({ ok: false, status: 404, reason: "not_found", message: `no published key has kid ${JSON.stringify(before.kid)}` });
   });
 
+  it("revoking the signing key while the next one is published makes that one sign at once", async () => {
+    const { api } = issuerNamed("revoke-promotes");
+    const before = await issue(api);
+    const [, next] = await api.rotate();
+    const revoked = await api.revoke(before.kid);
+    expect(revoked.ok && revoked.keys.map((key) => [key.kid, key.state])).toEqual([[next!.kid, "signing"]]);
+    expect((await issue(api)).kid).toBe(next!.kid);
+  });
+
   it("revoking a key that only waits to sign leaves the signing key alone", async () => {
     const { api } = issuerNamed("revoke-published");
     const signing = await issue(api);

@@ -70,7 +70,11 @@ export class TestGateway {
     // Isolate 0 hosts the Durable Objects (or the stand-in script does); every isolate binds the same ones.
     const host = controlPlaneScript ? "control-plane" : "gateway";
     const controlPlane = isolates > 0 && {
-      durableObjects: Object.fromEntries(Object.entries(CONTROL_PLANE_CLASSES).map(([binding, className]) => [binding, { className, scriptName: host, useSQLite: true }])),
+      durableObjects: {
+        ...Object.fromEntries(Object.entries(CONTROL_PLANE_CLASSES).map(([binding, className]) => [binding, { className, scriptName: host, useSQLite: true }])),
+        // The real Issuer always (the stand-in control planes do not replace it).
+        ISSUER: { className: "Issuer", scriptName: "gateway", useSQLite: true },
+      },
       ...(kvScript ? { wrappedBindings: { MESH_KV: { scriptName: "kv-wrapper" } } } : { kvNamespaces: { MESH_KV: "mesh-kv" } }),
     };
     const gatewayWorker = (name: string) => ({
@@ -146,7 +150,7 @@ export class TestGateway {
   }
 
   /** A Durable Object stub, straight from the runtime (to drive alarms in tests). */
-  async durableObject(binding: keyof typeof CONTROL_PLANE_CLASSES, name: string) {
+  async durableObject(binding: keyof typeof CONTROL_PLANE_CLASSES | "ISSUER", name: string) {
     type Stub = Record<string, (...args: unknown[]) => Promise<unknown>>;
     const namespace = (await this.mf.getDurableObjectNamespace(binding)) as unknown as { get(id: unknown): Stub; idFromName(name: string): unknown };
     return namespace.get(namespace.idFromName(name));

@@ -4,6 +4,7 @@ import { createGateway } from "./app.ts";
 import { TableSource } from "./control-plane/table-source.ts";
 import type { GatewayEnv } from "./env.ts";
 import { reportHealth } from "./health/report.ts";
+import { isJwksRequest, serveJwks } from "./identity/jwks.ts";
 import { createIsolateState } from "./isolate-state.ts";
 import { accessLog } from "./sinks/access-log.ts";
 import { normalizePathname } from "./stages/normalize-path.ts";
@@ -53,6 +54,7 @@ const isAdminPath = (text: string, start: number, end: number) => text.startsWit
 
 export default {
   fetch(request, env: GatewayEnv, ctx) {
+    if (isJwksRequest(request.url, env.ADMIN_HOST)) return serveJwks(request, env, isolate.identity);
     const admin = adminRequest(request, env.ADMIN_HOST);
     return admin ? adminApp.fetch(admin, env, ctx) : gateway.fetch(request, env, ctx);
   },
