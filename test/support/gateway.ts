@@ -53,7 +53,14 @@ export interface MeshOptions {
    * use it with one isolate (which also hosts the ConfigStore that writes to it).
    */
   kvScript?: string;
+  /**
+   * Worker callers bound to the gateway's `Mesh` entrypoint, each with the props its binding carries
+   * (its mesh identity); `fetchAs` sends a request through one. Their script forwards the request.
+   */
+  callers?: { name: string; props?: Record<string, unknown> }[];
 }
+
+const CALLER_SCRIPT = "export default { fetch(request, env) { return env.MESH.fetch(request); } };";
 
 const CONTROL_PLANE_CLASSES = { CONFIG_STORE: "ConfigStore", BACKEND_COORDINATOR: "BackendCoordinator", RATE_LIMITER: "RateLimiter" };
 
@@ -63,7 +70,7 @@ export class TestGateway {
   private constructor(private readonly mf: Miniflare) {}
 
   static async start(policies: unknown[], options: MeshOptions | WorkerBackend[] = {}): Promise<TestGateway> {
-    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript, kvScript } = Array.isArray(options) ? { workers: options } : options;
+    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript, kvScript, callers = [] } = Array.isArray(options) ? { workers: options } : options;
     let gateway: TestGateway | undefined;
     const pending: string[] = [];
     const onLine = (line: string) => (gateway ? gateway.onLine(line) : pending.push(line));
@@ -97,6 +104,13 @@ export class TestGateway {
           : []),
         // A wrapped binding's module takes the compatibility date of the Worker it is bound into.
         ...(kvScript ? [{ name: "kv-wrapper", modules: true, script: kvScript }] : []),
+        ...callers.map((caller) => ({
+          name: `caller-${caller.name}`,
+          modules: true,
+          script: CALLER_SCRIPT,
+          compatibilityDate: COMPATIBILITY_DATE,
+          serviceBindings: { MESH: { name: "gateway", entrypoint: "Mesh", ...(caller.props && { props: caller.props }) } },
+        })),
         ...workers.map((worker) => ({
           name: `worker-${worker.binding}`,
           modules: true,
@@ -131,6 +145,13 @@ export class TestGateway {
     const url = target.startsWith("http") ? target : `http://gw.test${target}`;
     if (isolate === 0) return this.mf.dispatchFetch(url, { redirect: "manual", ...init } as never) as unknown as Promise<Response>;
     const worker = (await this.mf.getWorker(`gateway-${isolate}`)) as unknown as { fetch(url: string, init: unknown): Promise<Response> };
+    return worker.fetch(url, { redirect: "manual", ...init });
+  }
+
+  /** Sends a request through a Worker caller (MeshOptions.callers), over its binding to the gateway's Mesh entrypoint. */
+  async fetchAs(caller: string, target: string, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+    const url = target.startsWith("http") ? target : `http://gw.test${target}`;
+    const worker = (await this.mf.getWorker(`caller-${caller}`)) as unknown as { fetch(url: string, init: unknown): Promise<Response> };
     return worker.fetch(url, { redirect: "manual", ...init });
   }
 

@@ -16,6 +16,7 @@ import type { TableSource } from "./control-plane/table-source.ts";
 import { MeshError, syntheticResponse } from "./errors.ts";
 import type { IsolateState } from "./isolate-state.ts";
 import type { OutcomeSink } from "./outcome.ts";
+import { authenticate } from "./stages/authenticate.ts";
 import { bufferBody } from "./stages/buffer-body.ts";
 import { matchRoute } from "./stages/match-route.ts";
 import { mirror } from "./stages/mirror.ts";
@@ -61,6 +62,7 @@ export function createGateway({ tables, isolate, sinks }: GatewayOptions): Hono<
     prepareUpstream(), //      hop-by-hop and mesh-internal headers out, forwarding and trace headers in;
     normalizePath(), //        match on the path the upstream will see;
     matchRoute(tables), //     host, then first match by Gateway API precedence (404 otherwise);
+    authenticate(isolate.identity), // the caller's mesh identity, as the backends' peerAuthentication asks (401);
     modifyResponse(), //       the rule's response headers, on every answer including errors;
     redirect(), //             RequestRedirect answers here, without a backend;
     modifyRequest(), //        URLRewrite and RequestHeaderModifier;

@@ -13,6 +13,8 @@ import type { TrustBundle } from "../../../common/identity/bundle.ts";
 import { identityConfig, type IdentityConfig } from "../../../common/identity/config.ts";
 import { pinnedBundle } from "../../../common/identity/private-key.ts";
 import { Verifier } from "../../../common/identity/verify.ts";
+import { parseSpiffeId } from "../../../common/identity/spiffe-id.ts";
+import { LruMap } from "../../../common/lru.ts";
 import { issuerOf } from "../../../common/protocol.ts";
 import type { GatewayEnv } from "../env.ts";
 import { withTimeout } from "../with-timeout.ts";
@@ -24,6 +26,8 @@ export class MeshIdentity {
   private bundle: TrustBundle | undefined;
   private verifier: Verifier | undefined;
   private settings: IdentityConfig | undefined;
+  /** "namespace/service" → SPIFFE ID, for callers identified by their binding's props. */
+  private readonly bindings = new LruMap<string, string | "invalid">(1_000);
 
   /** A bundle from the snapshot or the Issuer; an older or equal one is ignored. */
   takeBundle(bundle: TrustBundle): void {
@@ -48,6 +52,26 @@ export class MeshIdentity {
     const verifier = new Verifier({ issuer, audience: gatewayId, trustDomain, refresh: () => this.refresh(env) });
     if (this.bundle) verifier.keys.update(this.bundle);
     return (this.verifier = verifier);
+  }
+
+  /**
+   * The identity a caller's service binding gives it: `props = { service, namespace? }` (namespace
+   * "default" when left out) → spiffe://<trust-domain>/ns/<namespace>/sa/<service>. Undefined when the
+   * binding carries none (a request from outside, or a binding without props); "invalid" when the
+   * props name one that is no valid SPIFFE ID (a deploy mistake: refused, never ignored).
+   */
+  bindingIdentity(env: GatewayEnv, props: unknown): string | "invalid" | undefined {
+    if (typeof props !== "object" || props === null || !("service" in props)) return undefined;
+    const { service, namespace = "default" } = props as { service: unknown; namespace?: unknown };
+    if (typeof service !== "string" || typeof namespace !== "string") return "invalid";
+    const key = `${namespace}/${service}`;
+    let id = this.bindings.get(key);
+    if (id === undefined) {
+      const candidate = `spiffe://${this.config(env).trustDomain}/ns/${namespace}/sa/${service}`;
+      id = parseSpiffeId(candidate) ? candidate : "invalid";
+      this.bindings.set(key, id);
+    }
+    return id;
   }
 
   /** The bundle straight from its source, bounded; keeps the last good one on any failure. */

@@ -5,7 +5,7 @@
  */
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import { outlierConfig } from "../../../common/outlier-detection.ts";
-import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy } from "../../../policies/schema/index.ts";
+import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy, type PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import type { Balancer, EndpointRuntime } from "../lb/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import { endpointOf, type BackendState } from "./backend-state.ts";
@@ -23,6 +23,8 @@ export interface BackendRuntime {
   readonly retriesAvoidTried: boolean;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
+  /** Who may call it (stages/authenticate.ts); PERMISSIVE unless the Backend says otherwise. */
+  readonly peerAuthentication: PeerAuthenticationMode;
   /** Counters and budget, kept across table versions. */
   readonly state: BackendState;
 }
@@ -59,6 +61,7 @@ export function compileBackend(
     retriesAvoidTried: policy?.loadBalancer?.type !== "ConsistentHash",
     maxParallelRequests: (policy?.circuitBreaker ?? DEFAULT_LIMITS).maxParallelRequests,
     maxParallelRetries: (policy?.circuitBreaker ?? DEFAULT_LIMITS).maxParallelRetries,
+    peerAuthentication: backend.spec.peerAuthentication?.mode ?? "PERMISSIVE",
     state,
   };
 }
