@@ -53,7 +53,8 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
 
   async bundle(): Promise<TrustBundle> {
     await this.serially((config) => this.advance(config, Date.now()));
-    await this.push();
+    // The ConfigStore gets the change in the background: a caller never waits on it.
+    this.ctx.waitUntil(this.push());
     return this.currentBundle();
   }
 
@@ -85,7 +86,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       this.keys.signed(signer.kid, exp * 1000);
       return { ok: true as const, token, expiresAt: exp * 1000, kid: signer.kid };
     });
-    await this.push();
+    this.ctx.waitUntil(this.push());
     return result;
   }
 

@@ -8,6 +8,11 @@
 import type { Refusal } from "./reasons.ts";
 
 export const WORKLOAD_TOKEN_HEADER = "edgemesh-workload-token";
+/**
+ * The mesh's token toward an upstream (sub: the caller, aud: that upstream), its own header so that
+ * a Worker backend which forwards a request back into the mesh does not present it as its own.
+ */
+export const CALLER_TOKEN_HEADER = "edgemesh-caller-token";
 
 /** Query parameters that carry tokens: RFC 6750's access_token (where Envoy and Istio look by default), and our header's name. */
 const QUERY_NAMES = new Set(["access_token", WORKLOAD_TOKEN_HEADER]);

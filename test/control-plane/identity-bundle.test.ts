@@ -63,8 +63,14 @@ describe("a pinned key (MESH_ISSUER_KEY)", () => {
   });
 
   it("reaches the ConfigStore's snapshot, and cannot be rotated or revoked through the Issuer", async () => {
+    // The Issuer pushes in the background of the call that made the change: wait for it, bounded.
     const store = await mesh.durableObject("CONFIG_STORE", "config");
-    expect(((await store.snapshot!()) as { trustBundle?: TrustBundle }).trustBundle?.keys).toEqual([key.publicJwk]);
+    let pushed: TrustBundle | undefined;
+    for (let i = 0; i < 100 && !pushed; i++) {
+      pushed = ((await store.snapshot!()) as { trustBundle?: TrustBundle }).trustBundle;
+      if (!pushed) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(pushed?.keys).toEqual([key.publicJwk]);
     const issuer = await mesh.durableObject("ISSUER", "issuer");
     expect(await issuer.keyInfo!()).toMatchObject([{ kid: key.kid, state: "signing", pinned: true }]);
     expect(await issuer.revoke!(key.kid)).toMatchObject({ ok: false, status: 409, reason: "key_pinned" });

@@ -18,6 +18,7 @@ import type { IsolateState } from "./isolate-state.ts";
 import type { OutcomeSink } from "./outcome.ts";
 import { authenticate } from "./stages/authenticate.ts";
 import { bufferBody } from "./stages/buffer-body.ts";
+import { callerToken } from "./stages/caller-token.ts";
 import { matchRoute } from "./stages/match-route.ts";
 import { mirror } from "./stages/mirror.ts";
 import { modifyRequest } from "./stages/modify-request.ts";
@@ -69,6 +70,7 @@ export function createGateway({ tables, isolate, sinks }: GatewayOptions): Hono<
     mirror(callMirror), //     the copy goes out after the response, through the mirror stack;
     splitTraffic(), //         weighted choice of backendRef;
     rateLimit(isolate.limiters), // local and global limits of the route and backend (429);
+    callerToken(isolate.identity), // the mesh-signed token that tells the backend who calls;
     bufferBody(), //           keep the body when it may be sent again.
   );
   app.all("*", (c) =>

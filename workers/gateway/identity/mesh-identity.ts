@@ -18,6 +18,7 @@ import { LruMap } from "../../../common/lru.ts";
 import { issuerOf } from "../../../common/protocol.ts";
 import type { GatewayEnv } from "../env.ts";
 import { withTimeout } from "../with-timeout.ts";
+import { UpstreamTokens } from "./upstream-tokens.ts";
 
 /** The longest a request with an unknown kid waits for the Issuer's bundle. */
 const REFRESH_WAIT_MS = 300;
@@ -28,6 +29,10 @@ export class MeshIdentity {
   private settings: IdentityConfig | undefined;
   /** "namespace/service" → SPIFFE ID, for callers identified by their binding's props. */
   private readonly bindings = new LruMap<string, string | "invalid">(1_000);
+  /** Backend name ("details", "shop/details") → its SPIFFE ID. */
+  private readonly destinations = new LruMap<string, string>(10_000);
+  /** Mesh-signed tokens toward upstreams, per (caller, destination). */
+  readonly upstreamTokens = new UpstreamTokens();
 
   /** A bundle from the snapshot or the Issuer; an older or equal one is ignored. */
   takeBundle(bundle: TrustBundle): void {
@@ -70,6 +75,17 @@ export class MeshIdentity {
       const candidate = `spiffe://${this.config(env).trustDomain}/ns/${namespace}/sa/${service}`;
       id = parseSpiffeId(candidate) ? candidate : "invalid";
       this.bindings.set(key, id);
+    }
+    return id;
+  }
+
+  /** A backend's SPIFFE ID: spiffe://<trust-domain>/ns/<namespace>/sa/<name>. */
+  destinationId(env: GatewayEnv, backend: string): string {
+    let id = this.destinations.get(backend);
+    if (id === undefined) {
+      const slash = backend.indexOf("/");
+      const [namespace, name] = slash < 0 ? ["default", backend] : [backend.slice(0, slash), backend.slice(slash + 1)];
+      this.destinations.set(backend, (id = `spiffe://${this.config(env).trustDomain}/ns/${namespace}/sa/${name}`));
     }
     return id;
   }

@@ -6,11 +6,12 @@
  * one is sent, DISABLE checks nothing. A rule that splits over several backends takes the strictest
  * mode among them, so whether a request is let in never depends on the weighted draw. Refusals are
  * 401 `unauthenticated`, the refusal code in the message and in WWW-Authenticate. The token is this
- * hop's credential and is never forwarded upstream, whatever the mode.
+ * hop's credential and is never forwarded upstream, whatever the mode; nor is a client's copy of
+ * the mesh's own caller token.
  */
 import { createMiddleware } from "hono/factory";
 import { REFUSALS, type Refusal } from "../../../common/identity/reasons.ts";
-import { requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
+import { CALLER_TOKEN_HEADER, requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
 import type { PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import type { MeshEnv } from "../context.ts";
 import { MeshError } from "../errors.ts";
@@ -33,7 +34,10 @@ export const authenticate = (identity: MeshIdentity) =>
   createMiddleware<MeshEnv>(async function authenticate(c, next) {
     const upstream = c.get("upstream");
     const outcome = c.get("outcome");
+    // Client-sent identity headers never reach the upstream: the workload token is this hop's
+    // credential, and only the mesh speaks for the caller (stages/caller-token.ts).
     upstream.headers.delete(WORKLOAD_TOKEN_HEADER);
+    upstream.headers.delete(CALLER_TOKEN_HEADER);
     const mode = modeOf(c.get("route").rule);
     const binding = identity.bindingIdentity(c.env, c.executionCtx.props);
     if (binding === "invalid") {
