@@ -254,10 +254,23 @@ export type RevokeResult =
   | { ok: true; keys: SigningKeyInfo[] }
   | { ok: false; status: 404 | 409; reason: "not_found" | "key_pinned"; message: string };
 
+export interface ExchangeRequest {
+  /** The workload's SPIFFE ID. */
+  subject: string;
+  /** Its bootstrap credential (common/identity/credentials.ts). */
+  credential: string;
+}
+
+export type ExchangeResult =
+  | { ok: true; token: string; expiresAt: number }
+  | { ok: false; status: 401; reason: "invalid_credential"; message: string };
+
 export interface IssuerApi {
   /** The public keys as a SPIFFE bundle (JWK Set); makes the first key on first use. */
   bundle(): Promise<TrustBundle>;
   issue(request: IssueRequest): Promise<IssueResult>;
+  /** A workload token for the mesh (aud: the gateway) in exchange for a valid bootstrap credential. */
+  exchange(request: ExchangeRequest): Promise<ExchangeResult>;
   keyInfo(): Promise<SigningKeyInfo[]>;
   rotate(): Promise<SigningKeyInfo[]>;
   revoke(kid: string): Promise<RevokeResult>;

@@ -18,8 +18,10 @@ import { DurableObject } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import type { TrustBundle } from "../common/identity/bundle.ts";
 import { identityConfig, type IdentityConfig, type IdentityEnv } from "../common/identity/config.ts";
+import { credentialMatches, parseCredentials } from "../common/identity/credentials.ts";
+import { REFUSALS } from "../common/identity/reasons.ts";
 import { parseSpiffeId } from "../common/identity/spiffe-id.ts";
-import { configStoreOf, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
+import { configStoreOf, type ExchangeRequest, type ExchangeResult, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
 import { MetaTable } from "./meta.ts";
 import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
 import { signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
@@ -28,6 +30,8 @@ export interface IssuerEnv extends IdentityEnv {
   CONFIG_STORE?: Namespace;
   /** A private JWK (ES256 or EdDSA) that pins the signing key: `wrangler secret put MESH_ISSUER_KEY`. */
   MESH_ISSUER_KEY?: string;
+  /** HTTP origins' bootstrap credentials, hashed: `{ "<SPIFFE ID>": "sha256:<hex>" }` (a secret). */
+  MESH_WORKLOAD_CREDENTIALS?: string;
 }
 
 const RETRY_PUSH_MS = 5_000;
@@ -39,6 +43,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private readonly config: IdentityConfig | Error;
   private readonly pinned: Promise<PrivateKey> | undefined;
   private readonly signers = new Map<string, Promise<CryptoKey>>();
+  private credentials: Map<string, string> | undefined;
   /** Calls that change keys run one at a time (key generation awaits, and calls interleave at awaits). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -88,6 +93,24 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     });
     this.ctx.waitUntil(this.push());
     return result;
+  }
+
+  /**
+   * A token for the mesh (aud: the gateway) for a workload that proves itself with its bootstrap
+   * credential. Unknown service, wrong secret, too short a secret: one answer, so a caller learns
+   * nothing about which services have credentials.
+   */
+  async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    const config = this.settings();
+    this.credentials ??= parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS);
+    const { subject, credential } = request;
+    const stored = typeof subject === "string" ? this.credentials.get(subject) : undefined;
+    if (typeof credential !== "string" || !(await credentialMatches(credential, stored))) {
+      return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${REFUSALS.invalid_credential}` };
+    }
+    const issued = await this.issue({ subject, audience: config.gatewayId });
+    if (!issued.ok) return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${issued.message}` };
+    return { ok: true, token: issued.token, expiresAt: issued.expiresAt };
   }
 
   async keyInfo(): Promise<SigningKeyInfo[]> {

@@ -9,6 +9,7 @@ export const REFUSALS = {
   token_in_query: "a token was sent in the query string, where logs and caches keep it",
   multiple_identities: "the caller has an identity from its service binding and also sent a token",
   invalid_binding_identity: "the service binding's props do not name a valid identity",
+  invalid_credential: "the SPIFFE ID and credential do not match a bootstrap credential",
   // The token's form.
   token_too_large: "the token is larger than the size limit",
   malformed: "the token is not a compact JWS (three base64url parts separated by dots)",

@@ -5,7 +5,7 @@ import { createGateway } from "./app.ts";
 import { TableSource } from "./control-plane/table-source.ts";
 import type { GatewayEnv } from "./env.ts";
 import { reportHealth } from "./health/report.ts";
-import { isJwksRequest, serveJwks } from "./identity/jwks.ts";
+import { identityEndpoint } from "./identity/endpoints.ts";
 import { createIsolateState } from "./isolate-state.ts";
 import { accessLog } from "./sinks/access-log.ts";
 import { normalizePathname } from "./stages/normalize-path.ts";
@@ -54,7 +54,8 @@ function adminRequest(request: Request, adminHost: string | undefined): Request 
 const isAdminPath = (text: string, start: number, end: number) => text.startsWith("/admin", start) && (end === start + 6 || text[start + 6] === "/");
 
 function handle(request: Request, env: GatewayEnv, ctx: ExecutionContext): Response | Promise<Response> {
-  if (isJwksRequest(request.url, env.ADMIN_HOST)) return serveJwks(request, env, isolate.identity);
+  const endpoint = identityEndpoint(request.url, env.ADMIN_HOST);
+  if (endpoint) return endpoint(request, env, isolate.identity);
   const admin = adminRequest(request, env.ADMIN_HOST);
   return admin ? adminApp.fetch(admin, env, ctx) : gateway.fetch(request, env, ctx);
 }

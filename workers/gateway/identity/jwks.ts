@@ -1,24 +1,10 @@
 /**
  * `/.well-known/jwks.json`: the trust bundle the isolate verifies with, for origins and other
  * verifiers (the client module fetches it). Public keys only. Cached for the bundle's refresh hint,
- * with the sequence as its ETag, so a poller that has the current bundle gets a 304. Like /admin,
- * it is the mesh's path on every host unless ADMIN_HOST is set, then only on that host.
+ * with the sequence as its ETag, so a poller that has the current bundle gets a 304.
  */
 import type { GatewayEnv } from "../env.ts";
-import { hostnameOf } from "../table/index.ts";
 import type { MeshIdentity } from "./mesh-identity.ts";
-
-export const JWKS_PATH = "/.well-known/jwks.json";
-
-/** Whether the request is for the JWKS document, read off the URL string (no parse for mesh requests). */
-export function isJwksRequest(url: string, adminHost: string | undefined): boolean {
-  const hostStart = url.indexOf("//") + 2;
-  const pathStart = url.indexOf("/", hostStart);
-  if (pathStart < 0 || !url.startsWith(JWKS_PATH, pathStart)) return false;
-  const end = pathStart + JWKS_PATH.length;
-  if (end !== url.length && url[end] !== "?") return false;
-  return !adminHost || hostnameOf(url.slice(hostStart, pathStart)) === adminHost;
-}
 
 export async function serveJwks(request: Request, env: GatewayEnv, identity: MeshIdentity): Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") return new Response(null, { status: 405, headers: { allow: "GET, HEAD" } });
