@@ -4,6 +4,7 @@
  * callers see them. Both sides import this file; neither imports the other.
  */
 import type { PolicyError } from "../policies/errors.ts";
+import type { SigningAlgorithm, TrustBundle } from "./identity/bundle.ts";
 import type { OutlierConfig, EndpointReport } from "./outlier-detection.ts";
 
 /** JSON as it crosses Durable Object RPC (`unknown` does not: RPC types map it to never). */
@@ -40,6 +41,8 @@ export interface MeshSnapshot {
   /** Hash and build time of the policy files bundled with the deploy that seeded or last updated the store. */
   bundleHash: string;
   bundleBuiltAt: number;
+  /** The issuer's public keys (absent until the issuer first pushed them, and in older snapshots). */
+  trustBundle?: TrustBundle;
 }
 
 export const SNAPSHOT_KEY = "mesh/snapshot";
@@ -142,6 +145,8 @@ export interface ConfigStoreApi {
   audit(limit?: number, before?: number): Promise<AuditEntry[]>;
   snapshot(): Promise<MeshSnapshot>;
   publishRegistry(backend: string, endpoints: RegisteredEndpoint[], seq: number): Promise<boolean>;
+  /** Called by the Issuer when its keys change; a bundle of a lower spiffe_sequence than the one held is ignored. */
+  publishTrustBundle(bundle: TrustBundle): Promise<boolean>;
 }
 
 /** The mesh's one ConfigStore (control plane only: no request waits on it). */
@@ -223,3 +228,59 @@ export interface RateLimiterApi {
 /** One shard of a global rate-limit rule. */
 export const rateLimiterOf = (namespace: Namespace, name: string): RateLimiterApi =>
   namespace.get(namespace.idFromName(name)) as unknown as RateLimiterApi;
+
+// --- Issuer -----------------------------------------------------------------------------------
+
+export interface IssueRequest {
+  /** The SPIFFE ID the token names (`sub`), in the mesh's trust domain. */
+  subject: string;
+  /** The one audience (`aud`). */
+  audience: string;
+  /** At most MESH_TOKEN_LIFETIME_MS, which is also the default. */
+  lifetimeMs?: number;
+}
+
+export type IssueResult =
+  | { ok: true; token: string; expiresAt: number; kid: string }
+  | { ok: false; status: 400; reason: "invalid_request"; message: string };
+
+export interface SigningKeyInfo {
+  kid: string;
+  alg: SigningAlgorithm;
+  /** published: in the bundle, signing from activatesAt; signing: the one key that signs now; retired: published until publishedUntil. */
+  state: "published" | "signing" | "retired";
+  pinned: boolean;
+  createdAt: number;
+  activatesAt: number;
+  retiredAt: number | null;
+  publishedUntil: number | null;
+}
+
+export type RevokeResult =
+  | { ok: true; keys: SigningKeyInfo[] }
+  | { ok: false; status: 404 | 409; reason: "not_found" | "key_pinned"; message: string };
+
+export interface ExchangeRequest {
+  /** The workload's SPIFFE ID. */
+  subject: string;
+  /** Its bootstrap credential (common/identity/credentials.ts). */
+  credential: string;
+}
+
+export type ExchangeResult =
+  | { ok: true; token: string; expiresAt: number }
+  | { ok: false; status: 401; reason: "invalid_credential"; message: string };
+
+export interface IssuerApi {
+  /** The public keys as a SPIFFE bundle (JWK Set); makes the first key on first use. */
+  bundle(): Promise<TrustBundle>;
+  issue(request: IssueRequest): Promise<IssueResult>;
+  /** A workload token for the mesh (aud: the gateway) in exchange for a valid bootstrap credential. */
+  exchange(request: ExchangeRequest): Promise<ExchangeResult>;
+  keyInfo(): Promise<SigningKeyInfo[]>;
+  rotate(): Promise<SigningKeyInfo[]>;
+  revoke(kid: string): Promise<RevokeResult>;
+}
+
+/** The trust domain's one issuer (control plane only: no request waits on it in the steady state). */
+export const issuerOf = (namespace: Namespace): IssuerApi => namespace.get(namespace.idFromName("issuer")) as unknown as IssuerApi;

@@ -19,6 +19,7 @@ import { SnapshotPublisher } from "./publisher.ts";
 import type { ApplyRequest, ApplyResult, AuditEntry, Bundle, ConfigStoreApi, Json, MeshSnapshot, ObjectChange, RegisteredEndpoint, RollbackRequest, VersionSummary } from "../common/protocol.ts";
 import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
+import type { TrustBundle } from "../common/identity/bundle.ts";
 
 export interface ConfigStoreEnv {
   MESH_KV?: KVNamespace;
@@ -141,12 +142,21 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     return await this.publisher.changed();
   }
 
+  /** Called by the Issuer when its keys change; an older bundle (lower spiffe_sequence) never replaces a newer one. */
+  async publishTrustBundle(bundle: TrustBundle): Promise<boolean> {
+    const known = this.meta.get("trustBundle");
+    if (known && (JSON.parse(known) as TrustBundle).spiffe_sequence >= bundle.spiffe_sequence) return true;
+    this.meta.set("trustBundle", JSON.stringify(bundle));
+    return await this.publisher.changed();
+  }
+
   async snapshot(): Promise<MeshSnapshot> {
     return this.buildSnapshot();
   }
 
   private buildSnapshot(): MeshSnapshot {
     const row = this.versionRow(this.currentVersion());
+    const trustBundle = this.meta.get("trustBundle");
     const registry: Record<string, RegisteredEndpoint[]> = {};
     for (const entry of this.sql.exec<{ backend: string; endpoints: string }>("SELECT backend, endpoints FROM registry").toArray()) {
       const endpoints = JSON.parse(entry.endpoints) as RegisteredEndpoint[];
@@ -164,6 +174,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       publishedAt: Date.now(),
       bundleHash: this.meta.get("bundleHash") ?? "",
       bundleBuiltAt: this.meta.number("bundleBuiltAt"),
+      ...(trustBundle && { trustBundle: JSON.parse(trustBundle) as TrustBundle }),
     };
   }
 

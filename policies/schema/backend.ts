@@ -56,6 +56,20 @@ export const Registration = z.strictObject({
   allowedCIDRs: z.array(Cidr).max(64).optional(),
 });
 
+/**
+ * Who may call the backend, shaped after Istio's PeerAuthentication: STRICT takes only callers with a
+ * verified mesh identity (a workload token, or a Worker's service binding); PERMISSIVE (the default,
+ * as in Istio, for migration) verifies a token when one is sent and lets anonymous callers through;
+ * DISABLE verifies nothing. A token that is sent and fails verification is refused in both STRICT and
+ * PERMISSIVE.
+ */
+export const PEER_AUTHENTICATION_MODES = ["STRICT", "PERMISSIVE", "DISABLE"] as const;
+export type PeerAuthenticationMode = (typeof PEER_AUTHENTICATION_MODES)[number];
+
+export const PeerAuthentication = z.strictObject({
+  mode: z.enum(PEER_AUTHENTICATION_MODES).meta({ description: "STRICT: a verified mesh identity is required; PERMISSIVE: verified when present; DISABLE: not checked" }),
+});
+
 export const Backend = z.strictObject({
   apiVersion: z.literal("edgemesh.dev/v1alpha1"),
   kind: z.literal("Backend"),
@@ -70,6 +84,8 @@ export const Backend = z.strictObject({
       /** Static endpoints; [] when every endpoint registers at run time (admin API). */
       endpoints: z.array(Endpoint).max(256).optional(),
       registration: Registration.optional(),
+      /** Default PERMISSIVE. */
+      peerAuthentication: PeerAuthentication.optional(),
     })
     .superRefine((spec, ctx) => {
       if (!spec.worker === !spec.endpoints) {

@@ -53,7 +53,14 @@ export interface MeshOptions {
    * use it with one isolate (which also hosts the ConfigStore that writes to it).
    */
   kvScript?: string;
+  /**
+   * Worker callers bound to the gateway's `Mesh` entrypoint, each with the props its binding carries
+   * (its mesh identity); `fetchAs` sends a request through one. Their script forwards the request.
+   */
+  callers?: { name: string; props?: Record<string, unknown> }[];
 }
+
+const CALLER_SCRIPT = "export default { fetch(request, env) { return env.MESH.fetch(request); } };";
 
 const CONTROL_PLANE_CLASSES = { CONFIG_STORE: "ConfigStore", BACKEND_COORDINATOR: "BackendCoordinator", RATE_LIMITER: "RateLimiter" };
 
@@ -63,14 +70,18 @@ export class TestGateway {
   private constructor(private readonly mf: Miniflare) {}
 
   static async start(policies: unknown[], options: MeshOptions | WorkerBackend[] = {}): Promise<TestGateway> {
-    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript, kvScript } = Array.isArray(options) ? { workers: options } : options;
+    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript, kvScript, callers = [] } = Array.isArray(options) ? { workers: options } : options;
     let gateway: TestGateway | undefined;
     const pending: string[] = [];
     const onLine = (line: string) => (gateway ? gateway.onLine(line) : pending.push(line));
     // Isolate 0 hosts the Durable Objects (or the stand-in script does); every isolate binds the same ones.
     const host = controlPlaneScript ? "control-plane" : "gateway";
     const controlPlane = isolates > 0 && {
-      durableObjects: Object.fromEntries(Object.entries(CONTROL_PLANE_CLASSES).map(([binding, className]) => [binding, { className, scriptName: host, useSQLite: true }])),
+      durableObjects: {
+        ...Object.fromEntries(Object.entries(CONTROL_PLANE_CLASSES).map(([binding, className]) => [binding, { className, scriptName: host, useSQLite: true }])),
+        // The real Issuer always (the stand-in control planes do not replace it).
+        ISSUER: { className: "Issuer", scriptName: "gateway", useSQLite: true },
+      },
       ...(kvScript ? { wrappedBindings: { MESH_KV: { scriptName: "kv-wrapper" } } } : { kvNamespaces: { MESH_KV: "mesh-kv" } }),
     };
     const gatewayWorker = (name: string) => ({
@@ -93,6 +104,13 @@ export class TestGateway {
           : []),
         // A wrapped binding's module takes the compatibility date of the Worker it is bound into.
         ...(kvScript ? [{ name: "kv-wrapper", modules: true, script: kvScript }] : []),
+        ...callers.map((caller) => ({
+          name: `caller-${caller.name}`,
+          modules: true,
+          script: CALLER_SCRIPT,
+          compatibilityDate: COMPATIBILITY_DATE,
+          serviceBindings: { MESH: { name: "gateway", entrypoint: "Mesh", ...(caller.props && { props: caller.props }) } },
+        })),
         ...workers.map((worker) => ({
           name: `worker-${worker.binding}`,
           modules: true,
@@ -130,6 +148,13 @@ export class TestGateway {
     return worker.fetch(url, { redirect: "manual", ...init });
   }
 
+  /** Sends a request through a Worker caller (MeshOptions.callers), over its binding to the gateway's Mesh entrypoint. */
+  async fetchAs(caller: string, target: string, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+    const url = target.startsWith("http") ? target : `http://gw.test${target}`;
+    const worker = (await this.mf.getWorker(`caller-${caller}`)) as unknown as { fetch(url: string, init: unknown): Promise<Response> };
+    return worker.fetch(url, { redirect: "manual", ...init });
+  }
+
   /** The gateway's real HTTP address (isolate 0), for clients outside the test process. */
   async url(): Promise<string> {
     return (await this.mf.ready).origin;
@@ -146,7 +171,7 @@ export class TestGateway {
   }
 
   /** A Durable Object stub, straight from the runtime (to drive alarms in tests). */
-  async durableObject(binding: keyof typeof CONTROL_PLANE_CLASSES, name: string) {
+  async durableObject(binding: keyof typeof CONTROL_PLANE_CLASSES | "ISSUER", name: string) {
     type Stub = Record<string, (...args: unknown[]) => Promise<unknown>>;
     const namespace = (await this.mf.getDurableObjectNamespace(binding)) as unknown as { get(id: unknown): Stub; idFromName(name: string): unknown };
     return namespace.get(namespace.idFromName(name));

@@ -16,7 +16,9 @@ import type { TableSource } from "./control-plane/table-source.ts";
 import { MeshError, syntheticResponse } from "./errors.ts";
 import type { IsolateState } from "./isolate-state.ts";
 import type { OutcomeSink } from "./outcome.ts";
+import { authenticate } from "./stages/authenticate.ts";
 import { bufferBody } from "./stages/buffer-body.ts";
+import { callerToken } from "./stages/caller-token.ts";
 import { matchRoute } from "./stages/match-route.ts";
 import { mirror } from "./stages/mirror.ts";
 import { modifyRequest } from "./stages/modify-request.ts";
@@ -61,12 +63,14 @@ export function createGateway({ tables, isolate, sinks }: GatewayOptions): Hono<
     prepareUpstream(), //      hop-by-hop and mesh-internal headers out, forwarding and trace headers in;
     normalizePath(), //        match on the path the upstream will see;
     matchRoute(tables), //     host, then first match by Gateway API precedence (404 otherwise);
+    authenticate(isolate.identity), // the caller's mesh identity, as the backends' peerAuthentication asks (401);
     modifyResponse(), //       the rule's response headers, on every answer including errors;
     redirect(), //             RequestRedirect answers here, without a backend;
     modifyRequest(), //        URLRewrite and RequestHeaderModifier;
     mirror(callMirror), //     the copy goes out after the response, through the mirror stack;
     splitTraffic(), //         weighted choice of backendRef;
     rateLimit(isolate.limiters), // local and global limits of the route and backend (429);
+    callerToken(isolate.identity), // the mesh-signed token that tells the backend who calls;
     bufferBody(), //           keep the body when it may be sent again.
   );
   app.all("*", (c) =>

@@ -12,7 +12,12 @@ type OptionalBinding =
   | "RATINGS"
   | "ACCESS_LOG"
   | "CONFIG_POLL_INTERVAL_MS"
-  | "HEALTH_REPORT_INTERVAL_MS";
+  | "HEALTH_REPORT_INTERVAL_MS"
+  | "ISSUER"
+  | "MESH_TRUST_DOMAIN"
+  | "MESH_TOKEN_LIFETIME_MS"
+  | "MESH_KEY_ROTATION_MS"
+  | "MESH_KEY_PREPUBLISH_MS";
 
 /** The gateway's env: wrangler's generated `Env`, with what may be absent marked so. */
 export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env, OptionalBinding>> {
@@ -22,4 +27,6 @@ export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env
   ADMIN_TOKEN?: string;
   /** When set, the admin API answers only on this host; /admin on any other host goes to the mesh. */
   ADMIN_HOST?: string;
+  /** A private JWK pinning the issuer's signing key (local runs, tests): a wrangler secret. */
+  MESH_ISSUER_KEY?: string;
 }

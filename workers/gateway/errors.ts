@@ -9,6 +9,8 @@ import { REASON_HEADER } from "./mesh-headers.ts";
 
 export const REASONS = {
   invalid_request: 400,
+  // No verified mesh identity where the backend requires one, or a workload token that failed verification.
+  unauthenticated: 401,
   no_route: 404,
   no_backend: 500,
   internal_error: 500,

@@ -1,9 +1,11 @@
 /** The edgemesh gateway Worker: the mesh's request path, its admin API, and the control plane's Durable Objects. */
+import { WorkerEntrypoint } from "cloudflare:workers";
 import { createAdminApp } from "../admin/app.ts";
 import { createGateway } from "./app.ts";
 import { TableSource } from "./control-plane/table-source.ts";
 import type { GatewayEnv } from "./env.ts";
 import { reportHealth } from "./health/report.ts";
+import { identityEndpoint } from "./identity/endpoints.ts";
 import { createIsolateState } from "./isolate-state.ts";
 import { accessLog } from "./sinks/access-log.ts";
 import { normalizePathname } from "./stages/normalize-path.ts";
@@ -11,6 +13,7 @@ import { hostnameOf } from "./table/index.ts";
 
 export { BackendCoordinator } from "../../durable-objects/backend-coordinator.ts";
 export { ConfigStore } from "../../durable-objects/config-store.ts";
+export { Issuer } from "../../durable-objects/issuer.ts";
 export { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 
 // This isolate's state, made once here and handed to the gateway and the admin API.
@@ -50,9 +53,23 @@ function adminRequest(request: Request, adminHost: string | undefined): Request 
 /** Whether text[start, end) is /admin or below it. */
 const isAdminPath = (text: string, start: number, end: number) => text.startsWith("/admin", start) && (end === start + 6 || text[start + 6] === "/");
 
-export default {
-  fetch(request, env: GatewayEnv, ctx) {
-    const admin = adminRequest(request, env.ADMIN_HOST);
-    return admin ? adminApp.fetch(admin, env, ctx) : gateway.fetch(request, env, ctx);
-  },
-} satisfies ExportedHandler<GatewayEnv>;
+function handle(request: Request, env: GatewayEnv, ctx: ExecutionContext): Response | Promise<Response> {
+  const endpoint = identityEndpoint(request.url, env.ADMIN_HOST);
+  if (endpoint) return endpoint(request, env, isolate.identity);
+  const admin = adminRequest(request, env.ADMIN_HOST);
+  return admin ? adminApp.fetch(admin, env, ctx) : gateway.fetch(request, env, ctx);
+}
+
+export default { fetch: handle } satisfies ExportedHandler<GatewayEnv>;
+
+/**
+ * The gateway's door for Worker callers: a service binding to it (`entrypoint = "Mesh"`) with
+ * `props = { service = "productpage", namespace = "default" }` gives the caller that mesh identity
+ * (stages/authenticate.ts reads `ctx.props`). Props are set by the binding's configuration, so the
+ * identity needs no secret and the caller's code cannot change it. Everything else as the default entry.
+ */
+export class Mesh extends WorkerEntrypoint<GatewayEnv> {
+  override fetch(request: Request): Response | Promise<Response> {
+    return handle(request, this.env, this.ctx);
+  }
+}

@@ -4,6 +4,7 @@
  * passed to the gateway and the admin API, so no module keeps state of its own that others reach into.
  */
 import { HealthByBackend } from "./health/backend-health.ts";
+import { MeshIdentity } from "./identity/mesh-identity.ts";
 import { Limiters } from "./ratelimit/index.ts";
 import { BackendStates } from "./table/backend-state.ts";
 
@@ -11,10 +12,13 @@ export interface IsolateState {
   readonly backends: BackendStates;
   readonly health: HealthByBackend;
   readonly limiters: Limiters;
+  /** The trust bundle and the verified-token cache. */
+  readonly identity: MeshIdentity;
 }
 
 export const createIsolateState = (): IsolateState => ({
   backends: new BackendStates(),
   health: new HealthByBackend(),
   limiters: new Limiters(),
+  identity: new MeshIdentity(),
 });

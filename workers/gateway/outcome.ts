@@ -2,6 +2,7 @@
  * The one record each request yields. Metrics, logs, traces and the circuit breaker all read this and
  * nothing else, after the response has gone (`ctx.waitUntil`), so none of them is on the request path.
  */
+import type { Refusal } from "../../common/identity/reasons.ts";
 import type { AttemptResult } from "./attempt/classify.ts";
 import type { GatewayEnv } from "./env.ts";
 import type { Reason } from "./errors.ts";
@@ -43,6 +44,12 @@ export interface Outcome {
   latencyMs: number;
   retryBudgetExhausted: boolean;
   faults: ("delay" | "abort")[];
+  /**
+   * The caller (stages/authenticate.ts): its SPIFFE ID and whether a workload token or its service
+   * binding said so, or why its credential was refused. Absent for an anonymous caller, or where the
+   * backend's peerAuthentication is DISABLE and the caller came without a binding identity.
+   */
+  source?: { id: string; via: "token" | "binding" } | { refused: Refusal };
 }
 
 export type OutcomeSink = (outcome: Outcome, env: GatewayEnv) => void | Promise<void>;

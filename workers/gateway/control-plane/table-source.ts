@@ -108,6 +108,8 @@ export class TableSource {
       if (!snapshot || (snapshot.bundleHash !== seed.hash && seed.builtAt >= snapshot.bundleBuiltAt)) {
         if (await this.seedStore(env, seed)) snapshot = await read();
       }
+      // The trust bundle travels in the same snapshot, whatever the configuration version.
+      if (snapshot?.trustBundle) this.isolate.identity.takeBundle(snapshot.trustBundle);
       if (snapshot && snapshot.version !== 0 && !(this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion)) {
         this.loaded = compileSnapshot(snapshot, this.isolate);
       }

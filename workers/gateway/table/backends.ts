@@ -5,7 +5,7 @@
  */
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import { outlierConfig } from "../../../common/outlier-detection.ts";
-import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy } from "../../../policies/schema/index.ts";
+import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy, type PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import type { BackendHealth } from "../health/backend-health.ts";
 import type { Balancer, EndpointRuntime } from "../lb/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
@@ -24,6 +24,8 @@ export interface BackendRuntime {
   readonly retriesAvoidTried: boolean;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
+  /** Who may call it (stages/authenticate.ts); PERMISSIVE unless the Backend says otherwise. */
+  readonly peerAuthentication: PeerAuthenticationMode;
   /** Counters and budget, kept across table versions. */
   readonly state: BackendState;
 }
@@ -57,6 +59,7 @@ class CompiledBackend implements BackendRuntime {
   readonly retriesAvoidTried: boolean;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
+  readonly peerAuthentication: PeerAuthenticationMode;
   private built: Built | undefined;
 
   constructor(
@@ -72,6 +75,7 @@ class CompiledBackend implements BackendRuntime {
     const limits = policy?.circuitBreaker ?? DEFAULT_LIMITS;
     this.maxParallelRequests = limits.maxParallelRequests;
     this.maxParallelRetries = limits.maxParallelRetries;
+    this.peerAuthentication = backend.spec.peerAuthentication?.mode ?? "PERMISSIVE";
   }
 
   get state(): BackendState {

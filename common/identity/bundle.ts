@@ -1,0 +1,109 @@
+/**
+ * The trust bundle: the issuer's public keys as a JWK Set with the SPIFFE bundle fields
+ * (`spiffe_sequence`, `spiffe_refresh_hint`), and the verifier's view of it, a KeySet that imports
+ * each key once. Only public ES256 (EC P-256) and EdDSA (Ed25519) keys are taken: a key with private
+ * parts, another type, or an `alg` that does not fit its type is left out, so no token can be checked
+ * with a key of the wrong kind (key confusion).
+ */
+import { importJWK } from "jose";
+
+/** A public key as the bundle carries it. */
+export interface BundleKey {
+  kty: "EC" | "OKP";
+  crv: "P-256" | "Ed25519";
+  x: string;
+  y?: string;
+  kid: string;
+  alg: SigningAlgorithm;
+  /** SPIFFE: "jwt-svid" for keys that sign JWT-SVIDs. */
+  use: "jwt-svid";
+}
+
+/** A JWK Set as the SPIFFE trust domain bundle format has it. */
+export interface TrustBundle {
+  keys: BundleKey[];
+  /** Grows with every change; a verifier never replaces a bundle with one of a lower sequence. */
+  spiffe_sequence: number;
+  /** Seconds: how often a verifier that fetches the bundle should fetch it again. */
+  spiffe_refresh_hint: number;
+}
+
+export const ALGORITHMS = ["ES256", "EdDSA"] as const;
+export type SigningAlgorithm = (typeof ALGORITHMS)[number];
+
+/** Key ids are lookup keys, nothing more; this keeps them short and inert (no paths, quotes, URLs). */
+export const KID = /^[A-Za-z0-9_-]{1,128}$/;
+
+const CURVE_OF: Record<SigningAlgorithm, { kty: string; crv: string }> = { ES256: { kty: "EC", crv: "P-256" }, EdDSA: { kty: "OKP", crv: "Ed25519" } };
+
+/** The key if it is a usable public signing key of an allowed algorithm, else undefined. */
+export function bundleKeyOf(value: unknown): BundleKey | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const jwk = value as Record<string, unknown>;
+  const alg = jwk.alg as SigningAlgorithm;
+  const curve = CURVE_OF[alg];
+  if (!ALGORITHMS.includes(alg) || !curve || jwk.kty !== curve.kty || jwk.crv !== curve.crv) return undefined;
+  if (typeof jwk.kid !== "string" || !KID.test(jwk.kid) || typeof jwk.x !== "string") return undefined;
+  if ("d" in jwk || (jwk.use !== undefined && jwk.use !== "jwt-svid")) return undefined;
+  if (jwk.kty === "EC" ? typeof jwk.y !== "string" : jwk.y !== undefined) return undefined;
+  const key: BundleKey = { kty: curve.kty as BundleKey["kty"], crv: curve.crv as BundleKey["crv"], x: jwk.x, kid: jwk.kid, alg, use: "jwt-svid" };
+  if (jwk.kty === "EC") key.y = jwk.y as string;
+  return key;
+}
+
+interface Entry {
+  readonly key: BundleKey;
+  /** Imported on first use: a bundle of keys nobody presents costs no imports. */
+  imported?: Promise<CryptoKey>;
+}
+
+/**
+ * The keys a verifier trusts now. `version` changes with every accepted update, so a cached
+ * verification can tell whether its key may have gone (revocation) without a lookup per request.
+ */
+export class KeySet {
+  private entries = new Map<string, Entry>();
+  private sequence = -1;
+  version = 0;
+
+  /** Takes a newer bundle (by spiffe_sequence); an older or equal one is ignored. Whether it was taken. */
+  update(bundle: TrustBundle): boolean {
+    if (!(bundle.spiffe_sequence > this.sequence)) return false;
+    const next = new Map<string, Entry>();
+    for (const value of bundle.keys) {
+      const key = bundleKeyOf(value);
+      if (!key) continue;
+      const known = this.entries.get(key.kid);
+      // A kid names one key: an entry is reused only when its key material is the same.
+      next.set(key.kid, known && known.key.x === key.x && known.key.y === key.y && known.key.alg === key.alg ? known : { key });
+    }
+    this.entries = next;
+    this.sequence = bundle.spiffe_sequence;
+    this.version++;
+    return true;
+  }
+
+  get currentSequence(): number {
+    return this.sequence;
+  }
+
+  has(kid: string): boolean {
+    return this.entries.has(kid);
+  }
+
+  get(kid: string): { key: BundleKey; cryptoKey: () => Promise<CryptoKey> } | undefined {
+    const entry = this.entries.get(kid);
+    if (!entry) return undefined;
+    return {
+      key: entry.key,
+      cryptoKey: () => {
+        if (!entry.imported) {
+          entry.imported = importJWK({ ...entry.key }, entry.key.alg) as Promise<CryptoKey>;
+          // A failed import is not kept: the next token tries again.
+          entry.imported.catch(() => (entry.imported = undefined));
+        }
+        return entry.imported;
+      },
+    };
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Verifies workload tokens (JWT-SVIDs) for one audience, as both the gateway and the client module
+ * do. The profile, strictly: ES256 or EdDSA only (never `none`, never HS*: a public key is never an
+ * HMAC secret); a header of alg, kid and typ only; exact `iss` and one `aud`; `exp`, `iat` and `sub`
+ * required, `sub` a SPIFFE ID of the trust domain; a stated clock skew; `iat` in the future and
+ * lifetimes over the maximum refused (decode checks in token.ts come first).
+ *
+ * A verified token is cached until it expires (bounded LRU), so the steady state pays a map lookup,
+ * not a signature check; a cached result is dropped once its key leaves the bundle (rotation or
+ * revocation). An unknown kid triggers at most one bundle refresh per interval, shared by the
+ * requests that wait for it.
+ */
+import { compactVerify } from "jose";
+import { LruMap } from "../lru.ts";
+import { KeySet } from "./bundle.ts";
+import { REFUSALS, type Refusal } from "./reasons.ts";
+import { parseSpiffeId, type SpiffeId } from "./spiffe-id.ts";
+import { decodeToken, type DecodedToken } from "./token.ts";
+
+/** Envoy's jwt_authn default (`clock_skew_seconds`). */
+export const DEFAULT_CLOCK_SKEW_S = 60;
+/** The longest lifetime (exp - iat) accepted; the mesh issues 5-minute tokens by default. */
+export const DEFAULT_MAX_LIFETIME_S = 3600;
+const DEFAULT_CACHE_SIZE = 10_000;
+const DEFAULT_REFRESH_INTERVAL_MS = 10_000;
+
+export interface VerifierOptions {
+  /** Exact `iss`. */
+  issuer: string;
+  /** Exact `aud` (the only audience the token may name). */
+  audience: string;
+  /** `sub` must be a SPIFFE ID in this trust domain. */
+  trustDomain: string;
+  clockSkewS?: number;
+  maxLifetimeS?: number;
+  cacheSize?: number;
+  /** Fetches a newer bundle into `keys`, on an unknown kid; should bound its own time. */
+  refresh?: () => Promise<void>;
+  refreshIntervalMs?: number;
+  /** The clock, epoch ms (tests move it). */
+  now?: () => number;
+}
+
+export interface VerifiedToken {
+  readonly subject: SpiffeId;
+  /** Epoch ms after which the token is no longer accepted (exp plus the skew). */
+  readonly acceptedUntil: number;
+  readonly jti: string | undefined;
+  readonly kid: string;
+}
+
+export type Verification = { ok: true; token: VerifiedToken } | { ok: false; reason: Refusal; message: string };
+
+interface Cached {
+  token: VerifiedToken;
+  keysVersion: number;
+}
+
+export const refusal = (reason: Refusal, detail?: string): Verification => ({
+  ok: false,
+  reason,
+  message: detail ? `${REFUSALS[reason]} (${detail})` : REFUSALS[reason],
+});
+
+export class Verifier {
+  readonly keys: KeySet;
+  private readonly cache: LruMap<string, Cached>;
+  private readonly skewMs: number;
+  private readonly maxLifetimeS: number;
+  private readonly now: () => number;
+  private refreshing: Promise<void> | undefined;
+  private lastRefreshAt = -Infinity;
+
+  constructor(
+    private readonly options: VerifierOptions,
+    keys = new KeySet(),
+  ) {
+    this.keys = keys;
+    this.cache = new LruMap(options.cacheSize ?? DEFAULT_CACHE_SIZE);
+    this.skewMs = (options.clockSkewS ?? DEFAULT_CLOCK_SKEW_S) * 1000;
+    this.maxLifetimeS = options.maxLifetimeS ?? DEFAULT_MAX_LIFETIME_S;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A cached verification, synchronously: the hot path awaits nothing when the token was seen before. */
+  cached(token: string): Verification | undefined {
+    const hit = this.cache.get(token);
+    if (!hit) return undefined;
+    if (this.now() >= hit.token.acceptedUntil) return undefined;
+    if (hit.keysVersion !== this.keys.version) {
+      // The bundle changed since: the token's key may have been revoked or rotated out.
+      if (!this.keys.has(hit.token.kid)) return undefined;
+      hit.keysVersion = this.keys.version;
+    }
+    return { ok: true, token: hit.token };
+  }
+
+  async verify(token: string): Promise<Verification> {
+    const cached = this.cached(token);
+    if (cached) return cached;
+    const decoded = decodeToken(token);
+    if (!decoded.ok) return refusal(decoded.reason, decoded.detail);
+    const claims = this.checkClaims(decoded.token);
+    if (!claims.ok) return claims;
+    const signed = await this.checkSignature(token, decoded.token);
+    if (signed) return signed;
+    this.cache.set(token, { token: claims.token, keysVersion: this.keys.version });
+    return claims;
+  }
+
+  private checkClaims({ payload, kid }: DecodedToken): Verification {
+    const { iss, aud, sub, exp, iat, nbf, jti } = payload;
+    for (const [name, value] of [["iss", iss], ["aud", aud], ["sub", sub], ["exp", exp], ["iat", iat]] as const) {
+      if (value === undefined) return refusal("missing_claim", name);
+    }
+    if (typeof iss !== "string") return refusal("invalid_claim", "iss");
+    if (typeof sub !== "string") return refusal("invalid_claim", "sub");
+    if (!isNumericDate(exp)) return refusal("invalid_claim", "exp");
+    if (!isNumericDate(iat)) return refusal("invalid_claim", "iat");
+    if (nbf !== undefined && !isNumericDate(nbf)) return refusal("invalid_claim", "nbf");
+    if (jti !== undefined && typeof jti !== "string") return refusal("invalid_claim", "jti");
+    if (typeof aud !== "string" && !Array.isArray(aud)) return refusal("invalid_claim", "aud");
+    if (iss !== this.options.issuer) return refusal("wrong_issuer");
+    // JWT-SVID: one audience. An array is accepted only when it names exactly the expected one.
+    const audience = typeof aud === "string" ? aud : aud.length === 1 ? aud[0] : undefined;
+    if (audience !== this.options.audience) return refusal("wrong_audience", Array.isArray(aud) && aud.length > 1 ? "more than one audience" : undefined);
+    const subject = parseSpiffeId(sub);
+    if (!subject || subject.trustDomain !== this.options.trustDomain) return refusal("invalid_subject");
+    const now = this.now();
+    if (exp * 1000 + this.skewMs <= now) return refusal("expired");
+    if (iat * 1000 - this.skewMs > now) return refusal("issued_in_future");
+    if (nbf !== undefined && nbf * 1000 - this.skewMs > now) return refusal("not_yet_valid");
+    if (exp <= iat) return refusal("invalid_claim", "exp is not after iat");
+    if (exp - iat > this.maxLifetimeS) return refusal("lifetime_too_long", `at most ${this.maxLifetimeS} s`);
+    return { ok: true, token: { subject, acceptedUntil: exp * 1000 + this.skewMs, jti, kid } };
+  }
+
+  /** Undefined when the signature verifies with the bundle's key of that kid. */
+  private async checkSignature(token: string, decoded: DecodedToken): Promise<Verification | undefined> {
+    let entry = this.keys.get(decoded.kid);
+    if (!entry && (await this.refreshOnce())) entry = this.keys.get(decoded.kid);
+    if (!entry) return refusal("unknown_kid");
+    if (entry.key.alg !== decoded.alg) return refusal("key_mismatch");
+    const { signature } = decoded;
+    // Both algorithms sign with 64 raw bytes (ES256: r || s). For ECDSA, r = 0 or s = 0 is never
+    // valid: refused before WebCrypto sees it (CVE-2022-21449 accepted r = s = 0 in Java).
+    if (signature.length !== 64) return refusal("bad_signature", "wrong length");
+    if (decoded.alg === "ES256" && (isZero(signature, 0, 32) || isZero(signature, 32, 64))) return refusal("bad_signature", "r or s is zero");
+    try {
+      await compactVerify(token, await entry.cryptoKey(), { algorithms: [decoded.alg] });
+    } catch {
+      return refusal("bad_signature");
+    }
+    return undefined;
+  }
+
+  /** One refresh at a time and at most one per interval; whether one ran (so a second lookup may find the kid). */
+  private async refreshOnce(): Promise<boolean> {
+    const refresh = this.options.refresh;
+    if (!refresh) return false;
+    if (!this.refreshing) {
+      const now = this.now();
+      if (now - this.lastRefreshAt < (this.options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS)) return false;
+      this.lastRefreshAt = now;
+      this.refreshing = refresh()
+        .catch(() => undefined)
+        .finally(() => (this.refreshing = undefined));
+    }
+    await this.refreshing;
+    return true;
+  }
+}
+
+const isNumericDate = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && value >= 0;
+
+function isZero(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] !== 0) return false;
+  return true;
+}

@@ -1,0 +1,285 @@
+/**
+ * Issuer: the mesh's certificate authority, in JWT form. One Durable Object per trust domain
+ * (`issuer`), control plane only: it signs workload tokens (JWT-SVIDs) and owns the signing keys,
+ * and the public keys reach gateways through the ConfigStore's snapshot, never by a request calling it.
+ *
+ * Key lifecycle, driven by `advance` (run by every call and by the alarm, so it is due-time based and
+ * safe to run twice or late):
+ *  - the next key is made and published MESH_KEY_PREPUBLISH_MS before it starts signing, so every
+ *    verifier has it before the first token it signs (Istio's CA publishes a new root the same way);
+ *  - it signs for MESH_KEY_ROTATION_MS, then the next key takes over;
+ *  - a retired key stays published until every token it signed has expired (plus the clock skew);
+ *  - `revoke` deletes a key at once; if it was signing, the published next key (or a new one) signs
+ *    from that moment.
+ * MESH_ISSUER_KEY (a private JWK, a secret) pins the signing key for local runs and tests: no rotation.
+ * The alarm is set only while something is due (a key to publish, activate or drop, a push to retry).
+ */
+import { DurableObject } from "cloudflare:workers";
+import { SignJWT } from "jose";
+import type { TrustBundle } from "../common/identity/bundle.ts";
+import { identityConfig, type IdentityConfig, type IdentityEnv } from "../common/identity/config.ts";
+import { credentialMatches, parseCredentials } from "../common/identity/credentials.ts";
+import { REFUSALS } from "../common/identity/reasons.ts";
+import { parseSpiffeId } from "../common/identity/spiffe-id.ts";
+import { configStoreOf, type ExchangeRequest, type ExchangeResult, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
+import { MetaTable } from "./meta.ts";
+import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
+import { signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
+
+export interface IssuerEnv extends IdentityEnv {
+  CONFIG_STORE?: Namespace;
+  /** A private JWK (ES256 or EdDSA) that pins the signing key: `wrangler secret put MESH_ISSUER_KEY`. */
+  MESH_ISSUER_KEY?: string;
+  /** HTTP origins' bootstrap credentials, hashed: `{ "<SPIFFE ID>": "sha256:<hex>" }` (a secret). */
+  MESH_WORKLOAD_CREDENTIALS?: string;
+}
+
+const RETRY_PUSH_MS = 5_000;
+const MAX_AUDIENCE_LENGTH = 2048;
+
+export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
+  private readonly meta: MetaTable;
+  private readonly keys: SigningKeys;
+  private readonly config: IdentityConfig | Error;
+  private readonly pinned: Promise<PrivateKey> | undefined;
+  private readonly signers = new Map<string, Promise<CryptoKey>>();
+  private credentials: Map<string, string> | undefined;
+  /** Calls that change keys run one at a time (key generation awaits, and calls interleave at awaits). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: IssuerEnv) {
+    super(ctx, env);
+    this.meta = new MetaTable(ctx.storage.sql);
+    this.keys = new SigningKeys(ctx.storage.sql);
+    this.config = attempt(() => identityConfig(env));
+    this.pinned = env.MESH_ISSUER_KEY ? pinnedKey(env.MESH_ISSUER_KEY) : undefined;
+    this.pinned?.catch(() => undefined);
+  }
+
+  async bundle(): Promise<TrustBundle> {
+    await this.serially((config) => this.advance(config, Date.now()));
+    // The ConfigStore gets the change in the background: a caller never waits on it.
+    this.ctx.waitUntil(this.push());
+    return this.currentBundle();
+  }
+
+  async issue(request: IssueRequest): Promise<IssueResult> {
+    const config = this.settings();
+    const subject = parseSpiffeId(request.subject);
+    if (!subject || subject.trustDomain !== config.trustDomain) return invalid(`subject must be a SPIFFE ID spiffe://${config.trustDomain}/ns/<namespace>/sa/<service>`);
+    const { audience } = request;
+    if (typeof audience !== "string" || !audience || audience.length > MAX_AUDIENCE_LENGTH || /[\u0000-\u001f\u007f]/.test(audience)) {
+      return invalid(`audience must be a non-empty string of at most ${MAX_AUDIENCE_LENGTH} characters without control characters`);
+    }
+    const lifetimeMs = request.lifetimeMs ?? config.tokenLifetimeMs;
+    if (!Number.isInteger(lifetimeMs) || lifetimeMs < 1000 || lifetimeMs > config.tokenLifetimeMs) return invalid(`lifetimeMs must be from 1000 to ${config.tokenLifetimeMs}`);
+    const result = await this.serially(async () => {
+      const now = Date.now();
+      await this.advance(config, now);
+      const signer = this.signer(now);
+      if (!signer) throw new Error("no signing key");
+      const iat = Math.floor(now / 1000);
+      const exp = iat + Math.floor(lifetimeMs / 1000);
+      const token = await new SignJWT({ jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: "JWT" })
+        .setIssuer(config.issuer)
+        .setSubject(subject.id)
+        .setAudience(audience)
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .sign(await this.cryptoKey(signer));
+      this.keys.signed(signer.kid, exp * 1000);
+      return { ok: true as const, token, expiresAt: exp * 1000, kid: signer.kid };
+    });
+    this.ctx.waitUntil(this.push());
+    return result;
+  }
+
+  /**
+   * A token for the mesh (aud: the gateway) for a workload that proves itself with its bootstrap
+   * credential. Unknown service, wrong secret, too short a secret: one answer, so a caller learns
+   * nothing about which services have credentials.
+   */
+  async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
+    const config = this.settings();
+    this.credentials ??= parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS);
+    const { subject, credential } = request;
+    const stored = typeof subject === "string" ? this.credentials.get(subject) : undefined;
+    if (typeof credential !== "string" || !(await credentialMatches(credential, stored))) {
+      return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${REFUSALS.invalid_credential}` };
+    }
+    const issued = await this.issue({ subject, audience: config.gatewayId });
+    if (!issued.ok) return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${issued.message}` };
+    return { ok: true, token: issued.token, expiresAt: issued.expiresAt };
+  }
+
+  async keyInfo(): Promise<SigningKeyInfo[]> {
+    return this.describe(Date.now());
+  }
+
+  /** Publishes the next key now, to sign once MESH_KEY_PREPUBLISH_MS has passed (no-op if one is waiting). */
+  async rotate(): Promise<SigningKeyInfo[]> {
+    await this.serially(async (config) => {
+      if (this.pinned) return;
+      const now = Date.now();
+      await this.advance(config, now);
+      if (!this.keys.all().some((row) => row.retired_at === null && row.activates_at > now)) this.keys.insert(await generateKey(), now, now + config.prepublishMs);
+      await this.settle(config, now);
+    });
+    await this.push();
+    return this.describe(Date.now());
+  }
+
+  /** Removes a key from the bundle at once; a signing key is replaced by a new one that signs at once. */
+  async revoke(kid: string): Promise<RevokeResult> {
+    const result = await this.serially(async (config): Promise<RevokeResult> => {
+      const now = Date.now();
+      await this.advance(config, now);
+      const row = this.keys.all().find((candidate) => candidate.kid === kid);
+      if (!row) return { ok: false, status: 404, reason: "not_found", message: `no published key has kid ${JSON.stringify(kid)}` };
+      if (row.pinned && this.pinned) return { ok: false, status: 409, reason: "key_pinned", message: "this key is pinned by MESH_ISSUER_KEY: replace that secret to change it" };
+      const signing = this.signer(now)?.kid === kid;
+      this.keys.remove(kid);
+      this.signers.delete(kid);
+      if (signing) {
+        // The next key, if one is published already, signs at once: verifiers have it. Otherwise a new
+        // key must sign unannounced; verifiers learn it by the snapshot or an unknown-kid refresh.
+        const next = this.keys.all().find((candidate) => candidate.retired_at === null && candidate.activates_at > now);
+        if (next) this.keys.activate(next.kid, now);
+        else this.keys.insert(await generateKey(), now, now);
+      }
+      await this.settle(config, now);
+      console.log(JSON.stringify({ level: "warn", message: "signing key revoked", kid, wasSigning: signing }));
+      return { ok: true, keys: this.describe(now) };
+    });
+    await this.push();
+    return result;
+  }
+
+  override async alarm(): Promise<void> {
+    await this.serially((config) => this.advance(config, Date.now()));
+    await this.push();
+  }
+
+  /** Moves every key to the state its due times give it at `now`, then publishes and schedules. */
+  private async advance(config: IdentityConfig, now: number): Promise<void> {
+    const pin = this.pinned && (await this.pinned);
+    let rows = this.keys.all();
+    if (pin && !rows.some((row) => row.kid === pin.kid)) this.keys.insert(pin, now, now, true);
+    // Any other key stops signing: the pin's, or (once the pin is gone) the formerly pinned one's.
+    for (const row of rows) if (row.retired_at === null && (pin ? row.kid !== pin.kid : row.pinned)) this.keys.retire(row.kid, now);
+    rows = this.keys.all();
+    const due = rows.filter((row) => row.retired_at === null && row.activates_at <= now);
+    // The newest due key signs; older ones retire at the moment it took over.
+    for (const row of due.slice(0, -1)) this.keys.retire(row.kid, due.at(-1)!.activates_at);
+    const signer = due.at(-1);
+    if (!pin) {
+      const waiting = rows.some((row) => row.retired_at === null && row.activates_at > now);
+      if (!signer && !waiting) this.keys.insert(await generateKey(), now, now);
+      else if (signer && !waiting && now >= signer.activates_at + config.rotationMs - config.prepublishMs) {
+        this.keys.insert(await generateKey(), now, Math.max(signer.activates_at + config.rotationMs, now + config.prepublishMs));
+      }
+    }
+    for (const row of this.keys.all()) if (row.retired_at !== null && publishedUntil(row, config) <= now) this.keys.remove(row.kid);
+    await this.settle(config, now);
+  }
+
+  /** Numbers a changed key set (spiffe_sequence) and sets the alarm to the next due time (or a push retry). */
+  private async settle(config: IdentityConfig, now: number, retryPush = false): Promise<void> {
+    const rows = this.keys.all();
+    const kids = rows.map((row) => row.kid).join(",");
+    if (kids !== this.meta.get("bundleKids")) {
+      this.meta.set("bundleKids", kids);
+      this.meta.set("sequence", this.meta.number("sequence") + 1);
+    }
+    const due: number[] = [];
+    for (const row of rows) {
+      if (row.retired_at !== null) due.push(publishedUntil(row, config));
+      else if (row.activates_at > now) due.push(row.activates_at);
+    }
+    const signer = this.signer(now);
+    if (!this.pinned && signer && !rows.some((row) => row.retired_at === null && row.activates_at > now)) due.push(signer.activates_at + config.rotationMs - config.prepublishMs);
+    if (retryPush) due.push(now + RETRY_PUSH_MS);
+    const next = due.length ? Math.max(now + 1, Math.min(...due)) : undefined;
+    if (next === undefined) await this.ctx.storage.deleteAlarm();
+    else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Sends the bundle to the ConfigStore when it has changed since the last send; the alarm retries a failure. */
+  private async push(): Promise<void> {
+    const store = this.env.CONFIG_STORE;
+    const sequence = this.meta.number("sequence");
+    if (!store || !this.pushBehind) return;
+    try {
+      await configStoreOf(store).publishTrustBundle(this.currentBundle());
+      if (sequence > this.meta.number("pushed")) this.meta.set("pushed", sequence);
+    } catch (error) {
+      console.error(JSON.stringify({ level: "error", message: "trust bundle push failed; the alarm retries it", error: String(error) }));
+      await this.serially((config) => this.settle(config, Date.now(), true));
+    }
+  }
+
+  private get pushBehind(): boolean {
+    return Boolean(this.env.CONFIG_STORE) && this.meta.number("pushed") < this.meta.number("sequence");
+  }
+
+  private currentBundle(): TrustBundle {
+    const config = this.settings();
+    return {
+      keys: this.keys.all().map((row) => JSON.parse(row.public_jwk)),
+      spiffe_sequence: this.meta.number("sequence"),
+      // Verifiers that fetch the bundle must see a new key before it signs: twice per pre-publication.
+      spiffe_refresh_hint: Math.max(1, Math.round(config.prepublishMs / 2000)),
+    };
+  }
+
+  private signer(now: number): KeyRow | undefined {
+    return this.keys.all().filter((row) => row.retired_at === null && row.activates_at <= now).at(-1);
+  }
+
+  private cryptoKey(row: KeyRow): Promise<CryptoKey> {
+    let key = this.signers.get(row.kid);
+    if (!key) this.signers.set(row.kid, (key = signingKeyOf(row)));
+    return key;
+  }
+
+  private describe(now: number): SigningKeyInfo[] {
+    const config = this.settings();
+    const signing = this.signer(now)?.kid;
+    return this.keys.all().map((row) => ({
+      kid: row.kid,
+      alg: row.alg,
+      state: row.kid === signing ? "signing" : row.retired_at === null ? "published" : "retired",
+      pinned: row.pinned === 1,
+      createdAt: row.created_at,
+      activatesAt: row.activates_at,
+      retiredAt: row.retired_at,
+      publishedUntil: row.retired_at === null ? null : publishedUntil(row, config),
+    }));
+  }
+
+  private settings(): IdentityConfig {
+    if (this.config instanceof Error) throw this.config;
+    return this.config;
+  }
+
+  private serially<T>(run: (config: IdentityConfig) => Promise<T>): Promise<T> {
+    const config = this.settings();
+    const next = this.queue.then(() => run(config));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** Until when a retired key stays in the bundle: its last token's expiry plus the verifiers' skew. */
+const publishedUntil = (row: KeyRow, config: IdentityConfig) => Math.max(row.last_exp, row.retired_at ?? 0) + config.clockSkewMs;
+
+const invalid = (message: string): IssueResult => ({ ok: false, status: 400, reason: "invalid_request", message });
+
+function attempt<T>(make: () => T): T | Error {
+  try {
+    return make();
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The issuer's signing keys in its SQLite storage, and the non-extractable CryptoKeys it signs with.
+ *
+ * Why the private key is stored as a JWK: a CryptoKey made non-extractable cannot be persisted (it
+ * cannot be exported, and Durable Object storage holds only what serializes), and a key that lived
+ * only in memory would be lost with the object, forcing an unannounced rotation at every restart.
+ * So a key is generated extractable once, its private JWK stored in the object's storage (which the
+ * platform encrypts at rest and only this object reads), and signing uses a non-extractable
+ * CryptoKey imported from it: nothing in memory can export the key, and no RPC method returns it.
+ */
+import { importJWK, type JWK } from "jose";
+import type { SigningAlgorithm } from "../common/identity/bundle.ts";
+import type { PrivateKey } from "../common/identity/private-key.ts";
+
+export type KeyRow = {
+  kid: string;
+  alg: SigningAlgorithm;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: number;
+  /** When it signs from. A key is published (in the bundle) from its creation. */
+  activates_at: number;
+  /** When a newer key took over; null while it is the signing key or waiting to be. */
+  retired_at: number | null;
+  /** The latest `exp` of any token it signed: it stays published until then plus the clock skew. */
+  last_exp: number;
+  /** 1 for the key MESH_ISSUER_KEY pins. */
+  pinned: number;
+};
+
+export class SigningKeys {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS signing_keys (
+      kid TEXT PRIMARY KEY, alg TEXT NOT NULL, private_jwk TEXT NOT NULL, public_jwk TEXT NOT NULL,
+      created_at INTEGER NOT NULL, activates_at INTEGER NOT NULL, retired_at INTEGER,
+      last_exp INTEGER NOT NULL DEFAULT 0, pinned INTEGER NOT NULL DEFAULT 0)`);
+  }
+
+  /** Every stored key, oldest activation first. */
+  all(): KeyRow[] {
+    return this.sql.exec<KeyRow>("SELECT * FROM signing_keys ORDER BY activates_at, created_at").toArray();
+  }
+
+  insert(key: PrivateKey, now: number, activatesAt: number, pinned = false): void {
+    this.sql.exec(
+      "INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, last_exp, pinned) VALUES (?, ?, ?, ?, ?, ?, NULL, 0, ?)",
+      key.kid, key.alg, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), now, activatesAt, pinned ? 1 : 0,
+    );
+  }
+
+  activate(kid: string, at: number): void {
+    this.sql.exec("UPDATE signing_keys SET activates_at = ? WHERE kid = ?", at, kid);
+  }
+
+  retire(kid: string, at: number): void {
+    this.sql.exec("UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL", at, kid);
+  }
+
+  signed(kid: string, exp: number): void {
+    this.sql.exec("UPDATE signing_keys SET last_exp = MAX(last_exp, ?) WHERE kid = ?", exp, kid);
+  }
+
+  /** Deletes a key, private part and all. */
+  remove(kid: string): void {
+    this.sql.exec("DELETE FROM signing_keys WHERE kid = ?", kid);
+  }
+}
+
+/** A non-extractable signing key from a stored private JWK. */
+export const signingKeyOf = (row: KeyRow) => importJWK(JSON.parse(row.private_jwk) as JWK, row.alg, { extractable: false }) as Promise<CryptoKey>;

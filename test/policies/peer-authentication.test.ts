@@ -1,0 +1,37 @@
+/** Backend.spec.peerAuthentication: the modes it takes and the exact error text for what it does not. */
+import { describe, expect, it } from "vitest";
+import { formatError } from "../../policies/errors.ts";
+import { parsePolicySet } from "../../policies/policy-set.ts";
+import { loadYaml } from "../../policies/yaml.ts";
+
+const backendWith = (peerAuthentication: string) => `apiVersion: edgemesh.dev/v1alpha1
+kind: Backend
+metadata: { name: details }
+spec:
+  endpoints: [{ url: "http://127.0.0.1:9101" }]
+  peerAuthentication: ${peerAuthentication}
+`;
+
+function errorsOf(yaml: string): string[] {
+  const loaded = loadYaml("backends.yaml", yaml);
+  const result = parsePolicySet(loaded.documents);
+  return [...loaded.errors, ...(result.ok ? [] : result.errors)].map(formatError);
+}
+
+describe("peerAuthentication", () => {
+  it("takes STRICT, PERMISSIVE and DISABLE", () => {
+    for (const mode of ["STRICT", "PERMISSIVE", "DISABLE"]) expect(errorsOf(backendWith(`{ mode: ${mode} }`))).toEqual([]);
+  });
+
+  it("names the field and what it expects", () => {
+    expect(errorsOf(backendWith("{ mode: strict }"))).toEqual([
+      'backends.yaml:6:31: Backend/details spec.peerAuthentication.mode: must be one of "STRICT", "PERMISSIVE", "DISABLE"',
+    ]);
+    expect(errorsOf(backendWith("{}"))).toEqual([
+      'backends.yaml:6:23: Backend/details spec.peerAuthentication.mode: must be one of "STRICT", "PERMISSIVE", "DISABLE"',
+    ]);
+    expect(errorsOf(backendWith("{ mode: STRICT, mtls: { mode: STRICT } }"))).toEqual([
+      "backends.yaml:6:45: Backend/details spec.peerAuthentication.mtls: is not a known field",
+    ]);
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * Who is calling, as the destination's peerAuthentication mode asks (Istio's PeerAuthentication): a
+ * Worker by the `props` of its service binding to the gateway (set by whoever deploys the binding,
+ * not by the caller's code), an HTTP origin by a workload token in `edgemesh-workload-token`
+ * (verified, cached until it expires). STRICT requires one of them, PERMISSIVE checks a token when
+ * one is sent, DISABLE checks nothing. A rule that splits over several backends takes the strictest
+ * mode among them, so whether a request is let in never depends on the weighted draw. Refusals are
+ * 401 `unauthenticated`, the refusal code in the message and in WWW-Authenticate. The token is this
+ * hop's credential and is never forwarded upstream, whatever the mode; nor is a client's copy of
+ * the mesh's own caller token.
+ */
+import { createMiddleware } from "hono/factory";
+import { REFUSALS, type Refusal } from "../../../common/identity/reasons.ts";
+import { CALLER_TOKEN_HEADER, requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
+import type { PeerAuthenticationMode } from "../../../policies/schema/index.ts";
+import type { MeshEnv } from "../context.ts";
+import { MeshError } from "../errors.ts";
+import type { MeshIdentity } from "../identity/mesh-identity.ts";
+import type { CompiledRule } from "../table/index.ts";
+
+const STRICTNESS: Record<PeerAuthenticationMode, number> = { DISABLE: 0, PERMISSIVE: 1, STRICT: 2 };
+
+/** The strictest mode among the rule's backends; a rule without backends (a redirect) is PERMISSIVE. */
+function modeOf(rule: CompiledRule): PeerAuthenticationMode {
+  let mode: PeerAuthenticationMode = rule.targets.length ? "DISABLE" : "PERMISSIVE";
+  for (const target of rule.targets) if (STRICTNESS[target.backend.peerAuthentication] > STRICTNESS[mode]) mode = target.backend.peerAuthentication;
+  return mode;
+}
+
+const refused = (reason: Refusal, message: string = REFUSALS[reason]) =>
+  new MeshError("unauthenticated", `${reason}: ${message}`, { headers: { "www-authenticate": `Edgemesh-Workload-Token error="${reason}"` } });
+
+export const authenticate = (identity: MeshIdentity) =>
+  createMiddleware<MeshEnv>(async function authenticate(c, next) {
+    const upstream = c.get("upstream");
+    const outcome = c.get("outcome");
+    // Client-sent identity headers never reach the upstream: the workload token is this hop's
+    // credential, and only the mesh speaks for the caller (stages/caller-token.ts).
+    upstream.headers.delete(WORKLOAD_TOKEN_HEADER);
+    upstream.headers.delete(CALLER_TOKEN_HEADER);
+    const mode = modeOf(c.get("route").rule);
+    const binding = identity.bindingIdentity(c.env, c.executionCtx.props);
+    if (binding === "invalid") {
+      outcome.source = { refused: "invalid_binding_identity" };
+      throw refused("invalid_binding_identity");
+    }
+    if (mode === "DISABLE") {
+      if (binding) outcome.source = { id: binding, via: "binding" };
+      return next();
+    }
+    const sent = requestToken(c.req.raw.headers, c.get("url").search);
+    const refuse = (reason: Refusal, message?: string) => {
+      outcome.source = { refused: reason };
+      return refused(reason, message);
+    };
+    if (!sent.ok) throw refuse(sent.reason);
+    if (binding) {
+      if (sent.token !== undefined) throw refuse("multiple_identities");
+      outcome.source = { id: binding, via: "binding" };
+      return next();
+    }
+    if (sent.token === undefined) {
+      if (mode === "STRICT") throw refuse("missing_token", `${REFUSALS.missing_token}: this backend requires a mesh identity (send a workload token in ${WORKLOAD_TOKEN_HEADER})`);
+      return next();
+    }
+    const verifier = identity.verifierFor(c.env);
+    const result = verifier.cached(sent.token) ?? (await verifier.verify(sent.token));
+    if (!result.ok) throw refuse(result.reason, result.message);
+    outcome.source = { id: result.token.subject.id, via: "token" };
+    await next();
+  });
