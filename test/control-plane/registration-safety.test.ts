@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { Upstream } from "../support/upstream.ts";
+import { waitFor } from "../support/wait.ts";
 
 let upstream: Upstream;
 let mesh: TestGateway;
@@ -150,6 +151,26 @@ describe("which hosts may register", () => {
     for (const url of [...allowed, "http://10.1.2.3:20998"]) {
       const name = url.includes("10.1.2.3") ? "scoped" : "pool";
       expect((await mesh.admin("DELETE", `/backends/${name}/endpoints?url=${encodeURIComponent(url)}`)).status).toBe(200);
+    }
+  });
+});
+
+describe("a narrowed registration", () => {
+  it("drops endpoints the Backend no longer allows from every isolate at once, not when their TTL runs out", async () => {
+    const pool = (registration: Record<string, unknown>) => [httpBackend("pool", { endpoints: [], registration }), simpleRoute("pool", "pool.test", "pool")];
+    const fresh = await TestGateway.start(pool({ allowedCIDRs: ["127.0.0.0/8"] }), { isolates: 2, vars: { CONFIG_POLL_INTERVAL_MS: "100" } });
+    try {
+      await fresh.fetch("http://pool.test/");
+      expect((await fresh.admin("POST", "/backends/pool/endpoints", { url: upstream.url, ttlSeconds: 600 })).status).toBe(201);
+      const servedOn = async (isolate: number) =>
+        (await fresh.admin<{ endpoints: { id: string }[] }>("GET", "/backends/pool", undefined, isolate)).body.endpoints.map((e) => e.id);
+      await waitFor("the registered endpoint on both isolates", async () => (await servedOn(0)).length === 1 && (await servedOn(1)).length === 1);
+      expect((await fresh.admin("POST", "/config/apply", { documents: pool({ allowedHosts: ["*.internal.test"] }) })).status).toBe(200);
+      await waitFor("the endpoint gone from both isolates", async () => (await servedOn(0)).length === 0 && (await servedOn(1)).length === 0);
+      // Still registered (its TTL has not passed): the table leaves it out.
+      expect((await fresh.admin<{ registered: unknown[] }>("GET", "/backends/pool")).body.registered).toHaveLength(1);
+    } finally {
+      await fresh.dispose();
     }
   });
 });

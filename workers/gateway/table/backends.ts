@@ -5,6 +5,7 @@
  */
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import { outlierConfig } from "../../../common/outlier-detection.ts";
+import { checkEndpointUrl, registrationRefusal } from "../../../policies/endpoint-url.ts";
 import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy, type PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import type { BackendHealth } from "../health/backend-health.ts";
 import type { Balancer, EndpointRuntime } from "../lb/index.ts";
@@ -108,9 +109,19 @@ class CompiledBackend implements BackendRuntime {
       endpoints.push(endpointOf(state, origin, origin, endpoint.weight));
     };
     for (const endpoint of backend.spec.endpoints ?? []) add(endpoint);
-    for (const endpoint of this.registered) if (!endpoint.draining) add(endpoint);
+    for (const endpoint of this.registered) if (!endpoint.draining && mayServe(name, backend, endpoint.url)) add(endpoint);
     const health = this.isolate.health.of(name);
     health.configure(policy?.healthCheck && outlierConfig(policy.healthCheck.passive), endpoints.map((endpoint) => endpoint.id));
     return (this.built = { state, endpoints, health });
   }
+}
+
+/**
+ * A registered endpoint is used only while the Backend, as this version declares it, would still take
+ * its registration: one registered before `registration` was narrowed, or by an older control plane
+ * without the address checks, is left out here rather than until its TTL runs out.
+ */
+function mayServe(name: string, backend: Backend, url: string): boolean {
+  const checked = checkEndpointUrl(url);
+  return checked.ok && registrationRefusal(name, backend.spec, checked.host) === undefined;
 }
