@@ -3,17 +3,14 @@
  * own x-edgemesh-* headers and Expect, with x-forwarded-for / -proto / -host, the request id, and a
  * traceparent naming the gateway's span.
  */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv } from "../context.ts";
+import type { Stage } from "../context.ts";
 import { stripHopByHop } from "../hop-by-hop.ts";
 import { stripMeshHeaders } from "../mesh-headers.ts";
 import { formatTraceparent } from "../trace-context.ts";
 
-export const prepareUpstream = () =>
-  createMiddleware<MeshEnv>(async function prepareUpstream(c, next) {
-    const request = c.req.raw;
-    const url = c.get("url");
-    const trace = c.get("trace");
+export const prepareUpstream: Stage = {
+  request(x) {
+    const { request, url, trace } = x;
     const headers = new Headers(request.headers);
     stripHopByHop(headers);
     stripMeshHeaders(headers);
@@ -27,17 +24,19 @@ export const prepareUpstream = () =>
     }
     headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
     headers.set("x-forwarded-host", url.host);
-    headers.set("x-request-id", c.get("requestId"));
+    headers.set("x-request-id", x.requestId);
     headers.set("traceparent", formatTraceparent(trace));
     // W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
     if (trace.parentSpanId === undefined) headers.delete("tracestate");
-    c.set("upstream", {
+    const body = request.body;
+    x.upstream = {
       method: request.method,
       host: url.host,
       path: url.pathname,
       search: url.search,
       headers,
-      body: request.body ? { kind: "stream", stream: request.body } : { kind: "none" },
-    });
-    await next();
-  });
+      body: body ? { kind: "stream", stream: body } : { kind: "none" },
+    };
+    return undefined;
+  },
+};
