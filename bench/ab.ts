@@ -70,6 +70,8 @@ try {
     for (const v of variants) {
       const before = cpuMs(workerd.process.pid!)!;
       const result = await runWrk({ url: `http://127.0.0.1:${v.port}${BENCH_PATH}`, host: BENCH_HOST, connections: 50, seconds: SECONDS });
+      // An error answer costs less than a proxied one: a Worker that fails would look fast.
+      if (result.non2xx > 0) throw new Error(`${v.name} (${v.kind}) answered ${result.non2xx} of ${result.requests} requests with a non-2xx status`);
       const us = ((cpuMs(workerd.process.pid!)! - before) * 1000) / result.requests;
       v.cpu.push(us);
       line.push(`${v.name} ${us.toFixed(0)} us/req (${result.requests} req)`);
