@@ -9,7 +9,8 @@
  *   <bundle.js>        a gateway build (`npx wrangler deploy --dry-run --outdir <dir>`)
  * As in `npm run bench`, a gateway's control plane is on (each gateway hosts its own Durable
  * Objects); AB_CONTROL_PLANE=off measures the policies without health checking and global rate limits.
- * `npx tsx bench/ab.ts peer gateway` is the steadiest figure for the gateway against the peer.
+ * `npx tsx bench/ab.ts peer gateway` is the steadiest figure for the gateway against the peer. CPU time is
+ * every workerd thread's, from /proc schedstat (nanoseconds).
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -18,7 +19,7 @@ import { controlPlane, deployedVars } from "./control-plane.ts";
 import { PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { startUpstreams } from "./upstream.ts";
-import { bundle, cpuMs, freePort, startWorkerd, type Bundle, type WorkerSpec } from "./workerd.ts";
+import { bundle, freePort, startWorkerd, threadCpuMs, type Bundle, type WorkerSpec } from "./workerd.ts";
 import { runWrk } from "./wrk.ts";
 
 const WORK = join(import.meta.dirname, ".work");
@@ -68,20 +69,22 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     const line: string[] = [];
     for (const v of variants) {
-      const before = cpuMs(workerd.process.pid!)!;
+      const before = threadCpuMs(workerd.process.pid!);
       const result = await runWrk({ url: `http://127.0.0.1:${v.port}${BENCH_PATH}`, host: BENCH_HOST, connections: 50, seconds: SECONDS });
       // An error answer costs less than a proxied one: a Worker that fails would look fast.
       if (result.non2xx > 0) throw new Error(`${v.name} (${v.kind}) answered ${result.non2xx} of ${result.requests} requests with a non-2xx status`);
-      const us = ((cpuMs(workerd.process.pid!)! - before) * 1000) / result.requests;
+      const us = ((threadCpuMs(workerd.process.pid!) - before) * 1000) / result.requests;
       v.cpu.push(us);
       line.push(`${v.name} ${us.toFixed(0)} us/req (${result.requests} req)`);
     }
     console.log(`round ${round}: ${line.join(", ")}`);
   }
   const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
-  const [ma, mb] = variants.map((v) => median(v.cpu));
-  console.log(`median CPU per request: A (${args[0]}) ${ma!.toFixed(0)} us, B (${args[1]}) ${mb!.toFixed(0)} us ` +
-    `(B/A ${(mb! / ma!).toFixed(2)}), gateway access log ${log}`);
+  const [a, b] = variants as [(typeof variants)[0], (typeof variants)[0]];
+  // Each round's B/A: A and B ran seconds apart, so the machine's drift between rounds cancels out.
+  const ratios = a.cpu.map((us, round) => b.cpu[round]! / us);
+  console.log(`median CPU per request: A (${args[0]}) ${median(a.cpu).toFixed(0)} us, B (${args[1]}) ${median(b.cpu).toFixed(0)} us ` +
+    `(B/A ${(median(b.cpu) / median(a.cpu)).toFixed(2)}; median of the rounds' B/A ${median(ratios).toFixed(2)}), gateway access log ${log}`);
 } finally {
   await workerd.stop();
   await upstreams.close();

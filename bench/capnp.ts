@@ -21,6 +21,8 @@ export interface WorkerSpec {
   bindings: Binding[];
   /** Durable Object classes this Worker hosts, SQLite-backed as deployed, stored in directory `dir`. */
   durableObjects?: { classes: string[]; dir: string } | undefined;
+  /** ES modules the bundle imports by name, beside it ("./gateway.js"). */
+  modules?: { name: string; file: string }[] | undefined;
 }
 
 /** A capnp text literal; the values here are short ASCII (ports, "on"/"off"), larger ones are embedded files. */
@@ -54,7 +56,7 @@ export function capnpConfig(configPath: string, workers: WorkerSpec[]): string {
   };
   const services = workers.map(
     (w) => `    (name = ${capnpString(w.name)}, worker = (
-      modules = [(name = "index.js", esModule = ${embed(w.bundle.script)})],
+      modules = [${[{ name: "index.js", file: w.bundle.script }, ...(w.modules ?? [])].map((m) => `(name = ${capnpString(m.name)}, esModule = ${embed(m.file)})`).join(", ")}],
       compatibilityDate = ${capnpString(w.bundle.compatibilityDate)},
       bindings = [${w.bindings.map(binding).join(", ")}],
       globalOutbound = "loopback",${durableObjects(w)}

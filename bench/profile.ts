@@ -17,7 +17,7 @@ import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { startUpstreams } from "./upstream.ts";
-import { bundle, cpuMs, freePort, startWorkerd } from "./workerd.ts";
+import { bundle, freePort, startWorkerd, threadCpuMs } from "./workerd.ts";
 import { runWrk } from "./wrk.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -56,9 +56,9 @@ async function main(): Promise<void> {
     await inspector.send("Profiler.enable");
     await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
     await inspector.send("Profiler.start");
-    const cpuBefore = cpuMs(workerd.process.pid!)!;
+    const cpuBefore = threadCpuMs(workerd.process.pid!);
     const load = await runWrk({ url, host: BENCH_HOST, connections: 50, seconds: SECONDS });
-    const cpuUs = (cpuMs(workerd.process.pid!)! - cpuBefore) * 1000;
+    const cpuUs = (threadCpuMs(workerd.process.pid!) - cpuBefore) * 1000;
     const { profile } = (await inspector.send("Profiler.stop")) as { profile: Profile };
     inspector.close();
     writeFileSync(join(WORK, "gateway.cpuprofile"), JSON.stringify(profile));

@@ -7,8 +7,7 @@
 import type { RequestBody, UpstreamRequest } from "../context.ts";
 import type { GatewayEnv } from "../env.ts";
 import { MeshError } from "../errors.ts";
-import { stripHopByHop } from "../hop-by-hop.ts";
-import { stripMeshHeaders } from "../mesh-headers.ts";
+import { stripHeaders } from "../strip-headers.ts";
 import type { EndpointRuntime } from "../lb/index.ts";
 import type { BackendRuntime } from "../table/index.ts";
 import type { Call } from "./call.ts";
@@ -52,8 +51,7 @@ export async function sendTo(
 function editable(response: Response, endpoint: EndpointRuntime): Response {
   try {
     const copy = new Response(response.body, response);
-    stripHopByHop(copy.headers);
-    stripMeshHeaders(copy.headers);
+    stripHeaders(copy.headers);
     return copy;
   } catch (cause) {
     response.body?.cancel().catch(() => undefined);

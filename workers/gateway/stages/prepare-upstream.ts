@@ -4,19 +4,20 @@
  * traceparent naming the gateway's span.
  */
 import type { Stage } from "../context.ts";
-import { stripHopByHop } from "../hop-by-hop.ts";
-import { stripMeshHeaders } from "../mesh-headers.ts";
+import { stripHeaders } from "../strip-headers.ts";
 import { formatTraceparent } from "../trace-context.ts";
+
+// Expect: 100-continue is between the client and this hop. Forwarded, the upstream would answer
+// 100 Continue, which fetch() hands back as if it were the response (Envoy strips it too).
+const NOT_FORWARDED = new Set(["expect"]);
+// W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
+const NOT_FORWARDED_RESTARTED = new Set(["expect", "tracestate"]);
 
 export const prepareUpstream: Stage = {
   request(x) {
     const { request, url, trace } = x;
     const headers = new Headers(request.headers);
-    stripHopByHop(headers);
-    stripMeshHeaders(headers);
-    // Expect: 100-continue is between the client and this hop. Forwarded, the upstream would answer
-    // 100 Continue, which fetch() hands back as if it were the response (Envoy strips it too).
-    headers.delete("expect");
+    stripHeaders(headers, trace.parentSpanId === undefined ? NOT_FORWARDED_RESTARTED : NOT_FORWARDED);
     const clientIp = headers.get("cf-connecting-ip");
     if (clientIp) {
       const forwardedFor = headers.get("x-forwarded-for");
@@ -26,8 +27,6 @@ export const prepareUpstream: Stage = {
     headers.set("x-forwarded-host", url.host);
     headers.set("x-request-id", x.requestId);
     headers.set("traceparent", formatTraceparent(trace));
-    // W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
-    if (trace.parentSpanId === undefined) headers.delete("tracestate");
     const body = request.body;
     x.upstream = {
       method: request.method,
