@@ -1,8 +1,8 @@
 /**
- * `npx tsx bench/ab.ts <a> <b>`: which of two Workers costs less CPU per request. Both run in one
- * workerd, measured in turns (A, B, A, B, …) under the same wrk load, so that the machine's drift (a
- * shared VM moves single runs by ±30 %) hits both alike. Prints each round and the medians. Each of
- * <a> and <b> is one of:
+ * `npx tsx bench/ab.ts <a> <b> [<c> …]`: which of two (or more) Workers costs less CPU per request. All
+ * run in one workerd, measured in turns (A, B, A, B, …) under the same wrk load, so that the machine's
+ * drift (a shared VM moves single runs by ±30 %) hits them alike. Prints each round, the medians, and
+ * the median of the rounds' ratios to A (each round's figures are seconds apart). Each argument is one of:
  *   gateway            the gateway as the working tree builds it (bundled here)
  *   peer               the peer, workers/peer, as the working tree builds it (bundled here)
  *   peer:<bundle.js>   a peer build (`npx wrangler deploy --dry-run -c workers/peer/wrangler.toml --outdir <dir>`)
@@ -30,7 +30,7 @@ const SECONDS = Number(process.env.AB_SECONDS ?? 3);
 const COMPATIBILITY_DATE = "2026-04-20";
 
 const args = process.argv.slice(2);
-if (args.length !== 2) throw new Error("usage: tsx bench/ab.ts <gateway | peer | peer:<bundle.js> | <gateway-bundle.js>> <same>");
+if (args.length < 2) throw new Error("usage: tsx bench/ab.ts <gateway | peer | peer:<bundle.js> | <gateway-bundle.js>> <same> [<same> …]");
 
 /** What an argument names: a gateway or a peer, from the working tree (bundled now) or a built file. */
 async function variant(arg: string, name: string): Promise<{ kind: "gateway" | "peer"; bundle: Bundle }> {
@@ -46,10 +46,11 @@ const upstreams = await startUpstreams(3);
 const policiesFile = join(WORK, "ab-policies.json");
 writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, { controlPlane: process.env.AB_CONTROL_PLANE !== "off" })));
 const log = process.env.AB_ACCESS_LOG ?? "off";
-const variants = [
-  { name: "A", ...(await variant(args[0]!, "A")), port: await freePort(), cpu: [] as number[] },
-  { name: "B", ...(await variant(args[1]!, "B")), port: await freePort(), cpu: [] as number[] },
-];
+const variants: { name: string; arg: string; kind: "gateway" | "peer"; bundle: Bundle; port: number; cpu: number[] }[] = [];
+for (const [i, arg] of args.entries()) {
+  const name = String.fromCharCode(65 + i);
+  variants.push({ name, arg, ...(await variant(arg, name)), port: await freePort(), cpu: [] });
+}
 const vars = deployedVars(join(ROOT, "wrangler.toml"));
 const workerd = await startWorkerd(
   join(WORK, "ab.capnp"),
@@ -80,11 +81,13 @@ try {
     console.log(`round ${round}: ${line.join(", ")}`);
   }
   const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
-  const [a, b] = variants as [(typeof variants)[0], (typeof variants)[0]];
-  // Each round's B/A: A and B ran seconds apart, so the machine's drift between rounds cancels out.
-  const ratios = a.cpu.map((us, round) => b.cpu[round]! / us);
-  console.log(`median CPU per request: A (${args[0]}) ${median(a.cpu).toFixed(0)} us, B (${args[1]}) ${median(b.cpu).toFixed(0)} us ` +
-    `(B/A ${(median(b.cpu) / median(a.cpu)).toFixed(2)}; median of the rounds' B/A ${median(ratios).toFixed(2)}), gateway access log ${log}`);
+  const first = variants[0]!;
+  for (const v of variants) {
+    // Each round's ratio to A: the variants ran seconds apart, so the machine's drift between rounds cancels out.
+    const ratio = median(v.cpu.map((us, round) => us / first.cpu[round]!));
+    console.log(`median CPU per request: ${v.name} (${v.arg}) ${median(v.cpu).toFixed(0)} us (${(median(v.cpu) / median(first.cpu)).toFixed(2)}x A's; median of the rounds' ratios to A ${ratio.toFixed(2)})`);
+  }
+  console.log(`gateway access log ${log}`);
 } finally {
   await workerd.stop();
   await upstreams.close();

@@ -33,6 +33,12 @@ function capnpString(value: string): string {
 
 const diskService = (worker: WorkerSpec) => `${worker.name}-do-disk`;
 
+/** BENCH_V8_FLAGS, comma-separated, go to V8 ("--trace-deopt"): for looking into the JIT, never for figures. */
+function v8Flags(): string {
+  const flags = process.env.BENCH_V8_FLAGS?.split(",").filter(Boolean) ?? [];
+  return flags.length ? `\n  v8Flags = [${flags.map(capnpString).join(", ")}],` : "";
+}
+
 export function capnpConfig(configPath: string, workers: WorkerSpec[]): string {
   // `embed` paths are relative to the config file.
   const embed = (file: string) => `embed ${capnpString(relative(dirname(configPath), file))}`;
@@ -80,7 +86,7 @@ ${[...services, ...disks].join("\n")}
   ],
   sockets = [
 ${sockets.join("\n")}
-  ],
+  ],${v8Flags()}
 );
 `;
 }
