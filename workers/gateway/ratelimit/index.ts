@@ -5,7 +5,7 @@
 import type { Namespace } from "../../../common/protocol.ts";
 import { GlobalLimiter } from "./global.ts";
 import { LocalLimiter } from "./local.ts";
-import type { RateLimitRule, Verdict } from "./rule.ts";
+import type { RateLimitRule, Verdict, Waiter } from "./rule.ts";
 
 export type { RateLimitRule } from "./rule.ts";
 export { compileRateLimits } from "./rule.ts";
@@ -49,7 +49,7 @@ export function checkRateLimits(
   rules: readonly RateLimitRule[],
   request: Request,
   namespace: Namespace | undefined,
-  waitUntil: (promise: Promise<unknown>) => void,
+  ctx: Waiter,
   from = 0,
   applied: Checked[] = [],
 ): Checks | Promise<Checks> {
@@ -62,10 +62,10 @@ export function checkRateLimits(
     let verdict: Verdict | Promise<Verdict>;
     if (limiter instanceof LocalLimiter) verdict = limiter.take(key, now);
     // Without the binding (a bare local setup) a global rule cannot be counted: it does not apply.
-    else if (namespace) verdict = limiter.take(key, namespace, waitUntil, now);
+    else if (namespace) verdict = limiter.take(key, namespace, ctx, now);
     else continue;
     if (verdict instanceof Promise) {
-      return verdict.then((settled) => record(rule, settled, applied) ?? checkRateLimits(limiters, rules, request, namespace, waitUntil, i + 1, applied));
+      return verdict.then((settled) => record(rule, settled, applied) ?? checkRateLimits(limiters, rules, request, namespace, ctx, i + 1, applied));
     }
     const denied = record(rule, verdict, applied);
     if (denied) return denied;

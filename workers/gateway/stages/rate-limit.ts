@@ -11,7 +11,7 @@ export const rateLimit = (limiters: Limiters): Stage => ({
   request(x) {
     const rules = x.target.policy.rateLimits;
     if (!rules.length) return undefined;
-    const checked = checkRateLimits(limiters, rules, x.request, x.env.RATE_LIMITER, (p) => x.ctx.waitUntil(p));
+    const checked = checkRateLimits(limiters, rules, x.request, x.env.RATE_LIMITER, x.ctx);
     // Synchronous while the isolate holds tokens: a global limit waits only for a lease it has to have.
     return checked instanceof Promise ? checked.then((result) => decide(x, result)) : decide(x, checked);
   },
