@@ -94,6 +94,7 @@ export function createGateway({ tables, isolate, sinks }: GatewayOptions): Gatew
     fetch(request, env, ctx) {
       const x: Exchange = {
         request,
+        headers: request.headers,
         env,
         ctx,
         // Set by the stages, in order, before any later stage reads them (context.ts).

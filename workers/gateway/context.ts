@@ -33,6 +33,8 @@ export interface UpstreamRequest {
  */
 export interface Exchange {
   readonly request: Request;
+  /** The client's request headers (read off the request once). */
+  readonly headers: Headers;
   readonly env: GatewayEnv;
   readonly ctx: ExecutionContext;
   /** requestId */

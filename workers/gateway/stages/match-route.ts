@@ -14,7 +14,7 @@ export const matchRoute = (tables: TableSource): Stage => ({
 
 function match(x: Exchange, table: RoutingTable): undefined {
   const upstream = x.upstream;
-  const entry = table.hosts.match(hostnameOf(upstream.host), new View(upstream, x.request.headers));
+  const entry = table.hosts.match(hostnameOf(upstream.host), new View(upstream, x.headers));
   if (!entry) throw new MeshError("no_route", `no route matches ${upstream.method} ${upstream.host}${upstream.path}`);
   x.table = table;
   x.route = entry;

@@ -3,7 +3,7 @@
  * own x-edgemesh-* headers and Expect, with x-forwarded-for / -proto / -host, the request id, and a
  * traceparent naming the gateway's span.
  */
-import type { Stage } from "../context.ts";
+import type { RequestBody, Stage } from "../context.ts";
 import { stripHeaders } from "../strip-headers.ts";
 import { formatTraceparent } from "../trace-context.ts";
 
@@ -12,11 +12,14 @@ import { formatTraceparent } from "../trace-context.ts";
 const NOT_FORWARDED = new Set(["expect"]);
 // W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
 const NOT_FORWARDED_RESTARTED = new Set(["expect", "tracestate"]);
+const NO_BODY: RequestBody = { kind: "none" };
 
 export const prepareUpstream: Stage = {
   request(x) {
-    const { request, url, trace } = x;
-    const headers = new Headers(request.headers);
+    const { request, url, trace, outcome } = x;
+    // The URL's parts as recordOutcome read them (each read of a URL part is a call into the runtime).
+    const host = outcome.host;
+    const headers = new Headers(x.headers);
     stripHeaders(headers, trace.parentSpanId === undefined ? NOT_FORWARDED_RESTARTED : NOT_FORWARDED);
     const clientIp = headers.get("cf-connecting-ip");
     if (clientIp) {
@@ -24,17 +27,17 @@ export const prepareUpstream: Stage = {
       headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp);
     }
     headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
-    headers.set("x-forwarded-host", url.host);
+    headers.set("x-forwarded-host", host);
     headers.set("x-request-id", x.requestId);
     headers.set("traceparent", formatTraceparent(trace));
     const body = request.body;
     x.upstream = {
       method: request.method,
-      host: url.host,
-      path: url.pathname,
+      host,
+      path: outcome.path,
       search: url.search,
       headers,
-      body: body ? { kind: "stream", stream: body } : { kind: "none" },
+      body: body ? { kind: "stream", stream: body } : NO_BODY,
     };
     return undefined;
   },

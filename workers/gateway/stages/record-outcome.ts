@@ -13,7 +13,7 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]): Stage => ({
   request(x) {
     const startedAt = Date.now();
     const request = x.request;
-    const trace = joinTrace(request.headers.get("traceparent"));
+    const trace = joinTrace(x.headers.get("traceparent"));
     // Parsed once here for every stage (prepareUpstream, redirect). workerd builds the URL from the
     // Host header and hands on some it cannot parse back ("[x", a port past 65535): the client's error.
     const url = parseUrl(request.url);

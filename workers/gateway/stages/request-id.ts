@@ -11,7 +11,7 @@ const WELL_FORMED = /^[\w\-=]{1,255}$/;
 
 export const requestId: Stage = {
   request(x) {
-    const incoming = x.request.headers.get("x-request-id");
+    const incoming = x.headers.get("x-request-id");
     x.requestId = incoming !== null && WELL_FORMED.test(incoming) ? incoming : crypto.randomUUID();
     return undefined;
   },
