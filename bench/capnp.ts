@@ -21,6 +21,8 @@ export interface WorkerSpec {
   bindings: Binding[];
   /** Durable Object classes this Worker hosts, SQLite-backed as deployed, stored in directory `dir`. */
   durableObjects?: { classes: string[]; dir: string } | undefined;
+  /** ES modules the bundle imports by name, beside it ("./gateway.js"). */
+  modules?: { name: string; file: string }[] | undefined;
 }
 
 /** A capnp text literal; the values here are short ASCII (ports, "on"/"off"), larger ones are embedded files. */
@@ -30,6 +32,12 @@ function capnpString(value: string): string {
 }
 
 const diskService = (worker: WorkerSpec) => `${worker.name}-do-disk`;
+
+/** BENCH_V8_FLAGS, comma-separated, go to V8 ("--trace-deopt"): for looking into the JIT, never for figures. */
+function v8Flags(): string {
+  const flags = process.env.BENCH_V8_FLAGS?.split(",").filter(Boolean) ?? [];
+  return flags.length ? `\n  v8Flags = [${flags.map(capnpString).join(", ")}],` : "";
+}
 
 export function capnpConfig(configPath: string, workers: WorkerSpec[]): string {
   // `embed` paths are relative to the config file.
@@ -54,7 +62,7 @@ export function capnpConfig(configPath: string, workers: WorkerSpec[]): string {
   };
   const services = workers.map(
     (w) => `    (name = ${capnpString(w.name)}, worker = (
-      modules = [(name = "index.js", esModule = ${embed(w.bundle.script)})],
+      modules = [${[{ name: "index.js", file: w.bundle.script }, ...(w.modules ?? [])].map((m) => `(name = ${capnpString(m.name)}, esModule = ${embed(m.file)})`).join(", ")}],
       compatibilityDate = ${capnpString(w.bundle.compatibilityDate)},
       bindings = [${w.bindings.map(binding).join(", ")}],
       globalOutbound = "loopback",${durableObjects(w)}
@@ -78,7 +86,7 @@ ${[...services, ...disks].join("\n")}
   ],
   sockets = [
 ${sockets.join("\n")}
-  ],
+  ],${v8Flags()}
 );
 `;
 }

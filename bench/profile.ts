@@ -4,16 +4,20 @@
  * records a CPU profile over the inspector protocol, and prints the functions with the most self time.
  * The raw profile is kept in bench/.work/gateway.cpuprofile (Chrome DevTools opens it). As in
  * `npm run bench` the control plane is on (its Durable Objects run in another isolate, not profiled);
- * PROFILE_CONTROL_PLANE=off profiles the policies without health checking and global rate limits.
+ * PROFILE_CONTROL_PLANE=off profiles the policies without health checking and global rate limits;
+ * PROFILE_BUNDLE=<bundle.js> profiles another gateway-shaped build (a file of bench/floor/, an older
+ * gateway bundle) in its place. Each function's share of the isolate thread's busy samples is also
+ * given in µs per request: that share of workerd's CPU time per request over the profiled run (from
+ * /proc; the samples' own intervals are wall time, which other load on the machine stretches).
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import WebSocket from "ws";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { startUpstreams } from "./upstream.ts";
-import { bundle, freePort, startWorkerd } from "./workerd.ts";
+import { bundle, freePort, startWorkerd, threadCpuMs } from "./workerd.ts";
 import { runWrk } from "./wrk.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -29,13 +33,15 @@ interface ProfileNode {
 async function main(): Promise<void> {
   cleanUpOnExit();
   mkdirSync(WORK, { recursive: true });
-  const gateway = await bundle(join(ROOT, "wrangler.toml"), join(WORK, "gateway"));
+  const own = await bundle(join(ROOT, "wrangler.toml"), join(WORK, "gateway"));
+  // The control plane's Durable Objects always come from the working tree's gateway.
+  const gateway = process.env.PROFILE_BUNDLE ? { ...own, script: resolve(process.env.PROFILE_BUNDLE) } : own;
   const upstreams = await startUpstreams(3);
   const policiesFile = join(WORK, "policies.json");
   writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, { controlPlane: process.env.PROFILE_CONTROL_PLANE !== "off" })));
   const [port, inspectorPort] = [await freePort(), await freePort()];
   rmSync(join(WORK, "profile-do"), { recursive: true, force: true });
-  const cp = controlPlane("control-plane", gateway, join(WORK, "profile-do"), deployedVars(join(ROOT, "wrangler.toml")));
+  const cp = controlPlane("control-plane", own, join(WORK, "profile-do"), deployedVars(join(ROOT, "wrangler.toml")));
   const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: process.env.PROFILE_ACCESS_LOG ?? "on" }]);
   const workerd = await startWorkerd(
     join(WORK, "config.capnp"),
@@ -50,31 +56,67 @@ async function main(): Promise<void> {
     await inspector.send("Profiler.enable");
     await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
     await inspector.send("Profiler.start");
+    const cpuBefore = threadCpuMs(workerd.process.pid!);
     const load = await runWrk({ url, host: BENCH_HOST, connections: 50, seconds: SECONDS });
-    const { profile } = (await inspector.send("Profiler.stop")) as { profile: { nodes: ProfileNode[]; samples: number[] } };
+    const cpuUs = (threadCpuMs(workerd.process.pid!) - cpuBefore) * 1000;
+    const { profile } = (await inspector.send("Profiler.stop")) as { profile: Profile };
     inspector.close();
     writeFileSync(join(WORK, "gateway.cpuprofile"), JSON.stringify(profile));
-    report(profile, load.requests);
+    report(profile, load.requests, cpuUs / load.requests);
   } finally {
     await workerd.stop();
     await upstreams.close();
   }
 }
 
-function report(profile: { nodes: ProfileNode[]; samples: number[] }, requests: number): void {
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  /** µs since the previous sample; sample i stands for the interval up to sample i + 1. */
+  timeDeltas: number[];
+}
+
+/**
+ * Self time per function, in µs per request: native frames (Headers, fetch, timers) are counted both
+ * on their own and folded into the JavaScript function that called them, which is what a change to
+ * the gateway's code can move.
+ */
+function report(profile: Profile, requests: number, cpuPerRequest: number): void {
   const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
-  const selfSamples = new Map<string, number>();
-  for (const id of profile.samples) {
-    const frame = byNode.get(id)!.callFrame;
-    const where = frame.url ? `${frame.url.split("/").pop()}:${frame.lineNumber + 1}` : "";
-    const key = `${frame.functionName || "(anonymous)"} ${where}`.trim();
-    selfSamples.set(key, (selfSamples.get(key) ?? 0) + 1);
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const label = (node: ProfileNode) => {
+    const frame = node.callFrame;
+    const where = frame.url ? ` ${frame.url.split("/").pop()}:${frame.lineNumber + 1}` : "";
+    return `${frame.functionName || "(anonymous)"}${where}`;
+  };
+  const own = new Map<string, number>();
+  const folded = new Map<string, number>();
+  const add = (map: Map<string, number>, key: string, us: number) => map.set(key, (map.get(key) ?? 0) + us);
+  let busy = 0;
+  let idle = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    let node = byNode.get(profile.samples[i]!)!;
+    if (node.callFrame.functionName === "(idle)") {
+      idle += us;
+      continue;
+    }
+    busy += us;
+    add(own, label(node), us);
+    while (!node.callFrame.url && parentOf.has(node.id) && byNode.get(parentOf.get(node.id)!)!.callFrame.functionName !== "(root)") {
+      node = byNode.get(parentOf.get(node.id)!)!;
+    }
+    add(folded, label(node), us);
   }
-  const total = profile.samples.length;
-  console.log(`\n${requests} requests, ${total} samples; self time, top 45:`);
-  for (const [key, count] of [...selfSamples].sort((a, b) => b[1] - a[1]).slice(0, 45)) {
-    console.log(`${((count * 100) / total).toFixed(1).padStart(5)}%  ${key}`);
-  }
+  const perRequest = (us: number) => ((us / busy) * cpuPerRequest).toFixed(1).padStart(6);
+  const top = (map: Map<string, number>) =>
+    [...map].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([key, us]) => `${perRequest(us)} µs ${((us * 100) / busy).toFixed(1).padStart(5)}%  ${key}`);
+  console.log(`\n${requests} requests; workerd CPU ${cpuPerRequest.toFixed(0)} µs per request; the isolate thread was idle ${((idle * 100) / (idle + busy)).toFixed(0)} % of the samples' time`);
+  console.log("self time, top 40:");
+  for (const line of top(own)) console.log(line);
+  console.log("self time with native calls folded into their JavaScript caller, top 40:");
+  for (const line of top(folded)) console.log(line);
 }
 
 async function connectInspector(port: number, worker: string) {

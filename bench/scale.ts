@@ -13,7 +13,7 @@
  * Writes bench/scale.json. See bench/README.md.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { normalizedValues } from "../policies/normalized.ts";
@@ -22,7 +22,7 @@ import { cleanUpOnExit } from "./children.ts";
 import { machineBusy } from "./meta.ts";
 import { scalePolicies } from "./scale-policies.ts";
 import { workerdProblems } from "./stderr.ts";
-import { bundle, cpuMs, freePort, startWorkerd, workerdBinary, type Bundle, type WorkerSpec } from "./workerd.ts";
+import { bundle, freePort, startWorkerd, threadCpuMs as cpuOfProcess, workerdBinary, type Bundle, type WorkerSpec } from "./workerd.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const WORK = join(import.meta.dirname, ".work", "scale");
@@ -35,23 +35,6 @@ const counts = (name: string, fallback: number[]) => (process.env[name] ? proces
 /** SCALE_ROUTES, SCALE_ENDPOINTS and SCALE_HOSTS ("one,own") measure fewer cases, for a quick look. */
 const ROUTE_COUNTS = counts("SCALE_ROUTES", [50, 1_000, 10_000]);
 const ENDPOINT_COUNTS = counts("SCALE_ENDPOINTS", [10, 100, 1_000]);
-
-/**
- * CPU ms the process has used, every thread counted (V8's GC helpers too): from each thread's
- * schedstat, in nanoseconds, where the kernel has it; else /proc/<pid>/stat, in 10 ms ticks.
- */
-function cpuOfProcess(pid: number): number {
-  if (!existsSync(`/proc/${pid}/task/${pid}/schedstat`)) return cpuMs(pid)!;
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return ns / 1e6;
-}
 
 interface Running {
   pid: number;

@@ -3,7 +3,7 @@
  * `wrangler deploy --dry-run`, a generated capnp config, and the process itself.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
 import { basename, dirname, join } from "node:path";
@@ -127,6 +127,23 @@ export function cpuMs(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU ms the process has used, every thread counted (V8's GC helpers too): from each thread's
+ * schedstat, in nanoseconds, where the kernel has it; else cpuMs, in 10 ms ticks.
+ */
+export function threadCpuMs(pid: number): number {
+  if (!existsSync(`/proc/${pid}/task/${pid}/schedstat`)) return cpuMs(pid)!;
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ns / 1e6;
 }
 
 /** A port nobody listens on now (the kernel's pick); workerd binds it a moment later. */

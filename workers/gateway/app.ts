@@ -1,9 +1,9 @@
 /**
- * The gateway's whole request path, in order. The request stages are Hono middleware, each one job
- * (stages/); the last one calls the backend through the attempt layers (attempt/), a stack run once
- * per try. Errors from any stage become synthetic responses in one place, onError.
+ * The gateway's whole request path, in order. The request stages each do one job (stages/), in the
+ * order and with the semantics of a middleware chain (pipeline.ts); then the backend is called
+ * through the attempt layers (attempt/), a stack run once per try. Errors from any stage become
+ * synthetic responses in one place, onError.
  */
-import { Hono } from "hono";
 import { loadBalance } from "./attempt/balance.ts";
 import { stack, type Call } from "./attempt/call.ts";
 import { faultInjection } from "./attempt/fault.ts";
@@ -11,11 +11,13 @@ import { concurrencyLimit } from "./attempt/limits.ts";
 import { retry } from "./attempt/retry.ts";
 import { send } from "./attempt/send.ts";
 import { attemptTimeout, requestTimeout } from "./attempt/timeouts.ts";
-import type { MeshEnv } from "./context.ts";
+import type { Exchange } from "./context.ts";
 import type { TableSource } from "./control-plane/table-source.ts";
 import { MeshError, syntheticResponse } from "./errors.ts";
+import type { GatewayEnv } from "./env.ts";
 import type { IsolateState } from "./isolate-state.ts";
 import type { OutcomeSink } from "./outcome.ts";
+import { pipeline } from "./pipeline.ts";
 import { authenticate } from "./stages/authenticate.ts";
 import { bufferBody } from "./stages/buffer-body.ts";
 import { callerToken } from "./stages/caller-token.ts";
@@ -55,42 +57,71 @@ export interface GatewayOptions {
   sinks: readonly OutcomeSink[];
 }
 
-export function createGateway({ tables, isolate, sinks }: GatewayOptions): Hono<MeshEnv> {
-  const app = new Hono<MeshEnv>();
-  app.use(
-    requestId(), //            every request is named before anything can fail;
-    recordOutcome(sinks), //   one outcome record per request, whatever happens below;
-    prepareUpstream(), //      hop-by-hop and mesh-internal headers out, forwarding and trace headers in;
-    normalizePath(), //        match on the path the upstream will see;
-    matchRoute(tables), //     host, then first match by Gateway API precedence (404 otherwise);
-    authenticate(isolate.identity), // the caller's mesh identity, as the backends' peerAuthentication asks (401);
-    modifyResponse(), //       the rule's response headers, on every answer including errors;
-    redirect(), //             RequestRedirect answers here, without a backend;
-    modifyRequest(), //        URLRewrite and RequestHeaderModifier;
-    mirror(callMirror), //     the copy goes out after the response, through the mirror stack;
-    splitTraffic(), //         weighted choice of backendRef;
-    rateLimit(isolate.limiters), // local and global limits of the route and backend (429);
-    callerToken(isolate.identity), // the mesh-signed token that tells the backend who calls;
-    bufferBody(), //           keep the body when it may be sent again.
+export interface Gateway {
+  fetch(request: Request, env: GatewayEnv, ctx: ExecutionContext): Promise<Response>;
+}
+
+export function createGateway({ tables, isolate, sinks }: GatewayOptions): Gateway {
+  const run = pipeline(
+    [
+      requestId, //               every request is named before anything can fail;
+      recordOutcome(sinks), //    one outcome record per request, whatever happens below;
+      prepareUpstream, //         hop-by-hop and mesh-internal headers out, forwarding and trace headers in;
+      normalizePath, //           match on the path the upstream will see;
+      matchRoute(tables), //      host, then first match by Gateway API precedence (404 otherwise);
+      authenticate(isolate.identity), // the caller's mesh identity, as the backends' peerAuthentication asks (401);
+      modifyResponse, //          the rule's response headers, on every answer including errors;
+      redirect, //                RequestRedirect answers here, without a backend;
+      modifyRequest, //           URLRewrite and RequestHeaderModifier;
+      mirror(callMirror), //      the copy goes out after the response, through the mirror stack;
+      splitTraffic, //            weighted choice of backendRef;
+      rateLimit(isolate.limiters), // local and global limits of the route and backend (429);
+      callerToken(isolate.identity), // the mesh-signed token that tells the backend who calls;
+      bufferBody, //              keep the body when it may be sent again.
+    ],
+    (x) =>
+      callBackend({
+        env: x.env,
+        request: x.request,
+        upstream: x.upstream,
+        target: x.target,
+        outcome: x.outcome,
+        deadlineAt: Infinity,
+        signal: undefined,
+        timedOut: undefined,
+        endpoint: undefined,
+        tried: [],
+      }),
+    onError,
   );
-  app.all("*", (c) =>
-    callBackend({
-      env: c.env,
-      request: c.req.raw,
-      upstream: c.get("upstream"),
-      target: c.get("target"),
-      outcome: c.get("outcome"),
-      deadlineAt: Infinity,
-      signal: undefined,
-      timedOut: undefined,
-      endpoint: undefined,
-      tried: [],
-    }),
-  );
-  app.onError((error, c) => {
-    if (error instanceof MeshError) return syntheticResponse(error.status, error.reason, error.message, c.get("requestId"), error.headers);
-    console.error(JSON.stringify({ level: "error", message: "unhandled error", requestId: c.get("requestId"), error: String(error?.stack ?? error) }));
-    return syntheticResponse(500, "internal_error", "the gateway failed to handle the request", c.get("requestId"));
-  });
-  return app;
+  return {
+    fetch(request, env, ctx) {
+      const x: Exchange = {
+        request,
+        headers: request.headers,
+        env,
+        ctx,
+        // Set by the stages, in order, before any later stage reads them (context.ts).
+        requestId: "",
+        url: undefined!,
+        trace: undefined!,
+        outcome: undefined!,
+        upstream: undefined!,
+        table: undefined!,
+        route: undefined!,
+        target: undefined!,
+        ruleUpstream: undefined,
+        rateLimitHeaders: undefined,
+        error: undefined,
+      };
+      // As when the stages were Hono middleware: the answer to a HEAD request goes without a body.
+      return request.method === "HEAD" ? run(x).then((response) => new Response(null, response)) : run(x);
+    },
+  };
+}
+
+function onError(error: unknown, x: Exchange): Response {
+  if (error instanceof MeshError) return syntheticResponse(error.status, error.reason, error.message, x.requestId, error.headers);
+  console.error(JSON.stringify({ level: "error", message: "unhandled error", requestId: x.requestId, error: String((error as Error | undefined)?.stack ?? error) }));
+  return syntheticResponse(500, "internal_error", "the gateway failed to handle the request", x.requestId);
 }

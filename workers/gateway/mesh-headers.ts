@@ -9,11 +9,3 @@ export const MESH_HEADER_PREFIX = "x-edgemesh-";
 export const REASON_HEADER = `${MESH_HEADER_PREFIX}reason`;
 /** How many attempts a proxied answer took (Envoy's x-envoy-attempt-count). */
 export const ATTEMPTS_HEADER = `${MESH_HEADER_PREFIX}attempts`;
-
-/** Removes every x-edgemesh-* header. */
-export function stripMeshHeaders(headers: Headers): void {
-  let found: string[] | undefined;
-  // Names come lowercased; collected first, as deleting while iterating would skip entries.
-  for (const name of headers.keys()) if (name.startsWith(MESH_HEADER_PREFIX)) (found ??= []).push(name);
-  if (found) for (const name of found) headers.delete(name);
-}

@@ -25,7 +25,6 @@ function hexOf(bytes: Uint8Array, from: number, to: number): string {
   return hex;
 }
 
-
 export function parseTraceparent(header: string | null): { traceId: string; parentSpanId: string; flags: string } | undefined {
   if (!header || header.length > 512) return undefined;
   const match = TRACEPARENT.exec(header.trim());
@@ -37,10 +36,13 @@ export function parseTraceparent(header: string | null): { traceId: string; pare
   return { traceId: traceId!, parentSpanId: parentSpanId!, flags: flags! };
 }
 
+/** Filled anew for each request and read at once: no request's ids outlive the call that drew them. */
+const random = new Uint8Array(24);
+
 export function joinTrace(header: string | null): TraceContext {
   const incoming = parseTraceparent(header);
-  // One draw of random bytes for both ids.
-  const random = crypto.getRandomValues(new Uint8Array(24));
+  // One draw of random bytes for both ids (a joined trace keeps its trace id; the draw costs the same).
+  crypto.getRandomValues(random);
   return {
     traceId: incoming?.traceId ?? hexOf(random, 8, 24),
     parentSpanId: incoming?.parentSpanId,

@@ -4,45 +4,37 @@
  * fetch() itself is the endpoint's (upstream_reset); one while the gateway builds its copy of the
  * answer is the gateway's own (internal_error), which no health check holds against the endpoint.
  */
-import type { RequestBody, UpstreamRequest } from "../context.ts";
+import type { RequestBody } from "../context.ts";
 import type { GatewayEnv } from "../env.ts";
 import { MeshError } from "../errors.ts";
-import { stripHopByHop } from "../hop-by-hop.ts";
-import { stripMeshHeaders } from "../mesh-headers.ts";
+import { stripHeaders } from "../strip-headers.ts";
 import type { EndpointRuntime } from "../lb/index.ts";
 import type { BackendRuntime } from "../table/index.ts";
 import type { Call } from "./call.ts";
 import { timeoutError } from "./timeouts.ts";
 
 export const send: Call = async (call) => {
+  const { upstream, signal } = call;
+  const endpoint = call.endpoint!;
+  let response: Response;
   try {
-    return await sendTo(call.target.backend, call.endpoint!, call.upstream, call.env, call.signal);
+    const fetcher = endpoint.origin ? globalThis : serviceBinding(call.env, call.target.backend);
+    const target = endpoint.origin ?? `https://${upstream.host}`;
+    response = await fetcher.fetch(target + upstream.path + upstream.search, {
+      method: upstream.method,
+      headers: upstream.headers,
+      body: bodyOf(upstream.body),
+      // The client decides whether to follow the backend's redirects, not the mesh.
+      redirect: "manual",
+      signal,
+    });
   } catch (error) {
     if (error instanceof MeshError) throw error;
-    if (call.signal?.aborted) throw timeoutError(call, error);
-    throw new MeshError("upstream_reset", `connection to ${call.endpoint!.id} failed: ${(error as Error).message}`, { cause: error });
+    if (signal?.aborted) throw timeoutError(call, error);
+    throw new MeshError("upstream_reset", `connection to ${endpoint.id} failed: ${(error as Error).message}`, { cause: error });
   }
-};
-
-export async function sendTo(
-  backend: BackendRuntime,
-  endpoint: EndpointRuntime,
-  upstream: UpstreamRequest,
-  env: GatewayEnv,
-  signal: AbortSignal | undefined,
-): Promise<Response> {
-  const target = endpoint.origin ?? `https://${upstream.host}`;
-  const fetcher = endpoint.origin ? globalThis : serviceBinding(env, backend);
-  const response = await fetcher.fetch(target + upstream.path + upstream.search, {
-    method: upstream.method,
-    headers: upstream.headers,
-    body: bodyOf(upstream.body),
-    // The client decides whether to follow the backend's redirects, not the mesh.
-    redirect: "manual",
-    signal,
-  });
   return editable(response, endpoint);
-}
+};
 
 /**
  * fetch() responses have immutable headers; the response stages need to edit them. (A Response made
@@ -52,8 +44,7 @@ export async function sendTo(
 function editable(response: Response, endpoint: EndpointRuntime): Response {
   try {
     const copy = new Response(response.body, response);
-    stripHopByHop(copy.headers);
-    stripMeshHeaders(copy.headers);
+    stripHeaders(copy.headers);
     return copy;
   } catch (cause) {
     response.body?.cancel().catch(() => undefined);

@@ -9,7 +9,7 @@ import { rateLimiterOf, type Namespace } from "../../../common/protocol.ts";
 import { fnv1a } from "../lb/hash.ts";
 import { withTimeout } from "../with-timeout.ts";
 import { LruMap } from "../../../common/lru.ts";
-import type { RateLimitRule, Verdict } from "./rule.ts";
+import type { RateLimitRule, Verdict, Waiter } from "./rule.ts";
 
 /** How much traffic a lease should cover: about a second of this isolate's recent rate. */
 const LEASE_HORIZON_MS = 1_000;
@@ -37,21 +37,33 @@ export class GlobalLimiter {
 
   constructor(public rule: RateLimitRule) {}
 
-  async take(key: string, namespace: Namespace, waitUntil: (p: Promise<unknown>) => void, now: number): Promise<Verdict> {
+  /** Synchronous while the isolate holds tokens (or knows the window is spent): only a lease it has to have is awaited. */
+  take(key: string, namespace: Namespace, ctx: Waiter, now: number): Verdict | Promise<Verdict> {
     const { windowMs } = this.rule;
     const window = Math.floor(now / windowMs);
     const resetMs = (window + 1) * windowMs - now;
     const state = this.stateFor(key, window, now);
     state.seen++;
+    return this.spend(state, key, namespace, ctx, now, resetMs) ?? this.awaitTokens(state, key, namespace, ctx, now, resetMs);
+  }
+
+  /** A token if there is one, a denial if the window is spent, undefined if a lease must come first. */
+  private spend(state: KeyState, key: string, namespace: Namespace, ctx: Waiter, now: number, resetMs: number): Verdict | undefined {
+    if (state.tokens > 0) {
+      state.tokens--;
+      if (!state.exhausted && !state.pending && state.tokens <= state.lastWant / 4) ctx.waitUntil(this.lease(state, key, namespace, now));
+      // An estimate: this isolate's tokens plus what the object had left when it last asked.
+      return { allowed: true, remaining: state.tokens + state.leftGlobally, resetMs };
+    }
+    return state.exhausted ? { allowed: false, remaining: 0, resetMs } : undefined;
+  }
+
+  private async awaitTokens(state: KeyState, key: string, namespace: Namespace, ctx: Waiter, now: number, resetMs: number): Promise<Verdict> {
+    // Other requests may take the tokens of the lease this one waited for: a few rounds, then a denial.
     for (let round = 0; round < 8; round++) {
-      if (state.tokens > 0) {
-        state.tokens--;
-        if (!state.exhausted && !state.pending && state.tokens <= state.lastWant / 4) waitUntil(this.lease(state, key, namespace, now));
-        // An estimate: this isolate's tokens plus what the object had left when it last asked.
-        return { allowed: true, remaining: state.tokens + state.leftGlobally, resetMs };
-      }
-      if (state.exhausted) break;
       await (state.pending ?? this.lease(state, key, namespace, now));
+      const verdict = this.spend(state, key, namespace, ctx, now, resetMs);
+      if (verdict) return verdict;
     }
     return { allowed: false, remaining: 0, resetMs };
   }

@@ -5,7 +5,7 @@
 import type { Namespace } from "../../../common/protocol.ts";
 import { GlobalLimiter } from "./global.ts";
 import { LocalLimiter } from "./local.ts";
-import type { RateLimitRule, Verdict } from "./rule.ts";
+import type { RateLimitRule, Verdict, Waiter } from "./rule.ts";
 
 export type { RateLimitRule } from "./rule.ts";
 export { compileRateLimits } from "./rule.ts";
@@ -35,30 +35,49 @@ export interface Checked {
   verdict: Verdict;
 }
 
-/** The first rule that denies, or else every applicable rule's verdict. */
-export async function checkRateLimits(
+export interface Checks {
+  denied: Checked | undefined;
+  applied: Checked[];
+}
+
+/**
+ * The first rule that denies, or else every applicable rule's verdict. Synchronous unless a global
+ * rule has to wait for a lease; the rules after it are checked once it has its verdict.
+ */
+export function checkRateLimits(
   limiters: Limiters,
   rules: readonly RateLimitRule[],
   request: Request,
   namespace: Namespace | undefined,
-  waitUntil: (promise: Promise<unknown>) => void,
-): Promise<{ denied: Checked | undefined; applied: Checked[] }> {
-  const applied: Checked[] = [];
-  for (const rule of rules) {
+  ctx: Waiter,
+  from = 0,
+  applied: Checked[] = [],
+): Checks | Promise<Checks> {
+  for (let i = from; i < rules.length; i++) {
+    const rule = rules[i]!;
     const key = rule.keyOf(request);
     if (key === undefined) continue;
     const limiter = limiters.for(rule);
     const now = Date.now();
-    let verdict: Verdict;
+    let verdict: Verdict | Promise<Verdict>;
     if (limiter instanceof LocalLimiter) verdict = limiter.take(key, now);
     // Without the binding (a bare local setup) a global rule cannot be counted: it does not apply.
-    else if (namespace) verdict = await limiter.take(key, namespace, waitUntil, now);
+    else if (namespace) verdict = limiter.take(key, namespace, ctx, now);
     else continue;
-    const checked = { rule, verdict };
-    if (!verdict.allowed) return { denied: checked, applied: [...applied, checked] };
-    applied.push(checked);
+    if (verdict instanceof Promise) {
+      return verdict.then((settled) => record(rule, settled, applied) ?? checkRateLimits(limiters, rules, request, namespace, ctx, i + 1, applied));
+    }
+    const denied = record(rule, verdict, applied);
+    if (denied) return denied;
   }
   return { denied: undefined, applied };
+}
+
+/** Adds a verdict to those applied; the checks' end if it denies. */
+function record(rule: RateLimitRule, verdict: Verdict, applied: Checked[]): Checks | undefined {
+  const checked = { rule, verdict };
+  applied.push(checked);
+  return verdict.allowed ? undefined : { denied: checked, applied };
 }
 
 /** The IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers). */

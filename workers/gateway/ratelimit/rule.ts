@@ -17,6 +17,9 @@ export interface RateLimitRule {
   readonly policyItem: string;
 }
 
+/** Where work that outlives the request goes (the request's ExecutionContext). */
+export type Waiter = Pick<ExecutionContext, "waitUntil">;
+
 export interface Verdict {
   allowed: boolean;
   remaining: number;

@@ -34,6 +34,8 @@ export function compileSelectors(selectors: readonly ClientSelector[] = []): Key
       return String(value) === claim.value ? undefined : false;
     }),
   ]);
+  // No selectors: one bucket for every request, with nothing to read or allocate per request.
+  if (!parts.length) return () => "";
   return (request) => {
     let decoded: Record<string, unknown> | undefined | null = null;
     const claims = () => (decoded === null ? (decoded = bearerClaims(request)) : decoded);

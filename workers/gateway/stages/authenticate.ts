@@ -9,11 +9,10 @@
  * hop's credential and is never forwarded upstream, whatever the mode; nor is a client's copy of
  * the mesh's own caller token.
  */
-import { createMiddleware } from "hono/factory";
 import { REFUSALS, type Refusal } from "../../../common/identity/reasons.ts";
 import { CALLER_TOKEN_HEADER, requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
 import type { PeerAuthenticationMode } from "../../../policies/schema/index.ts";
-import type { MeshEnv } from "../context.ts";
+import type { Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
 import type { MeshIdentity } from "../identity/mesh-identity.ts";
 import type { CompiledRule } from "../table/index.ts";
@@ -30,25 +29,24 @@ function modeOf(rule: CompiledRule): PeerAuthenticationMode {
 const refused = (reason: Refusal, message: string = REFUSALS[reason]) =>
   new MeshError("unauthenticated", `${reason}: ${message}`, { headers: { "www-authenticate": `Edgemesh-Workload-Token error="${reason}"` } });
 
-export const authenticate = (identity: MeshIdentity) =>
-  createMiddleware<MeshEnv>(async function authenticate(c, next) {
-    const upstream = c.get("upstream");
-    const outcome = c.get("outcome");
+export const authenticate = (identity: MeshIdentity): Stage => ({
+  request(x) {
+    const { upstream, outcome } = x;
     // Client-sent identity headers never reach the upstream: the workload token is this hop's
     // credential, and only the mesh speaks for the caller (stages/caller-token.ts).
     upstream.headers.delete(WORKLOAD_TOKEN_HEADER);
     upstream.headers.delete(CALLER_TOKEN_HEADER);
-    const mode = modeOf(c.get("route").rule);
-    const binding = identity.bindingIdentity(c.env, c.executionCtx.props);
+    const mode = modeOf(x.route.rule);
+    const binding = identity.bindingIdentity(x.env, (x.ctx as ExecutionContext & { props?: unknown }).props);
     if (binding === "invalid") {
       outcome.source = { refused: "invalid_binding_identity" };
       throw refused("invalid_binding_identity");
     }
     if (mode === "DISABLE") {
       if (binding) outcome.source = { id: binding, via: "binding" };
-      return next();
+      return undefined;
     }
-    const sent = requestToken(c.req.raw.headers, c.get("url").search);
+    const sent = requestToken(x.request.headers, x.url.search);
     const refuse = (reason: Refusal, message?: string) => {
       outcome.source = { refused: reason };
       return refused(reason, message);
@@ -57,15 +55,20 @@ export const authenticate = (identity: MeshIdentity) =>
     if (binding) {
       if (sent.token !== undefined) throw refuse("multiple_identities");
       outcome.source = { id: binding, via: "binding" };
-      return next();
+      return undefined;
     }
     if (sent.token === undefined) {
       if (mode === "STRICT") throw refuse("missing_token", `${REFUSALS.missing_token}: this backend requires a mesh identity (send a workload token in ${WORKLOAD_TOKEN_HEADER})`);
-      return next();
+      return undefined;
     }
-    const verifier = identity.verifierFor(c.env);
-    const result = verifier.cached(sent.token) ?? (await verifier.verify(sent.token));
-    if (!result.ok) throw refuse(result.reason, result.message);
-    outcome.source = { id: result.token.subject.id, via: "token" };
-    await next();
-  });
+    const verifier = identity.verifierFor(x.env);
+    const accept = (result: Awaited<ReturnType<typeof verifier.verify>>) => {
+      if (!result.ok) throw refuse(result.reason, result.message);
+      outcome.source = { id: result.token.subject.id, via: "token" };
+      return undefined;
+    };
+    // The steady state is a cache hit: no promise to wait for.
+    const cached = verifier.cached(sent.token);
+    return cached ? accept(cached) : verifier.verify(sent.token).then(accept);
+  },
+});

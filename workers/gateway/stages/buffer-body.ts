@@ -5,9 +5,8 @@
  * sending gets 408 request_body_timeout within it (Envoy's answer to a request timeout hit while the
  * downstream body is still arriving), not a request that never ends.
  */
-import { createMiddleware } from "hono/factory";
 import { retriesMethod } from "../attempt/retry.ts";
-import type { MeshEnv, RequestBody } from "../context.ts";
+import type { Exchange, RequestBody, Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
 
 /** How much of a body a mirrored request may carry when no retry policy sets a larger limit. */
@@ -19,26 +18,29 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Rejects a read that the deadline overtook; a sentinel, not an Error: it never leaves this stage. */
 const BODY_TIMEOUT = Symbol("request body timeout");
 
-export const bufferBody = () =>
-  createMiddleware<MeshEnv>(async function bufferBody(c, next) {
-    const upstream = c.get("upstream");
-    if (upstream.body.kind === "stream") {
-      const { retry, requestTimeoutMs } = c.get("target").policy;
-      const limit = Math.max(retriesMethod(retry, upstream.method) ? retry.bufferLimitBytes : 0, c.get("route").rule.mirrors.length ? MIRROR_BUFFER_LIMIT : 0);
-      if (limit > 0) {
-        try {
-          const deadlineAt = c.get("outcome").startedAt + requestTimeoutMs;
-          upstream.body = await bufferUpTo(upstream.body.stream, limit, deadlineAt, contentLength(upstream.headers));
-        } catch (cause) {
-          if (cause === BODY_TIMEOUT) {
-            throw new MeshError("request_body_timeout", `the request body did not arrive within the request timeout (${requestTimeoutMs} ms)`);
-          }
-          throw new MeshError("invalid_request", "the request body could not be read (the client stopped sending it)", { cause });
-        }
-      }
+export const bufferBody: Stage = {
+  request(x) {
+    const upstream = x.upstream;
+    if (upstream.body.kind !== "stream") return undefined;
+    const { retry } = x.target.policy;
+    const limit = Math.max(retriesMethod(retry, upstream.method) ? retry.bufferLimitBytes : 0, x.route.rule.mirrors.length ? MIRROR_BUFFER_LIMIT : 0);
+    return limit > 0 ? buffer(x, upstream.body.stream, limit) : undefined;
+  },
+};
+
+async function buffer(x: Exchange, stream: ReadableStream<Uint8Array>, limit: number): Promise<undefined> {
+  const { requestTimeoutMs } = x.target.policy;
+  try {
+    const deadlineAt = x.outcome.startedAt + requestTimeoutMs;
+    x.upstream.body = await bufferUpTo(stream, limit, deadlineAt, contentLength(x.upstream.headers));
+  } catch (cause) {
+    if (cause === BODY_TIMEOUT) {
+      throw new MeshError("request_body_timeout", `the request body did not arrive within the request timeout (${requestTimeoutMs} ms)`);
     }
-    await next();
-  });
+    throw new MeshError("invalid_request", "the request body could not be read (the client stopped sending it)", { cause });
+  }
+  return undefined;
+}
 
 /**
  * Reads up to `limit` bytes by `deadlineAt` (epoch ms; rejects with BODY_TIMEOUT past it); past the

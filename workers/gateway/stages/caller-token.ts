@@ -6,19 +6,21 @@
  * fails, the request goes without one (an upstream that requires it refuses the call). Mirrored
  * copies carry none: they leave with the request as the rule's filters left it.
  */
-import { createMiddleware } from "hono/factory";
 import { CALLER_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
-import type { MeshEnv } from "../context.ts";
+import type { Stage } from "../context.ts";
 import type { MeshIdentity } from "../identity/mesh-identity.ts";
 
-export const callerToken = (identity: MeshIdentity) =>
-  createMiddleware<MeshEnv>(async function callerToken(c, next) {
-    if (!c.env.ISSUER) return next();
-    const source = c.get("outcome").source;
-    const caller = source && "id" in source ? source.id : identity.config(c.env).gatewayId;
-    const destination = identity.destinationId(c.env, c.get("target").backend.name);
-    const pending = identity.upstreamTokens.tokenFor(c.env, c.executionCtx, caller, destination);
-    const token = pending instanceof Promise ? await pending : pending;
-    if (token) c.get("upstream").headers.set(CALLER_TOKEN_HEADER, token);
-    await next();
-  });
+export const callerToken = (identity: MeshIdentity): Stage => ({
+  request(x) {
+    if (!x.env.ISSUER) return undefined;
+    const source = x.outcome.source;
+    const caller = source && "id" in source ? source.id : identity.config(x.env).gatewayId;
+    const destination = identity.destinationId(x.env, x.target.backend.name);
+    const set = (token: string | undefined) => {
+      if (token) x.upstream.headers.set(CALLER_TOKEN_HEADER, token);
+      return undefined;
+    };
+    const pending = identity.upstreamTokens.tokenFor(x.env, x.ctx, caller, destination);
+    return pending instanceof Promise ? pending.then(set) : set(pending);
+  },
+});

@@ -1,29 +1,43 @@
 /** Finds the rule for the request: the virtual host by Host, then its path index (table/path-index.ts). */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv } from "../context.ts";
-import { MeshError } from "../errors.ts";
+import type { Exchange, Stage } from "../context.ts";
 import type { TableSource } from "../control-plane/table-source.ts";
-import { hostnameOf, type RequestView } from "../table/index.ts";
+import { MeshError } from "../errors.ts";
+import { hostnameOf, type RequestView, type RoutingTable } from "../table/index.ts";
 
-export const matchRoute = (tables: TableSource) =>
-  createMiddleware<MeshEnv>(async function matchRoute(c, next) {
-    const current = tables.current(c.env, c.executionCtx);
-    const table = current instanceof Promise ? await current : current;
-    const upstream = c.get("upstream");
-    let query: URLSearchParams | undefined;
-    const view: RequestView = {
-      method: upstream.method,
-      path: upstream.path,
-      headers: c.req.raw.headers,
-      get query() {
-        return (query ??= new URLSearchParams(upstream.search));
-      },
-    };
-    const entry = table.hosts.match(hostnameOf(upstream.host), view);
-    if (!entry) throw new MeshError("no_route", `no route matches ${upstream.method} ${upstream.host}${upstream.path}`);
-    c.set("table", table);
-    c.set("route", entry);
-    c.get("outcome").route = entry.rule.route;
-    c.get("outcome").rule = entry.rule.ruleIndex;
-    await next();
-  });
+export const matchRoute = (tables: TableSource): Stage => ({
+  request(x) {
+    const current = tables.current(x.env, x.ctx);
+    // Synchronous while the table is fresh: only a cold isolate, or one past the staleness bound, waits.
+    return current instanceof Promise ? current.then((table) => match(x, table)) : match(x, current);
+  },
+});
+
+function match(x: Exchange, table: RoutingTable): undefined {
+  const upstream = x.upstream;
+  const entry = table.hosts.match(hostnameOf(upstream.host), new View(upstream, x.headers));
+  if (!entry) throw new MeshError("no_route", `no route matches ${upstream.method} ${upstream.host}${upstream.path}`);
+  x.table = table;
+  x.route = entry;
+  x.outcome.route = entry.rule.route;
+  x.outcome.rule = entry.rule.ruleIndex;
+  return undefined;
+}
+
+/** The request as matches see it; the query is parsed only if a match asks for it. */
+class View implements RequestView {
+  readonly method: string;
+  readonly path: string;
+  private parsed: URLSearchParams | undefined;
+
+  constructor(
+    private readonly upstream: { method: string; path: string; search: string },
+    readonly headers: Headers,
+  ) {
+    this.method = upstream.method;
+    this.path = upstream.path;
+  }
+
+  get query(): URLSearchParams {
+    return (this.parsed ??= new URLSearchParams(this.upstream.search));
+  }
+}

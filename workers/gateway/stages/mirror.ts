@@ -6,9 +6,8 @@
  * limits, redirects). As in Envoy, the copy's host gets a "-shadow" suffix (x-forwarded-host for HTTP
  * origins, the URL's host for Workers). Bodies up to 64 KiB are copied; larger requests are not mirrored.
  */
-import { createMiddleware } from "hono/factory";
 import type { Call } from "../attempt/call.ts";
-import type { MeshEnv } from "../context.ts";
+import type { Exchange, Stage } from "../context.ts";
 import type { BackendRuntime, BackendTarget, CallPolicy } from "../table/index.ts";
 import { MIRROR_BUFFER_LIMIT } from "./buffer-body.ts";
 
@@ -26,36 +25,39 @@ const mirrorTarget = (backend: BackendRuntime): BackendTarget => ({
   policy: MIRROR_POLICY,
 });
 
-export const mirror = (callMirror: Call) =>
-  createMiddleware<MeshEnv>(async function mirror(c, next) {
-    await next();
-    const { mirrors } = c.get("route").rule;
-    // Not mirrored: requests the mesh answered itself (errors, limits, a backendRef's redirect).
-    if (!mirrors.length || c.error || c.get("outcome").attempts === 0) return;
-    const upstream = c.get("upstream");
-    // A streamed body has been sent already and cannot be copied.
-    if (upstream.body.kind === "stream" || (upstream.body.kind === "buffered" && upstream.body.bytes.byteLength > MIRROR_BUFFER_LIMIT)) return;
-    const host = `${upstream.host}-shadow`;
-    for (const target of mirrors) {
-      if (Math.random() >= target.fraction) continue;
-      const headers = new Headers(upstream.headers);
-      headers.set("x-forwarded-host", host);
-      // A Worker backend sees the Host header as set (its URL's host is the shadow host too).
-      if (target.backend.service) headers.set("host", host);
-      const sent = callMirror({
-        env: c.env,
-        request: c.req.raw,
-        upstream: { ...upstream, host, headers },
-        target: mirrorTarget(target.backend),
-        outcome: undefined,
-        deadlineAt: Infinity,
-        signal: undefined,
-        timedOut: undefined,
-        endpoint: undefined,
-        tried: [],
-      })
-        .then((response) => response.body?.cancel())
-        .catch(() => undefined);
-      c.executionCtx.waitUntil(sent);
-    }
-  });
+export const mirror = (callMirror: Call): Stage => ({
+  response(x) {
+    if (x.route.rule.mirrors.length) sendMirrors(x, callMirror);
+  },
+});
+
+function sendMirrors(x: Exchange, callMirror: Call): void {
+  // Not mirrored: requests the mesh answered itself (errors, limits, a backendRef's redirect).
+  if (x.error !== undefined || x.outcome.attempts === 0) return;
+  const upstream = x.upstream;
+  // A streamed body has been sent already and cannot be copied.
+  if (upstream.body.kind === "stream" || (upstream.body.kind === "buffered" && upstream.body.bytes.byteLength > MIRROR_BUFFER_LIMIT)) return;
+  const host = `${upstream.host}-shadow`;
+  for (const target of x.route.rule.mirrors) {
+    if (Math.random() >= target.fraction) continue;
+    const headers = new Headers(upstream.headers);
+    headers.set("x-forwarded-host", host);
+    // A Worker backend sees the Host header as set (its URL's host is the shadow host too).
+    if (target.backend.service) headers.set("host", host);
+    const sent = callMirror({
+      env: x.env,
+      request: x.request,
+      upstream: { ...upstream, host, headers },
+      target: mirrorTarget(target.backend),
+      outcome: undefined,
+      deadlineAt: Infinity,
+      signal: undefined,
+      timedOut: undefined,
+      endpoint: undefined,
+      tried: [],
+    })
+      .then((response) => response.body?.cancel())
+      .catch(() => undefined);
+    x.ctx.waitUntil(sent);
+  }
+}

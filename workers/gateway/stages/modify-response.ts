@@ -1,9 +1,8 @@
 /** ResponseHeaderModifier of the matched rule, applied to whatever response comes back, synthetic ones included. */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv } from "../context.ts";
+import type { Stage } from "../context.ts";
 
-export const modifyResponse = () =>
-  createMiddleware<MeshEnv>(async function modifyResponse(c, next) {
-    await next();
-    c.get("route").rule.responseHeaders?.(c.res.headers);
-  });
+export const modifyResponse: Stage = {
+  response(x, response) {
+    x.route.rule.responseHeaders?.(response.headers);
+  },
+};

@@ -5,8 +5,7 @@
  * encoded slash or backslash is refused: an upstream that decodes it would see a different path from
  * the one the route matched (Istio's advice). "//" is kept, and matched, as is.
  */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv } from "../context.ts";
+import type { Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
 
 const ENCODED_SEPARATOR = /%(2f|5c)/i;
@@ -24,9 +23,9 @@ export function normalizePathname(pathname: string): string {
   });
 }
 
-export const normalizePath = () =>
-  createMiddleware<MeshEnv>(async function normalizePath(c, next) {
-    const upstream = c.get("upstream");
-    upstream.path = normalizePathname(upstream.path);
-    await next();
-  });
+export const normalizePath: Stage = {
+  request(x) {
+    x.upstream.path = normalizePathname(x.upstream.path);
+    return undefined;
+  },
+};

@@ -3,41 +3,42 @@
  * own x-edgemesh-* headers and Expect, with x-forwarded-for / -proto / -host, the request id, and a
  * traceparent naming the gateway's span.
  */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv } from "../context.ts";
-import { stripHopByHop } from "../hop-by-hop.ts";
-import { stripMeshHeaders } from "../mesh-headers.ts";
+import type { RequestBody, Stage } from "../context.ts";
+import { stripHeaders } from "../strip-headers.ts";
 import { formatTraceparent } from "../trace-context.ts";
 
-export const prepareUpstream = () =>
-  createMiddleware<MeshEnv>(async function prepareUpstream(c, next) {
-    const request = c.req.raw;
-    const url = c.get("url");
-    const trace = c.get("trace");
-    const headers = new Headers(request.headers);
-    stripHopByHop(headers);
-    stripMeshHeaders(headers);
-    // Expect: 100-continue is between the client and this hop. Forwarded, the upstream would answer
-    // 100 Continue, which fetch() hands back as if it were the response (Envoy strips it too).
-    headers.delete("expect");
+// Expect: 100-continue is between the client and this hop. Forwarded, the upstream would answer
+// 100 Continue, which fetch() hands back as if it were the response (Envoy strips it too).
+const NOT_FORWARDED = new Set(["expect"]);
+// W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
+const NOT_FORWARDED_RESTARTED = new Set(["expect", "tracestate"]);
+const NO_BODY: RequestBody = { kind: "none" };
+
+export const prepareUpstream: Stage = {
+  request(x) {
+    const { request, url, trace, outcome } = x;
+    // The URL's parts as recordOutcome read them (each read of a URL part is a call into the runtime).
+    const host = outcome.host;
+    const headers = new Headers(x.headers);
+    stripHeaders(headers, trace.parentSpanId === undefined ? NOT_FORWARDED_RESTARTED : NOT_FORWARDED);
     const clientIp = headers.get("cf-connecting-ip");
     if (clientIp) {
       const forwardedFor = headers.get("x-forwarded-for");
       headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp);
     }
     headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
-    headers.set("x-forwarded-host", url.host);
-    headers.set("x-request-id", c.get("requestId"));
+    headers.set("x-forwarded-host", host);
+    headers.set("x-request-id", x.requestId);
     headers.set("traceparent", formatTraceparent(trace));
-    // W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
-    if (trace.parentSpanId === undefined) headers.delete("tracestate");
-    c.set("upstream", {
+    const body = request.body;
+    x.upstream = {
       method: request.method,
-      host: url.host,
-      path: url.pathname,
+      host,
+      path: outcome.path,
       search: url.search,
       headers,
-      body: request.body ? { kind: "stream", stream: request.body } : { kind: "none" },
-    });
-    await next();
-  });
+      body: body ? { kind: "stream", stream: body } : NO_BODY,
+    };
+    return undefined;
+  },
+};

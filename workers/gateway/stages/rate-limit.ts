@@ -3,21 +3,30 @@
  * 429 with Retry-After and the IETF RateLimit headers when a rule denies; the RateLimit headers on
  * every answer a limit applied to.
  */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv } from "../context.ts";
+import type { Exchange, Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
-import { checkRateLimits, rateLimitHeaders, type Limiters } from "../ratelimit/index.ts";
+import { checkRateLimits, rateLimitHeaders, type Checked, type Limiters } from "../ratelimit/index.ts";
 
-export const rateLimit = (limiters: Limiters) =>
-  createMiddleware<MeshEnv>(async function rateLimit(c, next) {
-    const rules = c.get("target").policy.rateLimits;
-    if (!rules.length) return next();
-    const { denied, applied } = await checkRateLimits(limiters, rules, c.req.raw, c.env.RATE_LIMITER, (p) => c.executionCtx.waitUntil(p));
-    const headers = rateLimitHeaders(applied);
-    if (denied) {
-      headers["retry-after"] = String(Math.max(1, Math.ceil(denied.verdict.resetMs / 1000)));
-      throw new MeshError("rate_limited", `rate limit "${denied.rule.name}" (${denied.rule.requests} per ${denied.rule.windowMs / 1000} s) exceeded`, { headers });
-    }
-    await next();
-    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
-  });
+export const rateLimit = (limiters: Limiters): Stage => ({
+  request(x) {
+    const rules = x.target.policy.rateLimits;
+    if (!rules.length) return undefined;
+    const checked = checkRateLimits(limiters, rules, x.request, x.env.RATE_LIMITER, x.ctx);
+    // Synchronous while the isolate holds tokens: a global limit waits only for a lease it has to have.
+    return checked instanceof Promise ? checked.then((result) => decide(x, result)) : decide(x, checked);
+  },
+  response(x, response) {
+    const headers = x.rateLimitHeaders;
+    if (headers) for (const name in headers) response.headers.set(name, headers[name]!);
+  },
+});
+
+function decide(x: Exchange, { denied, applied }: { denied: Checked | undefined; applied: Checked[] }): undefined {
+  const headers = rateLimitHeaders(applied);
+  if (denied) {
+    headers["retry-after"] = String(Math.max(1, Math.ceil(denied.verdict.resetMs / 1000)));
+    throw new MeshError("rate_limited", `rate limit "${denied.rule.name}" (${denied.rule.requests} per ${denied.rule.windowMs / 1000} s) exceeded`, { headers });
+  }
+  x.rateLimitHeaders = headers;
+  return undefined;
+}

@@ -2,19 +2,18 @@
  * RequestRedirect: answers with a redirect built from the request and the filter, without calling a
  * backend. A rule's redirect answers here; a backendRef's, once splitTraffic has chosen it.
  */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv, UpstreamRequest } from "../context.ts";
+import type { Stage, UpstreamRequest } from "../context.ts";
 import type { Redirect } from "../table/rule.ts";
 import { modifyPath } from "./rewrite-path.ts";
 
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
 
-export const redirect = () =>
-  createMiddleware<MeshEnv>(async function redirect(c, next) {
-    const { rule, match } = c.get("route");
-    if (!rule.redirect) return next();
-    return redirectResponse(c.get("url"), c.get("upstream"), rule.redirect, match.prefix);
-  });
+export const redirect: Stage = {
+  request(x) {
+    const { rule, match } = x.route;
+    return rule.redirect ? redirectResponse(x.url, x.upstream, rule.redirect, match.prefix) : undefined;
+  },
+};
 
 /** The redirect for a request: `url` is the client's, `upstream` carries the normalized path and query. */
 export function redirectResponse(url: URL, upstream: UpstreamRequest, filter: Redirect, matchedPrefix: string | undefined): Response {

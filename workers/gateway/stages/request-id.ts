@@ -5,14 +5,14 @@
  * (recordOutcome sets it on the final response): measured, that is an allocation per request for
  * nothing, so this is the same check without it.
  */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv } from "../context.ts";
+import type { Stage } from "../context.ts";
 
 const WELL_FORMED = /^[\w\-=]{1,255}$/;
 
-export const requestId = () =>
-  createMiddleware<MeshEnv>(async function requestId(c, next) {
-    const incoming = c.req.raw.headers.get("x-request-id");
-    c.set("requestId", incoming !== null && WELL_FORMED.test(incoming) ? incoming : crypto.randomUUID());
-    await next();
-  });
+export const requestId: Stage = {
+  request(x) {
+    const incoming = x.headers.get("x-request-id");
+    x.requestId = incoming !== null && WELL_FORMED.test(incoming) ? incoming : crypto.randomUUID();
+    return undefined;
+  },
+};

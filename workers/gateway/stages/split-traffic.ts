@@ -6,49 +6,48 @@
  * gets a rewritten hostname in x-forwarded-host. A rule with no backend to send to answers 500, as
  * the Gateway API requires.
  */
-import { createMiddleware } from "hono/factory";
-import type { MeshEnv, UpstreamRequest } from "../context.ts";
+import type { Stage, UpstreamRequest } from "../context.ts";
 import { MeshError } from "../errors.ts";
 import { weightedRandom } from "../lb/random.ts";
 import { redirectResponse } from "./redirect.ts";
 import { modifyPath } from "./rewrite-path.ts";
 
-export const splitTraffic = () =>
-  createMiddleware<MeshEnv>(async function splitTraffic(c, next) {
-    const { rule, match } = c.get("route");
+export const splitTraffic: Stage = {
+  request(x) {
+    const { rule, match } = x.route;
     const target = weightedRandom(rule.targets);
     if (!target) {
       const why = rule.hasBackendRefs ? "all of its backendRefs have weight 0" : "it has no backendRefs";
       throw new MeshError("no_backend", `route ${rule.route} rule ${rule.ruleIndex} cannot forward: ${why}`);
     }
-    c.set("target", target);
-    if (target.redirect) {
-      const response = redirectResponse(c.get("url"), c.get("upstream"), target.redirect, match.prefix);
-      target.responseHeaders?.(response.headers);
-      return response;
-    }
-    c.get("outcome").backend = target.backend.name;
-    const ruleLevel = c.get("upstream");
+    x.target = target;
+    // The backendRef's response headers are set on the way out (below), on its redirect too.
+    if (target.redirect) return redirectResponse(x.url, x.upstream, target.redirect, match.prefix);
+    x.outcome.backend = target.backend.name;
+    const ruleLevel = x.upstream;
     // The mirrors (an outer stage) send the request as the rule's filters left it: with mirrors,
     // this backend's changes go to a copy, and the rule-level request is put back afterwards.
-    const upstream: UpstreamRequest = rule.mirrors.length ? { ...ruleLevel, headers: new Headers(ruleLevel.headers) } : ruleLevel;
+    let upstream: UpstreamRequest = ruleLevel;
+    if (rule.mirrors.length) {
+      x.upstream = upstream = { ...ruleLevel, headers: new Headers(ruleLevel.headers) };
+      x.ruleUpstream = ruleLevel;
+    }
     const { rewrite } = target;
     if (rewrite?.hostname) upstream.host = rewrite.hostname;
     if (rewrite?.path) upstream.path = modifyPath(upstream.path, rewrite.path, match.prefix);
     target.requestHeaders?.(upstream.headers);
     if (target.backend.service) upstream.headers.set("host", upstream.host);
     else if (rewrite?.hostname || rule.rewrite?.hostname) upstream.headers.set("x-forwarded-host", upstream.host);
-    if (upstream === ruleLevel) {
-      await next();
-    } else {
-      c.set("upstream", upstream);
-      try {
-        await next();
-      } finally {
-        // The body may have been buffered on the copy; the mirrors need it.
-        ruleLevel.body = upstream.body;
-        c.set("upstream", ruleLevel);
-      }
+    return undefined;
+  },
+  response(x, response) {
+    const ruleLevel = x.ruleUpstream;
+    if (ruleLevel) {
+      // The body may have been buffered on the copy; the mirrors need it.
+      ruleLevel.body = x.upstream.body;
+      x.upstream = ruleLevel;
+      x.ruleUpstream = undefined;
     }
-    target.responseHeaders?.(c.res.headers);
-  });
+    x.target.responseHeaders?.(response.headers);
+  },
+};
