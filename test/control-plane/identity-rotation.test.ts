@@ -10,6 +10,7 @@ import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { CALLER, TRUST_DOMAIN } from "../support/tokens.ts";
 import { Upstream } from "../support/upstream.ts";
+import { HANG_MARKER, HANGING_KV } from "../support/hanging-kv.ts";
 
 const HEADER = "edgemesh-workload-token";
 const GATEWAY_ID = `spiffe://${TRUST_DOMAIN}/ns/edgemesh/sa/gateway`;
@@ -79,23 +80,6 @@ describe("a key rotation with traffic flowing", () => {
   });
 });
 
-/** A KV namespace that stops answering once a snapshot mentions HANG_MARKER (see staleness.test.ts). */
-const HANG_MARKER = "kv-hangs-from-here";
-const HANGING_KV = `const store = new Map();
-let hung = false;
-export default function () {
-  return {
-    async get(key, type) {
-      if (hung) return new Promise(() => {});
-      const value = store.get(key);
-      return value === undefined ? null : type === "json" ? JSON.parse(value) : value;
-    },
-    async put(key, value) {
-      store.set(key, value);
-      if (String(value).includes(${JSON.stringify(HANG_MARKER)})) hung = true;
-    },
-  };
-}`;
 
 describe("a control plane that stops answering", () => {
   let mesh: TestGateway;

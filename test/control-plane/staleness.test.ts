@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
+import { HANG_MARKER, HANGING_KV } from "../support/hanging-kv.ts";
 
 let a: Upstream;
 let b: Upstream;
@@ -61,26 +62,6 @@ describe("after an idle spell longer than the bound", () => {
   });
 });
 
-/**
- * A KV namespace that answers from memory until a snapshot mentioning HANG_MARKER is written, then
- * never answers a read again. It lives in the isolate, which also hosts the ConfigStore that writes it.
- */
-const HANG_MARKER = "kv-hangs-from-here";
-const HANGING_KV = `const store = new Map();
-let hung = false;
-export default function () {
-  return {
-    async get(key, type) {
-      if (hung) return new Promise(() => {});
-      const value = store.get(key);
-      return value === undefined ? null : type === "json" ? JSON.parse(value) : value;
-    },
-    async put(key, value) {
-      store.set(key, value);
-      if (String(value).includes(${JSON.stringify(HANG_MARKER)})) hung = true;
-    },
-  };
-}`;
 
 describe("a KV namespace that stops answering", () => {
   let mesh: TestGateway;
