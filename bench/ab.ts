@@ -1,13 +1,18 @@
 /**
  * `npx tsx bench/ab.ts <a> <b> [<c> …]`: which of two (or more) Workers costs less CPU per request. All
  * run in one workerd, measured in turns (A, B, A, B, …) under the same wrk load, so that the machine's
- * drift (a shared VM moves single runs by ±30 %) hits them alike. Prints each round, the medians, and
- * the median of the rounds' ratios to A (each round's figures are seconds apart). Each argument is one of:
+ * drift (a shared VM moves single runs by ±30 %) hits them alike; and since one isolate of a Worker
+ * can cost 10 % more or less than another of the same code for as long as it lives, each variant runs
+ * in AB_COPIES (2) isolates, in AB_SESSIONS (2) fresh workerd processes, AB_ROUNDS (6) rounds of
+ * AB_SECONDS (2) s each; other load only adds, so each isolate's figure is its least round. Prints each
+ * round, then each variant's ratio to A (the mean of the sessions' ratios, each session's given).
+ * Each argument is one of:
  *   gateway            the gateway as the working tree builds it (bundled here)
  *   peer               the peer, workers/peer, as the working tree builds it (bundled here)
  *   peer:<bundle.js>   a peer build (`npx wrangler deploy --dry-run -c workers/peer/wrangler.toml --outdir <dir>`)
  *   <bundle.js>        a gateway build (`npx wrangler deploy --dry-run --outdir <dir>`)
- * As in `npm run bench`, a gateway's control plane is on (each gateway hosts its own Durable
+ * A gateway argument may end in "+log": the access log is on for it (AB_ACCESS_LOG, off by default,
+ * sets it for the others). As in `npm run bench`, a gateway's control plane is on (each gateway hosts its own Durable
  * Objects); AB_CONTROL_PLANE=off measures the policies without health checking and global rate limits.
  * `npx tsx bench/ab.ts peer gateway` is the steadiest figure for the gateway against the peer. CPU time is
  * every workerd thread's, from /proc schedstat (nanoseconds).
@@ -24,8 +29,10 @@ import { runWrk } from "./wrk.ts";
 
 const WORK = join(import.meta.dirname, ".work");
 const ROOT = join(import.meta.dirname, "..");
-const ROUNDS = Number(process.env.AB_ROUNDS ?? 5);
-const SECONDS = Number(process.env.AB_SECONDS ?? 3);
+const SESSIONS = Number(process.env.AB_SESSIONS ?? 2);
+const COPIES = Number(process.env.AB_COPIES ?? 2);
+const ROUNDS = Number(process.env.AB_ROUNDS ?? 6);
+const SECONDS = Number(process.env.AB_SECONDS ?? 2);
 
 const COMPATIBILITY_DATE = "2026-04-20";
 
@@ -46,49 +53,79 @@ const upstreams = await startUpstreams(3);
 const policiesFile = join(WORK, "ab-policies.json");
 writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, { controlPlane: process.env.AB_CONTROL_PLANE !== "off" })));
 const log = process.env.AB_ACCESS_LOG ?? "off";
-const variants: { name: string; arg: string; kind: "gateway" | "peer"; bundle: Bundle; port: number; cpu: number[] }[] = [];
+const variants: { name: string; arg: string; kind: "gateway" | "peer"; bundle: Bundle; log: string; sessions: number[] }[] = [];
 for (const [i, arg] of args.entries()) {
   const name = String.fromCharCode(65 + i);
-  variants.push({ name, arg, ...(await variant(arg, name)), port: await freePort(), cpu: [] });
+  // A gateway argument with "+log" runs with the access log on, whatever AB_ACCESS_LOG says.
+  const withLog = arg.endsWith("+log");
+  variants.push({ name, arg, ...(await variant(withLog ? arg.slice(0, -"+log".length) : arg, name)), log: withLog ? "on" : log, sessions: [] });
 }
 const vars = deployedVars(join(ROOT, "wrangler.toml"));
-const workerd = await startWorkerd(
-  join(WORK, "ab.capnp"),
-  variants.flatMap((v): WorkerSpec[] => {
-    // The peer reads its origins from text bindings (the same three endpoints); it has no control plane.
-    if (v.kind === "peer") return [{ name: v.name, bundle: v.bundle, port: v.port, bindings: peerBindings(upstreams.ports) }];
-    // Fresh Durable Object storage: counters left from an earlier run would not hurt, but need not linger.
-    rmSync(join(WORK, `ab-do-${v.name}`), { recursive: true, force: true });
-    const cp = controlPlane(`${v.name}-control-plane`, v.bundle, join(WORK, `ab-do-${v.name}`), vars);
-    const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: log }]);
-    return [cp.host, { name: v.name, bundle: v.bundle, port: v.port, bindings }];
-  }),
-  WORK,
-);
-try {
-  for (const v of variants) await runWrk({ url: `http://127.0.0.1:${v.port}${BENCH_PATH}`, host: BENCH_HOST, connections: 50, seconds: 2 });
-  for (let round = 1; round <= ROUNDS; round++) {
-    const line: string[] = [];
-    for (const v of variants) {
-      const before = threadCpuMs(workerd.process.pid!);
-      const result = await runWrk({ url: `http://127.0.0.1:${v.port}${BENCH_PATH}`, host: BENCH_HOST, connections: 50, seconds: SECONDS });
-      // An error answer costs less than a proxied one: a Worker that fails would look fast.
-      if (result.non2xx > 0) throw new Error(`${v.name} (${v.kind}) answered ${result.non2xx} of ${result.requests} requests with a non-2xx status`);
-      const us = ((threadCpuMs(workerd.process.pid!) - before) * 1000) / result.requests;
-      v.cpu.push(us);
-      line.push(`${v.name} ${us.toFixed(0)} us/req (${result.requests} req)`);
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+/**
+ * One workerd with COPIES isolates of each variant (each Worker is an isolate of its own; a gateway's
+ * copies share one control plane, as a deploy's isolates do). An isolate keeps its own cost for its
+ * lifetime (JIT and heap differ between isolates of the same code by ±10 %), so a session's figure for
+ * a variant is the mean over its copies of each copy's least over ROUNDS rounds.
+ */
+async function session(index: number): Promise<void> {
+  const workers: { variant: (typeof variants)[0]; name: string; port: number; cpu: number[] }[] = [];
+  const specs: WorkerSpec[] = [];
+  for (const v of variants) {
+    let bindings = peerBindings(upstreams.ports);
+    if (v.kind === "gateway") {
+      // Fresh Durable Object storage: counters left from an earlier run would not hurt, but need not linger.
+      rmSync(join(WORK, `ab-do-${v.name}`), { recursive: true, force: true });
+      const cp = controlPlane(`${v.name}-control-plane`, v.bundle, join(WORK, `ab-do-${v.name}`), vars);
+      bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: v.log }]);
+      specs.push(cp.host);
     }
-    console.log(`round ${round}: ${line.join(", ")}`);
+    for (let copy = 1; copy <= COPIES; copy++) {
+      const worker = { variant: v, name: `${v.name}${copy}`, port: await freePort(), cpu: [] as number[] };
+      // The peer reads its origins from text bindings (the same three endpoints); it has no control plane.
+      specs.push({ name: worker.name, bundle: v.bundle, port: worker.port, bindings });
+      workers.push(worker);
+    }
   }
-  const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+  // In turns: A1, B1, A2, B2, …, so that the machine's drift hits every variant alike.
+  workers.sort((a, b) => a.name.slice(1).localeCompare(b.name.slice(1)) || a.name.localeCompare(b.name));
+  const workerd = await startWorkerd(join(WORK, "ab.capnp"), specs, WORK);
+  try {
+    for (const w of workers) await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, connections: 50, seconds: 2 });
+    for (let round = 1; round <= ROUNDS; round++) {
+      const line: string[] = [];
+      for (const w of workers) {
+        const before = threadCpuMs(workerd.process.pid!);
+        const result = await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, connections: 50, seconds: SECONDS });
+        // An error answer costs less than a proxied one: a Worker that fails would look fast.
+        if (result.non2xx > 0) throw new Error(`${w.name} (${w.variant.kind}) answered ${result.non2xx} of ${result.requests} requests with a non-2xx status`);
+        const us = ((threadCpuMs(workerd.process.pid!) - before) * 1000) / result.requests;
+        w.cpu.push(us);
+        line.push(`${w.name} ${us.toFixed(0)}`);
+      }
+      console.log(`session ${index} round ${round}, us/req: ${line.join(", ")}`);
+    }
+  } finally {
+    await workerd.stop();
+  }
+  // Other load on the machine only adds to a round's figure: an isolate's least is its own cost.
+  for (const v of variants) v.sessions.push(mean(workers.filter((w) => w.variant === v).map((w) => Math.min(...w.cpu))));
+}
+
+try {
+  for (let index = 1; index <= SESSIONS; index++) await session(index);
   const first = variants[0]!;
   for (const v of variants) {
-    // Each round's ratio to A: the variants ran seconds apart, so the machine's drift between rounds cancels out.
-    const ratio = median(v.cpu.map((us, round) => us / first.cpu[round]!));
-    console.log(`median CPU per request: ${v.name} (${v.arg}) ${median(v.cpu).toFixed(0)} us (${(median(v.cpu) / median(first.cpu)).toFixed(2)}x A's; median of the rounds' ratios to A ${ratio.toFixed(2)})`);
+    // Each session's ratio to A: one workerd, the variants measured seconds apart.
+    const ratios = v.sessions.map((us, index) => us / first.sessions[index]!);
+    console.log(
+      `CPU per request: ${v.name} (${v.arg}) ${median(v.sessions).toFixed(0)} us; ratio to A ${mean(ratios).toFixed(3)} ` +
+        `(sessions: ${ratios.map((ratio) => ratio.toFixed(2)).join(", ")})`,
+    );
   }
-  console.log(`gateway access log ${log}`);
+  console.log(`${SESSIONS} sessions x ${COPIES} isolates per variant x ${ROUNDS} rounds of ${SECONDS} s; gateway access log ${log} (on for "+log")`);
 } finally {
-  await workerd.stop();
   await upstreams.close();
 }

@@ -10,7 +10,8 @@
  * on a busy machine (load only adds); the median of the rounds' ratios says how much they agree.
  * Steadier than bench/ab.ts for a change of a few µs; ab.ts, with the network, stays the real figure.
  * Arguments: `gateway` (the working tree, bundled here) or a gateway bundle (`wrangler deploy
- * --dry-run --outdir <dir>`). HOTPATH_ACCESS_LOG (off), HOTPATH_CONTROL_PLANE (on), HOTPATH_TARGET_MS (60), HOTPATH_K (sized to the target).
+ * --dry-run --outdir <dir>`), either with "+log" for the access log on (HOTPATH_ACCESS_LOG sets it for
+ * all: off by default). HOTPATH_CONTROL_PLANE (on), HOTPATH_TARGET_MS (60), HOTPATH_K (sized to the target).
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -40,15 +41,17 @@ const harness: Bundle = { script: join(import.meta.dirname, "hotpath-harness.js"
 
 const variants = await Promise.all(
   args.map(async (arg, i) => {
-    const gateway: Bundle = arg === "gateway" ? await bundle(join(ROOT, "wrangler.toml"), join(WORK, `gateway-${i}`)) : { script: resolve(arg), compatibilityDate: COMPATIBILITY_DATE };
-    return { arg, name: `v${i}`, gateway, port: await freePort(), best: Infinity };
+    const withLog = arg.endsWith("+log");
+    const file = withLog ? arg.slice(0, -"+log".length) : arg;
+    const gateway: Bundle = file === "gateway" ? await bundle(join(ROOT, "wrangler.toml"), join(WORK, `gateway-${i}`)) : { script: resolve(file), compatibilityDate: COMPATIBILITY_DATE };
+    return { arg, name: `v${i}`, gateway, log: withLog ? "on" : log, port: await freePort(), best: Infinity };
   }),
 );
 const workerd = await startWorkerd(
   join(WORK, "hotpath.capnp"),
   variants.flatMap((v): WorkerSpec[] => {
     const cp = controlPlane(`${v.name}-control-plane`, v.gateway, join(WORK, `do-${v.name}`), vars);
-    const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: log }]);
+    const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: v.log }]);
     return [cp.host, { name: v.name, bundle: harness, modules: [{ name: "gateway.js", file: v.gateway.script }], port: v.port, bindings }];
   }),
   WORK,

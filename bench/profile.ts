@@ -10,8 +10,9 @@
  * given in µs per request: that share of workerd's CPU time per request over the profiled run (from
  * /proc; the samples' own intervals are wall time, which other load on the machine stretches).
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { dirname, join, relative, resolve } from "node:path";
 import WebSocket from "ws";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
@@ -26,7 +27,7 @@ const SECONDS = Number(process.env.PROFILE_SECONDS ?? 8);
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   children?: number[];
 }
 
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
     const { profile } = (await inspector.send("Profiler.stop")) as { profile: Profile };
     inspector.close();
     writeFileSync(join(WORK, "gateway.cpuprofile"), JSON.stringify(profile));
-    report(profile, load.requests, cpuUs / load.requests);
+    report(profile, load.requests, cpuUs / load.requests, sourceMapOf(gateway.script));
   } finally {
     await workerd.stop();
     await upstreams.close();
@@ -81,17 +82,32 @@ interface Profile {
  * on their own and folded into the JavaScript function that called them, which is what a change to
  * the gateway's code can move.
  */
-function report(profile: Profile, requests: number, cpuPerRequest: number): void {
+/** The bundle's source map (wrangler writes index.js.map beside it), to name the files functions come from. */
+function sourceMapOf(script: string): { map: SourceMap; dir: string } | undefined {
+  return existsSync(`${script}.map`) ? { map: new SourceMap(JSON.parse(readFileSync(`${script}.map`, "utf8"))), dir: dirname(script) } : undefined;
+}
+
+function report(profile: Profile, requests: number, cpuPerRequest: number, sources: { map: SourceMap; dir: string } | undefined): void {
   const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  // Where a function is in the sources: "workers/gateway/attempt/send.ts:17" (or the bundle's line).
+  const sourceOf = (frame: ProfileNode["callFrame"]) => {
+    const entry = sources?.map.findEntry(frame.lineNumber, frame.columnNumber ?? 0) as { originalSource?: string; originalLine?: number } | undefined;
+    if (!entry?.originalSource) return { file: frame.url.split("/").pop()!, line: frame.lineNumber + 1 };
+    const file = relative(ROOT, resolve(sources!.dir, entry.originalSource)).replace(/^node_modules\/([^/]+(\/[^/]+)?)\/.*$/, "node_modules/$1");
+    return { file, line: entry.originalLine! + 1 };
+  };
   const label = (node: ProfileNode) => {
     const frame = node.callFrame;
-    const where = frame.url ? ` ${frame.url.split("/").pop()}:${frame.lineNumber + 1}` : "";
-    return `${frame.functionName || "(anonymous)"}${where}`;
+    if (!frame.url) return frame.functionName || "(anonymous)";
+    const { file, line } = sourceOf(frame);
+    return `${frame.functionName || "(anonymous)"} ${file}:${line}`;
   };
+  const fileOf = (node: ProfileNode) => (node.callFrame.url ? sourceOf(node.callFrame).file : `(native: ${node.callFrame.functionName || "anonymous"})`);
   const own = new Map<string, number>();
   const folded = new Map<string, number>();
+  const byFile = new Map<string, number>();
   const add = (map: Map<string, number>, key: string, us: number) => map.set(key, (map.get(key) ?? 0) + us);
   let busy = 0;
   let idle = 0;
@@ -108,6 +124,7 @@ function report(profile: Profile, requests: number, cpuPerRequest: number): void
       node = byNode.get(parentOf.get(node.id)!)!;
     }
     add(folded, label(node), us);
+    add(byFile, fileOf(node), us);
   }
   const perRequest = (us: number) => ((us / busy) * cpuPerRequest).toFixed(1).padStart(6);
   const top = (map: Map<string, number>) =>
@@ -117,6 +134,8 @@ function report(profile: Profile, requests: number, cpuPerRequest: number): void
   for (const line of top(own)) console.log(line);
   console.log("self time with native calls folded into their JavaScript caller, top 40:");
   for (const line of top(folded)) console.log(line);
+  console.log("the same by source file (native time no JavaScript called: by function):");
+  for (const line of top(byFile)) console.log(line);
 }
 
 async function connectInspector(port: number, worker: string) {
