@@ -7,7 +7,8 @@
  */
 import type { SourceDocument } from "./errors.ts";
 import type { PolicySet } from "./policy-set.ts";
-import type { Backend, BackendTrafficPolicy, Gateway, HTTPRoute } from "./schema/index.ts";
+import { allLocated, emptyByKind, FIELD_OF_KIND, type ValuesByKind } from "./kinds.ts";
+import type { PolicyDocument } from "./schema/index.ts";
 import { SCHEMA_FINGERPRINT } from "./schema-fingerprint.ts";
 
 export { SCHEMA_FINGERPRINT };
@@ -15,7 +16,7 @@ export { SCHEMA_FINGERPRINT };
 /** The checked set's values in the order of `documents` (the SourceDocuments it was parsed from). */
 export function normalizedValues(set: PolicySet, documents: readonly SourceDocument[]): unknown[] {
   const values = new Map<SourceDocument, unknown>();
-  for (const { document, value } of [...set.gateways, ...set.routes, ...set.backends, ...set.trafficPolicies]) values.set(document, value);
+  for (const { document, value } of allLocated(set)) values.set(document, value);
   return documents.map((document) => {
     if (!values.has(document)) throw new Error(`document ${document.index + 1} of ${document.source} is not in the checked set`);
     return values.get(document);
@@ -23,20 +24,12 @@ export function normalizedValues(set: PolicySet, documents: readonly SourceDocum
 }
 
 /** A checked set's objects by kind, without where each came from: what the routing table compiles. */
-export interface PolicyValues {
-  gateways: Gateway[];
-  routes: HTTPRoute[];
-  backends: Backend[];
-  trafficPolicies: BackendTrafficPolicy[];
-}
+export type PolicyValues = ValuesByKind;
 
 export function valuesOf(set: PolicySet): PolicyValues {
-  return {
-    gateways: set.gateways.map((located) => located.value),
-    routes: set.routes.map((located) => located.value),
-    backends: set.backends.map((located) => located.value),
-    trafficPolicies: set.trafficPolicies.map((located) => located.value),
-  };
+  const values = emptyByKind() as PolicyValues;
+  for (const field of Object.values(FIELD_OF_KIND)) (values[field] as PolicyDocument[]) = (set[field] as { value: PolicyDocument }[]).map((located) => located.value);
+  return values;
 }
 
 /**
@@ -44,14 +37,12 @@ export function valuesOf(set: PolicySet): PolicyValues {
  * are: no schema, no reference checks, nothing made per document. Only for values from normalizedValues.
  */
 export function trustedValues(values: readonly unknown[]): PolicyValues {
-  const set: PolicyValues = { gateways: [], routes: [], backends: [], trafficPolicies: [] };
+  const set = emptyByKind() as PolicyValues;
   for (let index = 0; index < values.length; index++) {
-    const value = values[index] as Gateway | HTTPRoute | Backend | BackendTrafficPolicy;
-    if (value.kind === "HTTPRoute") set.routes.push(value);
-    else if (value.kind === "Gateway") set.gateways.push(value);
-    else if (value.kind === "Backend") set.backends.push(value);
-    else if (value.kind === "BackendTrafficPolicy") set.trafficPolicies.push(value);
-    else throw new Error(`document ${index + 1}: unknown kind ${JSON.stringify((value as { kind?: unknown }).kind)}`);
+    const value = values[index] as PolicyDocument;
+    const field = FIELD_OF_KIND[value.kind];
+    if (!field) throw new Error(`document ${index + 1}: unknown kind ${JSON.stringify((value as { kind?: unknown }).kind)}`);
+    (set[field] as PolicyDocument[]).push(value);
   }
   return set;
 }

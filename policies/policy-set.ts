@@ -6,19 +6,13 @@
 import type { z } from "zod";
 import { attachRoute } from "./attachment.ts";
 import { errorAt, type PolicyError, type SourceDocument } from "./errors.ts";
-import { Backend, BackendTrafficPolicy, Gateway, HTTPRoute, KINDS } from "./schema/index.ts";
+import { KINDS, type BackendTrafficPolicy, type PolicyDocument } from "./schema/index.ts";
+import { allLocated, emptyByKind, FIELD_OF_KIND, type Located, type LocatedByKind } from "./kinds.ts";
 
-export interface Located<T> {
-  document: SourceDocument;
-  value: T;
-}
+export type { Located } from "./kinds.ts";
 
-export interface PolicySet {
-  gateways: Located<Gateway>[];
-  routes: Located<HTTPRoute>[];
-  backends: Located<Backend>[];
-  trafficPolicies: Located<BackendTrafficPolicy>[];
-}
+/** The checked documents by kind (kinds.ts names the fields), each with where it came from. */
+export type PolicySet = LocatedByKind;
 
 /** Warnings (a route that attaches to no listener) do not make a set invalid; they are only reported. */
 export type PolicySetResult = { ok: true; set: PolicySet; warnings: PolicyError[] } | { ok: false; errors: PolicyError[] };
@@ -55,15 +49,10 @@ const errorMessages: z.core.$ZodErrorMap = (issue) => {
 export function parsePolicySet(documents: readonly SourceDocument[]): PolicySetResult {
   const errors: PolicyError[] = [];
   const warnings: PolicyError[] = [];
-  const set: PolicySet = { gateways: [], routes: [], backends: [], trafficPolicies: [] };
+  const set = emptyByKind() as PolicySet;
   for (const document of documents) {
-    const parsed = parseDocument(document, errors);
-    if (parsed instanceof Object && "spec" in parsed) {
-      if (parsed.kind === "Gateway") set.gateways.push({ document, value: parsed });
-      else if (parsed.kind === "HTTPRoute") set.routes.push({ document, value: parsed });
-      else if (parsed.kind === "Backend") set.backends.push({ document, value: parsed });
-      else set.trafficPolicies.push({ document, value: parsed });
-    }
+    const parsed = parseDocument(document, errors) as PolicyDocument | undefined;
+    if (parsed instanceof Object && "spec" in parsed) (set[FIELD_OF_KIND[parsed.kind]] as Located<PolicyDocument>[]).push({ document, value: parsed });
   }
   if (errors.length === 0) checkReferences(set, errors, warnings);
   return errors.length ? { ok: false, errors } : { ok: true, set, warnings };
@@ -99,7 +88,7 @@ const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${name
 
 function checkReferences(set: PolicySet, errors: PolicyError[], warnings: PolicyError[]): void {
   const seen = new Map<string, SourceDocument>();
-  for (const { document, value } of [...set.gateways, ...set.routes, ...set.backends, ...set.trafficPolicies]) {
+  for (const { document, value } of allLocated(set)) {
     const key = keyOf(value.kind, value.metadata.namespace, value.metadata.name);
     const first = seen.get(key);
     if (first) errors.push(errorAt(document, ["metadata", "name"], `is already used by the same kind in ${first.source}`));
@@ -144,3 +133,4 @@ function checkReferences(set: PolicySet, errors: PolicyError[], warnings: Policy
     });
   }
 }
+

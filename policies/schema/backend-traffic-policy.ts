@@ -5,22 +5,11 @@
  * `retry` win over both. Defaults are Envoy's where Envoy has one.
  */
 import { z } from "zod";
-import { Duration, DurationWithin, durationToMs, HeaderName, Metadata, ObjectName, Percentage } from "./common.ts";
+import { Duration, DurationWithin, durationToMs, HeaderName, Metadata, Percentage, PolicyTargetRef } from "./common.ts";
 import { HealthCheck } from "./health-check.ts";
 import { RateLimit } from "./rate-limit.ts";
 
 export const RETRY_TRIGGERS = ["5xx", "gateway-error", "reset", "connect-failure", "retriable-status-codes"] as const;
-
-const TargetRef = z
-  .strictObject({
-    group: z.enum(["edgemesh.dev", "gateway.networking.k8s.io"]),
-    kind: z.enum(["Backend", "HTTPRoute"]),
-    name: ObjectName,
-  })
-  .superRefine((ref, ctx) => {
-    const expected = ref.kind === "Backend" ? "edgemesh.dev" : "gateway.networking.k8s.io";
-    if (ref.group !== expected) ctx.addIssue({ code: "custom", path: ["group"], message: `must be "${expected}" for kind ${ref.kind}` });
-  });
 
 const ConsistentHash = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("Header"), header: z.strictObject({ name: HeaderName }) }),
@@ -98,7 +87,7 @@ export const BackendTrafficPolicy = z.strictObject({
   metadata: Metadata,
   spec: z
     .strictObject({
-      targetRefs: z.array(TargetRef).min(1).max(16),
+      targetRefs: z.array(PolicyTargetRef).min(1).max(16),
       loadBalancer: LoadBalancer.optional(),
       retry: Retry.optional(),
       retryBudget: RetryBudget.optional(),

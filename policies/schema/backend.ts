@@ -66,7 +66,7 @@ export const Registration = z.strictObject({
 export const PEER_AUTHENTICATION_MODES = ["STRICT", "PERMISSIVE", "DISABLE"] as const;
 export type PeerAuthenticationMode = (typeof PEER_AUTHENTICATION_MODES)[number];
 
-export const PeerAuthentication = z.strictObject({
+export const PeerAuthenticationMode = z.strictObject({
   mode: z.enum(PEER_AUTHENTICATION_MODES).meta({ description: "STRICT: a verified mesh identity is required; PERMISSIVE: verified when present; DISABLE: not checked" }),
 });
 
@@ -85,7 +85,7 @@ export const Backend = z.strictObject({
       endpoints: z.array(Endpoint).max(256).optional(),
       registration: Registration.optional(),
       /** Default PERMISSIVE. */
-      peerAuthentication: PeerAuthentication.optional(),
+      peerAuthentication: PeerAuthenticationMode.optional(),
     })
     .superRefine((spec, ctx) => {
       if (!spec.worker === !spec.endpoints) {

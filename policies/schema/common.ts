@@ -83,3 +83,23 @@ export const DurationWithin = (minMs: number, maxMs = Infinity) =>
   Duration.refine((duration) => durationToMs(duration) >= minMs && durationToMs(duration) <= maxMs, {
     error: maxMs === Infinity ? `must be at least ${minMs} ms` : `must be between ${minMs} ms and ${maxMs} ms`,
   });
+
+/** A policy's target: a Backend (every call to it) or an HTTPRoute (the calls it routes), in the policy's namespace. */
+export const PolicyTargetRef = z
+  .strictObject({
+    group: z.enum(["edgemesh.dev", "gateway.networking.k8s.io"]),
+    kind: z.enum(["Backend", "HTTPRoute"]),
+    name: ObjectName,
+  })
+  .superRefine((ref, ctx) => {
+    const expected = ref.kind === "Backend" ? "edgemesh.dev" : "gateway.networking.k8s.io";
+    if (ref.group !== expected) ctx.addIssue({ code: "custom", path: ["group"], message: `must be "${expected}" for kind ${ref.kind}` });
+  });
+
+export type PolicyTargetRef = z.infer<typeof PolicyTargetRef>;
+
+/**
+ * The namespace whose security policies without targetRefs apply to the whole mesh (Istio's root
+ * namespace, istio-system by default); elsewhere such a policy applies to its namespace's Backends.
+ */
+export const MESH_ROOT_NAMESPACE = "edgemesh";

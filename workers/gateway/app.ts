@@ -109,6 +109,7 @@ export function createGateway({ tables, isolate, sinks }: GatewayOptions): Gatew
         upstream: undefined!,
         table: undefined!,
         route: undefined!,
+        endUser: undefined,
         target: undefined!,
         ruleUpstream: undefined,
         rateLimitHeaders: undefined,

@@ -26,6 +26,13 @@ export interface UpstreamRequest {
   body: RequestBody;
 }
 
+/** An end user's verified JWT (RequestAuthentication), for AuthorizationPolicy's requestPrincipals and claims. */
+export interface EndUser {
+  /** Istio's requestPrincipal: "<iss>/<sub>". */
+  readonly principal: string;
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
 /**
  * One request on its way through the stages (app.ts). Every field exists from the start (one object
  * shape for every request); a field is set by the stage named beside it, and the stages after it may
@@ -51,6 +58,8 @@ export interface Exchange {
   table: RoutingTable;
   /** matchRoute: the matched route entry, its rule and the match that selected it. */
   route: RouteEntry;
+  /** requestAuthentication: the end user's verified token, when one was sent and a RequestAuthentication applies. */
+  endUser: EndUser | undefined;
   /** splitTraffic */
   target: BackendTarget;
   /** splitTraffic: the rule-level request, when a copy for the backendRef stands in `upstream`. */
