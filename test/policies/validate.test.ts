@@ -94,7 +94,7 @@ metadata: { name: g }
 - a list
 `;
     expect(errorsOf(yaml, "misc.yaml")).toEqual([
-      'misc.yaml:2:7: GRPCRoute/g kind: unknown apiVersion and kind "gateway.networking.k8s.io/v1 GRPCRoute" (expected one of: gateway.networking.k8s.io/v1 Gateway, gateway.networking.k8s.io/v1 HTTPRoute, edgemesh.dev/v1alpha1 Backend, edgemesh.dev/v1alpha1 BackendTrafficPolicy)',
+      'misc.yaml:2:7: GRPCRoute/g kind: unknown apiVersion and kind "gateway.networking.k8s.io/v1 GRPCRoute" (expected one of: gateway.networking.k8s.io/v1 Gateway, gateway.networking.k8s.io/v1 HTTPRoute, edgemesh.dev/v1alpha1 Backend, edgemesh.dev/v1alpha1 BackendTrafficPolicy, edgemesh.dev/v1alpha1 PeerAuthentication, edgemesh.dev/v1alpha1 RequestAuthentication, edgemesh.dev/v1alpha1 AuthorizationPolicy, edgemesh.dev/v1alpha1 AdminRoleBinding)',
       "misc.yaml:5:1: document 2: must be a mapping with apiVersion, kind, metadata and spec",
     ]);
   });
