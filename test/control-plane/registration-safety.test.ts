@@ -171,6 +171,25 @@ describe("plaintext outside loopback", () => {
     for (const url of taken) expect((await mesh.admin("DELETE", `/backends/plain/endpoints?url=${encodeURIComponent(url)}`)).status).toBe(200);
     // "scoped" opts out: the same plain URL registers there (the test below).
   });
+
+  it("registered under spec.tls.mode DISABLE, is left out by the gateway once the Backend stops opting out", async () => {
+    const legacy = (tls?: Record<string, unknown>) => [
+      httpBackend("legacy", { endpoints: [], registration: { allowedHosts: ["10.1.2.3"] }, ...(tls && { tls }) }),
+      simpleRoute("legacy", "legacy.test", "legacy"),
+    ];
+    const fresh = await TestGateway.start(legacy({ mode: "DISABLE" }), { isolates: 1, vars: { CONFIG_POLL_INTERVAL_MS: "100" } });
+    try {
+      await fresh.fetch("http://legacy.test/");
+      expect((await fresh.admin("POST", "/backends/legacy/endpoints", { url: "http://10.1.2.3:8080", ttlSeconds: 600 })).status).toBe(201);
+      const served = async () => (await fresh.admin<{ endpoints: { id: string }[] }>("GET", "/backends/legacy")).body.endpoints.map((e) => e.id);
+      await waitFor("the plaintext endpoint served", async () => (await served()).length === 1);
+      expect((await fresh.admin("POST", "/config/apply", { documents: legacy() })).status).toBe(200);
+      await waitFor("the plaintext endpoint left out", async () => (await served()).length === 0);
+      expect((await fresh.admin<{ registered: unknown[] }>("GET", "/backends/legacy")).body.registered).toHaveLength(1);
+    } finally {
+      await fresh.dispose();
+    }
+  });
 });
 
 describe("a narrowed registration", () => {
