@@ -17,6 +17,7 @@ export function checkPeerAuthentications(set: LocatedByKind, errors: PolicyError
   const claim = (key: string, located: Located<PeerAuthentication>) => {
     const owner = claimedBy.get(key);
     if (!owner) claimedBy.set(key, located);
+    if (owner === located) return "an earlier entry of the same targetRefs";
     return owner && `PeerAuthentication/${owner.value.metadata.name} (${owner.document.source})`;
   };
   for (const located of set.peerAuthentications) {

@@ -78,6 +78,10 @@ describe("two PeerAuthentications of one scope", () => {
       'peers.yaml:15:80: PeerAuthentication/b spec.targetRefs[0].name: Backend "details" is already targeted by PeerAuthentication/a (peers.yaml)',
     ]);
     expect(check(backend("details"), policy("a", "default", target), policy("b", "default", "{ mode: DISABLE }")).errors).toEqual([]);
+    const twice = "{ mode: STRICT, targetRefs: [{ group: edgemesh.dev, kind: Backend, name: details }, { group: edgemesh.dev, kind: Backend, name: details }] }";
+    expect(check(backend("details"), policy("a", "default", twice)).errors).toEqual([
+      'peers.yaml:10:135: PeerAuthentication/a spec.targetRefs[1].name: Backend "details" is already targeted by an earlier entry of the same targetRefs',
+    ]);
   });
 
   it("warns that a policy naming a Backend with its own spec.peerAuthentication has no effect on it", () => {
