@@ -94,7 +94,7 @@ export const Backend = z.strictObject({
       /** Static endpoints; [] when every endpoint registers at run time (admin API). */
       endpoints: z.array(Endpoint).max(256).optional(),
       registration: Registration.optional(),
-      /** Default PERMISSIVE. */
+      /** Wins over every PeerAuthentication; without it, the most specific one's mode, else PERMISSIVE. */
       peerAuthentication: PeerAuthenticationMode.optional(),
       /** Leave out unless plain http:// endpoints outside loopback are intended. */
       tls: BackendTls.optional(),
