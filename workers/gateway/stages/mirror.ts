@@ -23,6 +23,7 @@ const mirrorTarget = (backend: BackendRuntime): BackendTarget => ({
   requestHeaders: undefined,
   responseHeaders: undefined,
   policy: MIRROR_POLICY,
+  authorization: undefined,
 });
 
 export const mirror = (callMirror: Call): Stage => ({

@@ -1,5 +1,7 @@
 /** An HTTPRoute rule compiled for the request path: its filters, its weighted backends and their policies. */
 import type { HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from "../../../policies/schema/index.ts";
+import type { Authorizer } from "../authz/evaluate.ts";
+import type { AuthorizerFor } from "./authorization.ts";
 import type { BackendRuntime } from "./backends.ts";
 import { resolveCallPolicy, type CallPolicy, type NamedSpec } from "./call-policy.ts";
 import { compileHeaderOps, type HeaderOps } from "./header-ops.ts";
@@ -34,6 +36,8 @@ export interface BackendTarget {
   readonly requestHeaders: HeaderOps | undefined;
   readonly responseHeaders: HeaderOps | undefined;
   readonly policy: CallPolicy;
+  /** The AuthorizationPolicies that apply to calls through this backendRef (stages/authorize.ts); undefined: none. */
+  readonly authorization: Authorizer | undefined;
 }
 
 export interface CompiledRule {
@@ -56,6 +60,7 @@ export interface RuleContext {
   backend(namespace: string, name: string): BackendRuntime;
   backendPolicy(backend: BackendRuntime): NamedSpec | undefined;
   routePolicy: NamedSpec | undefined;
+  authorization: AuthorizerFor;
 }
 
 /** The filter of a type in a rule's (or a backendRef's) filter list. */
@@ -67,7 +72,8 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
   const targets = (rule.backendRefs ?? [])
     .filter((ref) => ref.weight > 0)
     .map((ref): BackendTarget => {
-      const backend = context.backend(ref.namespace ?? namespace, ref.name);
+      const backendNamespace = ref.namespace ?? namespace;
+      const backend = context.backend(backendNamespace, ref.name);
       return {
         backend,
         weight: ref.weight,
@@ -76,6 +82,7 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
         requestHeaders: compileHeaderOps(filterOf(ref.filters, "RequestHeaderModifier")?.requestHeaderModifier),
         responseHeaders: compileHeaderOps(filterOf(ref.filters, "ResponseHeaderModifier")?.responseHeaderModifier),
         policy: resolveCallPolicy(context.backendPolicy(backend), context.routePolicy, rule),
+        authorization: context.authorization({ namespace: backendNamespace, name: ref.name }, route.metadata),
       };
     });
   return {
