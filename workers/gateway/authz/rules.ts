@@ -19,7 +19,11 @@ import { compileStrings, type StringTest } from "./strings.ts";
 
 export type Predicate = (request: AuthzRequest) => boolean;
 
-/** "every": each of a header's values must satisfy the condition (ALLOW); "some": one suffices (DENY, AUDIT). */
+/**
+ * How a policy reads attributes with several readings (a header's values, a path's spellings):
+ * "every" for an ALLOW (what it allows must hold however the upstream reads the request), "some" for
+ * a DENY or AUDIT (one reading that matches suffices).
+ */
 export type HeaderQuantifier = "every" | "some";
 
 const ALWAYS: Predicate = () => true;
@@ -40,7 +44,7 @@ export function compileRules(rules: readonly AuthorizationRule[] | undefined, qu
 function compileRule(rule: AuthorizationRule, quantifier: HeaderQuantifier): Predicate {
   const parts: Predicate[] = [];
   if (rule.from) parts.push(anyOf(rule.from.map(({ source }) => compileSource(source))));
-  if (rule.to) parts.push(anyOf(rule.to.map(({ operation }) => compileOperation(operation))));
+  if (rule.to) parts.push(anyOf(rule.to.map(({ operation }) => compileOperation(operation, quantifier))));
   if (rule.when) parts.push(...rule.when.map((condition) => compileCondition(condition, quantifier)));
   return allOf(parts);
 }
@@ -104,7 +108,27 @@ function hosts(patterns: readonly string[] | undefined): Predicate | undefined {
   return (request) => Boolean(bareTest?.(request.hostname) || portTest?.(request.host));
 }
 
-function compileOperation(operation: AuthorizationOperation): Predicate {
+/**
+ * The readings of a path an origin might make: as sent, with slashes merged, case folded. Many
+ * origins merge "//" (Istio's CVE-2021-31920) or ignore case, so a DENY matches any reading and a
+ * not-path of an ALLOW must hold for every one; an ALLOW's path matches the path as sent (the one
+ * reading that cannot widen what it allows).
+ */
+export function pathReadings(path: string): string[] {
+  const merged = path.includes("//") ? path.replace(/\/{2,}/g, "/") : path;
+  const readings = merged === path ? [path] : [path, merged];
+  if (/[A-Z]/.test(path)) for (const reading of [...readings]) readings.push(reading.toLowerCase());
+  return readings;
+}
+
+function paths(values: StringTest | undefined, notValues: StringTest | undefined, quantifier: HeaderQuantifier): Predicate[] {
+  const out: Predicate[] = [];
+  if (values) out.push(quantifier === "every" ? (r) => values(r.path) : (r) => pathReadings(r.path).some(values));
+  if (notValues) out.push(quantifier === "every" ? (r) => !pathReadings(r.path).some(notValues) : (r) => pathReadings(r.path).some((path) => !notValues(path)));
+  return out;
+}
+
+function compileOperation(operation: AuthorizationOperation, quantifier: HeaderQuantifier): Predicate {
   const inHosts = hosts(operation.hosts);
   const inNotHosts = hosts(operation.notHosts);
   return allOf([
@@ -112,7 +136,7 @@ function compileOperation(operation: AuthorizationOperation): Predicate {
     ...(inNotHosts ? [(request: AuthzRequest) => !inNotHosts(request)] : []),
     // Methods case-insensitively: fetch upper-cases only the standard methods, so "patch" stays "patch".
     ...field((r) => r.method, strings(operation.methods, upper), strings(operation.notMethods, upper)),
-    ...field((r) => r.path, strings(operation.paths), strings(operation.notPaths)),
+    ...paths(strings(operation.paths), strings(operation.notPaths), quantifier),
   ]);
 }
 
