@@ -58,6 +58,9 @@ const IpBlocks = list(IpBlock);
 
 const atLeastOne = (fields: readonly string[]) => (value: Record<string, unknown>) => fields.some((field) => value[field] !== undefined);
 
+/** A misspelt field is the one error to report, not also "must set at least one". */
+const onlyIfClean = (payload: { issues: readonly unknown[] }) => payload.issues.length === 0;
+
 const SOURCE_FIELDS = ["principals", "notPrincipals", "namespaces", "notNamespaces", "requestPrincipals", "notRequestPrincipals", "ipBlocks", "notIpBlocks"] as const;
 
 export const AuthorizationSource = z
@@ -71,7 +74,7 @@ export const AuthorizationSource = z
     ipBlocks: IpBlocks,
     notIpBlocks: IpBlocks,
   })
-  .refine(atLeastOne(SOURCE_FIELDS), { error: `must set at least one of ${SOURCE_FIELDS.join(", ")}` });
+  .refine(atLeastOne(SOURCE_FIELDS), { error: `must set at least one of ${SOURCE_FIELDS.join(", ")}`, when: onlyIfClean });
 
 const OPERATION_FIELDS = ["hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"] as const;
 
@@ -84,7 +87,7 @@ export const AuthorizationOperation = z
     paths: list(PathMatch),
     notPaths: list(PathMatch),
   })
-  .refine(atLeastOne(OPERATION_FIELDS), { error: `must set at least one of ${OPERATION_FIELDS.join(", ")}` });
+  .refine(atLeastOne(OPERATION_FIELDS), { error: `must set at least one of ${OPERATION_FIELDS.join(", ")}`, when: onlyIfClean });
 
 /** The `when` keys edgemesh knows, as Istio spells them. */
 export const CONDITION_KEYS = [
