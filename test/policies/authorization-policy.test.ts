@@ -53,15 +53,15 @@ describe("AuthorizationPolicy", () => {
       "authz.yaml:9:36: AuthorizationPolicy/details spec.rules[0].from[0].source: must set at least one of principals, notPrincipals, namespaces, notNamespaces, requestPrincipals, notRequestPrincipals, ipBlocks, notIpBlocks",
     ]);
     expect(errorsOf(policyWith('{ rules: [{ from: [{ source: { principals: ["a*b"] } }] }] }'))).toEqual([
-      'authz.yaml:9:52: AuthorizationPolicy/details spec.rules[0].from[0].source.principals[0]: may hold "*" only as its first or last character (exact, prefix "abc*", suffix "*abc", or "*" for any value)',
+      'authz.yaml:9:51: AuthorizationPolicy/details spec.rules[0].from[0].source.principals[0]: may hold "*" only as its first or last character (exact, prefix "abc*", suffix "*abc", or "*" for any value)',
     ]);
     expect(errorsOf(policyWith('{ rules: [{ from: [{ source: { ipBlocks: ["10.0.0.1/8", "nope"] } }] }] }'))).toEqual([
-      "authz.yaml:9:50: AuthorizationPolicy/details spec.rules[0].from[0].source.ipBlocks[0]: has address bits set past its /8 prefix: write 10.0.0.0/8",
-      'authz.yaml:9:64: AuthorizationPolicy/details spec.rules[0].from[0].source.ipBlocks[1]: must be an IP address or a CIDR block such as "10.0.0.0/8" or "fd00::/8"',
+      "authz.yaml:9:49: AuthorizationPolicy/details spec.rules[0].from[0].source.ipBlocks[0]: has address bits set past its /8 prefix: write 10.0.0.0/8",
+      'authz.yaml:9:63: AuthorizationPolicy/details spec.rules[0].from[0].source.ipBlocks[1]: must be an IP address or a CIDR block such as "10.0.0.0/8" or "fd00::/8"',
     ]);
     expect(errorsOf(policyWith('{ rules: [{ to: [{ operation: { paths: ["admin"], methods: [get] } }] }] }'))).toEqual([
-      'authz.yaml:9:48: AuthorizationPolicy/details spec.rules[0].to[0].operation.paths[0]: must start with "/" (or "*")',
-      'authz.yaml:9:69: AuthorizationPolicy/details spec.rules[0].to[0].operation.methods[0]: must be an upper-case HTTP method such as "GET" (or a "*" match)',
+      'authz.yaml:9:67: AuthorizationPolicy/details spec.rules[0].to[0].operation.methods[0]: must be an upper-case HTTP method such as "GET" (or a "*" match)',
+      'authz.yaml:9:47: AuthorizationPolicy/details spec.rules[0].to[0].operation.paths[0]: must start with "/" (or "*")',
     ]);
   });
 
@@ -74,13 +74,13 @@ describe("AuthorizationPolicy", () => {
     ]);
     expect(errorsOf(policyWith('{ rules: [{ when: [{ key: "request.headers[bad header]", values: [x] }] }] }'))[0]).toContain("spec.rules[0].when[0].key: must be one of");
     expect(errorsOf(policyWith('{ rules: [{ when: [{ key: "source.principal" }] }] }'))).toEqual([
-      "authz.yaml:9:21: AuthorizationPolicy/details spec.rules[0].when[0]: must set values, notValues or both",
+      "authz.yaml:9:26: AuthorizationPolicy/details spec.rules[0].when[0]: must set values, notValues or both",
     ]);
     expect(errorsOf(policyWith('{ rules: [{ when: [{ key: "request.headers[x]", values: ["a, b"] }] }] }'))).toEqual([
-      'authz.yaml:9:60: AuthorizationPolicy/details spec.rules[0].when[0].values[0]: must not contain "," (a header is matched value by value, split at commas)',
+      'authz.yaml:9:64: AuthorizationPolicy/details spec.rules[0].when[0].values[0]: must not contain "," (a header is matched value by value, split at commas)',
     ]);
     expect(errorsOf(policyWith('{ rules: [{ when: [{ key: "source.ip", values: ["x"] }] }] }'))).toEqual([
-      'authz.yaml:9:50: AuthorizationPolicy/details spec.rules[0].when[0].values[0]: must be an IP address or a CIDR block such as "10.0.0.0/8" or "fd00::/8"',
+      'authz.yaml:9:55: AuthorizationPolicy/details spec.rules[0].when[0].values[0]: must be an IP address or a CIDR block such as "10.0.0.0/8" or "fd00::/8"',
     ]);
   });
 
