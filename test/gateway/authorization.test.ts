@@ -19,6 +19,7 @@ const CHECKOUT = `spiffe://${TRUST_DOMAIN}/ns/shop/sa/checkout`;
 const FLOOD = 40;
 
 let origin: Upstream;
+let shadow: Upstream;
 let key: TestKey;
 let mesh: TestGateway;
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -34,7 +35,7 @@ const from = (source: Record<string, unknown>) => ({ rules: [{ from: [{ source }
 const inNamespace = <T extends { metadata: Record<string, unknown> }>(namespace: string, document: T): T => ({ ...document, metadata: { ...document.metadata, namespace } });
 
 beforeAll(async () => {
-  origin = await Upstream.start("origin");
+  [origin, shadow] = await Promise.all([Upstream.start("origin"), Upstream.start("shadow")]);
   key = await makeKey();
   const names = ["exact", "prefix", "any", "ns", "notprin", "denyallow", "ops", "hosts", "headers", "dryrun", "shared", "rewrite", "flood"];
   const policies = [
@@ -42,6 +43,9 @@ beforeAll(async () => {
     ...names.filter((name) => !["hosts", "shared", "rewrite"].includes(name)).map((name) => simpleRoute(name, `${name}.test`, name)),
     route("hosts", { hostnames: ["a.hosts.test", "b.hosts.test"], rules: [{ backendRefs: [{ name: "hosts" }] }] }),
     simpleRoute("open", "open.test", "shared"),
+    backend("shadow", [shadow.url]),
+    route("mirrored", { hostnames: ["mirrored.test"], rules: [{ filters: [{ type: "RequestMirror", requestMirror: { backendRef: { name: "shadow" }, percent: 100 } }], backendRefs: [{ name: "shared" }] }] }),
+    authz("shadow", { ...onBackend("shadow"), ...from({ principals: [PRODUCTPAGE] }) }),
     simpleRoute("guarded", "guarded.test", "shared"),
     route("rewrite", {
       hostnames: ["rewrite.test"],
@@ -88,7 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mesh?.dispose();
-  await origin?.close();
+  await Promise.all([origin, shadow].map((upstream) => upstream?.close()));
 });
 
 beforeEach(() => {
@@ -205,6 +209,17 @@ describe("scopes", () => {
   it("an HTTPRoute target applies to that route's calls only", async () => {
     expect(await statusOf(undefined, "http://open.test/")).toBe(200);
     expect(summary(await call(undefined, "http://guarded.test/"))).toEqual(denied("default/guarded", "DENY"));
+  });
+
+  it("a mirrored copy goes only to a mirror backend the caller may call", async () => {
+    shadow.received.length = 0;
+    const anonymous = await call(undefined, "http://mirrored.test/");
+    const productpage = await call("productpage", "http://mirrored.test/");
+    expect([anonymous.status, productpage.status]).toEqual([200, 200]);
+    await waitFor("the allowed copy", () => shadow.received.length > 0);
+    // The anonymous request's copy, had it been sent, went out first.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(shadow.received.map((received) => received.headers["x-request-id"])).toEqual([productpage.outcome.requestId]);
   });
 
   it("namespace-wide: spec {} in a namespace denies every call to its Backends but those another ALLOW lets in", async () => {

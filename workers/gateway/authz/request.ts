@@ -4,7 +4,9 @@
  * normalized and rewritten path, headers). Values may be absent (an anonymous caller, no end-user
  * token): a positive match then fails and a `not*` match holds, as in Istio.
  */
-import type { EndUser } from "../context.ts";
+import { parseSpiffeId } from "../../../common/identity/spiffe-id.ts";
+import type { EndUser, Exchange, UpstreamRequest } from "../context.ts";
+import { hostnameOf } from "../table/index.ts";
 
 export interface AuthzRequest {
   /** The caller's SPIFFE ID (stages/authenticate.ts), undefined when anonymous. */
@@ -24,4 +26,22 @@ export interface AuthzRequest {
   /** The path the upstream will see: normalized, rewritten, without the query. */
   readonly path: string;
   readonly headers: Headers;
+}
+
+/** The call as policies see it: the caller as authenticated, the request as `upstream` will send it. */
+export function authzRequestOf(x: Exchange, upstream: UpstreamRequest = x.upstream): AuthzRequest {
+  const source = x.outcome.source;
+  const principal = source && "id" in source ? source.id : undefined;
+  return {
+    principal,
+    namespace: principal === undefined ? undefined : parseSpiffeId(principal)?.namespace,
+    endUser: x.endUser,
+    // The client address as rate limits read it (ratelimit/selectors.ts).
+    ip: x.headers.get("cf-connecting-ip") ?? undefined,
+    method: upstream.method.toUpperCase(),
+    hostname: hostnameOf(upstream.host),
+    host: upstream.host.toLowerCase(),
+    path: upstream.path,
+    headers: upstream.headers,
+  };
 }

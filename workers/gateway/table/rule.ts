@@ -25,6 +25,8 @@ export interface Mirror {
   readonly backend: BackendRuntime;
   /** Share of the requests mirrored, 0 to 1. */
   readonly fraction: number;
+  /** The mirror backend's AuthorizationPolicies: a copy goes only where the caller may call. */
+  readonly authorization: Authorizer | undefined;
 }
 
 export interface BackendTarget {
@@ -97,6 +99,7 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
       const { backendRef, percent, fraction } = filter.requestMirror;
       return [{
         backend: context.backend(backendRef.namespace ?? namespace, backendRef.name),
+        authorization: context.authorization({ namespace: backendRef.namespace ?? namespace, name: backendRef.name }, route.metadata),
         fraction: percent !== undefined ? percent / 100 : fraction ? fraction.numerator / fraction.denominator : 1,
       }];
     }),
