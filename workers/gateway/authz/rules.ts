@@ -3,11 +3,14 @@
  * its `from`, `to` and `when` all do (a missing one matches); each list matches when any of its
  * entries does; an entry when all of its fields do. No rules matches nothing; `rules: [{}]` everything.
  *
+ * Paths (pathReadings) and multi-value headers have several readings; which must match depends on
+ * the action (Quantifier).
+ *
  * Multi-value headers: workerd's Headers joins a repeated header with ", ", so a header's values are
  * the joined text split at commas (surrounding spaces and tabs trimmed; an absent header is one empty
  * value). Policy values may not contain a comma (the schema refuses them), so splitting never cuts a
  * value the policy could have meant. Which values must satisfy a condition depends on the action, so
- * that neither kind can be bypassed by sending a header twice (Istio's CVE-2020-8843 family): for an
+ * that neither kind can be bypassed by sending a header twice (Envoy's and Istio's fixed bypasses): for an
  * ALLOW every value must (`x: allowed` + `x: evil` is not allowed), for a DENY or AUDIT any value
  * suffices (`x: evil` + `x: fine` is denied).
  */
@@ -24,14 +27,14 @@ export type Predicate = (request: AuthzRequest) => boolean;
  * "every" for an ALLOW (what it allows must hold however the upstream reads the request), "some" for
  * a DENY or AUDIT (one reading that matches suffices).
  */
-export type HeaderQuantifier = "every" | "some";
+export type Quantifier = "every" | "some";
 
 const ALWAYS: Predicate = () => true;
 const NEVER: Predicate = () => false;
 
 const upper = (value: string) => value.toUpperCase();
 
-export function compileRules(rules: readonly AuthorizationRule[] | undefined, quantifier: HeaderQuantifier): Predicate {
+export function compileRules(rules: readonly AuthorizationRule[] | undefined, quantifier: Quantifier): Predicate {
   if (!rules?.length) return NEVER;
   const compiled = rules.map((rule) => compileRule(rule, quantifier));
   if (compiled.length === 1) return compiled[0]!;
@@ -41,7 +44,7 @@ export function compileRules(rules: readonly AuthorizationRule[] | undefined, qu
   };
 }
 
-function compileRule(rule: AuthorizationRule, quantifier: HeaderQuantifier): Predicate {
+function compileRule(rule: AuthorizationRule, quantifier: Quantifier): Predicate {
   const parts: Predicate[] = [];
   if (rule.from) parts.push(anyOf(rule.from.map(({ source }) => compileSource(source))));
   if (rule.to) parts.push(anyOf(rule.to.map(({ operation }) => compileOperation(operation, quantifier))));
@@ -121,14 +124,14 @@ export function pathReadings(path: string): string[] {
   return readings;
 }
 
-function paths(values: StringTest | undefined, notValues: StringTest | undefined, quantifier: HeaderQuantifier): Predicate[] {
+function paths(values: StringTest | undefined, notValues: StringTest | undefined, quantifier: Quantifier): Predicate[] {
   const out: Predicate[] = [];
   if (values) out.push(quantifier === "every" ? (r) => values(r.path) : (r) => pathReadings(r.path).some(values));
   if (notValues) out.push(quantifier === "every" ? (r) => !pathReadings(r.path).some(notValues) : (r) => pathReadings(r.path).some((path) => !notValues(path)));
   return out;
 }
 
-function compileOperation(operation: AuthorizationOperation, quantifier: HeaderQuantifier): Predicate {
+function compileOperation(operation: AuthorizationOperation, quantifier: Quantifier): Predicate {
   const inHosts = hosts(operation.hosts);
   const inNotHosts = hosts(operation.notHosts);
   return allOf([
@@ -162,7 +165,7 @@ function claimValues(claims: Readonly<Record<string, unknown>> | undefined, path
   return one === undefined ? undefined : [one];
 }
 
-function compileCondition(condition: AuthorizationCondition, quantifier: HeaderQuantifier): Predicate {
+function compileCondition(condition: AuthorizationCondition, quantifier: Quantifier): Predicate {
   const key = parseConditionKey(condition.key)!;
   switch (key.kind) {
     case "source.principal":
