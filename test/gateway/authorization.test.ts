@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TestGateway, type Outcome } from "../support/gateway.ts";
-import { backend, route, simpleRoute } from "../support/policies.ts";
+import { backend, route, simpleRoute, trafficPolicy } from "../support/policies.ts";
 import { makeKey, TRUST_DOMAIN, validToken, type TestKey } from "../support/tokens.ts";
 import { Upstream } from "../support/upstream.ts";
 import { waitFor } from "../support/wait.ts";
@@ -37,7 +37,7 @@ const inNamespace = <T extends { metadata: Record<string, unknown> }>(namespace:
 beforeAll(async () => {
   [origin, shadow] = await Promise.all([Upstream.start("origin"), Upstream.start("shadow")]);
   key = await makeKey();
-  const names = ["exact", "prefix", "any", "ns", "notprin", "denyallow", "ops", "hosts", "headers", "dryrun", "shared", "rewrite", "flood"];
+  const names = ["limited", "exact", "prefix", "any", "ns", "notprin", "denyallow", "ops", "hosts", "headers", "dryrun", "shared", "rewrite", "flood"];
   const policies = [
     ...names.map((name) => backend(name, [origin.url])),
     ...names.filter((name) => !["hosts", "shared", "rewrite"].includes(name)).map((name) => simpleRoute(name, `${name}.test`, name)),
@@ -55,6 +55,8 @@ beforeAll(async () => {
       ],
     }),
     authz("exact", { ...onBackend("exact"), ...from({ principals: [PRODUCTPAGE] }) }),
+    authz("limited", { ...onBackend("limited"), ...from({ principals: [PRODUCTPAGE] }) }),
+    trafficPolicy("limited", { kind: "Backend", name: "limited" }, { rateLimit: { local: { rules: [{ limit: { requests: 2, unit: "Minute" } }] } } }),
     authz("prefix", { ...onBackend("prefix"), ...from({ principals: [`spiffe://${TRUST_DOMAIN}/ns/shop/*`] }) }),
     authz("any", { ...onBackend("any"), ...from({ principals: ["*"] }) }),
     authz("ns", { ...onBackend("ns"), ...from({ namespaces: ["shop"] }) }),
@@ -147,6 +149,11 @@ describe("who may call", () => {
     expect([await statusOf("cart", "http://any.test/"), await statusOf(`token:${CHECKOUT}`, "http://any.test/"), await statusOf(undefined, "http://any.test/")]).toEqual([200, 200, 403]);
     expect([await statusOf("cart", "http://ns.test/"), await statusOf(`token:${CHECKOUT}`, "http://ns.test/"), await statusOf("productpage", "http://ns.test/"), await statusOf(undefined, "http://ns.test/")]).toEqual([200, 200, 403, 403]);
     expect([await statusOf(undefined, "http://notprin.test/"), await statusOf("cart", "http://notprin.test/"), await statusOf("productpage", "http://notprin.test/")]).toEqual([200, 200, 403]);
+  });
+
+  it("a denied request spends no rate limit: authorization comes first", async () => {
+    for (let i = 0; i < 5; i++) expect(await statusOf("cart", "http://limited.test/")).toBe(403);
+    expect([await statusOf("productpage", "http://limited.test/"), await statusOf("productpage", "http://limited.test/"), await statusOf("productpage", "http://limited.test/")]).toEqual([200, 200, 429]);
   });
 
   it("DENY beats ALLOW", async () => {
