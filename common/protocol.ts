@@ -90,6 +90,26 @@ export interface AuditEntry {
   detail: Json;
 }
 
+/**
+ * One authorization denial (or dry-run "would deny") as a gateway isolate reports it. `suppressed`:
+ * how many earlier denials by the same policy this isolate counted but did not send (its rate limit).
+ */
+export interface AuthzAuditEntry {
+  at: number;
+  action: "authz.deny" | "authz.dry-run";
+  /** The caller's SPIFFE ID, or "anonymous". */
+  actor: string;
+  /** "namespace/name" of the deciding policy. */
+  policy: string;
+  policyAction: "ALLOW" | "DENY";
+  route: string | undefined;
+  backend: string | undefined;
+  method: string;
+  path: string;
+  requestId: string;
+  suppressed: number;
+}
+
 /** Any Durable Object namespace, whichever class it binds: the helpers below type the stub by protocol. */
 export interface Namespace {
   idFromName(name: string): DurableObjectId;
@@ -147,6 +167,11 @@ export interface ConfigStoreApi {
   publishRegistry(backend: string, endpoints: RegisteredEndpoint[], seq: number): Promise<boolean>;
   /** Called by the Issuer when its keys change; a bundle of a lower spiffe_sequence than the one held is ignored. */
   publishTrustBundle(bundle: TrustBundle): Promise<boolean>;
+  /**
+   * Appends gateways' authorization denials to the audit log (actions `authz.deny`, `authz.dry-run`),
+   * capped per call and per minute; what the cap drops is counted into the next stored entry's `suppressed`.
+   */
+  recordAuthzAudit(entries: AuthzAuditEntry[]): Promise<{ stored: number; dropped: number }>;
 }
 
 /** The mesh's one ConfigStore (control plane only: no request waits on it). */

@@ -16,7 +16,8 @@ import { diffDocuments } from "./config-diff.ts";
 import { auditedChanges, policySetTooBig } from "../common/config-limits.ts";
 import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
-import type { ApplyRequest, ApplyResult, AuditEntry, Bundle, ConfigStoreApi, Json, MeshSnapshot, ObjectChange, RegisteredEndpoint, RollbackRequest, VersionSummary } from "../common/protocol.ts";
+import { AuthzAuditCap } from "./authz-audit.ts";
+import type { ApplyRequest, ApplyResult, AuditEntry, AuthzAuditEntry, Bundle, ConfigStoreApi, Json, MeshSnapshot, ObjectChange, RegisteredEndpoint, RollbackRequest, VersionSummary } from "../common/protocol.ts";
 import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
 import type { TrustBundle } from "../common/identity/bundle.ts";
@@ -33,6 +34,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   private readonly publisher: SnapshotPublisher;
   private readonly versions: VersionStore;
   private readonly snapshotDocuments = new SnapshotDocuments();
+  private readonly authzCap = new AuthzAuditCap();
 
   constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
     super(ctx, env);
@@ -148,6 +150,15 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     if (known && (JSON.parse(known) as TrustBundle).spiffe_sequence >= bundle.spiffe_sequence) return true;
     this.meta.set("trustBundle", JSON.stringify(bundle));
     return await this.publisher.changed();
+  }
+
+  /** Gateways' authorization denials, bounded by authz-audit.ts before they join the audit log. */
+  async recordAuthzAudit(entries: AuthzAuditEntry[]): Promise<{ stored: number; dropped: number }> {
+    const { stored, dropped } = this.authzCap.admit(entries, Date.now());
+    for (const entry of stored) {
+      this.sql.exec("INSERT INTO audit (at, actor, action, from_version, to_version, detail) VALUES (?, ?, ?, NULL, NULL, ?)", entry.at, entry.actor, entry.action, JSON.stringify(entry.detail));
+    }
+    return { stored: stored.length, dropped };
   }
 
   async snapshot(): Promise<MeshSnapshot> {

@@ -136,5 +136,14 @@ function checkReferences(set: PolicySet, errors: PolicyError[], warnings: Policy
   }
   checkPeerAuthentications(set, errors, warnings);
   checkPlaintextEndpoints(set, warnings);
+
+  // Security policies' targets must exist (a typo would leave the target unprotected, or unreachable).
+  for (const { document, value: policy } of set.authorizationPolicies) {
+    policy.spec.targetRefs?.forEach((ref, t) => {
+      if (!seen.has(keyOf(ref.kind, policy.metadata.namespace, ref.name))) {
+        errors.push(errorAt(document, ["spec", "targetRefs", t, "name"], `refers to unknown ${ref.kind} "${ref.name}" in namespace "${policy.metadata.namespace}"`));
+      }
+    });
+  }
 }
 

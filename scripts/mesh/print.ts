@@ -38,13 +38,16 @@ export function printVersions(versions: { version: number; createdAt: number; ac
   }
 }
 
-export function printAudit(entries: { id: number; at: number; actor: string; action: string; fromVersion: number | null; toVersion: number | null; detail: { message?: string; changes?: ObjectChange[]; changesOmitted?: number } }[]): void {
+export function printAudit(entries: { id: number; at: number; actor: string; action: string; fromVersion: number | null; toVersion: number | null; detail: { message?: string; changes?: ObjectChange[]; changesOmitted?: number; policy?: string; method?: string; path?: string; suppressed?: number } }[]): void {
   for (const entry of entries) {
     const versions = `${entry.fromVersion ?? "∅"} → ${entry.toVersion ?? "∅"}`;
     const message = entry.detail.message ? `  ${quoted(entry.detail.message)}` : "";
     console.log(`#${entry.id} ${time(entry.at)}  ${printable(entry.action).padEnd(8)} v${versions.padEnd(10)} ${printable(entry.actor)}${message}`);
     for (const change of entry.detail.changes ?? []) console.log(`      ${mark(change.change)} ${printable(change.object)}`);
     if (entry.detail.changesOmitted) console.log(`      … and ${entry.detail.changesOmitted} more`);
+    // Authorization denials (authz.deny, authz.dry-run): the policy and the request; paths are client input.
+    const { policy, method, path, suppressed } = entry.detail;
+    if (policy !== undefined) console.log(`      ${printable(policy)}: ${printable(method ?? "")} ${printable(path ?? "")}${suppressed ? ` (+${suppressed} more not logged)` : ""}`);
   }
 }
 

@@ -19,6 +19,7 @@ import type { IsolateState } from "./isolate-state.ts";
 import type { OutcomeSink } from "./outcome.ts";
 import { pipeline } from "./pipeline.ts";
 import { authenticate } from "./stages/authenticate.ts";
+import { authorize } from "./stages/authorize.ts";
 import { bufferBody } from "./stages/buffer-body.ts";
 import { callerToken } from "./stages/caller-token.ts";
 import { matchRoute } from "./stages/match-route.ts";
@@ -75,6 +76,7 @@ export function createGateway({ tables, isolate, sinks }: GatewayOptions): Gatew
       modifyRequest, //           URLRewrite and RequestHeaderModifier;
       mirror(callMirror), //      the copy goes out after the response, through the mirror stack;
       splitTraffic, //            weighted choice of backendRef;
+      authorize, //               AuthorizationPolicy on the request as the upstream will see it (403), before any limit is spent;
       rateLimit(isolate.limiters), // local and global limits of the route and backend (429);
       callerToken(isolate.identity), // the mesh-signed token that tells the backend who calls;
       bufferBody, //              keep the body when it may be sent again.

@@ -29,4 +29,6 @@ export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env
   ADMIN_HOST?: string;
   /** A private JWK pinning the issuer's signing key (local runs, tests): a wrangler secret. */
   MESH_ISSUER_KEY?: string;
+  /** Authorization denials audited per policy per minute per isolate (default 10; sinks/authz-audit.ts). */
+  AUTHZ_AUDIT_PER_MINUTE?: string;
 }

@@ -11,6 +11,8 @@ export const REASONS = {
   invalid_request: 400,
   // No verified mesh identity where the backend requires one, or a workload token that failed verification.
   unauthenticated: 401,
+  // An AuthorizationPolicy denied the call (stages/authorize.ts); the message names the policy.
+  denied: 403,
   no_route: 404,
   no_backend: 500,
   internal_error: 500,

@@ -8,6 +8,7 @@ import { reportHealth } from "./health/report.ts";
 import { identityEndpoint } from "./identity/endpoints.ts";
 import { createIsolateState } from "./isolate-state.ts";
 import { accessLog } from "./sinks/access-log.ts";
+import { auditDenials } from "./sinks/authz-audit.ts";
 import { normalizePathname } from "./stages/normalize-path.ts";
 import { hostnameOf } from "./table/index.ts";
 
@@ -19,7 +20,7 @@ export { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 // This isolate's state, made once here and handed to the gateway and the admin API.
 const isolate = createIsolateState();
 const tables = new TableSource(isolate);
-const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health)] });
+const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health), auditDenials(isolate.authzAudit)] });
 const adminApp = createAdminApp({ tables, isolate });
 
 /**

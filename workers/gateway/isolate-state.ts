@@ -3,6 +3,7 @@
  * balancer state, endpoint health, rate limiters. Made once where the isolate starts (index.ts) and
  * passed to the gateway and the admin API, so no module keeps state of its own that others reach into.
  */
+import { AuthzAuditLog } from "./authz/audit-log.ts";
 import { HealthByBackend } from "./health/backend-health.ts";
 import { MeshIdentity } from "./identity/mesh-identity.ts";
 import { Limiters } from "./ratelimit/index.ts";
@@ -14,6 +15,8 @@ export interface IsolateState {
   readonly limiters: Limiters;
   /** The trust bundle and the verified-token cache. */
   readonly identity: MeshIdentity;
+  /** Authorization denials waiting for the audit log, and their per-policy rate limits. */
+  readonly authzAudit: AuthzAuditLog;
 }
 
 export const createIsolateState = (): IsolateState => ({
@@ -21,4 +24,5 @@ export const createIsolateState = (): IsolateState => ({
   health: new HealthByBackend(),
   limiters: new Limiters(),
   identity: new MeshIdentity(),
+  authzAudit: new AuthzAuditLog(),
 });

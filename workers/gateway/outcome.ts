@@ -4,6 +4,7 @@
  */
 import type { Refusal } from "../../common/identity/reasons.ts";
 import type { AttemptResult } from "./attempt/classify.ts";
+import type { AuthzDecision } from "./authz/evaluate.ts";
 import type { GatewayEnv } from "./env.ts";
 import type { Reason } from "./errors.ts";
 
@@ -50,6 +51,12 @@ export interface Outcome {
    * backend's peerAuthentication is DISABLE and the caller came without a binding identity.
    */
   source?: { id: string; via: "token" | "binding" } | { refused: Refusal };
+  /**
+   * AuthorizationPolicy (stages/authorize.ts), when any applies to the call: allow or deny, the
+   * deciding policy and its action; `dryRun` when a dry-run policy would have denied (and did not);
+   * `audit`, the AUDIT policies that matched.
+   */
+  authz?: AuthzDecision;
 }
 
 export type OutcomeSink = (outcome: Outcome, env: GatewayEnv) => void | Promise<void>;

@@ -5,9 +5,13 @@
  * limits). Only requests the mesh forwarded are mirrored (not those it answered itself: errors,
  * limits, redirects). As in Envoy, the copy's host gets a "-shadow" suffix (x-forwarded-host for HTTP
  * origins, the URL's host for Workers). Bodies up to 64 KiB are copied; larger requests are not mirrored.
+ * A copy goes only to a mirror backend whose AuthorizationPolicies let the caller call it (a dry-run
+ * policy's "would deny" does not hold it back; it is not recorded either: the copy has no outcome).
  */
 import type { Call } from "../attempt/call.ts";
-import type { Exchange, Stage } from "../context.ts";
+import { authorize, type Authorizer } from "../authz/evaluate.ts";
+import { authzRequestOf } from "../authz/request.ts";
+import type { Exchange, Stage, UpstreamRequest } from "../context.ts";
 import type { BackendRuntime, BackendTarget, CallPolicy } from "../table/index.ts";
 import { MIRROR_BUFFER_LIMIT } from "./buffer-body.ts";
 
@@ -23,6 +27,7 @@ const mirrorTarget = (backend: BackendRuntime): BackendTarget => ({
   requestHeaders: undefined,
   responseHeaders: undefined,
   policy: MIRROR_POLICY,
+  authorization: undefined,
 });
 
 export const mirror = (callMirror: Call): Stage => ({
@@ -40,6 +45,8 @@ function sendMirrors(x: Exchange, callMirror: Call): void {
   const host = `${upstream.host}-shadow`;
   for (const target of x.route.rule.mirrors) {
     if (Math.random() >= target.fraction) continue;
+    // The mirror backend's own policies: a copy never reaches a backend the caller may not call.
+    if (target.authorization && deniedCopy(target.authorization, x, upstream)) continue;
     const headers = new Headers(upstream.headers);
     headers.set("x-forwarded-host", host);
     // A Worker backend sees the Host header as set (its URL's host is the shadow host too).
@@ -60,4 +67,9 @@ function sendMirrors(x: Exchange, callMirror: Call): void {
       .catch(() => undefined);
     x.ctx.waitUntil(sent);
   }
+}
+
+function deniedCopy(authorizer: Authorizer, x: Exchange, upstream: UpstreamRequest): boolean {
+  const decision = authorize(authorizer, authzRequestOf(x, upstream));
+  return decision.decision === "deny" && !decision.dryRun;
 }

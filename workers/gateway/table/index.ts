@@ -7,6 +7,7 @@ import { attachRoute } from "../../../policies/attachment.ts";
 import type { PolicyValues } from "../../../policies/normalized.ts";
 import type { Backend } from "../../../policies/schema/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
+import { authorizers } from "./authorization.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
 import { peerAuthenticationResolver } from "./peer-authentication.ts";
@@ -79,7 +80,7 @@ export function compileTable(
   };
   const backendOf = (namespace: string, name: string) => runtimeOf(byNamespace.get(namespace)!.get(name)!);
   const backendPolicy = (backend: BackendRuntime) => backendSpecs.get(backend);
-  const noRoutePolicy: RuleContext = { backend: backendOf, backendPolicy, routePolicy: undefined };
+  const noRoutePolicy: RuleContext = { backend: backendOf, backendPolicy, routePolicy: undefined, authorization: authorizers(set.authorizationPolicies) };
 
   // Routes by position in set.routes: small integers, cheaper to keep and look up than the objects.
   const routesByHostname = new Map<string | undefined, number[]>();

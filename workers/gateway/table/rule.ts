@@ -1,5 +1,7 @@
 /** An HTTPRoute rule compiled for the request path: its filters, its weighted backends and their policies. */
 import type { HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from "../../../policies/schema/index.ts";
+import type { Authorizer } from "../authz/evaluate.ts";
+import type { AuthorizerFor } from "./authorization.ts";
 import type { BackendRuntime } from "./backends.ts";
 import { resolveCallPolicy, type CallPolicy, type NamedSpec } from "./call-policy.ts";
 import { compileHeaderOps, type HeaderOps } from "./header-ops.ts";
@@ -23,6 +25,8 @@ export interface Mirror {
   readonly backend: BackendRuntime;
   /** Share of the requests mirrored, 0 to 1. */
   readonly fraction: number;
+  /** The mirror backend's AuthorizationPolicies: a copy goes only where the caller may call. */
+  readonly authorization: Authorizer | undefined;
 }
 
 export interface BackendTarget {
@@ -34,6 +38,8 @@ export interface BackendTarget {
   readonly requestHeaders: HeaderOps | undefined;
   readonly responseHeaders: HeaderOps | undefined;
   readonly policy: CallPolicy;
+  /** The AuthorizationPolicies that apply to calls through this backendRef (stages/authorize.ts); undefined: none. */
+  readonly authorization: Authorizer | undefined;
 }
 
 export interface CompiledRule {
@@ -56,6 +62,7 @@ export interface RuleContext {
   backend(namespace: string, name: string): BackendRuntime;
   backendPolicy(backend: BackendRuntime): NamedSpec | undefined;
   routePolicy: NamedSpec | undefined;
+  authorization: AuthorizerFor;
 }
 
 /** The filter of a type in a rule's (or a backendRef's) filter list. */
@@ -67,7 +74,8 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
   const targets = (rule.backendRefs ?? [])
     .filter((ref) => ref.weight > 0)
     .map((ref): BackendTarget => {
-      const backend = context.backend(ref.namespace ?? namespace, ref.name);
+      const backendNamespace = ref.namespace ?? namespace;
+      const backend = context.backend(backendNamespace, ref.name);
       return {
         backend,
         weight: ref.weight,
@@ -76,6 +84,7 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
         requestHeaders: compileHeaderOps(filterOf(ref.filters, "RequestHeaderModifier")?.requestHeaderModifier),
         responseHeaders: compileHeaderOps(filterOf(ref.filters, "ResponseHeaderModifier")?.responseHeaderModifier),
         policy: resolveCallPolicy(context.backendPolicy(backend), context.routePolicy, rule),
+        authorization: context.authorization({ namespace: backendNamespace, name: ref.name }, route.metadata),
       };
     });
   return {
@@ -90,6 +99,7 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
       const { backendRef, percent, fraction } = filter.requestMirror;
       return [{
         backend: context.backend(backendRef.namespace ?? namespace, backendRef.name),
+        authorization: context.authorization({ namespace: backendRef.namespace ?? namespace, name: backendRef.name }, route.metadata),
         fraction: percent !== undefined ? percent / 100 : fraction ? fraction.numerator / fraction.denominator : 1,
       }];
     }),
