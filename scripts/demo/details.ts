@@ -2,7 +2,7 @@
  * The details service of the demo mesh: a plain HTTP origin run as several endpoints on loopback,
  * one of which fails a share of its requests with 503 so that the gateway's retries have work to do.
  * It answers only calls that came through the mesh (a valid `edgemesh-caller-token` addressed to
- * details), and says who called in `caller`; anything else is 401. /health stays open.
+ * details), and says who called in `caller` (and the mesh's key that vouched for it, `callerKid`); anything else is 401. /health stays open.
  */
 import type { Server } from "node:http";
 import type { MeshVerifier } from "../../client/mesh-identity.ts";
@@ -46,6 +46,6 @@ export function startDetails({ name, port, zone, failureRate, mesh }: DetailsOpt
     if (Math.random() < failureRate) {
       return sendJson(response, 503, { error: `${name} failed on purpose (${failureRate * 100}% of requests)`, servedBy }, headers);
     }
-    sendJson(response, 200, { id: Number(id), ...BOOK, servedBy, zone, caller }, headers);
+    sendJson(response, 200, { id: Number(id), ...BOOK, servedBy, zone, caller: caller.id, callerKid: caller.kid }, headers);
   });
 }

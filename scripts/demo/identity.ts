@@ -49,13 +49,20 @@ export async function writeClientCredential(path: string, gatewayUrl: string, id
 export const originVerifier = (gatewayPort: number, service: string): MeshVerifier =>
   meshVerifier({ jwksUrl: `http://127.0.0.1:${gatewayPort}/.well-known/jwks.json`, audience: spiffeId(service), trustDomain: TRUST_DOMAIN });
 
+export interface MeshCaller {
+  /** The caller's SPIFFE ID (the gateway's own for an anonymous caller). */
+  id: string;
+  /** The signing key of the mesh's token: the demo shows it change across a key rotation. */
+  kid: string;
+}
+
 /**
  * The caller the mesh vouches for, or undefined after answering 401 in the gateway's error form
  * (the refusal code first in the message, and in WWW-Authenticate).
  */
-export async function meshCaller(mesh: MeshVerifier, request: IncomingMessage, response: ServerResponse, headers: Record<string, string>): Promise<string | undefined> {
+export async function meshCaller(mesh: MeshVerifier, request: IncomingMessage, response: ServerResponse, headers: Record<string, string>): Promise<MeshCaller | undefined> {
   const result = await mesh.verify(request.headers);
-  if (result.ok) return result.token.subject.id;
+  if (result.ok) return { id: result.token.subject.id, kid: result.token.kid };
   // The shared refusal texts speak of the workload token a caller sends to the mesh; here it is the mesh's.
   const why = result.reason === "missing_token" ? `no ${CALLER_TOKEN_HEADER} was sent` : result.message;
   sendJson(

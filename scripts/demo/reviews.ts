@@ -58,7 +58,7 @@ export function startReviews({ version, port, gatewayPort, mesh, tokens }: Revie
       const count = stars[review.reviewer];
       return color && count !== undefined ? { ...review, rating: { stars: count, color } } : review;
     });
-    sendJson(response, 200, { id: Number(id), version, servedBy, caller, reviews, ...(ratingsError && { ratingsError }) }, headers);
+    sendJson(response, 200, { id: Number(id), version, servedBy, caller: caller.id, reviews, ...(ratingsError && { ratingsError }) }, headers);
   });
 }
 
