@@ -7,7 +7,7 @@
  *    which it reaches over service bindings, in a supervised process group (scripts/launcher/);
  *  - identity on (scripts/demo/identity.ts): fresh bootstrap credentials for reviews v2/v3 and for
  *    `demo-client` (the gateway gets their hashes), every origin refusing calls not through the mesh,
- *    and the Issuer rotating its signing key every minute (tokens living 2 min) so that rotation can be watched.
+ *    and the Issuer rotating its signing key every minute so that rotation can be watched.
  * Ctrl-C, SIGTERM or SIGHUP stops all of it; so does the death of npm, and wrangler and workerd die
  * with this process even when it is killed with SIGKILL. Nothing reads the terminal: `nohup npm start
  * > log 2>&1 &` from a script keeps running after the script's shell exits. See docs/demo.md.
@@ -46,8 +46,8 @@ const PERSIST_DIR = ".mesh-state";
  */
 const KEY_ROTATION_MS = process.env.MESH_KEY_ROTATION_MS ?? "60000";
 const KEY_PREPUBLISH_MS = process.env.MESH_KEY_PREPUBLISH_MS ?? "20000";
-/** Tokens live 2 min (5 by default), so that tokens signed by each new key are in use within a minute of it. */
-const TOKEN_LIFETIME_MS = process.env.MESH_TOKEN_LIFETIME_MS ?? "120000";
+/** Tokens live wrangler.toml's 5 min unless set; shorter shows each new key's tokens in use sooner. */
+const TOKEN_LIFETIME_MS = process.env.MESH_TOKEN_LIFETIME_MS;
 const WRANGLER_CONFIGS = ["wrangler.toml", "workers/demo/productpage.toml", "workers/demo/ratings.toml"];
 /** The admin API's token for this local mesh; `npm run mesh` uses the same default. */
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? "edgemesh-dev-token";
@@ -85,7 +85,7 @@ function startWrangler(credentials: Credentials): SupervisedGroup {
   const args = ["dev", ...WRANGLER_CONFIGS.flatMap((config) => ["-c", config])];
   args.push("--ip", HOST, "--port", String(GATEWAY_PORT), "--persist-to", PERSIST_DIR, "--var", `ADMIN_TOKEN:${ADMIN_TOKEN}`);
   // Hashes only (the secrets stay in this process): harmless in a process list.
-  const vars = { MESH_WORKLOAD_CREDENTIALS: credentials.hashes, MESH_KEY_ROTATION_MS: KEY_ROTATION_MS, MESH_KEY_PREPUBLISH_MS: KEY_PREPUBLISH_MS, MESH_TOKEN_LIFETIME_MS: TOKEN_LIFETIME_MS };
+  const vars = { MESH_WORKLOAD_CREDENTIALS: credentials.hashes, MESH_KEY_ROTATION_MS: KEY_ROTATION_MS, MESH_KEY_PREPUBLISH_MS: KEY_PREPUBLISH_MS, ...(TOKEN_LIFETIME_MS && { MESH_TOKEN_LIFETIME_MS: TOKEN_LIFETIME_MS }) };
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   // No stdin (the group's watchdog gives it none): wrangler's hotkeys would take over the terminal.
   return launcher.spawn("wrangler", process.execPath, [fileURLToPath(import.meta.resolve("wrangler/bin/wrangler.js")), ...args], {
