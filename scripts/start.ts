@@ -141,7 +141,7 @@ try {
       `\n[start] edgemesh demo mesh ready: http://${HOST}:${GATEWAY_PORT}/productpage\n` +
         `[start] admin API: http://${HOST}:${GATEWAY_PORT}/admin (token ${ADMIN_TOKEN}); try: npm run mesh -- status\n` +
         `[start] identity on: details, reviews and ratings take only mesh callers; a token for ${spiffeId(DEMO_CLIENT)}:\n` +
-        `[start]   T=$(npm run -s demo-token); curl -s -H 'Host: details.mesh' -H "edgemesh-workload-token: $T" ${GATEWAY_URL}/details/0\n` +
+        `[start]   ID="edgemesh-workload-token: $(npm run -s demo-token)"; curl -s -H "$ID" -H 'Host: details.mesh' ${GATEWAY_URL}/details/0\n` +
         `[start] walkthrough: docs/demo.md. Ctrl-C stops everything.\n`,
     );
   }
