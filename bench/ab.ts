@@ -8,6 +8,8 @@
  * round, then each variant's ratio to A (the mean of the sessions' ratios, each session's given).
  * Each argument is one of:
  *   gateway            the gateway as the working tree builds it (bundled here)
+ *   gateway_secure     the same with identity on (bench/secure.ts): STRICT on the benchmarked Backend,
+ *                      wrk sending a workload token, the Issuer bound (pinned key) for caller tokens
  *   peer               the peer, workers/peer, as the working tree builds it (bundled here)
  *   peer:<bundle.js>   a peer build (`npx wrangler deploy --dry-run -c workers/peer/wrangler.toml --outdir <dir>`)
  *   <bundle.js>        a gateway build (`npx wrangler deploy --dry-run --outdir <dir>`)
@@ -23,6 +25,7 @@ import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
+import { secureSetup, securePolicies } from "./secure.ts";
 import { startUpstreams } from "./upstream.ts";
 import { bundle, freePort, startWorkerd, threadCpuMs, type Bundle, type WorkerSpec } from "./workerd.ts";
 import { runWrk } from "./wrk.ts";
@@ -37,11 +40,12 @@ const SECONDS = Number(process.env.AB_SECONDS ?? 2);
 const COMPATIBILITY_DATE = "2026-04-20";
 
 const args = process.argv.slice(2);
-if (args.length < 2) throw new Error("usage: tsx bench/ab.ts <gateway | peer | peer:<bundle.js> | <gateway-bundle.js>> <same> [<same> …]");
+if (args.length < 2) throw new Error("usage: tsx bench/ab.ts <gateway | gateway_secure | peer | peer:<bundle.js> | <gateway-bundle.js>> <same> [<same> …]");
 
 /** What an argument names: a gateway or a peer, from the working tree (bundled now) or a built file. */
-async function variant(arg: string, name: string): Promise<{ kind: "gateway" | "peer"; bundle: Bundle }> {
+async function variant(arg: string, name: string): Promise<{ kind: "gateway" | "peer"; bundle: Bundle; secure?: boolean }> {
   if (arg === "gateway") return { kind: "gateway", bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
+  if (arg === "gateway_secure") return { kind: "gateway", secure: true, bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
   if (arg === "peer") return { kind: "peer", bundle: await bundle(PEER_WRANGLER_TOML, join(WORK, `ab-${name}`)) };
   if (arg.startsWith("peer:")) return { kind: "peer", bundle: { script: resolve(arg.slice("peer:".length)), compatibilityDate: COMPATIBILITY_DATE } };
   return { kind: "gateway", bundle: { script: resolve(arg), compatibilityDate: COMPATIBILITY_DATE } };
@@ -51,9 +55,13 @@ cleanUpOnExit();
 mkdirSync(WORK, { recursive: true });
 const upstreams = await startUpstreams(3);
 const policiesFile = join(WORK, "ab-policies.json");
-writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, { controlPlane: process.env.AB_CONTROL_PLANE !== "off" })));
+const benchOptions = { controlPlane: process.env.AB_CONTROL_PLANE !== "off" };
+writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, benchOptions)));
+const securePoliciesFile = join(WORK, "ab-policies-secure.json");
+writeFileSync(securePoliciesFile, JSON.stringify(securePolicies(upstreams.ports, benchOptions)));
+const identity = await secureSetup();
 const log = process.env.AB_ACCESS_LOG ?? "off";
-const variants: { name: string; arg: string; kind: "gateway" | "peer"; bundle: Bundle; log: string; sessions: number[] }[] = [];
+const variants: { name: string; arg: string; kind: "gateway" | "peer"; bundle: Bundle; secure?: boolean; log: string; sessions: number[] }[] = [];
 for (const [i, arg] of args.entries()) {
   const name = String.fromCharCode(65 + i);
   // A gateway argument with "+log" runs with the access log on, whatever AB_ACCESS_LOG says.
@@ -78,8 +86,9 @@ async function session(index: number): Promise<void> {
     if (v.kind === "gateway") {
       // Fresh Durable Object storage: counters left from an earlier run would not hurt, but need not linger.
       rmSync(join(WORK, `ab-do-${v.name}`), { recursive: true, force: true });
-      const cp = controlPlane(`${v.name}-control-plane`, v.bundle, join(WORK, `ab-do-${v.name}`), vars);
-      bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: v.log }]);
+      const cp = controlPlane(`${v.name}-control-plane`, v.bundle, join(WORK, `ab-do-${v.name}`), vars, { issuerKey: identity.issuerKey });
+      const policies = v.secure ? securePoliciesFile : policiesFile;
+      bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policies }, { name: "ACCESS_LOG", text: v.log }], { identity: v.secure === true });
       specs.push(cp.host);
     }
     for (let copy = 1; copy <= COPIES; copy++) {
@@ -93,12 +102,13 @@ async function session(index: number): Promise<void> {
   workers.sort((a, b) => a.name.slice(1).localeCompare(b.name.slice(1)) || a.name.localeCompare(b.name));
   const workerd = await startWorkerd(join(WORK, "ab.capnp"), specs, WORK);
   try {
-    for (const w of workers) await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, connections: 50, seconds: 2 });
+    const headersOf = (w: (typeof workers)[0]) => (w.variant.secure ? identity.headers : undefined);
+    for (const w of workers) await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, headers: headersOf(w), connections: 50, seconds: 2 });
     for (let round = 1; round <= ROUNDS; round++) {
       const line: string[] = [];
       for (const w of workers) {
         const before = threadCpuMs(workerd.process.pid!);
-        const result = await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, connections: 50, seconds: SECONDS });
+        const result = await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, headers: headersOf(w), connections: 50, seconds: SECONDS });
         // An error answer costs less than a proxied one: a Worker that fails would look fast.
         if (result.non2xx > 0) throw new Error(`${w.name} (${w.variant.kind}) answered ${result.non2xx} of ${result.requests} requests with a non-2xx status`);
         const us = ((threadCpuMs(workerd.process.pid!) - before) * 1000) / result.requests;

@@ -8,7 +8,7 @@ import { detectorEndpoints } from "./control-plane.ts";
 import { BENCH_ROUTE, BENCH_RULE } from "./policies.ts";
 import { BODY, PORT_HEADER, type Upstreams } from "./upstream.ts";
 
-export type TargetName = "direct" | "passthrough" | "peer_hono" | "gateway" | "gateway_nolog" | "gateway_plain";
+export type TargetName = "direct" | "passthrough" | "peer_hono" | "gateway" | "gateway_nolog" | "gateway_plain" | "gateway_secure";
 
 export interface Target {
   name: TargetName;
@@ -19,6 +19,8 @@ export interface Target {
   routed?: boolean;
   /** Set for the gateway: whether its access log is on, and its health checking and global rate limit. */
   gateway?: { accessLog: boolean; controlPlane: boolean };
+  /** More request headers; gateway_secure's workload token (the check also asks without them: 401). */
+  headers?: Record<string, string>;
 }
 
 export interface Answer {
@@ -42,11 +44,17 @@ export function probe(url: string, host: string | undefined, headers: Record<str
 }
 
 export async function checkTarget(target: Target, upstreams: Upstreams): Promise<void> {
+  if (target.headers) {
+    // gateway_secure: STRICT must really be on (an anonymous call is refused) ...
+    const anonymous = await probe(target.url, target.host);
+    if (anonymous.status !== 401) throw new Error(`${target.name}: a call without a workload token answered ${anonymous.status}, expected 401 (peerAuthentication STRICT)`);
+  }
+  const tokensBefore = upstreams.withCallerToken.count;
   const seen = new Set<number>();
   // Enough tries that a balancer spreading over three endpoints reaches each of them.
   const tries = target.routed ? 30 : 1;
   for (let i = 0; i < tries; i++) {
-    const answer = await probe(target.url, target.host);
+    const answer = await probe(target.url, target.host, target.headers);
     const fail = (why: string) =>
       new Error(`${target.name}: ${why}\n  GET ${target.url}${target.host ? ` (Host: ${target.host})` : ""} -> ${answer.status}\n` +
         `  headers: ${JSON.stringify(answer.headers)}\n  body: ${answer.body.slice(0, 500)}`);
@@ -64,6 +72,9 @@ export async function checkTarget(target: Target, upstreams: Upstreams): Promise
       if (limited !== target.gateway.controlPlane) throw fail(`the global rate limit ${BENCH_RULE} is ${limited ? "on" : "off"}, expected the opposite`);
     }
   }
+  // ... and every call with the token reaches the upstream with the mesh's caller token.
+  const withToken = upstreams.withCallerToken.count - tokensBefore;
+  if (target.headers && withToken !== tries) throw new Error(`${target.name}: ${withToken} of ${tries} requests reached the upstream with an edgemesh-caller-token`);
   if (target.routed && seen.size !== upstreams.ports.length) {
     throw new Error(`${target.name}: ${tries} requests reached only endpoints ${[...seen].join(", ")} of ${upstreams.ports.join(", ")}`);
   }

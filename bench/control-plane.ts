@@ -1,8 +1,8 @@
 /**
  * The gateway's control plane inside the benchmark's workerd. On Cloudflare every isolate of a deploy
  * reaches one namespace per Durable Object class, and the objects run in isolates of their own; here
- * one socket-less Worker made from the gateway bundle hosts ConfigStore, BackendCoordinator and
- * RateLimiter, and every gateway Worker (each a separate isolate) binds its namespaces. MESH_KV is left
+ * one socket-less Worker made from the gateway bundle hosts ConfigStore, BackendCoordinator,
+ * RateLimiter and Issuer, and every gateway Worker (each a separate isolate) binds its namespaces. MESH_KV is left
  * out (workerd has no local KV without Miniflare's KV Worker): the gateway then serves its
  * MESH_POLICIES seed and polls nothing, which is the steady state anyway.
  */
@@ -17,13 +17,24 @@ const DURABLE_OBJECTS: Record<string, string> = {
   CONFIG_STORE: "ConfigStore",
   BACKEND_COORDINATOR: "BackendCoordinator",
   RATE_LIMITER: "RateLimiter",
+  ISSUER: "Issuer",
 };
+/** Bound only to gateways that ask for identity (gateway_secure): without it the caller-token stage is off. */
+const IDENTITY_BINDINGS = new Set(["ISSUER"]);
 
 export interface ControlPlane {
   /** The Worker hosting the Durable Objects (no socket). */
   host: WorkerSpec;
-  /** What a gateway Worker binds: the deployed [vars], the Durable Objects, `extra` last (it wins). */
-  gatewayBindings(extra: Binding[]): Binding[];
+  /**
+   * What a gateway Worker binds: the deployed [vars], the Durable Objects, `extra` last (it wins).
+   * The Issuer only with `identity` (then also the pinned key, which the Issuer signs with).
+   */
+  gatewayBindings(extra: Binding[], options?: { identity?: boolean }): Binding[];
+}
+
+export interface ControlPlaneOptions {
+  /** MESH_ISSUER_KEY for the Issuer: a pinned key, so a benchmark run never waits on key generation. */
+  issuerKey?: string;
 }
 
 /**
@@ -35,15 +46,17 @@ export function deployedVars(wranglerToml: string): Binding[] {
   return [...section.matchAll(/^([A-Z0-9_]+)\s*=\s*"([^"]*)"/gm)].map(([, name, text]) => ({ name: name!, text: text! }));
 }
 
-export function controlPlane(name: string, gateway: Bundle, storageDir: string, vars: Binding[]): ControlPlane {
+export function controlPlane(name: string, gateway: Bundle, storageDir: string, vars: Binding[], options: ControlPlaneOptions = {}): ControlPlane {
   const objects = Object.entries(DURABLE_OBJECTS).map(([binding, className]): Binding => ({ name: binding, durableObject: { service: name, className } }));
+  const key: Binding[] = options.issuerKey ? [{ name: "MESH_ISSUER_KEY", text: options.issuerKey }] : [];
   // The objects read their own env too (the BackendCoordinator calls the ConfigStore on registrations).
-  const host: WorkerSpec = { name, bundle: gateway, bindings: [...vars, ...objects], durableObjects: { classes: Object.values(DURABLE_OBJECTS), dir: storageDir } };
+  const host: WorkerSpec = { name, bundle: gateway, bindings: [...vars, ...objects, ...key], durableObjects: { classes: Object.values(DURABLE_OBJECTS), dir: storageDir } };
   return {
     host,
-    gatewayBindings(extra) {
+    gatewayBindings(extra, { identity = false } = {}) {
       const byName = new Map<string, Binding>();
-      for (const binding of [...vars, ...objects, { name: "ADMIN_TOKEN", text: ADMIN_TOKEN }, ...extra]) byName.set(binding.name, binding);
+      const bound = identity ? [...objects, ...key] : objects.filter((binding) => !IDENTITY_BINDINGS.has(binding.name));
+      for (const binding of [...vars, ...bound, { name: "ADMIN_TOKEN", text: ADMIN_TOKEN }, ...extra]) byName.set(binding.name, binding);
       return [...byName.values()];
     },
   };

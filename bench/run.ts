@@ -15,6 +15,7 @@ import { BENCH_HOST, BENCH_PATH, BENCH_RULE, benchPolicies, type BenchOptions } 
 import { checkPeerRoutes, PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
 import { measureRateLimit } from "./rate-limit.ts";
 import { printReport, writeResults, type Results, type Row } from "./report.ts";
+import { secureSetup, securePolicies } from "./secure.ts";
 import { workerdProblems } from "./stderr.ts";
 import { compare } from "./targets.ts";
 import { startUpstreams } from "./upstream.ts";
@@ -57,19 +58,24 @@ async function main(): Promise<void> {
   const upstreams = await startUpstreams(3);
   // The peer's decoy origin: answers only the route checks, so they can see where each request went.
   const decoy = await startUpstreams(1);
-  const policies = (file: string, options: BenchOptions) => {
-    writeFileSync(join(WORK, file), JSON.stringify(checkedPolicies(upstreams.ports, options)));
+  const policies = (file: string, options: BenchOptions, secure = false) => {
+    writeFileSync(join(WORK, file), JSON.stringify(checkedPolicies(upstreams.ports, options, secure)));
     return join(WORK, file);
   };
-  const [full, plain] = [policies("policies.json", { limit }), policies("policies-plain.json", { controlPlane: false })];
-  const ports = { passthrough: await freePort(), peer_hono: await freePort(), gateway: await freePort(), gateway_nolog: await freePort(), gateway_plain: await freePort() };
+  const [full, plain, secure] = [policies("policies.json", { limit }), policies("policies-plain.json", { controlPlane: false }), policies("policies-secure.json", { limit }, true)];
+  const identity = await secureSetup();
+  const ports = {
+    passthrough: await freePort(), peer_hono: await freePort(), gateway: await freePort(), gateway_nolog: await freePort(), gateway_plain: await freePort(),
+    gateway_secure: await freePort(),
+  };
   const limitedPorts: number[] = [];
   for (let i = 0; i < LIMITED_ISOLATES; i++) limitedPorts.push(await freePort());
   // Every gateway Worker (a separate isolate) binds the same Durable Object namespaces, hosted apart.
-  const cp = controlPlane("control-plane", gateway, join(WORK, "do-disk"), deployedVars(join(ROOT, "wrangler.toml")));
-  const gatewayWorker = (name: string, port: number, policiesFile: string, accessLog: string) => ({
+  // The Issuer signs with a pinned key; only gateway_secure binds it (the others run without identity).
+  const cp = controlPlane("control-plane", gateway, join(WORK, "do-disk"), deployedVars(join(ROOT, "wrangler.toml")), { issuerKey: identity.issuerKey });
+  const gatewayWorker = (name: string, port: number, policiesFile: string, accessLog: string, withIdentity = false) => ({
     name, bundle: gateway, port,
-    bindings: cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: accessLog }] satisfies Binding[]),
+    bindings: cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: accessLog }] satisfies Binding[], { identity: withIdentity }),
   });
   // PRODUCTPAGE and RATINGS (service bindings in wrangler.toml) are left out: the benchmarked routes
   // reach HTTP endpoints only.
@@ -80,10 +86,11 @@ async function main(): Promise<void> {
     gatewayWorker("gateway", ports.gateway, full, "on"),
     gatewayWorker("gateway_nolog", ports.gateway_nolog, full, "off"),
     gatewayWorker("gateway_plain", ports.gateway_plain, plain, "on"),
+    gatewayWorker("gateway_secure", ports.gateway_secure, secure, "on", true),
     ...limitedPorts.map((p, i) => gatewayWorker(`limited-${i + 1}`, p, full, "off")),
   ], WORK);
 
-  const gatewayTarget = (name: "gateway" | "gateway_nolog" | "gateway_plain", accessLog: boolean, controlPlaneOn: boolean): Target =>
+  const gatewayTarget = (name: "gateway" | "gateway_nolog" | "gateway_plain" | "gateway_secure", accessLog: boolean, controlPlaneOn: boolean): Target =>
     ({ name, url: `http://127.0.0.1:${ports[name]}${BENCH_PATH}`, host: BENCH_HOST, routed: true, gateway: { accessLog, controlPlane: controlPlaneOn } });
   const targets: Target[] = [
     { name: "direct", url: `http://127.0.0.1:${upstreams.ports[0]}${BENCH_PATH}` },
@@ -92,6 +99,8 @@ async function main(): Promise<void> {
     gatewayTarget("gateway", true, true),
     gatewayTarget("gateway_nolog", false, true),
     gatewayTarget("gateway_plain", true, false),
+    // Identity on: STRICT on orders, the client's workload token, the caller token toward the upstream.
+    { ...gatewayTarget("gateway_secure", true, true), headers: identity.headers },
   ];
   try {
     for (const target of targets) await checkTarget(target, upstreams);
@@ -147,8 +156,8 @@ async function main(): Promise<void> {
 }
 
 /** The policy set, checked here with the gateway's own parser: the gateway would log a rejection and serve other policies. */
-function checkedPolicies(ports: readonly number[], options: BenchOptions): unknown[] {
-  const documents = benchPolicies(ports, options);
+function checkedPolicies(ports: readonly number[], options: BenchOptions, secure: boolean): unknown[] {
+  const documents = secure ? securePolicies(ports, options) : benchPolicies(ports, options);
   const result = parsePolicySet(documents.map((value, index) => ({ source: "bench/policies.ts", index, value })));
   if (!result.ok) throw new Error(`the benchmark's policies are invalid:\n${result.errors.map(formatError).join("\n")}`);
   return documents;
@@ -156,7 +165,7 @@ function checkedPolicies(ports: readonly number[], options: BenchOptions): unkno
 
 async function measure(target: Target, workerd: Workerd, { seconds, warmup }: Durations): Promise<{ row: Row; cpuUsPerRequest: number | undefined }> {
   const run = async (connections: number, duration: number, what: string) => {
-    const result = await runWrk({ url: target.url, host: target.host, connections, seconds: duration });
+    const result = await runWrk({ url: target.url, host: target.host, headers: target.headers, connections, seconds: duration });
     assertClean(result, `${target.name} ${what}`);
     return result;
   };

@@ -14,11 +14,14 @@ export interface Upstreams {
   readonly ports: readonly number[];
   /** Requests served, per endpoint (same order as `ports`). */
   readonly hits: number[];
+  /** Of those, requests that carried the mesh's edgemesh-caller-token (gateway_secure's check). */
+  readonly withCallerToken: { count: number };
   close(): Promise<void>;
 }
 
 export async function startUpstreams(count: number): Promise<Upstreams> {
   const hits = new Array<number>(count).fill(0);
+  const withCallerToken = { count: 0 };
   const servers: Server[] = [];
   const ports: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -31,6 +34,7 @@ export async function startUpstreams(count: number): Promise<Upstreams> {
     const headers = { "content-type": "text/plain", "content-length": String(Buffer.byteLength(BODY)), [PORT_HEADER]: String(port) };
     server.on("request", (request, response) => {
       hits[i]!++;
+      if (request.headers["edgemesh-caller-token"] !== undefined) withCallerToken.count++;
       // Drain any request body so the connection can be reused.
       request.resume();
       response.writeHead(200, headers);
@@ -42,6 +46,7 @@ export async function startUpstreams(count: number): Promise<Upstreams> {
   return {
     ports,
     hits,
+    withCallerToken,
     async close() {
       for (const server of servers) server.closeAllConnections();
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));

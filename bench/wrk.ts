@@ -8,6 +8,8 @@ export interface WrkRun {
   seconds: number;
   /** Sent as a Host header (capitalized: wrk only skips its own Host header when it sees "Host:"). */
   host?: string | undefined;
+  /** More request headers (gateway_secure's workload token). */
+  headers?: Record<string, string> | undefined;
 }
 
 export interface WrkResult {
@@ -45,6 +47,7 @@ export function ensureWrk(): void {
 export async function runWrk(run: WrkRun): Promise<WrkResult> {
   const args = ["-t1", `-c${run.connections}`, `-d${run.seconds}s`, "--latency"];
   if (run.host) args.push("-H", `Host: ${run.host}`);
+  for (const [name, value] of Object.entries(run.headers ?? {})) args.push("-H", `${name}: ${value}`);
   args.push(run.url);
   const child = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] }));
   let stdout = "";

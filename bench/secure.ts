@@ -1,0 +1,62 @@
+/**
+ * `gateway_secure`: the gateway with identity on, as issue 7 benchmarks it. The benchmarked Backend
+ * (`orders`) takes only callers with a mesh identity (peerAuthentication STRICT); the client (wrk)
+ * sends a valid workload token in `edgemesh-workload-token`; the gateway attaches the mesh's
+ * `edgemesh-caller-token` toward the upstream (the Issuer bound, its key pinned by MESH_ISSUER_KEY).
+ * Steady state: the workload token is verified once and then found in the isolate's cache, the
+ * caller token comes from the per-(caller, destination) cache, and the Issuer is called about once
+ * per half token lifetime, in the background.
+ *
+ * The key is made fresh per run and pinned, so the client's token can be signed here (the Issuer
+ * would sign the same). AUTHORIZATION_POLICIES is where the lead adds an AuthorizationPolicy once
+ * that kind exists, so that `gateway_secure` also pays for authorization.
+ */
+import { exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
+import { WORKLOAD_TOKEN_HEADER } from "../common/identity/request-token.ts";
+import { pinnedKey } from "../common/identity/private-key.ts";
+import { benchPolicies, type BenchOptions } from "./policies.ts";
+
+/** wrangler.toml's MESH_TRUST_DOMAIN: the bench runs with the deployed vars. */
+const TRUST_DOMAIN = "edgemesh.local";
+export const SECURE_CLIENT = `spiffe://${TRUST_DOMAIN}/ns/default/sa/bench-client`;
+const GATEWAY_ID = `spiffe://${TRUST_DOMAIN}/ns/edgemesh/sa/gateway`;
+/** Below the verifier's 1 h maximum; a benchmark run is shorter. */
+const CLIENT_TOKEN_LIFETIME_S = 55 * 60;
+
+/** Issue 7's target: identity on costs at most this much CPU per request over `gateway`. */
+export const MAX_SECURE_CPU_DELTA_US = 10;
+
+/** AuthorizationPolicy documents for `orders` (the hook: empty until the kind exists). */
+export const AUTHORIZATION_POLICIES: unknown[] = [];
+
+export interface SecureSetup {
+  /** MESH_ISSUER_KEY, for the gateway and the Issuer. */
+  issuerKey: string;
+  /** What the client sends. */
+  headers: Record<string, string>;
+}
+
+export async function secureSetup(): Promise<SecureSetup> {
+  const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const issuerKey = JSON.stringify(await exportJWK(privateKey));
+  const { kid, privateJwk } = await pinnedKey(issuerKey);
+  const now = Math.floor(Date.now() / 1000);
+  const token = await new SignJWT({ jti: crypto.randomUUID() })
+    .setProtectedHeader({ alg: "ES256", kid, typ: "JWT" })
+    .setIssuer(`spiffe://${TRUST_DOMAIN}`)
+    .setSubject(SECURE_CLIENT)
+    .setAudience(GATEWAY_ID)
+    .setIssuedAt(now)
+    .setExpirationTime(now + CLIENT_TOKEN_LIFETIME_S)
+    .sign(await importJWK(privateJwk, "ES256"));
+  return { issuerKey, headers: { [WORKLOAD_TOKEN_HEADER]: token } };
+}
+
+/** The bench policies with `orders` STRICT, plus the authorization hook's documents. */
+export function securePolicies(upstreamPorts: readonly number[], options: BenchOptions = {}): unknown[] {
+  const documents = benchPolicies(upstreamPorts, options).map((document) => {
+    const d = document as { kind: string; metadata: { name: string }; spec: Record<string, unknown> };
+    return d.kind === "Backend" && d.metadata.name === "orders" ? { ...d, spec: { ...d.spec, peerAuthentication: { mode: "STRICT" } } } : d;
+  });
+  return [...documents, ...AUTHORIZATION_POLICIES];
+}
