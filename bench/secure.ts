@@ -8,8 +8,8 @@
  * per half token lifetime, in the background.
  *
  * The key is made fresh per run and pinned, so the client's token can be signed here (the Issuer
- * would sign the same). AUTHORIZATION_POLICIES is where the lead adds an AuthorizationPolicy once
- * that kind exists, so that `gateway_secure` also pays for authorization.
+ * would sign the same). AUTHORIZATION_POLICIES make `gateway_secure` pay for authorization too: a
+ * DENY the request does not match and an ALLOW it does, each with a few rules, as a mesh would have.
  */
 import { exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
 import { WORKLOAD_TOKEN_HEADER } from "../common/identity/request-token.ts";
@@ -26,8 +26,31 @@ const CLIENT_TOKEN_LIFETIME_S = 55 * 60;
 /** Issue 7's target: identity on costs at most this much CPU per request over `gateway`. */
 export const MAX_SECURE_CPU_DELTA_US = 10;
 
-/** AuthorizationPolicy documents for `orders` (the hook: empty until the kind exists). */
-export const AUTHORIZATION_POLICIES: unknown[] = [];
+const authorization = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: "edgemesh.dev/v1alpha1",
+  kind: "AuthorizationPolicy",
+  metadata: { name },
+  spec: { targetRefs: [{ group: "edgemesh.dev", kind: "Backend", name: "orders" }], ...spec },
+});
+
+/** AuthorizationPolicy documents for `orders`: evaluated on every request, both pass it. */
+export const AUTHORIZATION_POLICIES: unknown[] = [
+  authorization("orders-deny", {
+    action: "DENY",
+    rules: [
+      { from: [{ source: { namespaces: ["untrusted"] } }] },
+      { to: [{ operation: { paths: ["/admin*", "*.env"] } }] },
+      { when: [{ key: "request.headers[x-debug]", values: ["*"] }] },
+    ],
+  }),
+  authorization("orders-allow", {
+    action: "ALLOW",
+    rules: [
+      { from: [{ source: { principals: [`spiffe://${TRUST_DOMAIN}/ns/default/sa/web`] } }] },
+      { from: [{ source: { principals: [`spiffe://${TRUST_DOMAIN}/ns/default/sa/bench-*`] } }], to: [{ operation: { methods: ["GET", "POST"] } }] },
+    ],
+  }),
+];
 
 export interface SecureSetup {
   /** MESH_ISSUER_KEY, for the gateway and the Issuer. */
