@@ -17,7 +17,10 @@ type OptionalBinding =
   | "MESH_TRUST_DOMAIN"
   | "MESH_TOKEN_LIFETIME_MS"
   | "MESH_KEY_ROTATION_MS"
-  | "MESH_KEY_PREPUBLISH_MS";
+  | "MESH_KEY_PREPUBLISH_MS"
+  | "METRICS"
+  | "METRICS_SHARDS"
+  | "METRICS_FLUSH_INTERVAL_MS";
 
 /** The gateway's env: wrangler's generated `Env`, with what may be absent marked so. */
 export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env, OptionalBinding>> {

@@ -8,18 +8,20 @@ import { reportHealth } from "./health/report.ts";
 import { identityEndpoint } from "./identity/endpoints.ts";
 import { createIsolateState } from "./isolate-state.ts";
 import { accessLog } from "./sinks/access-log.ts";
+import { reportMetrics } from "./sinks/metrics.ts";
 import { normalizePathname } from "./stages/normalize-path.ts";
 import { hostnameOf } from "./table/index.ts";
 
 export { BackendCoordinator } from "../../durable-objects/backend-coordinator.ts";
 export { ConfigStore } from "../../durable-objects/config-store.ts";
 export { Issuer } from "../../durable-objects/issuer.ts";
+export { MetricsAggregator } from "../../durable-objects/metrics-aggregator.ts";
 export { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 
 // This isolate's state, made once here and handed to the gateway and the admin API.
 const isolate = createIsolateState();
 const tables = new TableSource(isolate);
-const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health)] });
+const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health), reportMetrics(isolate.metrics)] });
 const adminApp = createAdminApp({ tables, isolate });
 
 /**

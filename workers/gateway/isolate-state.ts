@@ -5,6 +5,7 @@
  */
 import { HealthByBackend } from "./health/backend-health.ts";
 import { MeshIdentity } from "./identity/mesh-identity.ts";
+import { IsolateMetrics } from "./sinks/metrics.ts";
 import { Limiters } from "./ratelimit/index.ts";
 import { BackendStates } from "./table/backend-state.ts";
 
@@ -14,6 +15,8 @@ export interface IsolateState {
   readonly limiters: Limiters;
   /** The trust bundle and the verified-token cache. */
   readonly identity: MeshIdentity;
+  /** Metrics gathered since the last flush to the metrics shard. */
+  readonly metrics: IsolateMetrics;
 }
 
 export const createIsolateState = (): IsolateState => ({
@@ -21,4 +24,5 @@ export const createIsolateState = (): IsolateState => ({
   health: new HealthByBackend(),
   limiters: new Limiters(),
   identity: new MeshIdentity(),
+  metrics: new IsolateMetrics(),
 });

@@ -50,6 +50,11 @@ export interface Outcome {
    * backend's peerAuthentication is DISABLE and the caller came without a binding identity.
    */
   source?: { id: string; via: "token" | "binding" } | { refused: Refusal };
+  /** Body sizes as declared by Content-Length (a streamed body without one is not counted). */
+  requestBytes?: number;
+  responseBytes?: number;
+  /** The AuthorizationPolicy ("namespace/name") that denied the request. */
+  deniedBy?: string;
 }
 
 export type OutcomeSink = (outcome: Outcome, env: GatewayEnv) => void | Promise<void>;

@@ -62,6 +62,10 @@ function complete(x: Exchange, response: Response, sinks: readonly OutcomeSink[]
   // but a ResponseHeaderModifier may still set one).
   outcome.reason = isSynthetic(response) ? ((headers.get(REASON_HEADER) as Reason | null) ?? undefined) : undefined;
   outcome.latencyMs = Date.now() - outcome.startedAt;
+  const requestBytes = Number(x.headers.get("content-length"));
+  if (requestBytes > 0) outcome.requestBytes = requestBytes;
+  const responseBytes = Number(headers.get("content-length"));
+  if (responseBytes > 0) outcome.responseBytes = responseBytes;
   // Sinks are called once here; only those with asynchronous work hold the invocation open.
   for (const sink of sinks) {
     const pending = sink(outcome, x.env);
