@@ -30,7 +30,7 @@ export const FAMILIES = {
     name: "edgemesh_request_duration_seconds",
     help: "Time from the request's arrival to its response, retries included.",
     type: "histogram",
-    labels: ["source_workload", "destination_service", "route", "response_code"],
+    labels: ["source_workload", "source_principal", "destination_service", "route", "response_code"],
     buckets: LATENCY_BUCKETS_SECONDS,
   },
   meshDuration: {

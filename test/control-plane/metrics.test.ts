@@ -20,6 +20,7 @@ beforeAll(async () => {
   mesh = await TestGateway.start([backend("up", [up.url]), simpleRoute("shop", "shop.test", "up")], {
     isolates: 2,
     vars: { METRICS_FLUSH_INTERVAL_MS: "200" },
+    callers: [{ name: "web", props: { service: "web" } }],
   });
 });
 
@@ -86,4 +87,29 @@ describe("metrics across isolates", () => {
       await prometheus.stop();
     }
   }, 90_000);
+
+  it("draws the service graph from the traffic: edges by SPIFFE ID with rate, success rate and quantiles, busiest first", async () => {
+    for (let i = 0; i < 20; i++) expect((await mesh.fetchAs("web", "http://shop.test/from-web")).status).toBe(200);
+    type Graph = { windowSeconds: number; nodes: { id: string }[]; edges: { source: string; destination: string; requests: number; successRate: number; latencySeconds: Record<string, number | null> }[]; others?: { edges: number; requests: number } };
+    let graph: Graph | undefined;
+    await waitFor("the Worker caller's edge in /admin/graph", async () => {
+      graph = (await mesh.admin<Graph>("GET", "/graph")).body;
+      return graph.edges.some((edge) => edge.source.endsWith("/sa/web") && edge.requests === 20);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    const web = graph!.edges.find((edge) => edge.source === "spiffe://edgemesh.local/ns/default/sa/web")!;
+    expect(web.destination).toBe("spiffe://edgemesh.local/ns/default/sa/up");
+    expect(web.successRate).toBe(1);
+    expect(web.latencySeconds.p50).toBeGreaterThan(0);
+    expect(web.latencySeconds.p99).toBeGreaterThanOrEqual(web.latencySeconds.p50!);
+    const anonymous = graph!.edges.find((edge) => edge.source === "unknown")!;
+    expect(anonymous.requests).toBe(15);
+    expect(anonymous.successRate).toBeCloseTo(12 / 15, 10);
+    expect(graph!.edges[0]).toBe(web); // busiest first
+    expect(graph!.nodes.map((node) => node.id)).toEqual(["spiffe://edgemesh.local/ns/default/sa/up", "spiffe://edgemesh.local/ns/default/sa/web", "unknown"]);
+
+    const top = (await mesh.admin<Graph>("GET", "/graph?limit=1")).body;
+    expect(top.edges.map((edge) => edge.source)).toEqual(["spiffe://edgemesh.local/ns/default/sa/web"]);
+    expect(top.others).toEqual({ edges: 1, requests: 15 });
+    expect((await mesh.admin("GET", "/graph?limit=0")).status).toBe(400);
+  });
 });

@@ -16,7 +16,7 @@ describe("metric store", () => {
     for (const [store, latency] of [[a, 0.002], [b, 0.3], [a, 12]] as const) {
       for (const s of [store, both]) {
         s.inc("requests", routeLabels("details"));
-        s.observe("requestDuration", ["productpage", "details", "default/details", "200"], latency);
+        s.observe("requestDuration", ["productpage", "spiffe://edgemesh.local/ns/default/sa/productpage", "details", "default/details", "200"], latency);
       }
     }
     const merged = new MetricStore();
@@ -64,7 +64,7 @@ describe("Prometheus exposition", () => {
   const store = new MetricStore();
   store.inc("requests", routeLabels('de"ta\\ils\nx'));
   store.inc("requests", routeLabels("details", "503"), 2);
-  store.observe("requestDuration", ["productpage", "details", "default/details", "200"], 0.004);
+  store.observe("requestDuration", ["productpage", "spiffe://edgemesh.local/ns/default/sa/productpage", "details", "default/details", "200"], 0.004);
   store.inc("unauthenticated", ["details", "expired"]);
   const text = renderPrometheus(store);
 

@@ -67,7 +67,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   configRoutes(app);
   backendRoutes(app, deps);
   observeRoutes(app, deps);
-  metricsRoutes(app);
+  metricsRoutes(app, deps);
 
   app.notFound((c) => c.json(problem(404, "not_found", `no admin route ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {

@@ -3,7 +3,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../../../common/metrics/exposition.ts";
 import { metricsShardCount, metricsShardOf } from "../../../common/metrics/protocol.ts";
 import { MetricStore, type SeriesEntry } from "../../../common/metrics/store.ts";
-import { AdminError, type AdminApp, type AdminEnv } from "../context.ts";
+import { AdminError, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
+import { serviceGraph } from "../graph.ts";
+import { json } from "../schemas.ts";
 
 /** Every shard's series, merged: what the exposition and the views read. */
 export async function meshMetrics(env: AdminEnv, read: (shard: ReturnType<typeof metricsShardOf>) => Promise<SeriesEntry[]>): Promise<MetricStore> {
@@ -16,7 +18,33 @@ export async function meshMetrics(env: AdminEnv, read: (shard: ReturnType<typeof
   return store;
 }
 
-export function metricsRoutes(app: AdminApp): void {
+const Quantiles = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
+const Graph = z
+  .object({
+    windowSeconds: z.number(),
+    nodes: z.array(z.object({ id: z.string() })),
+    edges: z.array(
+      z.object({ source: z.string(), destination: z.string(), service: z.string(), requests: z.number(), requestsPerSecond: z.number(), successRate: z.number(), latencySeconds: Quantiles }),
+    ),
+    others: z.object({ edges: z.number(), requests: z.number() }).optional(),
+  })
+  .openapi("ServiceGraph");
+
+const GraphQuery = z.object({
+  window: z.coerce.number().int().min(1).max(24 * 60).default(5).openapi({ description: "minutes of traffic, 1 to 1440 (default 5)" }),
+  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "edges listed, busiest first; the rest are summed (default 50)" }),
+});
+
+export function metricsRoutes(app: AdminApp, { isolate }: AdminDeps): void {
+  app.openapi(
+    createRoute({ method: "get", path: "/graph", tags: ["observability"], summary: "The service graph from observed traffic: edges source → destination with rate, success and latency", request: { query: GraphQuery }, responses: { 200: json(Graph, "the graph") } }),
+    async (c) => {
+      const { window, limit } = c.req.valid("query");
+      const store = await meshMetrics(c.env, (shard) => shard.window(Date.now() - window * 60_000));
+      return c.json(serviceGraph(store, window * 60, limit, (service) => isolate.identity.destinationId(c.env, service)), 200);
+    },
+  );
+
   app.openapi(
     createRoute({
       method: "get",

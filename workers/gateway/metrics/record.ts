@@ -20,7 +20,7 @@ export function recordMetrics(store: MetricStore, outcome: Outcome): void {
   const route = outcome.route ?? "";
   const code = String(outcome.status);
   store.inc("requests", [workload, principal, destination, route, code, outcome.reason ?? ""]);
-  store.observe("requestDuration", [workload, destination, route, code], outcome.latencyMs / 1000);
+  store.observe("requestDuration", [workload, principal, destination, route, code], outcome.latencyMs / 1000);
   let upstreamMs = 0;
   for (const attempt of outcome.tries) {
     upstreamMs += attempt.latencyMs;
