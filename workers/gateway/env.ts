@@ -32,4 +32,10 @@ export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env
   ADMIN_HOST?: string;
   /** A private JWK pinning the issuer's signing key (local runs, tests): a wrangler secret. */
   MESH_ISSUER_KEY?: string;
+  /** OpenTelemetry: the OTLP/HTTP collector's base URL, and the head-sampling ratio (tracing/config.ts). */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_TRACES_SAMPLER_ARG?: string;
+  OTEL_SERVICE_NAME?: string;
+  OTEL_BSP_MAX_QUEUE_SIZE?: string;
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE?: string;
 }

@@ -6,6 +6,7 @@
 import { HealthByBackend } from "./health/backend-health.ts";
 import { MeshIdentity } from "./identity/mesh-identity.ts";
 import { IsolateMetrics } from "./sinks/metrics.ts";
+import { TraceQueue } from "./sinks/traces.ts";
 import { Limiters } from "./ratelimit/index.ts";
 import { BackendStates } from "./table/backend-state.ts";
 
@@ -17,6 +18,8 @@ export interface IsolateState {
   readonly identity: MeshIdentity;
   /** Metrics gathered since the last flush to the metrics shard. */
   readonly metrics: IsolateMetrics;
+  /** Spans waiting for export. */
+  readonly traces: TraceQueue;
 }
 
 export const createIsolateState = (): IsolateState => ({
@@ -25,4 +28,5 @@ export const createIsolateState = (): IsolateState => ({
   limiters: new Limiters(),
   identity: new MeshIdentity(),
   metrics: new IsolateMetrics(),
+  traces: new TraceQueue(),
 });

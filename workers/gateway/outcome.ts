@@ -17,6 +17,10 @@ export interface TryRecord {
   /** What the try's result means (attempt/classify.ts), for retries, health and timeouts alike. */
   result: AttemptResult;
   latencyMs: number;
+  /** The attempt's client span: its id is the parent the upstream saw in traceparent. */
+  spanId: string;
+  /** Epoch milliseconds the attempt began. */
+  startedAt: number;
   /** A local failure while streaming the client's body: not held against the endpoint's health. */
   clientMayBeAtFault?: true;
 }
@@ -26,6 +30,8 @@ export interface Outcome {
   traceId: string;
   spanId: string;
   parentSpanId: string | undefined;
+  /** W3C trace flags: "01" when the trace is sampled (head sampling, or the caller's decision). */
+  traceFlags: string;
   /** Epoch milliseconds when the gateway received the request. */
   startedAt: number;
   method: string;

@@ -4,6 +4,7 @@ import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../../../common/metri
 import { metricsShardCount, metricsShardOf } from "../../../common/metrics/protocol.ts";
 import { MetricStore, type SeriesEntry } from "../../../common/metrics/store.ts";
 import { AdminError, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
+import { traceSampleRatio } from "../../gateway/tracing/config.ts";
 import { serviceGraph } from "../graph.ts";
 import { json } from "../schemas.ts";
 
@@ -35,7 +36,25 @@ const GraphQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "edges listed, busiest first; the rest are summed (default 50)" }),
 });
 
+const TraceStats = z
+  .object({
+    endpoint: z.string().nullable().openapi({ description: "OTEL_EXPORTER_OTLP_ENDPOINT, or null: no export" }),
+    sampleRatio: z.number(),
+    queued: z.number(),
+    exporting: z.boolean(),
+    dropped: z.number().openapi({ description: "spans dropped by this isolate because its queue was full" }),
+  })
+  .openapi("TraceStats");
+
 export function metricsRoutes(app: AdminApp, { isolate }: AdminDeps): void {
+  app.openapi(
+    createRoute({ method: "get", path: "/traces/stats", tags: ["observability"], summary: "This isolate's trace export: queue, drops, sampling", responses: { 200: json(TraceStats, "stats") } }),
+    (c) => {
+      const { spans, exporting, dropped } = isolate.traces;
+      return c.json({ endpoint: c.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? null, sampleRatio: traceSampleRatio(c.env), queued: spans.length, exporting, dropped }, 200);
+    },
+  );
+
   app.openapi(
     createRoute({ method: "get", path: "/graph", tags: ["observability"], summary: "The service graph from observed traffic: edges source → destination with rate, success and latency", request: { query: GraphQuery }, responses: { 200: json(Graph, "the graph") } }),
     async (c) => {

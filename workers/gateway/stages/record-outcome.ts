@@ -8,12 +8,13 @@ import { isSynthetic, syntheticResponse, type Reason } from "../errors.ts";
 import { ATTEMPTS_HEADER, REASON_HEADER } from "../mesh-headers.ts";
 import type { OutcomeSink } from "../outcome.ts";
 import { joinTrace } from "../trace-context.ts";
+import { traceSampleRatio } from "../tracing/config.ts";
 
 export const recordOutcome = (sinks: readonly OutcomeSink[]): Stage => ({
   request(x) {
     const startedAt = Date.now();
     const request = x.request;
-    const trace = joinTrace(x.headers.get("traceparent"));
+    const trace = joinTrace(x.headers.get("traceparent"), traceSampleRatio(x.env));
     // Parsed once here for every stage (prepareUpstream, redirect). workerd builds the URL from the
     // Host header and hands on some it cannot parse back ("[x", a port past 65535): the client's error.
     const url = parseUrl(request.url);
@@ -23,6 +24,7 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]): Stage => ({
       traceId: trace.traceId,
       spanId: trace.spanId,
       parentSpanId: trace.parentSpanId,
+      traceFlags: trace.flags,
       startedAt,
       method: request.method,
       host: url?.host ?? "",
