@@ -128,3 +128,32 @@ describe("traces", () => {
     }
   });
 });
+
+describe("access log and Server-Timing", () => {
+  let logged: TestGateway;
+  beforeAll(async () => {
+    logged = await TestGateway.start([backend("up", [up.url]), simpleRoute("b", "b.test", "up")], { vars: { ACCESS_LOG_SAMPLE_RATIO: "0", SERVER_TIMING: "on" } });
+  });
+  afterAll(async () => {
+    await logged?.dispose();
+  });
+
+  it("samples successful requests' lines (0 here) but always logs errors, with trace and span ids", async () => {
+    const ok = await logged.fetch("http://b.test/ok");
+    expect(ok.status).toBe(200);
+    up.failNext(1, 503);
+    const failed = await logged.fetch("http://b.test/failed");
+    expect(failed.status).toBe(503);
+    const missing = await logged.fetch("http://nowhere.test/");
+    expect(missing.status).toBe(404);
+    const failedLine = await logged.outcomeOf(failed.headers.get("x-request-id")!);
+    expect(failedLine).toMatchObject({ status: 503, traceId: expect.stringMatching(/^[0-9a-f]{32}$/), spanId: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    await logged.outcomeOf(missing.headers.get("x-request-id")!);
+    expect(logged.outcomes.find((line) => line.requestId === ok.headers.get("x-request-id"))).toBeUndefined();
+  });
+
+  it("answers with Server-Timing: the mesh's own time and the upstream's", async () => {
+    const response = await logged.fetch("http://b.test/timed");
+    expect(response.headers.get("server-timing")).toMatch(/^edgemesh;dur=[0-9]+;desc="mesh", upstream;dur=[0-9]+$/);
+  });
+});

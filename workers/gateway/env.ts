@@ -34,6 +34,10 @@ export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env
   MESH_ISSUER_KEY?: string;
   /** OpenTelemetry: the OTLP/HTTP collector's base URL, and the head-sampling ratio (tracing/config.ts). */
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  /** The share of successful requests' access-log lines kept (sinks/access-log.ts). */
+  ACCESS_LOG_SAMPLE_RATIO?: string;
+  /** "on": answers carry Server-Timing with the mesh's own time and the upstream's. */
+  SERVER_TIMING?: string;
   OTEL_TRACES_SAMPLER_ARG?: string;
   OTEL_SERVICE_NAME?: string;
   OTEL_BSP_MAX_QUEUE_SIZE?: string;

@@ -63,4 +63,11 @@ export interface Outcome {
   deniedBy?: string;
 }
 
+/** The time the request spent at upstreams (its attempts'), so the mesh's own is the rest. */
+export function upstreamTimeMs(outcome: Outcome): number {
+  let total = 0;
+  for (const attempt of outcome.tries) total += attempt.latencyMs;
+  return total;
+}
+
 export type OutcomeSink = (outcome: Outcome, env: GatewayEnv) => void | Promise<void>;

@@ -3,7 +3,7 @@
  * level once per try. Labels after Istio's: an anonymous caller is source_workload "unknown".
  */
 import type { MetricStore } from "../../../common/metrics/store.ts";
-import type { Outcome } from "../outcome.ts";
+import { upstreamTimeMs, type Outcome } from "../outcome.ts";
 
 const UNKNOWN = "unknown";
 
@@ -21,14 +21,12 @@ export function recordMetrics(store: MetricStore, outcome: Outcome): void {
   const code = String(outcome.status);
   store.inc("requests", [workload, principal, destination, route, code, outcome.reason ?? ""]);
   store.observe("requestDuration", [workload, principal, destination, route, code], outcome.latencyMs / 1000);
-  let upstreamMs = 0;
   for (const attempt of outcome.tries) {
-    upstreamMs += attempt.latencyMs;
     const endpoint = attempt.endpoint ?? "";
     store.inc("attempts", [workload, destination, endpoint, String(attempt.status), attempt.result]);
     store.observe("attemptDuration", [destination, endpoint], attempt.latencyMs / 1000);
   }
-  store.observe("meshDuration", [destination, route], Math.max(0, outcome.latencyMs - upstreamMs) / 1000);
+  store.observe("meshDuration", [destination, route], Math.max(0, outcome.latencyMs - upstreamTimeMs(outcome)) / 1000);
   if (outcome.requestBytes) store.inc("requestBytes", [workload, destination, route], outcome.requestBytes);
   if (outcome.responseBytes) store.inc("responseBytes", [workload, destination, route], outcome.responseBytes);
   if (outcome.attempts > 1) store.inc("retries", [destination, route], outcome.attempts - 1);

@@ -6,7 +6,7 @@
 import type { Exchange, Stage } from "../context.ts";
 import { isSynthetic, syntheticResponse, type Reason } from "../errors.ts";
 import { ATTEMPTS_HEADER, REASON_HEADER } from "../mesh-headers.ts";
-import type { OutcomeSink } from "../outcome.ts";
+import { upstreamTimeMs, type Outcome, type OutcomeSink } from "../outcome.ts";
 import { joinTrace } from "../trace-context.ts";
 import { traceSampleRatio } from "../tracing/config.ts";
 
@@ -66,6 +66,7 @@ function complete(x: Exchange, response: Response, sinks: readonly OutcomeSink[]
   outcome.latencyMs = Date.now() - outcome.startedAt;
   const requestBytes = Number(x.headers.get("content-length"));
   if (requestBytes > 0) outcome.requestBytes = requestBytes;
+  if (x.env.SERVER_TIMING === "on") headers.append("server-timing", serverTiming(outcome));
   const responseBytes = Number(headers.get("content-length"));
   if (responseBytes > 0) outcome.responseBytes = responseBytes;
   // Sinks are called once here; only those with asynchronous work hold the invocation open.
@@ -81,4 +82,10 @@ function parseUrl(url: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The mesh's own time apart from the upstream's (the attempts'), in the Server-Timing syntax. */
+function serverTiming(outcome: Outcome): string {
+  const upstreamMs = upstreamTimeMs(outcome);
+  return `edgemesh;dur=${Math.max(0, outcome.latencyMs - upstreamMs)};desc="mesh", upstream;dur=${upstreamMs}`;
 }
