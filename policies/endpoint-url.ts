@@ -161,6 +161,34 @@ export function checkEndpointUrl(input: string): EndpointCheck {
 export interface RegistrationSpec {
   endpoints?: readonly { url: string }[];
   registration?: { allowedHosts?: readonly string[]; allowedCIDRs?: readonly string[] };
+  tls?: { mode: string };
+}
+
+const LOOPBACK_V4 = parseCidr("127.0.0.0/8") as Cidr;
+const MAPPED_LOOPBACK = parseCidr("::ffff:127.0.0.0/104") as Cidr;
+
+/** 127.0.0.0/8, ::1 (and ::ffff:127.x), localhost and names under it (RFC 6761): traffic that never leaves the machine. */
+export function isLoopback(host: EndpointHost): boolean {
+  if (host.kind === "name") return host.text === "localhost" || host.text.endsWith(".localhost");
+  if (host.kind === "ipv4") return inBlock(LOOPBACK_V4, host.value);
+  return host.value === 1n || inBlock(MAPPED_LOOPBACK, host.value);
+}
+
+/** Whether an endpoint's traffic crosses a network unencrypted: plain http:// to a host outside loopback. */
+export function isPlaintextOverNetwork(origin: string, host: EndpointHost): boolean {
+  return origin.startsWith("http:") && !isLoopback(host);
+}
+
+/** The advice every plaintext warning and refusal ends with. */
+export const PLAINTEXT_ADVICE = "use https:// or set spec.tls: { mode: DISABLE } on the Backend to opt out explicitly";
+
+/**
+ * Why a run-time registration of this endpoint is refused for being plaintext over a network, or
+ * undefined: a Backend takes plain http:// outside loopback only with spec.tls.mode DISABLE.
+ */
+export function plaintextRefusal(backend: string, spec: RegistrationSpec, checked: { origin: string; host: EndpointHost }): string | undefined {
+  if (spec.tls?.mode === "DISABLE" || !isPlaintextOverNetwork(checked.origin, checked.host)) return undefined;
+  return `traffic to ${checked.origin} would not be encrypted in transit, and backend "${backend}" does not allow plaintext; ${PLAINTEXT_ADVICE}`;
 }
 
 function hostMatches(pattern: string, host: string): boolean {

@@ -8,13 +8,15 @@ import { attachRoute } from "./attachment.ts";
 import { errorAt, type PolicyError, type SourceDocument } from "./errors.ts";
 import { KINDS, type BackendTrafficPolicy, type PolicyDocument } from "./schema/index.ts";
 import { allLocated, emptyByKind, FIELD_OF_KIND, type Located, type LocatedByKind } from "./kinds.ts";
+import { checkPeerAuthentications } from "./peer-authentication-checks.ts";
+import { checkPlaintextEndpoints } from "./plaintext-endpoints.ts";
 
 export type { Located } from "./kinds.ts";
 
 /** The checked documents by kind (kinds.ts names the fields), each with where it came from. */
 export type PolicySet = LocatedByKind;
 
-/** Warnings (a route that attaches to no listener) do not make a set invalid; they are only reported. */
+/** Warnings (a route that attaches to no listener, plain http:// over a network) do not make a set invalid; they are only reported. */
 export type PolicySetResult = { ok: true; set: PolicySet; warnings: PolicyError[] } | { ok: false; errors: PolicyError[] };
 
 const KNOWN_KINDS = Object.keys(KINDS).join(", ");
@@ -132,5 +134,7 @@ function checkReferences(set: PolicySet, errors: PolicyError[], warnings: Policy
       claimedBy.set(target, located);
     });
   }
+  checkPeerAuthentications(set, errors, warnings);
+  checkPlaintextEndpoints(set, warnings);
 }
 

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { formatError } from "../errors.ts";
 import { normalizedValues, SCHEMA_FINGERPRINT } from "../normalized.ts";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "./files.ts";
+import { parseCliArgs, workerExposure } from "./worker-exposure.ts";
 
 const OUT = new URL("../../workers/gateway/generated/", import.meta.url);
 
@@ -17,7 +18,14 @@ if (!result.ok) {
   printErrors(result.errors);
   process.exit(1);
 }
-for (const warning of result.warnings) console.warn(`warning: ${formatError(warning)}`);
+// The Worker backends' own wrangler configs are read here, in Node: the gateway never sees them.
+const exposure = workerExposure(result.set, parseCliArgs(process.argv.slice(2)).wrangler);
+if (exposure.errors.length) {
+  for (const error of exposure.errors) console.error(error);
+  process.exit(1);
+}
+for (const warning of [...result.warnings, ...exposure.warnings]) console.warn(`warning: ${formatError(warning)}`);
+for (const note of exposure.notes) console.warn(`note: ${note}`);
 mkdirSync(OUT, { recursive: true });
 const values = documents.map(({ value }) => value);
 const bundled = {

@@ -1,14 +1,31 @@
-/** `npm run validate [files…]`: checks policy files; prints one line per error and exits 1 if any (warnings alone exit 0). */
+/**
+ * `npm run validate [files…] [--gateway <file>] [--wrangler <file>]…`: checks policy files; prints one
+ * line per error and exits 1 if any (warnings and notes alone exit 0). The wrangler options name the
+ * configs that the Worker-backend check reads (worker-exposure.ts); by default it finds them.
+ */
 import { formatError } from "../errors.ts";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "./files.ts";
+import { parseCliArgs, WRANGLER_USAGE, workerExposure } from "./worker-exposure.ts";
 
-const files = process.argv.slice(2);
-const { documents, result } = loadPolicyFiles(files.length ? files : defaultPolicyFiles());
+let args;
+try {
+  args = parseCliArgs(process.argv.slice(2));
+} catch (error) {
+  console.error(`${(error as Error).message}\nusage: npm run validate [files…] ${WRANGLER_USAGE}`);
+  process.exit(2);
+}
+const { documents, result } = loadPolicyFiles(args.files.length ? args.files : defaultPolicyFiles());
 if (!result.ok) {
   printErrors(result.errors);
   process.exit(1);
 }
-for (const warning of result.warnings) console.warn(`warning: ${formatError(warning)}`);
+const exposure = workerExposure(result.set, args.wrangler);
+if (exposure.errors.length) {
+  for (const error of exposure.errors) console.error(error);
+  process.exit(1);
+}
+for (const warning of [...result.warnings, ...exposure.warnings]) console.warn(`warning: ${formatError(warning)}`);
+for (const note of exposure.notes) console.warn(`note: ${note}`);
 const { routes, backends, trafficPolicies } = result.set;
 console.log(
   `ok: ${documents.length} documents (${routes.length} HTTPRoutes, ${backends.length} Backends, ${trafficPolicies.length} BackendTrafficPolicies)`,

@@ -70,6 +70,16 @@ export const PeerAuthenticationMode = z.strictObject({
   mode: z.enum(PEER_AUTHENTICATION_MODES).meta({ description: "STRICT: a verified mesh identity is required; PERMISSIVE: verified when present; DISABLE: not checked" }),
 });
 
+/**
+ * Plain http:// to an origin outside loopback crosses the network unencrypted. Encryption in transit is
+ * the default a mesh promises, so opting out is explicit, per Backend, as Istio's DestinationRule says
+ * it (`tls.mode: DISABLE`): without it, validate warns about such static endpoints and the admin API
+ * refuses to register them. DISABLE is the one mode today; https:// endpoints are TLS whatever it says.
+ */
+export const BackendTls = z.strictObject({
+  mode: z.enum(["DISABLE"]).meta({ description: "DISABLE: plain http:// endpoints outside loopback are intended (no TLS in transit)" }),
+});
+
 export const Backend = z.strictObject({
   apiVersion: z.literal("edgemesh.dev/v1alpha1"),
   kind: z.literal("Backend"),
@@ -84,8 +94,10 @@ export const Backend = z.strictObject({
       /** Static endpoints; [] when every endpoint registers at run time (admin API). */
       endpoints: z.array(Endpoint).max(256).optional(),
       registration: Registration.optional(),
-      /** Default PERMISSIVE. */
+      /** Wins over every PeerAuthentication; without it, the most specific one's mode, else PERMISSIVE. */
       peerAuthentication: PeerAuthenticationMode.optional(),
+      /** Leave out unless plain http:// endpoints outside loopback are intended. */
+      tls: BackendTls.optional(),
     })
     .superRefine((spec, ctx) => {
       if (!spec.worker === !spec.endpoints) {
@@ -93,6 +105,9 @@ export const Backend = z.strictObject({
       }
       if (spec.worker && spec.registration) {
         ctx.addIssue({ code: "custom", path: ["registration"], message: "applies only to a Backend with endpoints: a Worker backend takes no registrations" });
+      }
+      if (spec.worker && spec.tls) {
+        ctx.addIssue({ code: "custom", path: ["tls"], message: "applies only to a Backend with endpoints: a Worker backend is reached over a service binding, not the network" });
       }
     }),
 });

@@ -126,6 +126,15 @@ describe("warnings", () => {
     expect(body.warnings.map((warning) => warning.split(":")[0])).toEqual(["base.yaml", "stray.yaml"]);
     expect(body.warnings[1]).toMatch(/^stray\.yaml: HTTPRoute\/stray /);
   });
+
+  it("include plaintext endpoints outside loopback, unless the Backend opts out", async () => {
+    const plain = backend("plain", ["http://10.0.0.7:8080"]);
+    const apply = (documents: unknown[]) => mesh.admin<Result>("POST", "/config/apply", { documents: [...base(), ...documents], sources: [...base().map(() => "base.yaml"), "plain.yaml"], dryRun: true });
+    expect((await apply([plain])).body.warnings).toEqual([
+      "plain.yaml: Backend/plain spec.endpoints[0].url: traffic to http://10.0.0.7:8080 is not encrypted in transit; use https:// or set spec.tls: { mode: DISABLE } on the Backend to opt out explicitly",
+    ]);
+    expect((await apply([{ ...plain, spec: { ...plain.spec, tls: { mode: "DISABLE" } } }])).body.warnings).toEqual([]);
+  });
 });
 
 describe("re-applying what is already there", () => {

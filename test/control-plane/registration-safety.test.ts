@@ -21,7 +21,8 @@ beforeAll(async () => {
       backend("api", [upstream.url]),
       httpBackend("pool", { endpoints: [], registration: { allowedCIDRs: ["127.0.0.0/8", "::1/128"], allowedHosts: ["*.internal.test"] } }),
       httpBackend("closed", { endpoints: [] }),
-      httpBackend("scoped", { endpoints: [{ url: upstream.url }], registration: { allowedHosts: ["10.1.2.3"] } }),
+      httpBackend("scoped", { endpoints: [{ url: upstream.url }], registration: { allowedHosts: ["10.1.2.3"] }, tls: { mode: "DISABLE" } }),
+      httpBackend("plain", { endpoints: [], registration: { allowedHosts: ["10.1.2.3", "127.0.0.5", "localhost"] } }),
       simpleRoute("pool", "pool.test", "pool"),
     ],
     { isolates: 2, vars: { CONFIG_POLL_INTERVAL_MS: "100" } },
@@ -138,7 +139,7 @@ describe("which hosts may register", () => {
   });
 
   it("allows what spec.registration lists: hosts, wildcard names and CIDR blocks, and nothing else", async () => {
-    const allowed = ["http://127.0.0.9:20998", "http://[::1]:20998", "http://a.b.internal.test:20998"];
+    const allowed = ["http://127.0.0.9:20998", "http://[::1]:20998", "https://a.b.internal.test:20998"];
     for (const url of allowed) expect({ url, status: (await register("pool", url)).status }).toEqual({ url, status: 201 });
     const outside = await register("pool", "http://internal.test:20998");
     expect(outside.status).toBe(403);
@@ -151,6 +152,42 @@ describe("which hosts may register", () => {
     for (const url of [...allowed, "http://10.1.2.3:20998"]) {
       const name = url.includes("10.1.2.3") ? "scoped" : "pool";
       expect((await mesh.admin("DELETE", `/backends/${name}/endpoints?url=${encodeURIComponent(url)}`)).status).toBe(200);
+    }
+  });
+});
+
+describe("plaintext outside loopback", () => {
+  it("is refused with 400 naming url unless the Backend sets spec.tls.mode DISABLE; https and loopback are taken", async () => {
+    const { status, body } = await register("plain", "http://10.1.2.3:8080");
+    expect(status).toBe(400);
+    expect(body.error).toEqual({
+      status: 400,
+      reason: "invalid_request",
+      message:
+        'url: traffic to http://10.1.2.3:8080 would not be encrypted in transit, and backend "plain" does not allow plaintext; use https:// or set spec.tls: { mode: DISABLE } on the Backend to opt out explicitly',
+    });
+    const taken = ["https://10.1.2.3:8443", "http://127.0.0.5:8080", "http://localhost:8080"];
+    for (const url of taken) expect({ url, status: (await register("plain", url)).status }).toEqual({ url, status: 201 });
+    for (const url of taken) expect((await mesh.admin("DELETE", `/backends/plain/endpoints?url=${encodeURIComponent(url)}`)).status).toBe(200);
+    // "scoped" opts out: the same plain URL registers there (the test below).
+  });
+
+  it("registered under spec.tls.mode DISABLE, is left out by the gateway once the Backend stops opting out", async () => {
+    const legacy = (tls?: Record<string, unknown>) => [
+      httpBackend("legacy", { endpoints: [], registration: { allowedHosts: ["10.1.2.3"] }, ...(tls && { tls }) }),
+      simpleRoute("legacy", "legacy.test", "legacy"),
+    ];
+    const fresh = await TestGateway.start(legacy({ mode: "DISABLE" }), { isolates: 1, vars: { CONFIG_POLL_INTERVAL_MS: "100" } });
+    try {
+      await fresh.fetch("http://legacy.test/");
+      expect((await fresh.admin("POST", "/backends/legacy/endpoints", { url: "http://10.1.2.3:8080", ttlSeconds: 600 })).status).toBe(201);
+      const served = async () => (await fresh.admin<{ endpoints: { id: string }[] }>("GET", "/backends/legacy")).body.endpoints.map((e) => e.id);
+      await waitFor("the plaintext endpoint served", async () => (await served()).length === 1);
+      expect((await fresh.admin("POST", "/config/apply", { documents: legacy() })).status).toBe(200);
+      await waitFor("the plaintext endpoint left out", async () => (await served()).length === 0);
+      expect((await fresh.admin<{ registered: unknown[] }>("GET", "/backends/legacy")).body.registered).toHaveLength(1);
+    } finally {
+      await fresh.dispose();
     }
   });
 });

@@ -1,6 +1,6 @@
 /** Backends: endpoints as this isolate sees them, health as the coordinator decided it, and the run-time registry. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { checkEndpointUrl, registrationRefusal, type RegistrationSpec } from "../../../policies/endpoint-url.ts";
+import { checkEndpointUrl, plaintextRefusal, registrationRefusal, type RegistrationSpec } from "../../../policies/endpoint-url.ts";
 import type { BackendRuntime } from "../../gateway/table/index.ts";
 import { configStore, coordinator, problem, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
 import { BackendName, BackendView, EndpointUrl, ErrorBody, json, RegisteredEndpoint, Registration } from "../schemas.ts";
@@ -53,7 +53,7 @@ export function backendRoutes(app: AdminApp, { tables, isolate }: AdminDeps): vo
       request: { params: BackendName, ...body(Registration) },
       responses: {
         201: json(RegisteredEndpoint, "registered"),
-        400: json(ErrorBody, "not an HTTP backend, or an unsafe URL (metadata, link-local, unspecified... address, credentials, path)"),
+        400: json(ErrorBody, "not an HTTP backend, an unsafe URL (metadata, link-local, unspecified... address, credentials, path), or plain http:// outside loopback to a Backend without spec.tls.mode DISABLE"),
         403: json(ErrorBody, "registration_not_allowed: the Backend's spec.registration (or, without it, its static endpoints' hosts) does not allow this host"),
         404: notFound,
       },
@@ -71,6 +71,9 @@ export function backendRoutes(app: AdminApp, { tables, isolate }: AdminDeps): vo
       if (!spec) return c.json(problem(404, "not_found", `no backend "${name}" in the current configuration version`), 404);
       const refusal = registrationRefusal(name, spec, checked.host);
       if (refusal) return c.json(problem(403, "registration_not_allowed", `url: ${refusal}`), 403);
+      // Encryption in transit is the default: plain http:// outside loopback only where the Backend opts out.
+      const plaintext = plaintextRefusal(name, spec, checked);
+      if (plaintext) return c.json(problem(400, "invalid_request", `url: ${plaintext}`), 400);
       const registered = await coordinator(c.env, name).register(name, { ...rest, url: checked.origin, ttlMs: ttlSeconds * 1000 });
       if (!registered.ok) return c.json(problem(400, "invalid_request", registered.message), 400);
       return c.json(registered.endpoint, 201);

@@ -5,7 +5,7 @@
  */
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import { outlierConfig } from "../../../common/outlier-detection.ts";
-import { checkEndpointUrl, registrationRefusal } from "../../../policies/endpoint-url.ts";
+import { checkEndpointUrl, plaintextRefusal, registrationRefusal } from "../../../policies/endpoint-url.ts";
 import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy, type PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import type { BackendHealth } from "../health/backend-health.ts";
 import type { Balancer, EndpointRuntime } from "../lb/index.ts";
@@ -25,7 +25,7 @@ export interface BackendRuntime {
   readonly retriesAvoidTried: boolean;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
-  /** Who may call it (stages/authenticate.ts); PERMISSIVE unless the Backend says otherwise. */
+  /** Who may call it (stages/authenticate.ts): the effective mode, its own or its PeerAuthentications' (peer-authentication.ts). */
   readonly peerAuthentication: PeerAuthenticationMode;
   /** Counters and budget, kept across table versions. */
   readonly state: BackendState;
@@ -44,8 +44,9 @@ export function compileBackend(
   policy: BackendTrafficPolicy["spec"] | undefined,
   registered: readonly RegisteredEndpoint[],
   isolate: IsolateState,
+  peerAuthentication: PeerAuthenticationMode = backend.spec.peerAuthentication?.mode ?? "PERMISSIVE",
 ): BackendRuntime {
-  return new CompiledBackend(backend, policy, registered, isolate);
+  return new CompiledBackend(backend, policy, registered, isolate, peerAuthentication);
 }
 
 interface Built {
@@ -60,7 +61,6 @@ class CompiledBackend implements BackendRuntime {
   readonly retriesAvoidTried: boolean;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
-  readonly peerAuthentication: PeerAuthenticationMode;
   private built: Built | undefined;
 
   constructor(
@@ -68,6 +68,7 @@ class CompiledBackend implements BackendRuntime {
     private readonly policy: BackendTrafficPolicy["spec"] | undefined,
     private readonly registered: readonly RegisteredEndpoint[],
     private readonly isolate: IsolateState,
+    readonly peerAuthentication: PeerAuthenticationMode,
   ) {
     const { namespace, name } = backend.metadata;
     this.name = namespace === "default" ? name : `${namespace}/${name}`;
@@ -76,7 +77,6 @@ class CompiledBackend implements BackendRuntime {
     const limits = policy?.circuitBreaker ?? DEFAULT_LIMITS;
     this.maxParallelRequests = limits.maxParallelRequests;
     this.maxParallelRetries = limits.maxParallelRetries;
-    this.peerAuthentication = backend.spec.peerAuthentication?.mode ?? "PERMISSIVE";
   }
 
   get state(): BackendState {
@@ -119,9 +119,10 @@ class CompiledBackend implements BackendRuntime {
 /**
  * A registered endpoint is used only while the Backend, as this version declares it, would still take
  * its registration: one registered before `registration` was narrowed, or by an older control plane
- * without the address checks, is left out here rather than until its TTL runs out.
+ * without the address checks, or plain http:// outside loopback to a Backend that no longer opts out of
+ * TLS, is left out here rather than until its TTL runs out.
  */
 function mayServe(name: string, backend: Backend, url: string): boolean {
   const checked = checkEndpointUrl(url);
-  return checked.ok && registrationRefusal(name, backend.spec, checked.host) === undefined;
+  return checked.ok && registrationRefusal(name, backend.spec, checked.host) === undefined && plaintextRefusal(name, backend.spec, checked) === undefined;
 }

@@ -9,6 +9,7 @@ import type { Backend } from "../../../policies/schema/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
+import { peerAuthenticationResolver } from "./peer-authentication.ts";
 import { RouteSet } from "./route-entries.ts";
 import type { BackendTarget, RuleContext } from "./rule.ts";
 import { buildVirtualHosts, type RouteEntry, type VirtualHosts } from "./virtual-hosts.ts";
@@ -63,6 +64,7 @@ export function compileTable(
     names.set(name, backend);
   }
   const registered = Object.keys(registry).length ? registry : undefined;
+  const peerAuthenticationOf = peerAuthenticationResolver(set.peerAuthentications);
   const runtimes = new Map<Backend, BackendRuntime>();
   const backendSpecs = new Map<BackendRuntime, NamedSpec>();
   const runtimeOf = (backend: Backend) => {
@@ -70,7 +72,7 @@ export function compileTable(
     if (runtime) return runtime;
     const { namespace, name } = backend.metadata;
     const named = policyOf("Backend", namespace, name);
-    runtime = compileBackend(backend, named?.spec, registered?.[namespace === "default" ? name : `${namespace}/${name}`] ?? [], isolate);
+    runtime = compileBackend(backend, named?.spec, registered?.[namespace === "default" ? name : `${namespace}/${name}`] ?? [], isolate, peerAuthenticationOf(backend));
     runtimes.set(backend, runtime);
     if (named) backendSpecs.set(runtime, named);
     return runtime;
