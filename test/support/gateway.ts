@@ -82,6 +82,7 @@ export class TestGateway {
         // The real Issuer always (the stand-in control planes do not replace it).
         ISSUER: { className: "Issuer", scriptName: "gateway", useSQLite: true },
         METRICS: { className: "MetricsAggregator", scriptName: "gateway", useSQLite: true },
+        ALERTS: { className: "AlertEvaluator", scriptName: "gateway", useSQLite: true },
       },
       ...(kvScript ? { wrappedBindings: { MESH_KV: { scriptName: "kv-wrapper" } } } : { kvNamespaces: { MESH_KV: "mesh-kv" } }),
     };

@@ -20,7 +20,9 @@ type OptionalBinding =
   | "MESH_KEY_PREPUBLISH_MS"
   | "METRICS"
   | "METRICS_SHARDS"
-  | "METRICS_FLUSH_INTERVAL_MS";
+  | "METRICS_FLUSH_INTERVAL_MS"
+  | "ALERTS"
+  | "ALERT_EVALUATION_INTERVAL_MS";
 
 /** The gateway's env: wrangler's generated `Env`, with what may be absent marked so. */
 export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env, OptionalBinding>> {

@@ -13,6 +13,7 @@ import { exportTraces } from "./sinks/traces.ts";
 import { normalizePathname } from "./stages/normalize-path.ts";
 import { hostnameOf } from "./table/index.ts";
 
+export { AlertEvaluator } from "../../durable-objects/alert-evaluator.ts";
 export { BackendCoordinator } from "../../durable-objects/backend-coordinator.ts";
 export { ConfigStore } from "../../durable-objects/config-store.ts";
 export { Issuer } from "../../durable-objects/issuer.ts";
