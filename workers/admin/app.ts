@@ -15,6 +15,7 @@ import { formatBytes, POLICY_SET_LIMITS } from "../../common/config-limits.ts";
 import { AdminError, problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
 import { backendRoutes } from "./routes/backends.ts";
 import { configRoutes } from "./routes/config.ts";
+import { alertRoutes } from "./routes/alerts.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { observeRoutes } from "./routes/observe.ts";
 
@@ -68,6 +69,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   backendRoutes(app, deps);
   observeRoutes(app, deps);
   metricsRoutes(app, deps);
+  alertRoutes(app);
 
   app.notFound((c) => c.json(problem(404, "not_found", `no admin route ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {
