@@ -3,8 +3,9 @@
  * workbook's page and ticket alerts and threshold alerts, evaluated by the AlertEvaluator's alarm,
  * notified to a webhook with retries; the same rules as a Prometheus rule file promtool accepts.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -134,4 +135,23 @@ describe("service level objectives", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("the CLI shows objectives and alerts, and exports the rule file", async () => {
+    const cli = (args: string[]) =>
+      promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/mesh/index.ts", ...args], { env: { ...process.env, MESH_ADMIN_URL: gatewayUrl, MESH_ADMIN_TOKEN: ADMIN_TOKEN }, timeout: 20_000 });
+    const gatewayUrl = await mesh.url();
+    const slos = await cli(["slos"]);
+    expect(slos.stdout).toMatch(/^default\/up-availability  Availability 99% over 28d: 30 bad of 160, error budget left -1775\.0%/m);
+    expect(slos.stdout).toMatch(/burn rate: 5m 18\.75x/);
+    const alerts = await cli(["alerts"]);
+    expect(alerts.stdout).toMatch(/^FIRING +page +default\/up-availability\/page since /m);
+    const dir = mkdtempSync(join(tmpdir(), "edgemesh-rules-"));
+    try {
+      const exported = await cli(["alerts", "export", "--out", join(dir, "rules.yml")]);
+      expect(exported.stdout).toContain("wrote 1 objective(s)' rules");
+      expect(readFileSync(join(dir, "rules.yml"), "utf8")).toContain("EdgemeshSloErrorBudgetBurnPage");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -58,8 +58,11 @@ export function alertRoutes(app: AdminApp): void {
       method: "get",
       path: "/alerts/rules",
       tags: ["observability"],
-      summary: "The objectives' alerts as a Prometheus rule file (YAML)",
-      responses: { 200: { description: "a Prometheus rule file", content: { "application/yaml": { schema: z.string() } } } },
+      summary: "The objectives' alerts as a Prometheus rule file (YAML; with ?format=json, the file in a JSON object)",
+      request: { query: z.object({ format: z.enum(["yaml", "json"]).default("yaml") }) },
+      responses: {
+        200: { description: "a Prometheus rule file", content: { "application/yaml": { schema: z.string() }, "application/json": { schema: z.object({ file: z.string(), objectives: z.number() }) } } },
+      },
     }),
     async (c) => {
       const snapshot = await configStore(c.env).snapshot();
@@ -67,7 +70,9 @@ export function alertRoutes(app: AdminApp): void {
         const parsed = (document as { kind?: unknown }).kind === "ServiceLevelObjective" ? ServiceLevelObjective.safeParse(document) : undefined;
         return parsed?.success ? [parsed.data] : [];
       });
-      return c.text(sloRuleFile(objectives), 200, { "content-type": "application/yaml; charset=utf-8" });
+      const file = sloRuleFile(objectives);
+      if (c.req.valid("query").format === "json") return c.json({ file, objectives: objectives.length }, 200);
+      return c.text(file, 200, { "content-type": "application/yaml; charset=utf-8" });
     },
   );
 }
