@@ -21,7 +21,7 @@ const LatencyThreshold = z.string().superRefine((text, ctx) => {
 });
 
 /** Percent of good events, as SLOs are written: 99.9 means 0.1 % may fail. */
-const Target = z.number().gt(0).lt(100);
+const Target = z.number().gt(0, { error: "must be more than 0" }).lt(100, { error: "must be less than 100: no objective allows zero failures" });
 
 const Window = z
   .string()
