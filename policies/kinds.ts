@@ -14,6 +14,7 @@ export const FIELD_OF_KIND = {
   RequestAuthentication: "requestAuthentications",
   AuthorizationPolicy: "authorizationPolicies",
   AdminRoleBinding: "adminRoleBindings",
+  ServiceLevelObjective: "serviceLevelObjectives",
 } as const satisfies Record<PolicyDocument["kind"], string>;
 
 type Kind = keyof typeof FIELD_OF_KIND;

@@ -10,6 +10,7 @@ import { KINDS, type BackendTrafficPolicy, type PolicyDocument } from "./schema/
 import { allLocated, emptyByKind, FIELD_OF_KIND, type Located, type LocatedByKind } from "./kinds.ts";
 import { checkPeerAuthentications } from "./peer-authentication-checks.ts";
 import { checkPlaintextEndpoints } from "./plaintext-endpoints.ts";
+import { checkObjectives } from "./slo-checks.ts";
 
 export type { Located } from "./kinds.ts";
 
@@ -145,5 +146,6 @@ function checkReferences(set: PolicySet, errors: PolicyError[], warnings: Policy
       }
     });
   }
+  checkObjectives(set, errors);
 }
 

@@ -8,6 +8,7 @@ import { Gateway } from "./gateway.ts";
 import { HTTPRoute } from "./http-route.ts";
 import { PeerAuthentication } from "./peer-authentication.ts";
 import { RequestAuthentication } from "./request-authentication.ts";
+import { ServiceLevelObjective } from "./service-level-objective.ts";
 
 export const KINDS = {
   "gateway.networking.k8s.io/v1 Gateway": Gateway,
@@ -18,6 +19,7 @@ export const KINDS = {
   "edgemesh.dev/v1alpha1 RequestAuthentication": RequestAuthentication,
   "edgemesh.dev/v1alpha1 AuthorizationPolicy": AuthorizationPolicy,
   "edgemesh.dev/v1alpha1 AdminRoleBinding": AdminRoleBinding,
+  "edgemesh.dev/v1alpha1 ServiceLevelObjective": ServiceLevelObjective,
 } as const;
 
 export const PolicyDocument = z.discriminatedUnion("kind", [
@@ -29,6 +31,7 @@ export const PolicyDocument = z.discriminatedUnion("kind", [
   RequestAuthentication,
   AuthorizationPolicy,
   AdminRoleBinding,
+  ServiceLevelObjective,
 ]);
 export type PolicyDocument = z.infer<typeof PolicyDocument>;
 
@@ -43,3 +46,4 @@ export * from "./rate-limit.ts";
 export * from "./http-route.ts";
 export * from "./peer-authentication.ts";
 export * from "./request-authentication.ts";
+export * from "./service-level-objective.ts";

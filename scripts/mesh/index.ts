@@ -6,6 +6,7 @@ import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "../../policies/cli/files.ts";
 import { ADMIN_URL, call, CliError, expectOk, type Answer, type ErrorBody } from "./client.ts";
+import { observeCommands } from "./observe.ts";
 import { printable, printAudit, printBackends, printChanges, printVersions, type ObjectChange } from "./print.ts";
 import { USAGE } from "./usage.ts";
 
@@ -22,6 +23,7 @@ function parse() {
         limit: { type: "string", default: "20" },
         "allow-empty": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
+        out: { type: "string", short: "o" },
       },
     });
   } catch (error) {
@@ -130,6 +132,7 @@ const commands: Record<string, () => Promise<void>> = {
     if (args[0]) return printBackends([expectOk<Parameters<typeof printBackends>[0][number]>(await call("GET", `/backends/${encodeURIComponent(args[0])}`))]);
     printBackends(expectOk<{ backends: Parameters<typeof printBackends>[0] }>(await call("GET", "/backends")).backends);
   },
+  ...observeCommands(args, flags),
 };
 
 try {

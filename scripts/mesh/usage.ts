@@ -12,6 +12,9 @@ export const USAGE = `usage: npm run mesh -- <command> [options]
                                  make an earlier version's documents the next version
   audit [--limit N]              the audit log, newest first
   backends [name]                endpoints, health and registry
+  slos                           ServiceLevelObjectives: error budget left, burn rates
+  alerts                         alert state (page, ticket, thresholds)
+  alerts export [--out file]     the objectives' alerts as a Prometheus rule file
   help                           this text (also --help, -h)
 
 An apply or rollback whose documents equal the current version's changes nothing and says so.

@@ -81,6 +81,8 @@ export class TestGateway {
         ...Object.fromEntries(Object.entries(CONTROL_PLANE_CLASSES).map(([binding, className]) => [binding, { className, scriptName: host, useSQLite: true }])),
         // The real Issuer always (the stand-in control planes do not replace it).
         ISSUER: { className: "Issuer", scriptName: "gateway", useSQLite: true },
+        METRICS: { className: "MetricsAggregator", scriptName: "gateway", useSQLite: true },
+        ALERTS: { className: "AlertEvaluator", scriptName: "gateway", useSQLite: true },
       },
       ...(kvScript ? { wrappedBindings: { MESH_KV: { scriptName: "kv-wrapper" } } } : { kvNamespaces: { MESH_KV: "mesh-kv" } }),
     };

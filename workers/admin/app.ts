@@ -15,6 +15,8 @@ import { formatBytes, POLICY_SET_LIMITS } from "../../common/config-limits.ts";
 import { AdminError, problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
 import { backendRoutes } from "./routes/backends.ts";
 import { configRoutes } from "./routes/config.ts";
+import { alertRoutes } from "./routes/alerts.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { observeRoutes } from "./routes/observe.ts";
 
 const ADMIN_TIMEOUT_MS = 10_000;
@@ -66,6 +68,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   configRoutes(app);
   backendRoutes(app, deps);
   observeRoutes(app, deps);
+  metricsRoutes(app, deps);
+  alertRoutes(app);
 
   app.notFound((c) => c.json(problem(404, "not_found", `no admin route ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {

@@ -17,7 +17,12 @@ type OptionalBinding =
   | "MESH_TRUST_DOMAIN"
   | "MESH_TOKEN_LIFETIME_MS"
   | "MESH_KEY_ROTATION_MS"
-  | "MESH_KEY_PREPUBLISH_MS";
+  | "MESH_KEY_PREPUBLISH_MS"
+  | "METRICS"
+  | "METRICS_SHARDS"
+  | "METRICS_FLUSH_INTERVAL_MS"
+  | "ALERTS"
+  | "ALERT_EVALUATION_INTERVAL_MS";
 
 /** The gateway's env: wrangler's generated `Env`, with what may be absent marked so. */
 export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env, OptionalBinding>> {
@@ -31,4 +36,14 @@ export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env
   MESH_ISSUER_KEY?: string;
   /** Authorization denials audited per policy per minute per isolate (default 10; sinks/authz-audit.ts). */
   AUTHZ_AUDIT_PER_MINUTE?: string;
+  /** OpenTelemetry: the OTLP/HTTP collector's base URL, and the head-sampling ratio (tracing/config.ts). */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  /** The share of successful requests' access-log lines kept (sinks/access-log.ts). */
+  ACCESS_LOG_SAMPLE_RATIO?: string;
+  /** "on": answers carry Server-Timing with the mesh's own time and the upstream's. */
+  SERVER_TIMING?: string;
+  OTEL_TRACES_SAMPLER_ARG?: string;
+  OTEL_SERVICE_NAME?: string;
+  OTEL_BSP_MAX_QUEUE_SIZE?: string;
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE?: string;
 }

@@ -9,18 +9,22 @@ import { identityEndpoint } from "./identity/endpoints.ts";
 import { createIsolateState } from "./isolate-state.ts";
 import { accessLog } from "./sinks/access-log.ts";
 import { auditDenials } from "./sinks/authz-audit.ts";
+import { reportMetrics } from "./sinks/metrics.ts";
+import { exportTraces } from "./sinks/traces.ts";
 import { normalizePathname } from "./stages/normalize-path.ts";
 import { hostnameOf } from "./table/index.ts";
 
+export { AlertEvaluator } from "../../durable-objects/alert-evaluator.ts";
 export { BackendCoordinator } from "../../durable-objects/backend-coordinator.ts";
 export { ConfigStore } from "../../durable-objects/config-store.ts";
 export { Issuer } from "../../durable-objects/issuer.ts";
+export { MetricsAggregator } from "../../durable-objects/metrics-aggregator.ts";
 export { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 
 // This isolate's state, made once here and handed to the gateway and the admin API.
 const isolate = createIsolateState();
 const tables = new TableSource(isolate);
-const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health), auditDenials(isolate.authzAudit)] });
+const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health), auditDenials(isolate.authzAudit), reportMetrics(isolate.metrics), exportTraces(isolate.traces, isolate.metrics.store)] });
 const adminApp = createAdminApp({ tables, isolate });
 
 /**

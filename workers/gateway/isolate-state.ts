@@ -6,6 +6,8 @@
 import { AuthzAuditLog } from "./authz/audit-log.ts";
 import { HealthByBackend } from "./health/backend-health.ts";
 import { MeshIdentity } from "./identity/mesh-identity.ts";
+import { IsolateMetrics } from "./sinks/metrics.ts";
+import { TraceQueue } from "./sinks/traces.ts";
 import { Limiters } from "./ratelimit/index.ts";
 import { BackendStates } from "./table/backend-state.ts";
 
@@ -17,6 +19,10 @@ export interface IsolateState {
   readonly identity: MeshIdentity;
   /** Authorization denials waiting for the audit log, and their per-policy rate limits. */
   readonly authzAudit: AuthzAuditLog;
+  /** Metrics gathered since the last flush to the metrics shard. */
+  readonly metrics: IsolateMetrics;
+  /** Spans waiting for export. */
+  readonly traces: TraceQueue;
 }
 
 export const createIsolateState = (): IsolateState => ({
@@ -25,4 +31,6 @@ export const createIsolateState = (): IsolateState => ({
   limiters: new Limiters(),
   identity: new MeshIdentity(),
   authzAudit: new AuthzAuditLog(),
+  metrics: new IsolateMetrics(),
+  traces: new TraceQueue(),
 });

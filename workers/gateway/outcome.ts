@@ -18,6 +18,10 @@ export interface TryRecord {
   /** What the try's result means (attempt/classify.ts), for retries, health and timeouts alike. */
   result: AttemptResult;
   latencyMs: number;
+  /** The attempt's client span: its id is the parent the upstream saw in traceparent. */
+  spanId: string;
+  /** Epoch milliseconds the attempt began. */
+  startedAt: number;
   /** A local failure while streaming the client's body: not held against the endpoint's health. */
   clientMayBeAtFault?: true;
 }
@@ -27,6 +31,8 @@ export interface Outcome {
   traceId: string;
   spanId: string;
   parentSpanId: string | undefined;
+  /** W3C trace flags: "01" when the trace is sampled (head sampling, or the caller's decision). */
+  traceFlags: string;
   /** Epoch milliseconds when the gateway received the request. */
   startedAt: number;
   method: string;
@@ -57,6 +63,16 @@ export interface Outcome {
    * `audit`, the AUDIT policies that matched.
    */
   authz?: AuthzDecision;
+  /** Body sizes as declared by Content-Length (a streamed body without one is not counted). */
+  requestBytes?: number;
+  responseBytes?: number;
+}
+
+/** The time the request spent at upstreams (its attempts'), so the mesh's own is the rest. */
+export function upstreamTimeMs(outcome: Outcome): number {
+  let total = 0;
+  for (const attempt of outcome.tries) total += attempt.latencyMs;
+  return total;
 }
 
 export type OutcomeSink = (outcome: Outcome, env: GatewayEnv) => void | Promise<void>;

@@ -39,7 +39,11 @@ export function parseTraceparent(header: string | null): { traceId: string; pare
 /** Filled anew for each request and read at once: no request's ids outlive the call that drew them. */
 const random = new Uint8Array(24);
 
-export function joinTrace(header: string | null): TraceContext {
+/**
+ * Joins the caller's trace (its sampled flag decides, as OpenTelemetry's parent-based sampler does)
+ * or starts one, sampled with probability `ratio` (head sampling).
+ */
+export function joinTrace(header: string | null, ratio = 1): TraceContext {
   const incoming = parseTraceparent(header);
   // One draw of random bytes for both ids (a joined trace keeps its trace id; the draw costs the same).
   crypto.getRandomValues(random);
@@ -47,8 +51,19 @@ export function joinTrace(header: string | null): TraceContext {
     traceId: incoming?.traceId ?? hexOf(random, 8, 24),
     parentSpanId: incoming?.parentSpanId,
     spanId: hexOf(random, 0, 8),
-    flags: incoming?.flags ?? "01",
+    flags: incoming?.flags ?? (ratio >= 1 || Math.random() < ratio ? "01" : "00"),
   };
 }
+
+const spanBytes = new Uint8Array(8);
+
+/** A fresh span id (a client span per attempt). */
+export function newSpanId(): string {
+  crypto.getRandomValues(spanBytes);
+  return hexOf(spanBytes, 0, 8);
+}
+
+/** Whether the trace's sampled flag is set. */
+export const isSampled = (flags: string) => (parseInt(flags, 16) & 1) === 1;
 
 export const formatTraceparent = (trace: TraceContext) => `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;

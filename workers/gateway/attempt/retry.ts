@@ -9,6 +9,7 @@ import { MeshError } from "../errors.ts";
 import type { RetryPolicy } from "../table/index.ts";
 import type { Call, CallContext, Layer } from "./call.ts";
 import { classifyError, classifyStatus, isRetriable, type AttemptResult } from "./classify.ts";
+import { newSpanId } from "../trace-context.ts";
 import { sleep } from "./sleep.ts";
 import { requestTimeoutError } from "./timeouts.ts";
 
@@ -57,6 +58,10 @@ export const retry: Layer = (inner) => async (base) => {
 async function attempt(inner: Call, base: CallContext): Promise<Result> {
   const call: CallContext = { ...base, signal: undefined, timedOut: undefined, endpoint: undefined };
   const startedAt = Date.now();
+  const outcome = base.outcome;
+  // Each attempt is a client span of its own, the parent of what the upstream records.
+  const spanId = newSpanId();
+  if (outcome) base.upstream.headers.set("traceparent", `00-${outcome.traceId}-${spanId}-${outcome.traceFlags}`);
   let result: Result;
   try {
     const response = await inner(call);
@@ -65,7 +70,6 @@ async function attempt(inner: Call, base: CallContext): Promise<Result> {
     if (!(error instanceof MeshError)) throw error;
     result = { error, result: classifyError(error), status: error.status };
   }
-  const outcome = base.outcome;
   if (outcome) {
     outcome.tries.push({
       endpoint: call.endpoint?.id,
@@ -73,6 +77,8 @@ async function attempt(inner: Call, base: CallContext): Promise<Result> {
       reason: result.error?.reason,
       result: result.result,
       latencyMs: Date.now() - startedAt,
+      spanId,
+      startedAt,
       // With a streamed body, a reset or timeout may be the client's (it stopped or slowed its upload).
       ...(result.error && base.upstream.body.kind === "stream" && { clientMayBeAtFault: true }),
     });

@@ -6,14 +6,15 @@
 import type { Exchange, Stage } from "../context.ts";
 import { isSynthetic, syntheticResponse, type Reason } from "../errors.ts";
 import { ATTEMPTS_HEADER, REASON_HEADER } from "../mesh-headers.ts";
-import type { OutcomeSink } from "../outcome.ts";
+import { upstreamTimeMs, type Outcome, type OutcomeSink } from "../outcome.ts";
 import { joinTrace } from "../trace-context.ts";
+import { traceSampleRatio } from "../tracing/config.ts";
 
 export const recordOutcome = (sinks: readonly OutcomeSink[]): Stage => ({
   request(x) {
     const startedAt = Date.now();
     const request = x.request;
-    const trace = joinTrace(x.headers.get("traceparent"));
+    const trace = joinTrace(x.headers.get("traceparent"), traceSampleRatio(x.env));
     // Parsed once here for every stage (prepareUpstream, redirect). workerd builds the URL from the
     // Host header and hands on some it cannot parse back ("[x", a port past 65535): the client's error.
     const url = parseUrl(request.url);
@@ -23,6 +24,7 @@ export const recordOutcome = (sinks: readonly OutcomeSink[]): Stage => ({
       traceId: trace.traceId,
       spanId: trace.spanId,
       parentSpanId: trace.parentSpanId,
+      traceFlags: trace.flags,
       startedAt,
       method: request.method,
       host: url?.host ?? "",
@@ -62,6 +64,11 @@ function complete(x: Exchange, response: Response, sinks: readonly OutcomeSink[]
   // but a ResponseHeaderModifier may still set one).
   outcome.reason = isSynthetic(response) ? ((headers.get(REASON_HEADER) as Reason | null) ?? undefined) : undefined;
   outcome.latencyMs = Date.now() - outcome.startedAt;
+  const requestBytes = Number(x.headers.get("content-length"));
+  if (requestBytes > 0) outcome.requestBytes = requestBytes;
+  if (x.env.SERVER_TIMING === "on") headers.append("server-timing", serverTiming(outcome));
+  const responseBytes = Number(headers.get("content-length"));
+  if (responseBytes > 0) outcome.responseBytes = responseBytes;
   // Sinks are called once here; only those with asynchronous work hold the invocation open.
   for (const sink of sinks) {
     const pending = sink(outcome, x.env);
@@ -75,4 +82,10 @@ function parseUrl(url: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The mesh's own time apart from the upstream's (the attempts'), in the Server-Timing syntax. */
+function serverTiming(outcome: Outcome): string {
+  const upstreamMs = upstreamTimeMs(outcome);
+  return `edgemesh;dur=${Math.max(0, outcome.latencyMs - upstreamMs)};desc="mesh", upstream;dur=${upstreamMs}`;
 }

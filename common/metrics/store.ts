@@ -1,0 +1,122 @@
+/**
+ * Counters and histograms keyed by family and label values: what an isolate accumulates between
+ * flushes and what the metrics Durable Object sums across isolates. Series are plain arrays, so a
+ * store serializes as it is (toEntries / merge). Cardinality is bounded per family: past `maxSeries`
+ * series, the least-counted half is folded into one overflow series whose every label is
+ * OVERFLOW_LABEL, so the heaviest series stay exact (an approximate top-k) and totals stay right.
+ */
+import { FAMILIES, type Family, type FamilyKey } from "./families.ts";
+
+export const OVERFLOW_LABEL = "__overflow__";
+
+/** One series as it travels between isolate and object: counter value, or histogram buckets/sum/count. */
+export interface SeriesEntry {
+  family: FamilyKey;
+  labels: string[];
+  /** Counter: the increment. Histogram: the observation count. */
+  count: number;
+  /** Histogram: the sum of observations. */
+  sum?: number;
+  /** Histogram: per-bucket counts (not cumulative), one more than the bounds (the +Inf bucket). */
+  buckets?: number[];
+}
+
+interface Series {
+  labels: string[];
+  count: number;
+  sum: number;
+  buckets: number[] | undefined;
+}
+
+const SEPARATOR = "\u0000";
+
+export class MetricStore {
+  private readonly families = new Map<FamilyKey, Map<string, Series>>();
+
+  constructor(readonly maxSeries = 2_000) {}
+
+  inc(family: FamilyKey, labels: string[], by = 1): void {
+    if (by !== 0) this.series(family, labels).count += by;
+  }
+
+  observe(family: FamilyKey, labels: string[], value: number): void {
+    const series = this.series(family, labels);
+    const bounds = (FAMILIES[family] as Family).buckets!;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    series.buckets![i]!++;
+    series.count++;
+    series.sum += value;
+  }
+
+  merge(entries: readonly SeriesEntry[]): void {
+    for (const entry of entries) {
+      const definition = FAMILIES[entry.family] as Family | undefined;
+      // Entries from another deploy's families (during a rollout) are dropped, not guessed at.
+      if (!definition || entry.labels.length !== definition.labels.length) continue;
+      const series = this.series(entry.family, entry.labels);
+      series.count += entry.count;
+      if (series.buckets && entry.buckets?.length === series.buckets.length) {
+        series.sum += entry.sum ?? 0;
+        for (let i = 0; i < series.buckets.length; i++) series.buckets[i]! += entry.buckets[i]!;
+      }
+    }
+  }
+
+  get size(): number {
+    let total = 0;
+    for (const family of this.families.values()) total += family.size;
+    return total;
+  }
+
+  toEntries(): SeriesEntry[] {
+    const entries: SeriesEntry[] = [];
+    for (const [family, series] of this.families) {
+      for (const { labels, count, sum, buckets } of series.values()) {
+        entries.push(buckets ? { family, labels, count, sum, buckets: [...buckets] } : { family, labels, count });
+      }
+    }
+    return entries;
+  }
+
+  /** Each family's series, for exposition and queries. */
+  read(family: FamilyKey): readonly Readonly<Series>[] {
+    return [...(this.families.get(family)?.values() ?? [])];
+  }
+
+  clear(): void {
+    this.families.clear();
+  }
+
+  private series(family: FamilyKey, labels: string[]): Series {
+    let byKey = this.families.get(family);
+    if (!byKey) this.families.set(family, (byKey = new Map()));
+    const key = labels.join(SEPARATOR);
+    let series = byKey.get(key);
+    if (series) return series;
+    if (byKey.size >= this.maxSeries) this.fold(family, byKey);
+    const definition: Family = FAMILIES[family];
+    series = { labels: [...labels], count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined };
+    byKey.set(key, series);
+    return series;
+  }
+
+  /** Folds the least-counted half of a family's series into its overflow series. */
+  private fold(family: FamilyKey, byKey: Map<string, Series>): void {
+    const definition: Family = FAMILIES[family];
+    const overflowLabels = definition.labels.map(() => OVERFLOW_LABEL);
+    const overflowKey = overflowLabels.join(SEPARATOR);
+    let overflow = byKey.get(overflowKey);
+    if (!overflow) {
+      overflow = { labels: overflowLabels, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined };
+    }
+    const ranked = [...byKey.entries()].filter(([key]) => key !== overflowKey).sort((a, b) => a[1].count - b[1].count);
+    for (const [key, series] of ranked.slice(0, Math.ceil(ranked.length / 2))) {
+      overflow.count += series.count;
+      overflow.sum += series.sum;
+      if (overflow.buckets) for (let i = 0; i < overflow.buckets.length; i++) overflow.buckets[i]! += series.buckets![i]!;
+      byKey.delete(key);
+    }
+    byKey.set(overflowKey, overflow);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Golden metrics across isolates: each isolate flushes its counts to the metrics Durable Object in
+ * batches, /admin/metrics serves the sum in the Prometheus format, promtool accepts it, and a real
+ * Prometheus scraping the mesh finds the traffic.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, TestGateway } from "../support/gateway.ts";
+import { backend, simpleRoute } from "../support/policies.ts";
+import { Prometheus, PROMETHEUS_BIN } from "../support/prometheus.ts";
+import { Upstream } from "../support/upstream.ts";
+import { waitFor } from "../support/wait.ts";
+
+let up: Upstream;
+let mesh: TestGateway;
+
+beforeAll(async () => {
+  up = await Upstream.start("up");
+  mesh = await TestGateway.start([backend("up", [up.url]), simpleRoute("shop", "shop.test", "up")], {
+    isolates: 2,
+    vars: { METRICS_FLUSH_INTERVAL_MS: "200" },
+    callers: [{ name: "web", props: { service: "web" } }],
+  });
+});
+
+afterAll(async () => {
+  await mesh?.dispose();
+  await up?.close();
+});
+
+async function exposition(): Promise<string> {
+  const response = await mesh.fetch("http://admin.test/admin/metrics", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  expect(response.status).toBe(200);
+  expect(response.headers.get("content-type")).toContain("text/plain; version=0.0.4");
+  return response.text();
+}
+
+/** The value of one series of the exposition, by its name and a label subset; 0 when absent. */
+function sample(text: string, name: string, labels: Record<string, string>): number {
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return total;
+}
+
+describe("metrics across isolates", () => {
+  it("sums both isolates' requests by status, after retries (route level) and per try (attempt level)", async () => {
+    for (let i = 0; i < 7; i++) expect((await mesh.fetch("http://shop.test/ok", {}, 0)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await mesh.fetch("http://shop.test/ok", {}, 1)).status).toBe(200);
+    up.failNext(3, 500);
+    for (let i = 0; i < 3; i++) expect((await mesh.fetch("http://shop.test/fail", {}, 1)).status).toBe(500);
+    let text = "";
+    await waitFor("both isolates' counts at /admin/metrics", async () => {
+      text = await exposition();
+      return sample(text, "edgemesh_requests_total", { destination_service: "up" }) === 15;
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    expect(sample(text, "edgemesh_requests_total", { destination_service: "up", response_code: "200" })).toBe(12);
+    expect(sample(text, "edgemesh_requests_total", { destination_service: "up", response_code: "500", source_workload: "unknown" })).toBe(3);
+    expect(sample(text, "edgemesh_attempts_total", { destination_service: "up", response_code: "500", result: "5xx" })).toBe(3);
+    expect(sample(text, "edgemesh_request_duration_seconds_count", { destination_service: "up" })).toBe(15);
+    expect(sample(text, "edgemesh_request_duration_seconds_bucket", { destination_service: "up", le: "+Inf" })).toBe(15);
+  });
+
+  it.runIf(existsSync("/usr/bin/promtool"))("passes promtool check metrics", async () => {
+    const text = await exposition();
+    expect(execFileSync("/usr/bin/promtool", ["check", "metrics"], { input: text, encoding: "utf8" })).toBe("");
+  });
+
+  // Debian's prometheus package (.ci/run installs it when missing).
+  it.runIf(existsSync(PROMETHEUS_BIN))("is scraped by a real Prometheus, whose queries find the traffic", async () => {
+    const prometheus = await Prometheus.start(await mesh.url(), "/admin/metrics", ADMIN_TOKEN);
+    try {
+      let result: Awaited<ReturnType<Prometheus["query"]>>;
+      await waitFor("Prometheus to scrape the mesh", async () => {
+        result = await prometheus.query('sum(edgemesh_requests_total{destination_service="up"})');
+        return result?.length === 1 && Number(result[0]!.value[1]) >= 15;
+      }, { timeoutMs: 45_000, intervalMs: 250 });
+      expect((await prometheus.targets())[0]!.health).toBe("up");
+      const byCode = await prometheus.query('sum by (response_code) (edgemesh_requests_total{destination_service="up"})');
+      expect(Object.fromEntries(byCode!.map((series) => [series.metric.response_code, Number(series.value[1])]))).toMatchObject({ "200": 12, "500": 3 });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nprometheus said: ${prometheus.output.join("")}`);
+    } finally {
+      await prometheus.stop();
+    }
+  }, 90_000);
+
+  it("draws the service graph from the traffic: edges by SPIFFE ID with rate, success rate and quantiles, busiest first", async () => {
+    for (let i = 0; i < 20; i++) expect((await mesh.fetchAs("web", "http://shop.test/from-web")).status).toBe(200);
+    type Graph = { windowSeconds: number; nodes: { id: string }[]; edges: { source: string; destination: string; requests: number; successRate: number; latencySeconds: Record<string, number | null> }[]; others?: { edges: number; requests: number } };
+    let graph: Graph | undefined;
+    await waitFor("the Worker caller's edge in /admin/graph", async () => {
+      graph = (await mesh.admin<Graph>("GET", "/graph")).body;
+      return graph.edges.some((edge) => edge.source.endsWith("/sa/web") && edge.requests === 20);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    const web = graph!.edges.find((edge) => edge.source === "spiffe://edgemesh.local/ns/default/sa/web")!;
+    expect(web.destination).toBe("spiffe://edgemesh.local/ns/default/sa/up");
+    expect(web.successRate).toBe(1);
+    expect(web.latencySeconds.p50).toBeGreaterThan(0);
+    expect(web.latencySeconds.p99).toBeGreaterThanOrEqual(web.latencySeconds.p50!);
+    const anonymous = graph!.edges.find((edge) => edge.source === "unknown")!;
+    expect(anonymous.requests).toBe(15);
+    expect(anonymous.successRate).toBeCloseTo(12 / 15, 10);
+    expect(graph!.edges[0]).toBe(web); // busiest first
+    expect(graph!.nodes.map((node) => node.id)).toEqual(["spiffe://edgemesh.local/ns/default/sa/up", "spiffe://edgemesh.local/ns/default/sa/web", "unknown"]);
+
+    const top = (await mesh.admin<Graph>("GET", "/graph?limit=1")).body;
+    expect(top.edges.map((edge) => edge.source)).toEqual(["spiffe://edgemesh.local/ns/default/sa/web"]);
+    expect(top.others).toEqual({ edges: 1, requests: 15 });
+    expect((await mesh.admin("GET", "/graph?limit=0")).status).toBe(400);
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * The outcome sink that feeds the metrics: each outcome goes into this isolate's store (a few map
+ * updates), and at most once per METRICS_FLUSH_INTERVAL_MS (never two at once) the gathered deltas go
+ * to this isolate's metrics shard, after the response (`waitUntil`). The first outcome of an isolate
+ * is sent at once, later ones batched; a batch left when traffic stops goes when its interval is up.
+ * A failed flush puts its deltas back, so counts are late rather than lost (bounded by the store).
+ */
+import { metricsShardCount, metricsShardOf } from "../../../common/metrics/protocol.ts";
+import { MetricStore } from "../../../common/metrics/store.ts";
+import { sleep } from "../attempt/sleep.ts";
+import type { GatewayEnv } from "../env.ts";
+import { recordMetrics } from "../metrics/record.ts";
+import type { OutcomeSink } from "../outcome.ts";
+import { withTimeout } from "../with-timeout.ts";
+
+export const DEFAULT_FLUSH_INTERVAL_MS = 2_000;
+const FLUSH_TIMEOUT_MS = 2_000;
+/** Series an isolate holds between flushes; beyond, the least-counted fold into overflow. */
+const ISOLATE_SERIES = 1_000;
+
+export class IsolateMetrics {
+  readonly store = new MetricStore(ISOLATE_SERIES);
+  flushScheduled = false;
+  lastFlushAt = 0;
+  /** Fixed per isolate, so an isolate's deltas always go to the same shard. */
+  private readonly pick = Math.random();
+
+  shard(env: GatewayEnv): number {
+    return Math.floor(this.pick * metricsShardCount(env.METRICS_SHARDS));
+  }
+}
+
+export const reportMetrics =
+  (metrics: IsolateMetrics): OutcomeSink =>
+  (outcome, env) => {
+    recordMetrics(metrics.store, outcome);
+    if (!env.METRICS || metrics.flushScheduled) return;
+    const interval = Number(env.METRICS_FLUSH_INTERVAL_MS ?? DEFAULT_FLUSH_INTERVAL_MS);
+    metrics.flushScheduled = true;
+    return flushAfter(metrics.lastFlushAt ? metrics.lastFlushAt + interval - Date.now() : 0, metrics, env);
+  };
+
+async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv): Promise<void> {
+  try {
+    if (wait > 0) await sleep(wait);
+    metrics.lastFlushAt = Date.now();
+    const entries = metrics.store.toEntries();
+    metrics.store.clear();
+    try {
+      await withTimeout(metricsShardOf(env.METRICS!, metrics.shard(env)).report({ entries, at: metrics.lastFlushAt }), FLUSH_TIMEOUT_MS);
+    } catch (error) {
+      // Back into the store: sent with the next flush. A timed-out call may have landed (counted twice): rare, and stated.
+      metrics.store.merge(entries);
+      console.error(JSON.stringify({ level: "warn", message: "metrics flush failed; kept for the next one", error: String(error) }));
+    }
+  } finally {
+    metrics.flushScheduled = false;
+  }
+}
