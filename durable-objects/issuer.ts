@@ -18,10 +18,11 @@ import { DurableObject } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import type { TrustBundle } from "../common/identity/bundle.ts";
 import { identityConfig, type IdentityConfig, type IdentityEnv } from "../common/identity/config.ts";
-import { credentialMatches, parseCredentials } from "../common/identity/credentials.ts";
+import { credentialMatchesAny, parseCredentials } from "../common/identity/credentials.ts";
 import { REFUSALS } from "../common/identity/reasons.ts";
 import { parseSpiffeId } from "../common/identity/spiffe-id.ts";
-import { configStoreOf, type ExchangeRequest, type ExchangeResult, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
+import { configStoreOf, type CreateCredentialResult, type CredentialInfo, type DeleteCredentialResult, type ExchangeRequest, type ExchangeResult, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
+import { CredentialStore, MAX_STORED_CREDENTIALS } from "./credential-store.ts";
 import { MetaTable } from "./meta.ts";
 import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
 import { signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
@@ -40,10 +41,11 @@ const MAX_AUDIENCE_LENGTH = 2048;
 export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private readonly meta: MetaTable;
   private readonly keys: SigningKeys;
+  private readonly stored: CredentialStore;
   private readonly config: IdentityConfig | Error;
   private readonly pinned: Promise<PrivateKey> | undefined;
   private readonly signers = new Map<string, Promise<CryptoKey>>();
-  private credentials: Map<string, string> | undefined;
+  private secretHashes: Map<string, string> | undefined;
   /** Calls that change keys run one at a time (key generation awaits, and calls interleave at awaits). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -51,6 +53,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     super(ctx, env);
     this.meta = new MetaTable(ctx.storage.sql);
     this.keys = new SigningKeys(ctx.storage.sql);
+    this.stored = new CredentialStore(ctx.storage.sql);
     this.config = attempt(() => identityConfig(env));
     this.pinned = env.MESH_ISSUER_KEY ? pinnedKey(env.MESH_ISSUER_KEY) : undefined;
     this.pinned?.catch(() => undefined);
@@ -97,20 +100,47 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
 
   /**
    * A token for the mesh (aud: the gateway) for a workload that proves itself with its bootstrap
-   * credential. Unknown service, wrong secret, too short a secret: one answer, so a caller learns
-   * nothing about which services have credentials.
+   * credential, from MESH_WORKLOAD_CREDENTIALS or made through the admin API. Unknown service, wrong
+   * secret, too short a secret: one answer, so a caller learns nothing about which services have credentials.
    */
   async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
     const config = this.settings();
-    this.credentials ??= parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS);
     const { subject, credential } = request;
-    const stored = typeof subject === "string" ? this.credentials.get(subject) : undefined;
-    if (typeof credential !== "string" || !(await credentialMatches(credential, stored))) {
+    const hashes = typeof subject === "string" ? [this.secretCredentials().get(subject), this.stored.hashOf(subject)].filter((hash) => hash !== undefined) : [];
+    if (typeof credential !== "string" || !(await credentialMatchesAny(credential, hashes))) {
       return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${REFUSALS.invalid_credential}` };
     }
     const issued = await this.issue({ subject, audience: config.gatewayId });
     if (!issued.ok) return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${issued.message}` };
     return { ok: true, token: issued.token, expiresAt: issued.expiresAt };
+  }
+
+  async createCredential(spiffeId: string): Promise<CreateCredentialResult> {
+    const { trustDomain } = this.settings();
+    const id = typeof spiffeId === "string" ? parseSpiffeId(spiffeId) : undefined;
+    if (!id || id.trustDomain !== trustDomain) {
+      return { ok: false, status: 400, reason: "invalid_request", message: `spiffeId must be a SPIFFE ID spiffe://${trustDomain}/ns/<namespace>/sa/<service>` };
+    }
+    const exists = { ok: false, status: 409, reason: "credential_exists", message: `${id.id} has a credential already: delete it first to replace it` } as const;
+    if (this.secretCredentials().has(id.id)) return { ...exists, message: `${id.id} has a credential in the MESH_WORKLOAD_CREDENTIALS secret: change that secret to replace it` };
+    if (this.stored.count() >= MAX_STORED_CREDENTIALS) return { ok: false, status: 409, reason: "too_many_credentials", message: `the issuer holds ${MAX_STORED_CREDENTIALS} credentials, its limit: delete unused ones first` };
+    const createdAt = Date.now();
+    const secret = await this.stored.create(id.id, createdAt);
+    return secret === undefined ? exists : { ok: true, spiffeId: id.id, secret, createdAt };
+  }
+
+  async credentials(): Promise<CredentialInfo[]> {
+    const stored = this.stored.list().map(({ spiffeId, createdAt }): CredentialInfo => ({ spiffeId, source: "stored", createdAt }));
+    const fromSecret = [...this.secretCredentials().keys()].map((spiffeId): CredentialInfo => ({ spiffeId, source: "secret", createdAt: null }));
+    return [...fromSecret, ...stored];
+  }
+
+  async deleteCredential(spiffeId: string): Promise<DeleteCredentialResult> {
+    if (typeof spiffeId === "string" && this.stored.delete(spiffeId)) return { ok: true };
+    if (typeof spiffeId === "string" && this.secretCredentials().has(spiffeId)) {
+      return { ok: false, status: 409, reason: "credential_in_secret", message: `${spiffeId}'s credential is in the MESH_WORKLOAD_CREDENTIALS secret: remove it there` };
+    }
+    return { ok: false, status: 404, reason: "not_found", message: `no stored credential for ${JSON.stringify(spiffeId)}` };
   }
 
   async keyInfo(): Promise<SigningKeyInfo[]> {
@@ -256,6 +286,10 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       retiredAt: row.retired_at,
       publishedUntil: row.retired_at === null ? null : publishedUntil(row, config),
     }));
+  }
+
+  private secretCredentials(): Map<string, string> {
+    return (this.secretHashes ??= parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS));
   }
 
   private settings(): IdentityConfig {
