@@ -6,6 +6,7 @@ import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "../../policies/cli/files.ts";
 import { ADMIN_URL, call, CliError, expectOk, type Answer, type ErrorBody } from "./client.ts";
+import { identityCommands } from "./identity.ts";
 import { printable, printAudit, printBackends, printChanges, printVersions, type ObjectChange } from "./print.ts";
 import { USAGE } from "./usage.ts";
 
@@ -130,6 +131,7 @@ const commands: Record<string, () => Promise<void>> = {
     if (args[0]) return printBackends([expectOk<Parameters<typeof printBackends>[0][number]>(await call("GET", `/backends/${encodeURIComponent(args[0])}`))]);
     printBackends(expectOk<{ backends: Parameters<typeof printBackends>[0] }>(await call("GET", "/backends")).backends);
   },
+  ...identityCommands(args, confirm),
 };
 
 try {

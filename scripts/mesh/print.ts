@@ -21,7 +21,7 @@ export const printable = (text: unknown) => String(text).replace(new RegExp(`${U
 const value = (v: unknown) => (v === undefined ? "∅" : (JSON.stringify(v) ?? String(v)).replace(UNSAFE, unicode));
 const quoted = (text: string) => `"${printable(text).replace(/"/g, '\\"')}"`;
 
-const time = (epochMs: number) => new Date(epochMs).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+export const time = (epochMs: number) => new Date(epochMs).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 const mark = (change: ObjectChange["change"]) => ({ added: "+", removed: "-", changed: "~" })[change] ?? "?";
 
 export function printChanges(changes: ObjectChange[]): void {
