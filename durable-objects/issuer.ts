@@ -22,7 +22,7 @@ import { credentialMatchesAny, parseCredentials } from "../common/identity/crede
 import { REFUSALS } from "../common/identity/reasons.ts";
 import { parseSpiffeId } from "../common/identity/spiffe-id.ts";
 import { configStoreOf, type CreateCredentialResult, type CredentialInfo, type DeleteCredentialResult, type ExchangeRequest, type ExchangeResult, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
-import { CredentialStore, MAX_STORED_CREDENTIALS } from "./credential-store.ts";
+import { WorkloadCredentials } from "./workload-credentials.ts";
 import { MetaTable } from "./meta.ts";
 import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
 import { signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
@@ -41,11 +41,10 @@ const MAX_AUDIENCE_LENGTH = 2048;
 export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private readonly meta: MetaTable;
   private readonly keys: SigningKeys;
-  private readonly stored: CredentialStore;
   private readonly config: IdentityConfig | Error;
   private readonly pinned: Promise<PrivateKey> | undefined;
   private readonly signers = new Map<string, Promise<CryptoKey>>();
-  private secretHashes: Map<string, string> | undefined;
+  private credentialStore: WorkloadCredentials | undefined;
   /** Calls that change keys run one at a time (key generation awaits, and calls interleave at awaits). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -53,7 +52,6 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     super(ctx, env);
     this.meta = new MetaTable(ctx.storage.sql);
     this.keys = new SigningKeys(ctx.storage.sql);
-    this.stored = new CredentialStore(ctx.storage.sql);
     this.config = attempt(() => identityConfig(env));
     this.pinned = env.MESH_ISSUER_KEY ? pinnedKey(env.MESH_ISSUER_KEY) : undefined;
     this.pinned?.catch(() => undefined);
@@ -106,7 +104,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
     const config = this.settings();
     const { subject, credential } = request;
-    const hashes = typeof subject === "string" ? [this.secretCredentials().get(subject), this.stored.hashOf(subject)].filter((hash) => hash !== undefined) : [];
+    const hashes = typeof subject === "string" ? this.workloadCredentials().hashesOf(subject) : [];
     if (typeof credential !== "string" || !(await credentialMatchesAny(credential, hashes))) {
       return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${REFUSALS.invalid_credential}` };
     }
@@ -116,31 +114,15 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   }
 
   async createCredential(spiffeId: string): Promise<CreateCredentialResult> {
-    const { trustDomain } = this.settings();
-    const id = typeof spiffeId === "string" ? parseSpiffeId(spiffeId) : undefined;
-    if (!id || id.trustDomain !== trustDomain) {
-      return { ok: false, status: 400, reason: "invalid_request", message: `spiffeId must be a SPIFFE ID spiffe://${trustDomain}/ns/<namespace>/sa/<service>` };
-    }
-    const exists = { ok: false, status: 409, reason: "credential_exists", message: `${id.id} has a credential already: delete it first to replace it` } as const;
-    if (this.secretCredentials().has(id.id)) return { ...exists, message: `${id.id} has a credential in the MESH_WORKLOAD_CREDENTIALS secret: change that secret to replace it` };
-    if (this.stored.count() >= MAX_STORED_CREDENTIALS) return { ok: false, status: 409, reason: "too_many_credentials", message: `the issuer holds ${MAX_STORED_CREDENTIALS} credentials, its limit: delete unused ones first` };
-    const createdAt = Date.now();
-    const secret = await this.stored.create(id.id, createdAt);
-    return secret === undefined ? exists : { ok: true, spiffeId: id.id, secret, createdAt };
+    return this.workloadCredentials().create(spiffeId, this.settings().trustDomain);
   }
 
   async credentials(): Promise<CredentialInfo[]> {
-    const stored = this.stored.list().map(({ spiffeId, createdAt }): CredentialInfo => ({ spiffeId, source: "stored", createdAt }));
-    const fromSecret = [...this.secretCredentials().keys()].map((spiffeId): CredentialInfo => ({ spiffeId, source: "secret", createdAt: null }));
-    return [...fromSecret, ...stored];
+    return this.workloadCredentials().list();
   }
 
   async deleteCredential(spiffeId: string): Promise<DeleteCredentialResult> {
-    if (typeof spiffeId === "string" && this.stored.delete(spiffeId)) return { ok: true };
-    if (typeof spiffeId === "string" && this.secretCredentials().has(spiffeId)) {
-      return { ok: false, status: 409, reason: "credential_in_secret", message: `${spiffeId}'s credential is in the MESH_WORKLOAD_CREDENTIALS secret: remove it there` };
-    }
-    return { ok: false, status: 404, reason: "not_found", message: `no stored credential for ${JSON.stringify(spiffeId)}` };
+    return this.workloadCredentials().delete(spiffeId);
   }
 
   async keyInfo(): Promise<SigningKeyInfo[]> {
@@ -288,8 +270,9 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     }));
   }
 
-  private secretCredentials(): Map<string, string> {
-    return (this.secretHashes ??= parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS));
+  /** Parsed on first use: a malformed secret fails the calls that need it, not the object. */
+  private workloadCredentials(): WorkloadCredentials {
+    return (this.credentialStore ??= new WorkloadCredentials(this.ctx.storage.sql, parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS)));
   }
 
   private settings(): IdentityConfig {

@@ -55,6 +55,7 @@ beforeAll(async () => {
     callers: [
       { name: "console", props: { service: "console", namespace: "ops" } },
       { name: "reviews", props: { service: "reviews" } },
+      { name: "bad-props", props: { service: "not a service" } },
     ],
   });
 });
@@ -139,6 +140,12 @@ describe("authentication", () => {
     expect(await reasonOf({ authorization: `Bearer ${ADMIN_TOKEN}`, [HEADER]: await tokenFor(ADMIN) })).toMatchObject({ status: 401, code: "multiple_identities" });
     const query = await admin("GET", `/config?access_token=${await tokenFor(ADMIN)}`, {});
     expect(query.body.error.message).toMatch(/^token_in_query:/);
+  });
+
+  it("a binding whose props make no SPIFFE ID is refused, not taken as anonymous", async () => {
+    const answer = await viaBinding("bad-props", "GET", "/whoami");
+    expect(answer.status).toBe(401);
+    expect(answer.body.error.message).toMatch(/^invalid_binding_identity:/);
   });
 
   it("a caller over a binding that also sends a token is refused: two identities", async () => {
