@@ -80,6 +80,19 @@ export type ApplyResult =
   /** reason: "empty_policy_set" (400), "not_found" (404), "payload_too_large" (413). */
   | { ok: false; status: 400 | 404 | 413; reason: string; message: string };
 
+/**
+ * A change the admin API made outside the configuration (the registry, signing keys, credentials),
+ * for the audit log: `actor` is the verified caller.
+ */
+export interface AuditRecord {
+  actor: string;
+  action: "register" | "deregister" | "drain" | "rotate_key" | "revoke_key" | "create_credential" | "delete_credential";
+  /** What changed (never a secret); at most AUDIT_DETAIL_BYTES as JSON. */
+  detail: { [key: string]: Json };
+}
+
+export const AUDIT_DETAIL_BYTES = 16_384;
+
 export interface AuditEntry {
   id: number;
   at: number;
@@ -163,6 +176,8 @@ export interface ConfigStoreApi {
   history(limit?: number, before?: number): Promise<VersionSummary[]>;
   diff(from: number, to: number): Promise<ObjectChange[] | undefined>;
   audit(limit?: number, before?: number): Promise<AuditEntry[]>;
+  /** Appends one entry for a change outside the configuration; returns its id. */
+  appendAudit(record: AuditRecord): Promise<number>;
   snapshot(): Promise<MeshSnapshot>;
   publishRegistry(backend: string, endpoints: RegisteredEndpoint[], seq: number): Promise<boolean>;
   /** Called by the Issuer when its keys change; a bundle of a lower spiffe_sequence than the one held is ignored. */
@@ -296,6 +311,23 @@ export type ExchangeResult =
   | { ok: true; token: string; expiresAt: number }
   | { ok: false; status: 401; reason: "invalid_credential"; message: string };
 
+/** A bootstrap credential as listed: never the secret, nor its hash. */
+export interface CredentialInfo {
+  spiffeId: string;
+  /** "stored": made through the admin API (null createdAt never); "secret": in MESH_WORKLOAD_CREDENTIALS. */
+  source: "stored" | "secret";
+  createdAt: number | null;
+}
+
+export type CreateCredentialResult =
+  /** `secret`: shown this once; the Issuer keeps only its SHA-256. */
+  | { ok: true; spiffeId: string; secret: string; createdAt: number }
+  | { ok: false; status: 400 | 409; reason: "invalid_request" | "credential_exists" | "too_many_credentials"; message: string };
+
+export type DeleteCredentialResult =
+  | { ok: true }
+  | { ok: false; status: 404 | 409; reason: "not_found" | "credential_in_secret"; message: string };
+
 export interface IssuerApi {
   /** The public keys as a SPIFFE bundle (JWK Set); makes the first key on first use. */
   bundle(): Promise<TrustBundle>;
@@ -305,6 +337,11 @@ export interface IssuerApi {
   keyInfo(): Promise<SigningKeyInfo[]>;
   rotate(): Promise<SigningKeyInfo[]>;
   revoke(kid: string): Promise<RevokeResult>;
+  /** A new bootstrap credential for a workload (256 random bits), stored as its SHA-256 only. */
+  createCredential(spiffeId: string): Promise<CreateCredentialResult>;
+  credentials(): Promise<CredentialInfo[]>;
+  /** Revokes a stored credential: the next exchange with it is refused (tokens already issued live out their minutes). */
+  deleteCredential(spiffeId: string): Promise<DeleteCredentialResult>;
 }
 
 /** The trust domain's one issuer (control plane only: no request waits on it in the steady state). */

@@ -17,7 +17,7 @@ import { auditedChanges, policySetTooBig } from "../common/config-limits.ts";
 import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
 import { AuthzAuditCap } from "./authz-audit.ts";
-import type { ApplyRequest, ApplyResult, AuditEntry, AuthzAuditEntry, Bundle, ConfigStoreApi, Json, MeshSnapshot, ObjectChange, RegisteredEndpoint, RollbackRequest, VersionSummary } from "../common/protocol.ts";
+import { AUDIT_DETAIL_BYTES, type ApplyRequest, type ApplyResult, type AuditEntry, type AuditRecord, type AuthzAuditEntry, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
 import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
 import type { TrustBundle } from "../common/identity/bundle.ts";
@@ -130,6 +130,18 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
         toVersion: row.to_version,
         detail: JSON.parse(row.detail),
       }));
+  }
+
+  /** An entry for a change the admin API made outside the configuration (registry, keys, credentials). */
+  async appendAudit(record: AuditRecord): Promise<number> {
+    const detail = JSON.stringify(record.detail ?? {});
+    if (typeof record.actor !== "string" || !record.actor || typeof record.action !== "string" || detail.length > AUDIT_DETAIL_BYTES) {
+      throw new Error(`an audit record needs an actor, an action and at most ${AUDIT_DETAIL_BYTES} bytes of detail`);
+    }
+    const row = this.sql
+      .exec<{ id: number }>("INSERT INTO audit (at, actor, action, from_version, to_version, detail) VALUES (?, ?, ?, NULL, NULL, ?) RETURNING id", Date.now(), record.actor.slice(0, 2048), record.action, detail)
+      .one();
+    return row.id;
   }
 
   /**

@@ -18,10 +18,11 @@ import { DurableObject } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import type { TrustBundle } from "../common/identity/bundle.ts";
 import { identityConfig, type IdentityConfig, type IdentityEnv } from "../common/identity/config.ts";
-import { credentialMatches, parseCredentials } from "../common/identity/credentials.ts";
+import { credentialMatchesAny, parseCredentials } from "../common/identity/credentials.ts";
 import { REFUSALS } from "../common/identity/reasons.ts";
 import { parseSpiffeId } from "../common/identity/spiffe-id.ts";
-import { configStoreOf, type ExchangeRequest, type ExchangeResult, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
+import { configStoreOf, type CreateCredentialResult, type CredentialInfo, type DeleteCredentialResult, type ExchangeRequest, type ExchangeResult, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
+import { WorkloadCredentials } from "./workload-credentials.ts";
 import { MetaTable } from "./meta.ts";
 import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
 import { signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
@@ -43,7 +44,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private readonly config: IdentityConfig | Error;
   private readonly pinned: Promise<PrivateKey> | undefined;
   private readonly signers = new Map<string, Promise<CryptoKey>>();
-  private credentials: Map<string, string> | undefined;
+  private credentialStore: WorkloadCredentials | undefined;
   /** Calls that change keys run one at a time (key generation awaits, and calls interleave at awaits). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -97,20 +98,31 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
 
   /**
    * A token for the mesh (aud: the gateway) for a workload that proves itself with its bootstrap
-   * credential. Unknown service, wrong secret, too short a secret: one answer, so a caller learns
-   * nothing about which services have credentials.
+   * credential, from MESH_WORKLOAD_CREDENTIALS or made through the admin API. Unknown service, wrong
+   * secret, too short a secret: one answer, so a caller learns nothing about which services have credentials.
    */
   async exchange(request: ExchangeRequest): Promise<ExchangeResult> {
     const config = this.settings();
-    this.credentials ??= parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS);
     const { subject, credential } = request;
-    const stored = typeof subject === "string" ? this.credentials.get(subject) : undefined;
-    if (typeof credential !== "string" || !(await credentialMatches(credential, stored))) {
+    const hashes = typeof subject === "string" ? this.workloadCredentials().hashesOf(subject) : [];
+    if (typeof credential !== "string" || !(await credentialMatchesAny(credential, hashes))) {
       return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${REFUSALS.invalid_credential}` };
     }
     const issued = await this.issue({ subject, audience: config.gatewayId });
     if (!issued.ok) return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${issued.message}` };
     return { ok: true, token: issued.token, expiresAt: issued.expiresAt };
+  }
+
+  async createCredential(spiffeId: string): Promise<CreateCredentialResult> {
+    return this.workloadCredentials().create(spiffeId, this.settings().trustDomain);
+  }
+
+  async credentials(): Promise<CredentialInfo[]> {
+    return this.workloadCredentials().list();
+  }
+
+  async deleteCredential(spiffeId: string): Promise<DeleteCredentialResult> {
+    return this.workloadCredentials().delete(spiffeId);
   }
 
   async keyInfo(): Promise<SigningKeyInfo[]> {
@@ -256,6 +268,11 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       retiredAt: row.retired_at,
       publishedUntil: row.retired_at === null ? null : publishedUntil(row, config),
     }));
+  }
+
+  /** Parsed on first use: a malformed secret fails the calls that need it, not the object. */
+  private workloadCredentials(): WorkloadCredentials {
+    return (this.credentialStore ??= new WorkloadCredentials(this.ctx.storage.sql, parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS)));
   }
 
   private settings(): IdentityConfig {

@@ -1,7 +1,8 @@
 /**
  * Bootstrap credentials of HTTP origins: a per-service secret the operator generates and gives the
  * origin, while the mesh keeps only its SHA-256 (MESH_WORKLOAD_CREDENTIALS, a secret holding
- * `{ "<SPIFFE ID>": "sha256:<hex>" }`). The origin exchanges the secret for a short-lived workload
+ * `{ "<SPIFFE ID>": "sha256:<hex>" }`, or the Issuer's storage for credentials made at run time
+ * through the admin API). The origin exchanges the secret for a short-lived workload
  * token. Secrets must be at least 32 characters of random (e.g. `openssl rand -base64 32`): at that
  * entropy a fast hash is as safe as a slow one, and exchanges stay cheap.
  */
@@ -39,11 +40,17 @@ export function parseCredentials(json: string | undefined): Map<string, string> 
 }
 
 /** Whether `secret` matches the stored hash, comparing in time that does not depend on where they differ. */
-export async function credentialMatches(secret: string, stored: string | undefined): Promise<boolean> {
+export const credentialMatches = (secret: string, stored: string | undefined) => credentialMatchesAny(secret, stored === undefined ? [] : [stored]);
+
+/** Whether `secret` matches any of the stored hashes (a workload's credential may be in the secret and in the Issuer's storage). */
+export async function credentialMatchesAny(secret: string, stored: readonly string[]): Promise<boolean> {
   // Hashed even when there is nothing to compare with, so an unknown service costs what a known one does.
   const actual = await credentialHash(secret);
-  const expected = stored ?? "sha256:" + "0".repeat(64);
-  let difference = actual.length ^ expected.length;
-  for (let i = 0; i < Math.min(actual.length, expected.length); i++) difference |= actual.charCodeAt(i) ^ expected.charCodeAt(i);
-  return stored !== undefined && difference === 0 && secret.length >= MIN_SECRET_LENGTH;
+  let matched = false;
+  for (const expected of stored.length ? stored : ["sha256:" + "0".repeat(64)]) {
+    let difference = actual.length ^ expected.length;
+    for (let i = 0; i < Math.min(actual.length, expected.length); i++) difference |= actual.charCodeAt(i) ^ expected.charCodeAt(i);
+    matched ||= difference === 0;
+  }
+  return stored.length > 0 && matched && secret.length >= MIN_SECRET_LENGTH;
 }

@@ -1,11 +1,39 @@
-/** The admin API from the CLI: where it is, the token, and errors a person can act on. */
+/**
+ * The admin API from the CLI: where it is, who calls, and errors a person can act on. The caller is
+ * a mesh identity when MESH_SPIFFE_ID and MESH_CREDENTIAL are set (the credential is exchanged for
+ * a workload token by the shipped client module, as any origin does), the break-glass
+ * MESH_ADMIN_TOKEN otherwise. The audit log records whom the API verified; nothing is declared.
+ */
+import { workloadTokens, type WorkloadTokens } from "../../client/workload-tokens.ts";
 import { printable } from "./print.ts";
 
 export const ADMIN_URL = (process.env.MESH_ADMIN_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
 const TOKEN = process.env.MESH_ADMIN_TOKEN ?? "edgemesh-dev-token";
-const ACTOR = process.env.MESH_ACTOR ?? process.env.USER ?? "cli";
+const SPIFFE_ID = process.env.MESH_SPIFFE_ID || undefined;
+const CREDENTIAL = process.env.MESH_CREDENTIAL || undefined;
 
 export class CliError extends Error {}
+
+let tokens: WorkloadTokens | undefined;
+
+async function credentials(): Promise<Record<string, string>> {
+  if (!SPIFFE_ID && !CREDENTIAL) return { authorization: `Bearer ${TOKEN}` };
+  if (!SPIFFE_ID || !CREDENTIAL) throw new CliError("set both MESH_SPIFFE_ID and MESH_CREDENTIAL to call as a mesh identity (or neither, to use MESH_ADMIN_TOKEN)");
+  tokens ??= workloadTokens({ gatewayUrl: ADMIN_URL, spiffeId: SPIFFE_ID, credential: CREDENTIAL, fetchTimeoutMs: 30_000 });
+  try {
+    return await tokens.headers();
+  } catch (error) {
+    const message = (error as Error).message;
+    if (message.startsWith("token exchange refused")) throw new CliError(`no workload token for ${printable(SPIFFE_ID)}: ${printable(message)}. Check MESH_SPIFFE_ID and MESH_CREDENTIAL.`);
+    throw unreachable(error);
+  }
+}
+
+function unreachable(error: unknown): CliError {
+  const { cause } = error as { cause?: { code?: string; message?: string } };
+  const why = cause?.code ?? cause?.message ?? (error as Error).message;
+  return new CliError(`cannot reach the admin API at ${ADMIN_URL} (${why}). Is the mesh running (npm start)? Set MESH_ADMIN_URL to point elsewhere.`);
+}
 
 export interface Answer<T> {
   status: number;
@@ -13,18 +41,12 @@ export interface Answer<T> {
 }
 
 export async function call<T>(method: string, path: string, body?: unknown): Promise<Answer<T>> {
+  const headers = { ...(await credentials()), "content-type": "application/json" };
   let response: Response;
   try {
-    response = await fetch(`${ADMIN_URL}/admin${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", "x-edgemesh-actor": ACTOR },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(30_000),
-    });
+    response = await fetch(`${ADMIN_URL}/admin${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(30_000) });
   } catch (error) {
-    const { cause } = error as { cause?: { code?: string; message?: string } };
-    const why = cause?.code ?? cause?.message ?? (error as Error).message;
-    throw new CliError(`cannot reach the admin API at ${ADMIN_URL} (${why}). Is the mesh running (npm start)? Set MESH_ADMIN_URL to point elsewhere.`);
+    throw unreachable(error);
   }
   const text = await response.text();
   let parsed: unknown;
@@ -33,9 +55,14 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   } catch {
     throw new CliError(`${ADMIN_URL} answered ${response.status} with something other than JSON; is MESH_ADMIN_URL the gateway?`);
   }
-  if (response.status === 401) throw new CliError("the admin API refused the token: set MESH_ADMIN_TOKEN to the gateway's ADMIN_TOKEN secret.");
-  if (response.status === 503 && (parsed as ErrorBody).error?.reason === "admin_disabled") {
-    throw new CliError("the admin API is off on this gateway: set its ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN).");
+  const error = (parsed as ErrorBody).error;
+  if (response.status === 401) {
+    if (SPIFFE_ID) throw new CliError(`the admin API refused the workload token of ${printable(SPIFFE_ID)}: ${printable(error?.message)}`);
+    throw new CliError("the admin API refused the token: set MESH_ADMIN_TOKEN to the gateway's ADMIN_TOKEN secret, or MESH_SPIFFE_ID and MESH_CREDENTIAL to call as a mesh identity.");
+  }
+  if (response.status === 403 && error?.reason === "forbidden") throw new CliError(`not allowed: ${printable(error.message)}`);
+  if (response.status === 503 && error?.reason === "admin_disabled") {
+    throw new CliError("the admin API is off on this gateway: set its ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN), or deploy policies with an AdminRoleBinding.");
   }
   return { status: response.status, body: parsed as T };
 }

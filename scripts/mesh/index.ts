@@ -6,6 +6,7 @@ import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "../../policies/cli/files.ts";
 import { ADMIN_URL, call, CliError, expectOk, type Answer, type ErrorBody } from "./client.ts";
+import { identityCommands } from "./identity.ts";
 import { observeCommands } from "./observe.ts";
 import { printable, printAudit, printBackends, printChanges, printVersions, type ObjectChange } from "./print.ts";
 import { USAGE } from "./usage.ts";
@@ -133,6 +134,7 @@ const commands: Record<string, () => Promise<void>> = {
     printBackends(expectOk<{ backends: Parameters<typeof printBackends>[0] }>(await call("GET", "/backends")).backends);
   },
   ...observeCommands(args, flags),
+  ...identityCommands(args, confirm),
 };
 
 try {

@@ -21,7 +21,7 @@ export const printable = (text: unknown) => String(text).replace(new RegExp(`${U
 const value = (v: unknown) => (v === undefined ? "∅" : (JSON.stringify(v) ?? String(v)).replace(UNSAFE, unicode));
 const quoted = (text: string) => `"${printable(text).replace(/"/g, '\\"')}"`;
 
-const time = (epochMs: number) => new Date(epochMs).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+export const time = (epochMs: number) => new Date(epochMs).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 const mark = (change: ObjectChange["change"]) => ({ added: "+", removed: "-", changed: "~" })[change] ?? "?";
 
 export function printChanges(changes: ObjectChange[]): void {
@@ -38,10 +38,17 @@ export function printVersions(versions: { version: number; createdAt: number; ac
   }
 }
 
-export function printAudit(entries: { id: number; at: number; actor: string; action: string; fromVersion: number | null; toVersion: number | null; detail: { message?: string; changes?: ObjectChange[]; changesOmitted?: number; policy?: string; method?: string; path?: string; suppressed?: number } }[]): void {
+type AuditDetail = { message?: string; changes?: ObjectChange[]; changesOmitted?: number; backend?: string; url?: string; kid?: string; spiffeId?: string; next?: string[]; policy?: string; method?: string; path?: string; suppressed?: number };
+
+/** What a change outside the configuration (registry, keys, credentials) was about. */
+const subjectOf = (detail: AuditDetail) =>
+  [detail.backend, detail.url, detail.kid, detail.spiffeId, ...(Array.isArray(detail.next) ? detail.next : [])].filter((part) => typeof part === "string").map(printable).join(" ");
+
+export function printAudit(entries: { id: number; at: number; actor: string; action: string; fromVersion: number | null; toVersion: number | null; detail: AuditDetail }[]): void {
   for (const entry of entries) {
     const versions = `${entry.fromVersion ?? "∅"} → ${entry.toVersion ?? "∅"}`;
-    const message = entry.detail.message ? `  ${quoted(entry.detail.message)}` : "";
+    const subject = entry.toVersion === null ? subjectOf(entry.detail) : "";
+    const message = (subject ? `  ${subject}` : "") + (entry.detail.message ? `  ${quoted(entry.detail.message)}` : "");
     console.log(`#${entry.id} ${time(entry.at)}  ${printable(entry.action).padEnd(8)} v${versions.padEnd(10)} ${printable(entry.actor)}${message}`);
     for (const change of entry.detail.changes ?? []) console.log(`      ${mark(change.change)} ${printable(change.object)}`);
     if (entry.detail.changesOmitted) console.log(`      … and ${entry.detail.changesOmitted} more`);

@@ -38,7 +38,7 @@ async function mesh_(args: string[], env: Record<string, string> = {}) {
   try {
     // node --import tsx, not npx (which costs a second per run on a busy machine); a hung CLI is killed.
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/mesh/index.ts", ...args], {
-      env: { ...process.env, MESH_ADMIN_URL: url, MESH_ADMIN_TOKEN: ADMIN_TOKEN, MESH_ACTOR: "carol", ...env },
+      env: { ...process.env, MESH_ADMIN_URL: url, MESH_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
       timeout: CLI_TIMEOUT_MS,
     });
     return { code: 0, stdout, stderr };
@@ -99,13 +99,13 @@ describe("npm run mesh", { timeout: 120_000 }, () => {
 
   it("history, diff, rollback and audit", async () => {
     const history = await mesh_(["history"]);
-    expect(history.stdout).toMatch(/^v2 .* apply +carol \(admin token\) +3 docs +move app to b$/m);
+    expect(history.stdout).toMatch(/^v2 .* apply +break-glass:ADMIN_TOKEN +3 docs +move app to b$/m);
     const diff = await mesh_(["diff", "1", "2"]);
     expect(diff.stdout).toContain("~ HTTPRoute/app");
     const rollback = await mesh_(["rollback", "1", "--yes"]);
     expect(rollback.stdout).toContain("Version 3 is live (was 2).");
     const audit = await mesh_(["audit"]);
-    expect(audit.stdout.split("\n")[0]).toMatch(/^#3 .* rollback v2 → 3 +carol \(admin token\)/);
+    expect(audit.stdout.split("\n")[0]).toMatch(/^#3 .* rollback v2 → 3 +break-glass:ADMIN_TOKEN/);
   });
 
   it("says so when the documents are already the current version's, and makes no version", async () => {
@@ -121,12 +121,12 @@ describe("npm run mesh", { timeout: 120_000 }, () => {
     expect((await mesh_(["apply", join(dir, "to-b.yaml"), "--yes", "-m", forged])).code).toBe(0);
     const history = await mesh_(["history"]);
     const escaped = "move app to b\\nv99  2030-01-01 00:00:00Z  apply    mallory (admin token)   3 docs  all is well\\u001b[31m\\u009b2J";
-    expect(history.stdout.split("\n")[0]).toMatch(/^v4 .* apply +carol \(admin token\) +3 docs +/);
+    expect(history.stdout.split("\n")[0]).toMatch(/^v4 .* apply +break-glass:ADMIN_TOKEN +3 docs +/);
     expect(history.stdout.split("\n")[0]!.endsWith(escaped)).toBe(true);
     expect(history.stdout).not.toMatch(/^v99/m);
     expect(history.stdout).not.toMatch(/[\u001b\u009b]/);
     const audit = await mesh_(["audit", "--limit", "1"]);
-    expect(audit.stdout.split("\n")[0]!.endsWith(`carol (admin token)  "${escaped}"`)).toBe(true);
+    expect(audit.stdout.split("\n")[0]!.endsWith(`break-glass:ADMIN_TOKEN  "${escaped}"`)).toBe(true);
     expect(audit.stdout).not.toMatch(/[\u001b\u009b]/);
   });
 

@@ -1,23 +1,24 @@
 /**
- * The admin API, mounted by the gateway at /admin: the control plane's HTTP face. Every route needs
- * `Authorization: Bearer <ADMIN_TOKEN>` (a wrangler secret); without that secret the API is off.
- * Requests and responses are validated by the zod schemas in schemas.ts, which also generate
- * /admin/openapi.json. `X-Edgemesh-Actor` names who makes a change, for the audit log.
+ * The admin API, mounted by the gateway at /admin: the control plane's HTTP face. Every route but
+ * /admin/openapi.json needs a verified caller whose role allows it (auth.ts, roles.ts): the
+ * break-glass ADMIN_TOKEN or a mesh identity named by an AdminRoleBinding; with neither the API is
+ * off. Requests and responses are validated by the zod schemas in schemas.ts, which also generate
+ * /admin/openapi.json. The audit log records the verified caller, never a name it declares.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
-import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { formatBytes, POLICY_SET_LIMITS } from "../../common/config-limits.ts";
+import { adminAuth } from "./auth.ts";
 import { AdminError, problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
 import { backendRoutes } from "./routes/backends.ts";
 import { configRoutes } from "./routes/config.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { identityRoutes } from "./routes/identity.ts";
 import { observeRoutes } from "./routes/observe.ts";
+import { ROUTE_ROLES, unmappedRoutes } from "./roles.ts";
 
 const ADMIN_TIMEOUT_MS = 10_000;
 
@@ -32,28 +33,15 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "edgemesh admin API", version: "v1alpha1", description: "Configuration, registry, health and rate limits of the mesh." },
-    security: [{ bearer: [] }],
+    info: { title: "edgemesh admin API", version: "v1alpha1", description: "Configuration, registry, health, rate limits and identity of the mesh. Each operation's x-edgemesh-role is the role it needs (viewer < operator < admin)." },
+    security: [{ bearer: [] }, { workloadToken: [] }],
   });
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN: the break-glass admin" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "workloadToken", { type: "apiKey", in: "header", name: "edgemesh-workload-token", description: "a mesh workload token; the role comes from AdminRoleBindings" });
 
   // A hung control plane gets a 504, not a request that never ends.
   app.use("*", timeout(ADMIN_TIMEOUT_MS, () => new HTTPException(504, { message: `the control plane did not answer within ${ADMIN_TIMEOUT_MS} ms` })));
-  app.use("*", async (c, next) => {
-    if (c.req.path === "/admin/openapi.json") return next();
-    const expected = c.env.ADMIN_TOKEN;
-    if (!expected) throw new HTTPException(503, { message: "the admin API is off: set the ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN)" });
-    // Hono types a middleware for its own Env; this one is for any.
-    return bearerAuth({ verifyToken: (token) => timingSafeEqual(token, expected) })(c as never, next);
-  });
-  app.use(
-    "*",
-    createMiddleware<AdminHonoEnv>(async (c, next) => {
-      const declared = c.req.header("x-edgemesh-actor")?.slice(0, 128).replace(/[^\w@.\-]/g, "");
-      c.set("actor", `${declared || "admin"} (admin token)`);
-      await next();
-    }),
-  );
+  app.use("*", adminAuth(deps));
 
   // Bodies over the limit stop here with 413, before anything parses them or sends them to a Durable Object.
   const limited = (maxSize: number) =>
@@ -70,14 +58,23 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   observeRoutes(app, deps);
   metricsRoutes(app, deps);
   alertRoutes(app);
+  identityRoutes(app);
+
+  // Every route has its role in roles.ts's table, and the table names no route that is gone.
+  const { missing, stale } = unmappedRoutes(app.routes);
+  if (missing.length || stale.length) throw new Error(`admin routes without a role in roles.ts: ${missing.join(", ") || "none"}; roles for no route: ${stale.join(", ") || "none"}`);
+  for (const definition of app.openAPIRegistry.definitions) {
+    if (definition.type !== "route") continue;
+    const route = definition.route as typeof definition.route & Record<string, unknown>;
+    route["x-edgemesh-role"] = ROUTE_ROLES[`${route.method.toUpperCase()} ${route.path}`];
+  }
 
   app.notFound((c) => c.json(problem(404, "not_found", `no admin route ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {
     if (error instanceof AdminError) return c.json(problem(error.status, error.reason, error.message), error.status);
     if (error instanceof HTTPException) {
-      const reason = ({ 401: "unauthorized", 503: "admin_disabled", 504: "control_plane_timeout" } as Record<number, string>)[error.status] ?? "invalid_request";
-      const message = error.status === 401 ? "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)" : error.message;
-      return c.json(problem(error.status, reason, message), error.status);
+      const reason = ({ 504: "control_plane_timeout" } as Record<number, string>)[error.status] ?? "invalid_request";
+      return c.json(problem(error.status, reason, error.message), error.status);
     }
     console.error(JSON.stringify({ level: "error", message: "admin API failure", error: String((error as Error)?.stack ?? error) }));
     return c.json(problem(503, "control_plane_unavailable", `the control plane did not answer: ${(error as Error).message}`), 503);

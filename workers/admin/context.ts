@@ -1,14 +1,16 @@
 /** What admin handlers share: the gateway's env (with the admin token), this isolate's table source, stubs. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { configStoreOf, coordinatorOf, rateLimiterOf, type Namespace } from "../../common/protocol.ts";
+import { configStoreOf, coordinatorOf, issuerOf, rateLimiterOf, type AuditRecord, type Namespace } from "../../common/protocol.ts";
 import type { TableSource } from "../gateway/control-plane/table-source.ts";
 import type { GatewayEnv } from "../gateway/env.ts";
 import type { IsolateState } from "../gateway/isolate-state.ts";
+import type { AdminCaller } from "./auth.ts";
 
 export type AdminEnv = GatewayEnv;
 
-export type AdminHonoEnv = { Bindings: AdminEnv; Variables: { actor: string } };
+/** `caller`: who is calling, verified (auth.ts); `actor`: its id, what the audit log records. */
+export type AdminHonoEnv = { Bindings: AdminEnv; Variables: { actor: string; caller: AdminCaller } };
 export type AdminApp = OpenAPIHono<AdminHonoEnv, {}, "/admin">;
 
 export interface AdminDeps {
@@ -35,7 +37,12 @@ function bound(namespace: Namespace | undefined, binding: string): Namespace {
 
 export const configStore = (env: AdminEnv) => configStoreOf(bound(env.CONFIG_STORE, "CONFIG_STORE"));
 export const coordinator = (env: AdminEnv, backend: string) => coordinatorOf(bound(env.BACKEND_COORDINATOR, "BACKEND_COORDINATOR"), backend);
+export const issuer = (env: AdminEnv) => issuerOf(bound(env.ISSUER, "ISSUER"));
 export const rateLimiter = (env: AdminEnv, name: string) => rateLimiterOf(bound(env.RATE_LIMITER, "RATE_LIMITER"), name);
+
+/** Records a change outside the configuration in the audit log, as made by the verified caller. */
+export const audit = (c: { env: AdminEnv; var: { actor: string } }, action: AuditRecord["action"], detail: AuditRecord["detail"]) =>
+  configStore(c.env).appendAudit({ actor: c.var.actor, action, detail });
 
 export const problem = (status: number, reason: string, message: string, extra: Record<string, unknown> = {}) => ({
   error: { status, reason, message, ...extra },

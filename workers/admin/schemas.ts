@@ -14,6 +14,9 @@ export const ErrorBody = z
       message: z.string(),
       errors: z.array(z.string()).optional().openapi({ description: "one line per problem, as `npm run validate` prints them" }),
       currentVersion: z.number().optional(),
+      requiredRole: z.string().optional().openapi({ description: "403 forbidden: the role the route needs" }),
+      identity: z.string().optional().openapi({ description: "403 forbidden: the verified identity that called" }),
+      role: z.string().optional().openapi({ description: "403 forbidden: the role that identity has, if any" }),
     }),
   })
   .openapi("Error");
@@ -161,3 +164,54 @@ export const RateLimitView = z
     global: z.object({ calls: z.number(), granted: z.number(), keys: z.number() }).optional(),
   })
   .openapi("RateLimit");
+
+export const WhoAmI = z
+  .object({
+    identity: z.string().openapi({ description: "the verified caller: a SPIFFE ID, or break-glass:ADMIN_TOKEN" }),
+    via: z.enum(["admin-token", "workload-token", "binding"]).openapi({ description: "how it was verified" }),
+    role: z.enum(["viewer", "operator", "admin"]).nullable().openapi({ description: "its role (null: no AdminRoleBinding names it)" }),
+  })
+  .openapi("WhoAmI");
+
+export const SigningKey = z
+  .object({
+    kid: z.string(),
+    alg: z.string(),
+    state: z.enum(["published", "signing", "retired"]).openapi({ description: "published: in the bundle, signing from activatesAt; signing: the key that signs now; retired: published until publishedUntil" }),
+    pinned: z.boolean().openapi({ description: "pinned by MESH_ISSUER_KEY: rotate and revoke refuse it" }),
+    createdAt: z.number().openapi({ description: "published since (epoch ms)" }),
+    activatesAt: z.number().openapi({ description: "signs from (epoch ms)" }),
+    retiredAt: z.number().nullable(),
+    publishedUntil: z.number().nullable(),
+  })
+  .openapi("SigningKey", { description: "A signing key's public facts; private parts never leave the Issuer." });
+
+export const KeyList = z.object({ keys: z.array(SigningKey) }).openapi("SigningKeys");
+
+export const Kid = z.object({ kid: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, { error: "must be a key id: letters, digits, '-', '_' (at most 128)" }) });
+
+const SpiffeIdText = z.string().max(2048).openapi({ example: "spiffe://edgemesh.local/ns/default/sa/reviews" });
+
+export const CredentialRequest = z.object({ spiffeId: SpiffeIdText }).strict().openapi("CredentialRequest");
+
+export const CredentialCreated = z
+  .object({
+    spiffeId: z.string(),
+    credential: z.string().openapi({ description: "the secret (256 random bits, base64url): shown this once; the mesh keeps only its SHA-256" }),
+    createdAt: z.number(),
+  })
+  .openapi("CredentialCreated");
+
+export const CredentialList = z
+  .object({
+    credentials: z.array(
+      z.object({
+        spiffeId: z.string(),
+        source: z.enum(["stored", "secret"]).openapi({ description: "stored: made through this API; secret: in MESH_WORKLOAD_CREDENTIALS (change it there)" }),
+        createdAt: z.number().nullable(),
+      }),
+    ),
+  })
+  .openapi("Credentials");
+
+export const CredentialPath = z.object({ spiffeId: SpiffeIdText });

@@ -5,7 +5,7 @@
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import { attachRoute } from "../../../policies/attachment.ts";
 import type { PolicyValues } from "../../../policies/normalized.ts";
-import type { Backend } from "../../../policies/schema/index.ts";
+import type { AdminRoleBinding, Backend } from "../../../policies/schema/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import { authorizers } from "./authorization.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
@@ -28,6 +28,8 @@ export interface RoutingTable {
   readonly backends: ReadonlyMap<string, BackendRuntime>;
   /** Every (rule, backendRef) pair, for views over the policies in force (compiles every rule on first read). */
   readonly targets: readonly BackendTarget[];
+  /** The version's AdminRoleBindings, as validated (the admin API compiles them, once per table). */
+  readonly adminRoleBindings: readonly AdminRoleBinding[];
 }
 
 /**
@@ -111,5 +113,6 @@ export function compileTable(
     get targets() {
       return (targets ??= routes.allRules().flatMap((rule) => rule.targets));
     },
+    adminRoleBindings: set.adminRoleBindings,
   };
 }
