@@ -46,10 +46,11 @@ const subjectOf = (detail: AuditDetail) =>
 
 export function printAudit(entries: { id: number; at: number; actor: string; action: string; fromVersion: number | null; toVersion: number | null; detail: AuditDetail }[]): void {
   for (const entry of entries) {
-    const versions = `${entry.fromVersion ?? "∅"} → ${entry.toVersion ?? "∅"}`;
+    // Only configuration changes move between versions; registry, key, credential and denial entries have none.
+    const versions = entry.fromVersion === null && entry.toVersion === null ? "" : `v${entry.fromVersion ?? "∅"} → ${entry.toVersion ?? "∅"}`;
     const subject = entry.toVersion === null ? subjectOf(entry.detail) : "";
     const message = (subject ? `  ${subject}` : "") + (entry.detail.message ? `  ${quoted(entry.detail.message)}` : "");
-    console.log(`#${entry.id} ${time(entry.at)}  ${printable(entry.action).padEnd(8)} v${versions.padEnd(10)} ${printable(entry.actor)}${message}`);
+    console.log(`#${entry.id} ${time(entry.at)}  ${printable(entry.action).padEnd(8)} ${versions.padEnd(11)} ${printable(entry.actor)}${message}`);
     for (const change of entry.detail.changes ?? []) console.log(`      ${mark(change.change)} ${printable(change.object)}`);
     if (entry.detail.changesOmitted) console.log(`      … and ${entry.detail.changesOmitted} more`);
     // Authorization denials (authz.deny, authz.dry-run): the policy and the request; paths are client input.
