@@ -4,6 +4,7 @@
  * configs that the Worker-backend check reads (worker-exposure.ts); by default it finds them.
  */
 import { formatError } from "../errors.ts";
+import { FIELD_OF_KIND } from "../kinds.ts";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "./files.ts";
 import { parseCliArgs, WRANGLER_USAGE, workerExposure } from "./worker-exposure.ts";
 
@@ -26,7 +27,6 @@ if (exposure.errors.length) {
 }
 for (const warning of [...result.warnings, ...exposure.warnings]) console.warn(`warning: ${formatError(warning)}`);
 for (const note of exposure.notes) console.warn(`note: ${note}`);
-const { routes, backends, trafficPolicies } = result.set;
-console.log(
-  `ok: ${documents.length} documents (${routes.length} HTTPRoutes, ${backends.length} Backends, ${trafficPolicies.length} BackendTrafficPolicies)`,
-);
+// Every kind present, as many of each: "6 HTTPRoute, 6 Backend, 3 AuthorizationPolicy".
+const counts = Object.entries(FIELD_OF_KIND).flatMap(([kind, field]) => (result.set[field].length ? [`${result.set[field].length} ${kind}`] : []));
+console.log(`ok: ${documents.length} documents (${counts.join(", ")})`);
