@@ -33,8 +33,10 @@ export class IsolateMetrics {
 export const reportMetrics =
   (metrics: IsolateMetrics): OutcomeSink =>
   (outcome, env) => {
+    // Without the metrics Durable Object nothing would read the counts: record none.
+    if (!env.METRICS) return;
     recordMetrics(metrics.store, outcome);
-    if (!env.METRICS || metrics.flushScheduled) return;
+    if (metrics.flushScheduled) return;
     const interval = Number(env.METRICS_FLUSH_INTERVAL_MS ?? DEFAULT_FLUSH_INTERVAL_MS);
     metrics.flushScheduled = true;
     return flushAfter(metrics.lastFlushAt ? metrics.lastFlushAt + interval - Date.now() : 0, metrics, env);
