@@ -7,7 +7,7 @@
  * dropped as new ones arrive. Cardinality is bounded by the store (store.ts).
  */
 import { DurableObject } from "cloudflare:workers";
-import type { MetricsApi, MetricsReport } from "../common/metrics/protocol.ts";
+import type { MetricsApi, MetricsReport, MinuteRow } from "../common/metrics/protocol.ts";
 import { MetricStore, type SeriesEntry } from "../common/metrics/store.ts";
 import type { FamilyKey } from "../common/metrics/families.ts";
 
@@ -55,5 +55,15 @@ export class MetricsAggregator extends DurableObject implements MetricsApi {
       store.merge(JSON.parse(row.entries) as SeriesEntry[]);
     }
     return store.toEntries();
+  }
+
+  async minutes(sinceMs: number, service?: string): Promise<MinuteRow[]> {
+    const rows: MinuteRow[] = [];
+    for (const row of this.sql.exec<{ minute: number; entries: string }>("SELECT minute, entries FROM minutes WHERE minute >= ? ORDER BY minute", Math.floor(sinceMs / MINUTE_MS))) {
+      const entries = JSON.parse(row.entries) as SeriesEntry[];
+      // destination_service is the third label of both windowed families (families.ts).
+      rows.push({ minute: row.minute, entries: service === undefined ? entries : entries.filter((entry) => entry.labels[2] === service) });
+    }
+    return rows;
   }
 }

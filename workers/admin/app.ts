@@ -1,6 +1,8 @@
 /**
  * The admin API, mounted by the gateway at /admin: the control plane's HTTP face. Every route needs
- * `Authorization: Bearer <ADMIN_TOKEN>` (a wrangler secret); without that secret the API is off.
+ * `Authorization: Bearer <ADMIN_TOKEN>` (a wrangler secret), or the dashboard's session cookie standing
+ * in for it (ui/session.ts); without that secret the API is off. The dashboard's page and scripts
+ * (/admin/ui) hold no data and need none.
  * Requests and responses are validated by the zod schemas in schemas.ts, which also generate
  * /admin/openapi.json. `X-Edgemesh-Actor` names who makes a change, for the audit log.
  */
@@ -12,13 +14,23 @@ import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { formatBytes, POLICY_SET_LIMITS } from "../../common/config-limits.ts";
-import { AdminError, problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
+import { AdminError, problem, type AdminApp, type AdminDeps, type AdminEnv, type AdminHonoEnv } from "./context.ts";
 import { backendRoutes } from "./routes/backends.ts";
 import { configRoutes } from "./routes/config.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { observeRoutes } from "./routes/observe.ts";
+import { isUiAssetPath, uiRoutes } from "./ui/index.ts";
+import { credentialFromCookie, csrfRefusal, isSessionPath, sessionRoutes } from "./ui/session.ts";
 
 const ADMIN_TIMEOUT_MS = 10_000;
+
+/** The one check of an admin credential, from the Authorization header or the dashboard's cookie. */
+async function adminCredentialOk(env: AdminEnv, token: string): Promise<boolean> {
+  const expected = env.ADMIN_TOKEN;
+  if (!expected) throw new HTTPException(503, { message: "the admin API is off: set the ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN)" });
+  return timingSafeEqual(token, expected);
+}
 
 export function createAdminApp(deps: AdminDeps): AdminApp {
   const app: AdminApp = new OpenAPIHono<AdminHonoEnv>({
@@ -39,11 +51,17 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   // A hung control plane gets a 504, not a request that never ends.
   app.use("*", timeout(ADMIN_TIMEOUT_MS, () => new HTTPException(504, { message: `the control plane did not answer within ${ADMIN_TIMEOUT_MS} ms` })));
   app.use("*", async (c, next) => {
-    if (c.req.path === "/admin/openapi.json") return next();
-    const expected = c.env.ADMIN_TOKEN;
-    if (!expected) throw new HTTPException(503, { message: "the admin API is off: set the ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN)" });
+    if (c.req.path === "/admin/openapi.json" || isUiAssetPath(c.req.path) || isSessionPath(c.req.path)) return next();
+    // The dashboard's session cookie stands in for the Authorization header (ui/session.ts).
+    const fromCookie = credentialFromCookie(c);
+    if (fromCookie !== undefined) {
+      const refused = csrfRefusal(c);
+      if (refused) return refused;
+      if (!(await adminCredentialOk(c.env, fromCookie))) throw new HTTPException(401);
+      return next();
+    }
     // Hono types a middleware for its own Env; this one is for any.
-    return bearerAuth({ verifyToken: (token) => timingSafeEqual(token, expected) })(c as never, next);
+    return bearerAuth({ verifyToken: (token) => adminCredentialOk(c.env, token) })(c as never, next);
   });
   app.use(
     "*",
@@ -68,6 +86,9 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   backendRoutes(app, deps);
   observeRoutes(app, deps);
   metricsRoutes(app, deps);
+  dashboardRoutes(app, deps);
+  sessionRoutes(app, adminCredentialOk);
+  uiRoutes(app);
 
   app.notFound((c) => c.json(problem(404, "not_found", `no admin route ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {
