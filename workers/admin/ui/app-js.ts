@@ -9,7 +9,7 @@ export const APP_JS = String.raw`
 import { drawGraph } from "./graph.js";
 import { code, dateTime, el, fillTable, health, lineChart, ms, percent, rate, shortId, time } from "./views.js";
 
-const REFRESH_MS = 2000, SLOW_EVERY = 5, TIMEOUT_MS = 5000;
+const REFRESH_MS = 2000, SLOW_EVERY = 3, TIMEOUT_MS = 5000;
 const $ = (id) => document.getElementById(id);
 const state = { round: 0, service: "", session: 0, optional: null, diffPair: null };
 
@@ -122,7 +122,8 @@ async function optionalView(path, target, render, none) {
     const spec = await api("/openapi.json");
     state.optional = new Set(Object.keys(spec.paths || {}));
   }
-  if (!state.optional.has(path)) return void $(target).replaceChildren(el("p", { class: "muted" }, none));
+  // The document lists paths with or without the /admin base, depending on how the route was mounted.
+  if (!state.optional.has(path) && !state.optional.has("/admin" + path)) return void $(target).replaceChildren(el("p", { class: "muted" }, none));
   const response = await fetch("/admin" + path, { credentials: "same-origin", headers: { accept: "application/json" }, signal: AbortSignal.timeout(TIMEOUT_MS) });
   if (response.status === 404) return void $(target).replaceChildren(el("p", { class: "muted" }, none));
   if (response.status === 401) throw new SignedOut();

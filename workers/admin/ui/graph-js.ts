@@ -7,6 +7,8 @@ export const GRAPH_JS = String.raw`
 import { health, ms, percent, rate, shortId, svg } from "./views.js";
 
 const WIDTH = 900, NODE_W = 170, NODE_H = 30, MARGIN = 20;
+/** A long name is cut to fit its box; the full one is in the node's title. */
+const fit = (text, length) => (text.length > length ? text.slice(0, length - 1) + "…" : text);
 
 /** Column per node: the longest path to it from a node without callers (cycles stop at n steps). */
 function columns(nodes, edges) {
@@ -72,7 +74,7 @@ export function drawGraph(target, graph) {
       { class: "node", "data-node": node.id },
       svg("title", {}, node.id),
       svg("rect", { x, y, width: NODE_W, height: NODE_H, rx: 6 }),
-      svg("text", { x: x + NODE_W / 2, y: y + NODE_H / 2 + 4, "text-anchor": "middle" }, shortId(node.id)),
+      svg("text", { x: x + NODE_W / 2, y: y + NODE_H / 2 + 4, "text-anchor": "middle" }, fit(shortId(node.id), 24)),
     );
   });
   const others = graph.others ? [svg("text", { class: "empty", x: MARGIN, y: height - 6 }, "and " + graph.others.edges + " quieter edges (" + graph.others.requests + " requests)")] : [];

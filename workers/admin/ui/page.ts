@@ -94,7 +94,7 @@ h3 { font-size: 1em; }
 .ok { color: var(--ok); } .warn { color: var(--warn); } .bad { color: var(--bad); }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: .15em .5em; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
-th { font-weight: 600; }
+th { font-weight: 600; white-space: nowrap; }
 tr.selectable { cursor: pointer; }
 td.num, th.num { text-align: right; }
 code { font-size: .9em; }
@@ -102,7 +102,7 @@ code { font-size: .9em; }
 #graph .node rect { fill: Canvas; stroke: CanvasText; stroke-width: 1; }
 #graph .node text { fill: CanvasText; font-size: 12px; }
 #graph .edge path { fill: none; stroke-width: 2; }
-#graph .edge text { font-size: 10px; fill: CanvasText; }
+#graph .edge text { font-size: 10px; fill: CanvasText; paint-order: stroke; stroke: Canvas; stroke-width: 3px; }
 #graph .edge.ok path { stroke: var(--ok); } #graph .edge.warn path { stroke: var(--warn); } #graph .edge.bad path { stroke: var(--bad); }
 #graph .empty { fill: #888; font-size: 14px; }
 .charts { display: flex; flex-wrap: wrap; gap: 1em; }
@@ -111,6 +111,7 @@ figure svg { width: 100%; height: 130px; border: 1px solid var(--line); border-r
 figure .axis { fill: #888; font-size: 9px; }
 figure .line { fill: none; stroke-width: 1.5; }
 figure .s0 { stroke: var(--ok); } figure .s1 { stroke: var(--warn); } figure .s2 { stroke: var(--bad); }
+figure .dot.s0 { fill: var(--ok); } figure .dot.s1 { fill: var(--warn); } figure .dot.s2 { fill: var(--bad); }
 .legend { margin: .2em 0; font-size: .9em; }
 form label { display: block; margin: .5em 0; }
 form input { width: min(40em, 90%); font: inherit; }

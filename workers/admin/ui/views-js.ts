@@ -78,6 +78,11 @@ export function lineChart(target, xs, series, { format = String, max } = {}) {
       pen = true;
     });
     if (d) nodes.push(svg("path", { class: "line s" + s, d }));
+    // A point with no neighbour draws no line: a dot then.
+    points.forEach((value, i) => {
+      const alone = (j) => j < 0 || j >= points.length || points[j] === null || !Number.isFinite(points[j]);
+      if (value !== null && Number.isFinite(value) && alone(i - 1) && alone(i + 1)) nodes.push(svg("circle", { class: "dot s" + s, cx: x(i).toFixed(1), cy: y(value).toFixed(1), r: 2 }));
+    });
   });
   target.replaceChildren(...nodes);
 }
