@@ -39,7 +39,7 @@ export const PAGE_HTML = `<!doctype html>
     <div class="charts">
       <figure><figcaption>Success rate</figcaption><svg id="chart-success" viewBox="0 0 300 120"></svg></figure>
       <figure><figcaption>Requests per second</figcaption><svg id="chart-rps" viewBox="0 0 300 120"></svg></figure>
-      <figure><figcaption>Latency p50 / p95 / p99 (ms)</figcaption><svg id="chart-latency" viewBox="0 0 300 120"></svg></figure>
+      <figure><figcaption>Latency <span class="ok">p50</span> / <span class="warn">p95</span> / <span class="bad">p99</span> (ms)</figcaption><svg id="chart-latency" viewBox="0 0 300 120"></svg></figure>
     </div>
   </section>
   <section class="wide">
