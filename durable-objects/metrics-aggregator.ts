@@ -7,7 +7,7 @@
  * dropped as new ones arrive. Cardinality is bounded by the store (store.ts).
  */
 import { DurableObject } from "cloudflare:workers";
-import { alertsOf, type MetricsApi, type MetricsReport, type SloCounts, type SloCountsQuery } from "../common/metrics/protocol.ts";
+import { alertsOf, type MetricsApi, type MetricsReport, type MinuteRow, type SloCounts, type SloCountsQuery } from "../common/metrics/protocol.ts";
 import type { Namespace } from "../common/protocol.ts";
 import { MetricStore, type SeriesEntry } from "../common/metrics/store.ts";
 import { FAMILIES, type FamilyKey } from "../common/metrics/families.ts";
@@ -127,5 +127,15 @@ export class MetricsAggregator extends DurableObject<{ ALERTS?: Namespace }> imp
       store.merge(JSON.parse(row.entries) as SeriesEntry[]);
     }
     return store.toEntries();
+  }
+
+  async minutes(sinceMs: number, service?: string): Promise<MinuteRow[]> {
+    const rows: MinuteRow[] = [];
+    for (const row of this.sql.exec<{ minute: number; entries: string }>("SELECT minute, entries FROM minutes WHERE minute >= ? ORDER BY minute", Math.floor(sinceMs / MINUTE_MS))) {
+      const entries = JSON.parse(row.entries) as SeriesEntry[];
+      // destination_service is the third label of both windowed families (families.ts).
+      rows.push({ minute: row.minute, entries: service === undefined ? entries : entries.filter((entry) => entry.labels[2] === service) });
+    }
+    return rows;
   }
 }

@@ -38,6 +38,14 @@ export interface MetricsApi {
   totals(): Promise<SeriesEntry[]>;
   /** The windowed families (requests, request durations) summed over the minutes since `sinceMs`. */
   window(sinceMs: number): Promise<SeriesEntry[]>;
+  /** The windowed families minute by minute since `sinceMs`, oldest first; only `service`'s series when given. */
+  minutes(sinceMs: number, service?: string): Promise<MinuteRow[]>;
+}
+
+/** One minute of the windowed families: `minute` is epoch minutes (epoch ms / 60 000). */
+export interface MinuteRow {
+  minute: number;
+  entries: SeriesEntry[];
 }
 
 export const DEFAULT_METRICS_SHARDS = 1;

@@ -3,25 +3,31 @@
  * /admin/openapi.json needs a verified caller whose role allows it (auth.ts, roles.ts): the
  * break-glass ADMIN_TOKEN or a mesh identity named by an AdminRoleBinding; with neither the API is
  * off. Requests and responses are validated by the zod schemas in schemas.ts, which also generate
- * /admin/openapi.json. The audit log records the verified caller, never a name it declares.
+ * /admin/openapi.json. The audit log records the verified caller, never a name it declares. The
+ * dashboard (/admin/ui: page and scripts, which hold no data) signs in with the same credentials,
+ * kept in a session cookie (ui/session.ts) that auth.ts takes in place of a header.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import { formatBytes, POLICY_SET_LIMITS } from "../../common/config-limits.ts";
-import { adminAuth } from "./auth.ts";
+import { adminAuth, credentialAccepted } from "./auth.ts";
 import { AdminError, problem, type AdminApp, type AdminDeps, type AdminHonoEnv } from "./context.ts";
 import { backendRoutes } from "./routes/backends.ts";
 import { configRoutes } from "./routes/config.ts";
 import { alertRoutes } from "./routes/alerts.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { identityRoutes } from "./routes/identity.ts";
 import { observeRoutes } from "./routes/observe.ts";
 import { ROUTE_ROLES, unmappedRoutes } from "./roles.ts";
+import { uiRoutes } from "./ui/index.ts";
+import { sessionRoutes } from "./ui/session.ts";
 
 const ADMIN_TIMEOUT_MS = 10_000;
 
+/** The one check of an admin credential, from the Authorization header or the dashboard's cookie. */
 export function createAdminApp(deps: AdminDeps): AdminApp {
   const app: AdminApp = new OpenAPIHono<AdminHonoEnv>({
     defaultHook: (result, c) => {
@@ -59,6 +65,9 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   metricsRoutes(app, deps);
   alertRoutes(app);
   identityRoutes(app);
+  dashboardRoutes(app, deps);
+  sessionRoutes(app, credentialAccepted(deps));
+  uiRoutes(app);
 
   // Every route has its role in roles.ts's table, and the table names no route that is gone.
   const { missing, stale } = unmappedRoutes(app.routes);

@@ -6,6 +6,8 @@
  *  - a workload token in `edgemesh-workload-token`, verified by the isolate's own verifier, by the
  *    same rules and with the same cache as the data plane (stages/authenticate.ts);
  *  - a Worker caller's service binding to the gateway's `Mesh` entrypoint (its `ctx.props`).
+ * The dashboard's session cookie (ui/session.ts) carries the admin token or a workload token, and
+ * stands in for its header when the request brings none; a change made with it needs the CSRF header.
  * A mesh identity's role comes from the AdminRoleBindings of the table the isolate serves, compiled
  * once per table: no Durable Object call beyond the table's own reads. No credential, or a bad one:
  * 401. Two at once: 401 (no guessing whose request it is). A role too low: 403 `forbidden`.
@@ -17,7 +19,8 @@ import { timingSafeEqual } from "hono/utils/buffer";
 import { REFUSALS, type Refusal } from "../../common/identity/reasons.ts";
 import { requestToken, WORKLOAD_TOKEN_HEADER } from "../../common/identity/request-token.ts";
 import type { AdminRoleBinding } from "../../policies/schema/index.ts";
-import { problem, type AdminDeps, type AdminHonoEnv } from "./context.ts";
+import { problem, type AdminDeps, type AdminEnv, type AdminHonoEnv } from "./context.ts";
+import { credentialFromCookie, csrfRefusal, type VerifyCredential } from "./ui/session.ts";
 import { allows, RoleIndex, routeKey, ROUTE_ROLES, stricter, type AdminRole, type RouteAccess } from "./roles.ts";
 
 export const BREAK_GLASS_ACTOR = "break-glass:ADMIN_TOKEN";
@@ -71,12 +74,21 @@ export function adminAuth({ tables, isolate }: AdminDeps): MiddlewareHandler<Adm
       return c.json(problem(503, "admin_disabled", "the admin API is off: set the ADMIN_TOKEN secret (wrangler secret put ADMIN_TOKEN), or deploy policies with an AdminRoleBinding"), 503);
     }
 
-    const authorization = c.req.header("authorization");
+    let authorization = c.req.header("authorization");
     const sent = requestToken(c.req.raw.headers, new URL(c.req.url).search);
     if (!sent.ok) return refused(c, sent.reason);
     const binding = isolate.identity.bindingIdentity(env, (c.executionCtx as ExecutionContext & { props?: unknown }).props);
     if (binding === "invalid") return refused(c, "invalid_binding_identity");
-    if ((authorization !== undefined ? 1 : 0) + (sent.token !== undefined ? 1 : 0) + (binding !== undefined ? 1 : 0) > 1) {
+    let workloadToken = sent.token;
+    // The dashboard's session: its cookie holds a credential of the first two kinds, used as if sent in its header.
+    const fromCookie = authorization === undefined && workloadToken === undefined && binding === undefined ? credentialFromCookie(c) : undefined;
+    if (fromCookie !== undefined) {
+      const csrf = csrfRefusal(c);
+      if (csrf) return csrf;
+      if (looksLikeJwt(fromCookie)) workloadToken = fromCookie;
+      else authorization = `Bearer ${fromCookie}`;
+    }
+    if ((authorization !== undefined ? 1 : 0) + (workloadToken !== undefined ? 1 : 0) + (binding !== undefined ? 1 : 0) > 1) {
       return refused(c, "multiple_identities", "send one credential: the admin token, a workload token, or none over a service binding that names the caller");
     }
 
@@ -87,9 +99,9 @@ export function adminAuth({ tables, isolate }: AdminDeps): MiddlewareHandler<Adm
         return unauthorized(c, "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)", 'Bearer realm="edgemesh admin"');
       }
       caller = { id: BREAK_GLASS_ACTOR, via: "admin-token", role: "admin" };
-    } else if (sent.token !== undefined) {
+    } else if (workloadToken !== undefined) {
       const verifier = isolate.identity.verifierFor(env);
-      const result = verifier.cached(sent.token) ?? (await verifier.verify(sent.token));
+      const result = verifier.cached(workloadToken) ?? (await verifier.verify(workloadToken));
       if (!result.ok) return refused(c, result.reason, result.message);
       caller = { id: result.token.subject.id, via: "workload-token", role: (await rolesOf(c)).roleOf(result.token.subject.id) };
     } else if (binding !== undefined) {
@@ -110,5 +122,23 @@ export function adminAuth({ tables, isolate }: AdminDeps): MiddlewareHandler<Adm
     c.set("caller", caller);
     c.set("actor", caller.id);
     await next();
+  };
+}
+
+/** A compact JWS has three base64url parts; the admin token is any other string. */
+const looksLikeJwt = (credential: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential);
+
+/**
+ * Whether a credential would authenticate an admin request (the dashboard's sign-in): the admin
+ * token, or a workload token the gateway verifies. Which role it has is checked per request.
+ */
+export function credentialAccepted({ isolate }: AdminDeps): VerifyCredential {
+  return async (env: AdminEnv, credential: string) => {
+    if (looksLikeJwt(credential)) {
+      const verifier = isolate.identity.verifierFor(env);
+      const result = verifier.cached(credential) ?? (await verifier.verify(credential));
+      return result.ok;
+    }
+    return Boolean(env.ADMIN_TOKEN) && (await timingSafeEqual(credential, env.ADMIN_TOKEN!));
   };
 }

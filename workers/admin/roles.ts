@@ -49,6 +49,19 @@ export const ROUTE_ROLES: Readonly<Record<string, RouteAccess>> = {
   "GET /slos": "viewer",
   "GET /alerts": "viewer",
   "GET /alerts/rules": "viewer",
+  "GET /metrics/series": "viewer",
+  "GET /metrics/services": "viewer",
+  "GET /requests/recent": "viewer",
+  // The dashboard's page and scripts hold no data; its sign-in checks the credential it is given.
+  "GET /ui": "public",
+  "GET /ui/app.css": "public",
+  "GET /ui/app.js": "public",
+  "GET /ui/graph.js": "public",
+  "GET /ui/views.js": "public",
+  "GET /ui/icon.svg": "public",
+  "GET /ui/session": "public",
+  "POST /ui/session": "public",
+  "DELETE /ui/session": "public",
 };
 
 /** A Hono route path ("/admin/backends/:name", "/admin/x/:id{.+}") as the table names it ("/backends/{name}"). */

@@ -7,6 +7,7 @@ import { AuthzAuditLog } from "./authz/audit-log.ts";
 import { HealthByBackend } from "./health/backend-health.ts";
 import { MeshIdentity } from "./identity/mesh-identity.ts";
 import { IsolateMetrics } from "./sinks/metrics.ts";
+import { RecentOutcomes } from "./sinks/recent.ts";
 import { TraceQueue } from "./sinks/traces.ts";
 import { Limiters } from "./ratelimit/index.ts";
 import { BackendStates } from "./table/backend-state.ts";
@@ -23,6 +24,8 @@ export interface IsolateState {
   readonly metrics: IsolateMetrics;
   /** Spans waiting for export. */
   readonly traces: TraceQueue;
+  /** The last outcomes, for the dashboard's live view. */
+  readonly recent: RecentOutcomes;
 }
 
 export const createIsolateState = (): IsolateState => ({
@@ -33,4 +36,5 @@ export const createIsolateState = (): IsolateState => ({
   authzAudit: new AuthzAuditLog(),
   metrics: new IsolateMetrics(),
   traces: new TraceQueue(),
+  recent: new RecentOutcomes(),
 });

@@ -1,18 +1,23 @@
 /** The mesh's metrics, summed across isolates: the Prometheus exposition at /admin/metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../../../common/metrics/exposition.ts";
-import { metricsShardCount, metricsShardOf } from "../../../common/metrics/protocol.ts";
+import { metricsShardCount, metricsShardOf, type MetricsApi } from "../../../common/metrics/protocol.ts";
 import { MetricStore, type SeriesEntry } from "../../../common/metrics/store.ts";
 import { AdminError, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
 import { traceSampleRatio } from "../../gateway/tracing/config.ts";
 import { serviceGraph } from "../graph.ts";
 import { json } from "../schemas.ts";
 
-/** Every shard's series, merged: what the exposition and the views read. */
-export async function meshMetrics(env: AdminEnv, read: (shard: ReturnType<typeof metricsShardOf>) => Promise<SeriesEntry[]>): Promise<MetricStore> {
+/** What `read` gives from each shard, all shards at once. */
+export async function meshShards<T>(env: AdminEnv, read: (shard: MetricsApi) => Promise<T>): Promise<T[]> {
   if (!env.METRICS) throw new AdminError(503, "no_control_plane", "this deployment has no METRICS binding: metrics need the control plane");
   const namespace = env.METRICS;
-  const shards = await Promise.all(Array.from({ length: metricsShardCount(env.METRICS_SHARDS) }, (_, shard) => read(metricsShardOf(namespace, shard))));
+  return Promise.all(Array.from({ length: metricsShardCount(env.METRICS_SHARDS) }, (_, shard) => read(metricsShardOf(namespace, shard))));
+}
+
+/** Every shard's series, merged: what the exposition and the views read. */
+export async function meshMetrics(env: AdminEnv, read: (shard: MetricsApi) => Promise<SeriesEntry[]>): Promise<MetricStore> {
+  const shards = await meshShards(env, read);
   // Unbounded here: each shard already bounds its own series.
   const store = new MetricStore(Infinity);
   for (const entries of shards) store.merge(entries);
