@@ -32,6 +32,7 @@ const problems: string[] = [];
 
 const policies = (upstream: (name: string) => string) => [
   ...["details", "reviews", "ratings"].flatMap((name) => [backend(name, [upstream(name)]), simpleRoute(name, `${name}.test`, name)]),
+  { apiVersion: "edgemesh.dev/v1alpha1", kind: "ServiceLevelObjective", metadata: { name: "ratings-availability" }, spec: { backend: "ratings", objective: { type: "Availability", target: 99.9 } } },
 ];
 
 beforeAll(async () => {
@@ -139,7 +140,9 @@ describe.runIf(existsSync(CHROMIUM))("the dashboard in Chromium", () => {
     await page.waitForFunction(() => document.querySelector("#ratelimits")?.textContent?.includes("per-caller"), undefined, { timeout: 20_000 });
     await page.waitForFunction(() => document.querySelector("#diff")?.textContent?.includes("details-limit"), undefined, { timeout: 20_000 });
     await page.waitForFunction(() => (document.querySelector("#chart-rps path.line") ?? null) !== null, undefined, { timeout: 20_000 });
-    expect(await page.textContent("#slos")).toContain("no objectives");
+    await page.waitForFunction(() => document.querySelector("#slos")?.textContent?.includes("default/ratings-availability"), undefined, { timeout: 20_000 });
+    expect(await page.textContent("#slos")).toContain("99.9% over 28d");
+    expect(await page.textContent("#alerts")).toContain("no alerts firing");
     expect(problems).toEqual([]);
   });
 
