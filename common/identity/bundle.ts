@@ -78,7 +78,7 @@ export class KeySet<K extends VerifyKey = BundleKey> {
   constructor(private readonly accept: (value: unknown) => K | undefined = bundleKeyOf as unknown as (value: unknown) => K | undefined) {}
 
   /** Takes a newer bundle (by spiffe_sequence); an older or equal one is ignored. Whether it was taken. */
-  update(bundle: { keys: readonly unknown[]; spiffe_sequence: number }): boolean {
+  update(bundle: { keys: readonly unknown[]; spiffe_sequence: number; spiffe_refresh_hint?: number }): boolean {
     if (!(bundle.spiffe_sequence > this.sequence)) return false;
     const next = new Map<string, Entry<K>>();
     for (const value of bundle.keys) {

@@ -4,6 +4,7 @@
  * passed to the gateway and the admin API, so no module keeps state of its own that others reach into.
  */
 import { HealthByBackend } from "./health/backend-health.ts";
+import { EndUserKeys } from "./identity/end-users.ts";
 import { MeshIdentity } from "./identity/mesh-identity.ts";
 import { Limiters } from "./ratelimit/index.ts";
 import { BackendStates } from "./table/backend-state.ts";
@@ -14,6 +15,8 @@ export interface IsolateState {
   readonly limiters: Limiters;
   /** The trust bundle and the verified-token cache. */
   readonly identity: MeshIdentity;
+  /** End-user issuers' keys and verifiers (RequestAuthentication). */
+  readonly endUsers: EndUserKeys;
 }
 
 export const createIsolateState = (): IsolateState => ({
@@ -21,4 +24,5 @@ export const createIsolateState = (): IsolateState => ({
   health: new HealthByBackend(),
   limiters: new Limiters(),
   identity: new MeshIdentity(),
+  endUsers: new EndUserKeys(),
 });

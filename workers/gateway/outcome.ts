@@ -50,6 +50,8 @@ export interface Outcome {
    * backend's peerAuthentication is DISABLE and the caller came without a binding identity.
    */
   source?: { id: string; via: "token" | "binding" } | { refused: Refusal };
+  /** The end user (stages/request-authentication.ts): Istio's requestPrincipal "<iss>/<sub>", or why the token was refused. Absent without a token. */
+  endUser?: { principal: string } | { refused: Refusal };
 }
 
 export type OutcomeSink = (outcome: Outcome, env: GatewayEnv) => void | Promise<void>;

@@ -2,6 +2,7 @@
 import type { HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from "../../../policies/schema/index.ts";
 import type { BackendRuntime } from "./backends.ts";
 import { resolveCallPolicy, type CallPolicy, type NamedSpec } from "./call-policy.ts";
+import type { EndUserAuthentication } from "./end-user-authn.ts";
 import { compileHeaderOps, type HeaderOps } from "./header-ops.ts";
 
 type PathModifier = NonNullable<Extract<HTTPRouteFilter, { type: "URLRewrite" }>["urlRewrite"]["path"]>;
@@ -50,12 +51,15 @@ export interface CompiledRule {
   readonly targets: readonly BackendTarget[];
   /** Whether the rule named any backend at all (all-zero weights answer 500, no backends 500 too). */
   readonly hasBackendRefs: boolean;
+  /** The RequestAuthentications that apply to the rule's calls (stages/request-authentication.ts). */
+  readonly endUsers: EndUserAuthentication | undefined;
 }
 
 export interface RuleContext {
   backend(namespace: string, name: string): BackendRuntime;
   backendPolicy(backend: BackendRuntime): NamedSpec | undefined;
   routePolicy: NamedSpec | undefined;
+  endUsers(targets: readonly BackendTarget[], route: { namespace: string; name: string }): EndUserAuthentication | undefined;
 }
 
 /** The filter of a type in a rule's (or a backendRef's) filter list. */
@@ -95,5 +99,6 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
     }),
     targets,
     hasBackendRefs: (rule.backendRefs ?? []).length > 0,
+    endUsers: context.endUsers(targets, route.metadata),
   };
 }
