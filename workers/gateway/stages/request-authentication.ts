@@ -91,9 +91,9 @@ function headerValue(value: unknown): string | undefined {
     const parts = value.map(scalar);
     text = parts.includes(undefined) ? undefined : parts.join(",");
   } else text = scalar(value);
+  // workerd sends header values as UTF-8, as Envoy does claims.
   if (text === undefined || text.length > MAX_CLAIM_HEADER || /[\u0000-\u0008\u000a-\u001f\u007f]/.test(text)) return undefined;
-  // Headers carry bytes: UTF-8 as Envoy sends it (each byte one Latin-1 character for the Headers API).
-  return /[^\u0000-\u007f]/.test(text) ? String.fromCharCode(...new TextEncoder().encode(text)) : text;
+  return text;
 }
 
 function removeToken(x: Exchange, found: Found): void {
