@@ -202,6 +202,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     }
     const sources: string[] = row ? JSON.parse(row.sources) : [];
     const { documents, schema } = row ? this.snapshotDocuments.of(row.version, row.documents, sources) : { documents: [], schema: SCHEMA_FINGERPRINT };
+    const jwksUris = jwksUrisOf(documents);
     return {
       version: row?.version ?? 0,
       documents,
@@ -213,7 +214,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       bundleHash: this.meta.get("bundleHash") ?? "",
       bundleBuiltAt: this.meta.number("bundleBuiltAt"),
       ...(trustBundle && { trustBundle: JSON.parse(trustBundle) as TrustBundle }),
-      ...(jwksUrisOf(documents).length && { jwks: this.jwks.published(jwksUrisOf(documents)) }),
+      ...(jwksUris.length && { jwks: this.jwks.published(jwksUris) }),
     };
   }
 

@@ -7,6 +7,7 @@
  * refused whole: whoever published it has leaked a private key, and it must not become trusted.
  */
 import { decodeCanonical } from "./base64url.ts";
+import { KeySet } from "./bundle.ts";
 
 /** Algorithms end-user tokens may use; never `none`, never HS* (a public key is never an HMAC secret). */
 export const END_USER_ALGORITHMS = ["RS256", "PS256", "ES256", "ES384", "EdDSA"] as const;
@@ -111,3 +112,10 @@ export function checkJwkSet(value: unknown): JwkSetCheck {
   if (!keys.length) return { ok: false, message: `has no usable public signing key${problems.length ? ` (${problems.join("; ")})` : ""}` };
   return { ok: true, keys, problems };
 }
+
+/** A KeySet of end-user issuers' keys: each key taken only if publicJwkOf takes it. */
+export const endUserKeySet = (): KeySet<PublicJwk> =>
+  new KeySet<PublicJwk>((value) => {
+    const checked = publicJwkOf(value);
+    return checked.ok ? checked.key : undefined;
+  });

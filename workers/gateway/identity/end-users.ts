@@ -10,7 +10,7 @@
  * and never waits for it.
  */
 import { KeySet, type VerifyKey } from "../../../common/identity/bundle.ts";
-import { publicJwkOf, type PublicJwk } from "../../../common/identity/jwk-set.ts";
+import { endUserKeySet, type PublicJwk } from "../../../common/identity/jwk-set.ts";
 import { endUserVerifierOptions, Verifier } from "../../../common/identity/verify.ts";
 import { LruMap } from "../../../common/lru.ts";
 import { configStoreOf, type PublishedJwks } from "../../../common/protocol.ts";
@@ -22,13 +22,6 @@ const REFRESH_GAP_MS = 30_000;
 const REFRESH_TIMEOUT_MS = 2_000;
 /** Distinct (issuer, audiences, keys) verifiers an isolate keeps; each caches up to 10 000 tokens. */
 const MAX_VERIFIERS = 256;
-
-const acceptKey = (value: unknown): PublicJwk | undefined => {
-  const checked = publicJwkOf(value);
-  return checked.ok ? checked.key : undefined;
-};
-
-export const endUserKeySet = (): KeySet<PublicJwk> => new KeySet<PublicJwk>(acceptKey);
 
 export class EndUserKeys {
   private readonly remote = new Map<string, KeySet<PublicJwk>>();
