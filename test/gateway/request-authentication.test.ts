@@ -7,7 +7,7 @@
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TestGateway } from "../support/gateway.ts";
-import { backend, simpleRoute } from "../support/policies.ts";
+import { backend, route, simpleRoute } from "../support/policies.ts";
 import { b64 } from "../support/tokens.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
 
@@ -65,6 +65,9 @@ beforeAll(async () => {
     simpleRoute("shop", "shop.test", "shop"),
     simpleRoute("cookies", "cookies.test", "cookies"),
     simpleRoute("open", "open.test", "open"),
+    // Mostly to "open", which has no RequestAuthentication of its own: the split takes shop's.
+    route("split", { hostnames: ["split.test"], rules: [{ backendRefs: [{ name: "open", weight: 99 }, { name: "shop", weight: 1 }] }] }),
+    simpleRoute("strip", "strip.test", "open"),
     requestAuthentication("shop-users", [{ group: "edgemesh.dev", kind: "Backend", name: "shop" }], {
       jwks,
       outputClaimToHeaders: [
@@ -81,6 +84,7 @@ beforeAll(async () => {
       forwardOriginalToken: true,
       outputClaimToHeaders: [{ header: "x-user", claim: "sub" }],
     }),
+    requestAuthentication("strip-users", [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "strip" }], { jwks, fromCookies: ["session"] }),
   ]);
 });
 
@@ -135,6 +139,26 @@ describe("a valid token", () => {
     const { status, body } = await call("cookies.test", { "x-jwt": token, cookie: `session=${token}` });
     expect(status).toBe(200);
     expect((body as Echo).headers).toMatchObject({ "x-user": "header-user", "x-jwt": token });
+  });
+});
+
+describe("where the rule goes", () => {
+  it("a split takes the RequestAuthentications of every backend, whatever the draw", async () => {
+    const bad = await mint(stranger);
+    for (let i = 0; i < 5; i++) expect((await call("split.test", { authorization: `Bearer ${bad}` })).status).toBe(401);
+    const good = await call("split.test", { authorization: `Bearer ${await mint(rsa)}`, "x-user": "spoof" });
+    expect(good.status).toBe(200);
+    expect((good.body as Echo).headers["x-user"]).toBe("user-1");
+    expect((await call("split.test", { "x-user": "spoof" })).body.headers).not.toHaveProperty("x-user");
+    expect(open.received.length + shop.received.length).toBe(2);
+  });
+
+  it("forwardOriginalToken false removes the token's cookie and keeps the others", async () => {
+    const { status, body, outcome } = await call("strip.test", { cookie: `theme=dark; session=${await mint(ec)}; lang=en` });
+    expect(status).toBe(200);
+    expect((body as Echo).headers.cookie).toBe("theme=dark; lang=en");
+    expect(outcome.endUser).toEqual({ principal: `${ISSUER}/user-1` });
+    expect(((await call("strip.test", { cookie: `session=${await mint(ec)}` })).body as Echo).headers).not.toHaveProperty("cookie");
   });
 });
 
