@@ -5,6 +5,7 @@
  */
 import type { PolicyError } from "../policies/errors.ts";
 import type { SigningAlgorithm, TrustBundle } from "./identity/bundle.ts";
+import type { PublicJwk } from "./identity/jwk-set.ts";
 import type { OutlierConfig, EndpointReport } from "./outlier-detection.ts";
 
 /** JSON as it crosses Durable Object RPC (`unknown` does not: RPC types map it to never). */
@@ -43,6 +44,20 @@ export interface MeshSnapshot {
   bundleBuiltAt: number;
   /** The issuer's public keys (absent until the issuer first pushed them, and in older snapshots). */
   trustBundle?: TrustBundle;
+  /**
+   * End-user issuers' keys, by the RequestAuthentication jwksUri the ConfigStore fetched them from
+   * (only the URIs the current version names, and only once a fetch succeeded).
+   */
+  jwks?: Record<string, PublishedJwks>;
+}
+
+/** The last good JWK Set of one jwksUri, as the ConfigStore fetched and checked it (jwk-set.ts). */
+export interface PublishedJwks {
+  keys: PublicJwk[];
+  /** Grows whenever the keys change, so an isolate can take a set only when it is newer. */
+  sequence: number;
+  /** Epoch ms of the fetch that brought these keys. */
+  fetchedAt: number;
 }
 
 export const SNAPSHOT_KEY = "mesh/snapshot";
@@ -187,6 +202,11 @@ export interface ConfigStoreApi {
    * capped per call and per minute; what the cap drops is counted into the next stored entry's `suppressed`.
    */
   recordAuthzAudit(entries: AuthzAuditEntry[]): Promise<{ stored: number; dropped: number }>;
+  /**
+   * Asks for a jwksUri of the current version to be fetched again soon (a gateway saw an unknown kid);
+   * rate-limited per URI by the store, whatever the callers ask. Whether a fetch was started.
+   */
+  refreshJwks(uri: string): Promise<boolean>;
 }
 
 /** The mesh's one ConfigStore (control plane only: no request waits on it). */

@@ -21,9 +21,12 @@ import { AUDIT_DETAIL_BYTES, type ApplyRequest, type ApplyResult, type AuditEntr
 import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
 import type { TrustBundle } from "../common/identity/bundle.ts";
+import { jwksRefreshMs, jwksUrisOf, JwksStore } from "./jwks-fetcher.ts";
 
 export interface ConfigStoreEnv {
   MESH_KV?: KVNamespace;
+  /** How often end-user issuers' JWK Sets are fetched again (ms; default 5 min, 1 s to 24 h). */
+  MESH_JWKS_REFRESH_MS?: string;
 }
 
 const REPUBLISH_DELAY_MS = 5_000;
@@ -35,18 +38,20 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   private readonly versions: VersionStore;
   private readonly snapshotDocuments = new SnapshotDocuments();
   private readonly authzCap = new AuthzAuditCap();
+  private jwks!: JwksStore;
 
   constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.meta = new MetaTable(this.sql);
     this.versions = new VersionStore(this.sql, ctx.storage);
-    this.publisher = new SnapshotPublisher(this.meta, env.MESH_KV, () => this.buildSnapshot(), () => ctx.storage.setAlarm(Date.now() + REPUBLISH_DELAY_MS));
+    this.publisher = new SnapshotPublisher(this.meta, env.MESH_KV, () => this.buildSnapshot(), () => this.alarmBy(Date.now() + REPUBLISH_DELAY_MS));
     ctx.blockConcurrencyWhile(async () => {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         from_version INTEGER, to_version INTEGER, detail TEXT NOT NULL)`);
       this.sql.exec("CREATE TABLE IF NOT EXISTS registry (backend TEXT PRIMARY KEY, endpoints TEXT NOT NULL, seq INTEGER NOT NULL)");
+      this.jwks = new JwksStore(this.sql, jwksRefreshMs(env.MESH_JWKS_REFRESH_MS));
     });
   }
 
@@ -71,6 +76,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     const serialized = documents.map((document) => JSON.stringify(document));
     const version = this.versions.append(documents, serialized, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
     this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.documentsOf(current), documents) });
+    await this.fetchJwks(documents);
     await this.publisher.changed();
     return version;
   }
@@ -177,6 +183,38 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     return this.buildSnapshot();
   }
 
+  async refreshJwks(uri: string): Promise<boolean> {
+    // Only a URI the current version names: a gateway cannot make the store fetch anything else.
+    if (!this.currentJwksUris().includes(uri)) return false;
+    const { started, changed } = await this.jwks.refreshOne(uri);
+    if (changed) await this.publisher.changed();
+    return started;
+  }
+
+  /** Fetches every jwksUri a new version names (all of them: a key may have rotated since); the failures. */
+  private async fetchJwks(documents: Json[]): Promise<{ uri: string; error: string }[]> {
+    const uris = jwksUrisOf(documents);
+    if (!uris.length) return [];
+    const { errors } = await this.jwks.refresh(uris, { all: true });
+    await this.scheduleJwks(uris);
+    return errors;
+  }
+
+  private currentJwksUris(): string[] {
+    return jwksUrisOf(this.documentsOf(this.currentVersion()));
+  }
+
+  private async scheduleJwks(uris = this.currentJwksUris()): Promise<void> {
+    const due = this.jwks.nextDueAt(uris);
+    if (due !== undefined) await this.alarmBy(Math.max(due, Date.now() + 1));
+  }
+
+  /** One alarm serves publishing retries and JWKS refreshes: it is only ever moved earlier. */
+  private async alarmBy(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
   private buildSnapshot(): MeshSnapshot {
     const row = this.versionRow(this.currentVersion());
     const trustBundle = this.meta.get("trustBundle");
@@ -187,6 +225,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     }
     const sources: string[] = row ? JSON.parse(row.sources) : [];
     const { documents, schema } = row ? this.snapshotDocuments.of(row.version, row.documents, sources) : { documents: [], schema: SCHEMA_FINGERPRINT };
+    const jwksUris = jwksUrisOf(documents);
     return {
       version: row?.version ?? 0,
       documents,
@@ -198,12 +237,21 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       bundleHash: this.meta.get("bundleHash") ?? "",
       bundleBuiltAt: this.meta.number("bundleBuiltAt"),
       ...(trustBundle && { trustBundle: JSON.parse(trustBundle) as TrustBundle }),
+      ...(jwksUris.length && { jwks: this.jwks.published(jwksUris) }),
     };
   }
 
-  /** Retries publishing while KV is behind; does nothing once it has caught up (safe to run twice). */
+  /**
+   * Retries publishing while KV is behind, and fetches the JWK Sets that are due; does nothing else
+   * (safe to run twice). The next alarm is set for whatever comes due next.
+   */
   override async alarm(): Promise<void> {
     if (this.publisher.behind) await this.publisher.flush();
+    const uris = this.currentJwksUris();
+    if (!uris.length) return;
+    const { changed } = await this.jwks.refresh(uris);
+    if (changed) await this.publisher.changed();
+    await this.scheduleJwks(uris);
   }
 
   private async commit(
@@ -235,6 +283,10 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     const version = this.versions.append(documents, serialized, sources, request.actor, action, request.message ?? "");
     this.recordAudit(request.actor, action, fromVersion, version, { message: request.message ?? "", changes });
     // Everything above ran without an await: two concurrent applies cannot both pass the version check.
+    // The version's JWK Sets are fetched before it is published, so its first snapshot carries them.
+    for (const { uri, error } of await this.fetchJwks(documents)) {
+      warnings.push(`jwksUri ${uri} could not be fetched (${error}): tokens of its issuer are refused until a fetch succeeds; the store tries again`);
+    }
     const published = await this.publisher.changed();
     return { ok: true, dryRun: false, unchanged: false, fromVersion, version, changes, published, warnings };
   }

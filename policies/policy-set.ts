@@ -119,6 +119,12 @@ function checkReferences(set: PolicySet, errors: PolicyError[], warnings: Policy
     });
   }
 
+  for (const { document, value: policy } of set.requestAuthentications) {
+    policy.spec.targetRefs?.forEach((ref, t) => {
+      if (!seen.has(keyOf(ref.kind, policy.metadata.namespace, ref.name))) errors.push(errorAt(document, ["spec", "targetRefs", t, "name"], `refers to unknown ${ref.kind} "${ref.name}" in namespace "${policy.metadata.namespace}"`));
+    });
+  }
+
   const claimedBy = new Map<string, Located<BackendTrafficPolicy>>();
   for (const located of set.trafficPolicies) {
     const { document, value: policy } = located;

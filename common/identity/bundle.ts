@@ -51,8 +51,16 @@ export function bundleKeyOf(value: unknown): BundleKey | undefined {
   return key;
 }
 
-interface Entry {
-  readonly key: BundleKey;
+/** What a KeySet needs of a key: its id and algorithm; the rest is the JWK that jose imports. */
+export interface VerifyKey {
+  readonly kid: string;
+  readonly alg: string;
+}
+
+interface Entry<K> {
+  readonly key: K;
+  /** The key's members, to tell a kid that now names other key material. */
+  readonly material: string;
   /** Imported on first use: a bundle of keys nobody presents costs no imports. */
   imported?: Promise<CryptoKey>;
 }
@@ -60,22 +68,26 @@ interface Entry {
 /**
  * The keys a verifier trusts now. `version` changes with every accepted update, so a cached
  * verification can tell whether its key may have gone (revocation) without a lookup per request.
+ * `accept` says which keys are taken (the mesh's bundle: bundleKeyOf; end-user issuers: jwk-set.ts).
  */
-export class KeySet {
-  private entries = new Map<string, Entry>();
+export class KeySet<K extends VerifyKey = BundleKey> {
+  private entries = new Map<string, Entry<K>>();
   private sequence = -1;
   version = 0;
 
+  constructor(private readonly accept: (value: unknown) => K | undefined = bundleKeyOf as unknown as (value: unknown) => K | undefined) {}
+
   /** Takes a newer bundle (by spiffe_sequence); an older or equal one is ignored. Whether it was taken. */
-  update(bundle: TrustBundle): boolean {
+  update(bundle: { keys: readonly unknown[]; spiffe_sequence: number; spiffe_refresh_hint?: number }): boolean {
     if (!(bundle.spiffe_sequence > this.sequence)) return false;
-    const next = new Map<string, Entry>();
+    const next = new Map<string, Entry<K>>();
     for (const value of bundle.keys) {
-      const key = bundleKeyOf(value);
+      const key = this.accept(value);
       if (!key) continue;
       const known = this.entries.get(key.kid);
+      const material = JSON.stringify(key);
       // A kid names one key: an entry is reused only when its key material is the same.
-      next.set(key.kid, known && known.key.x === key.x && known.key.y === key.y && known.key.alg === key.alg ? known : { key });
+      next.set(key.kid, known && known.material === material ? known : { key, material });
     }
     this.entries = next;
     this.sequence = bundle.spiffe_sequence;
@@ -91,14 +103,18 @@ export class KeySet {
     return this.entries.has(kid);
   }
 
-  get(kid: string): { key: BundleKey; cryptoKey: () => Promise<CryptoKey> } | undefined {
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(kid: string): { key: K; cryptoKey: () => Promise<CryptoKey> } | undefined {
     const entry = this.entries.get(kid);
     if (!entry) return undefined;
     return {
       key: entry.key,
       cryptoKey: () => {
         if (!entry.imported) {
-          entry.imported = importJWK({ ...entry.key }, entry.key.alg) as Promise<CryptoKey>;
+          entry.imported = importJWK({ ...entry.key } as unknown as Record<string, string>, entry.key.alg) as Promise<CryptoKey>;
           // A failed import is not kept: the next token tries again.
           entry.imported.catch(() => (entry.imported = undefined));
         }

@@ -1,5 +1,5 @@
 /**
- * Why a workload token was refused: stable codes, as the gateway's error reasons are (logs, counters
+ * Why a workload or end-user token was refused: stable codes, as the gateway's error reasons are (logs, counters
  * and tests key on them). Add new ones, never rename.
  */
 export const REFUSALS = {
@@ -21,23 +21,25 @@ export const REFUSALS = {
   too_deeply_nested: "the token's header or payload is nested too deeply",
   // The header.
   header_not_allowed: "the token's header has a parameter other than alg, kid and typ",
-  alg_not_allowed: "the token's algorithm is not ES256 or EdDSA",
-  invalid_typ: 'the token\'s typ is not "JWT" or "JOSE"',
+  alg_not_allowed: "the token's algorithm is not accepted (workload tokens: ES256, EdDSA; end-user tokens: RS256, PS256, ES256, ES384, EdDSA)",
+  invalid_typ: 'the token\'s typ is not "JWT" or "JOSE" (or, for end-user tokens, "at+jwt")',
   missing_kid: "the token's header names no key (kid)",
   invalid_kid: "the token's kid is not a valid key id",
-  unknown_kid: "the token's key is not in the trust bundle (unknown, rotated out or revoked)",
+  unknown_kid: "the token's key is not in the trust bundle or the issuer's JWK Set (unknown, rotated out or revoked)",
   key_mismatch: "the token's algorithm does not match its key's",
   bad_signature: "the token's signature does not verify",
   // The claims.
   missing_claim: "the token lacks a required claim",
   invalid_claim: "a claim of the token has the wrong type or form",
-  wrong_issuer: "the token's issuer (iss) is not the mesh's",
+  wrong_issuer: "the token's issuer (iss) is not the mesh's, or not one the route accepts",
   wrong_audience: "the token is not for this audience (aud)",
   invalid_subject: "the token's subject (sub) is not a SPIFFE ID of this trust domain",
   expired: "the token has expired",
   issued_in_future: "the token's issued-at time (iat) is in the future",
   not_yet_valid: "the token is not valid yet (nbf)",
   lifetime_too_long: "the token's lifetime (exp - iat) is longer than allowed",
+  // End-user tokens (RequestAuthentication).
+  no_jwks: "the issuer's keys are not known yet (its JWK Set has not been fetched)",
 } as const;
 
 export type Refusal = keyof typeof REFUSALS;

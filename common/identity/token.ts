@@ -4,7 +4,8 @@
  * can be refused without a key is refused here, before any key or signature is looked at.
  */
 import { decodeCanonical } from "./base64url.ts";
-import { ALGORITHMS, KID, type SigningAlgorithm } from "./bundle.ts";
+import { ALGORITHMS, KID } from "./bundle.ts";
+import { END_USER_ALGORITHMS, END_USER_KID, type JwtAlgorithm } from "./jwk-set.ts";
 import type { Refusal } from "./reasons.ts";
 import { checkStrictJson } from "./strict-json.ts";
 
@@ -13,8 +14,31 @@ export const MAX_TOKEN_LENGTH = 4096;
 /** JSON levels in the header and payload: a JWT-SVID's claims are flat, a few levels are plenty. */
 const MAX_JSON_DEPTH = 4;
 
+/** What a kind of token may look like before any key is looked at. */
+export interface TokenProfile {
+  readonly algorithms: readonly JwtAlgorithm[];
+  readonly maxLength: number;
+  readonly kid: RegExp;
+  /** Accepted values of `typ`, when the header has one. */
+  readonly types: readonly string[];
+}
+
+/** Workload tokens (JWT-SVIDs). */
+export const WORKLOAD_PROFILE: TokenProfile = { algorithms: ALGORITHMS, maxLength: MAX_TOKEN_LENGTH, kid: KID, types: ["JWT", "JOSE"] };
+
+/**
+ * End users' tokens from an outside issuer: RSA too, larger (groups and scopes in the claims), kids
+ * as issuers spell them, and RFC 9068's `at+jwt` for access tokens. The rest is the same profile.
+ */
+export const END_USER_PROFILE: TokenProfile = {
+  algorithms: END_USER_ALGORITHMS,
+  maxLength: 8192,
+  kid: END_USER_KID,
+  types: ["JWT", "JOSE", "at+jwt", "application/at+jwt"],
+};
+
 export interface DecodedToken {
-  alg: SigningAlgorithm;
+  alg: JwtAlgorithm;
   kid: string;
   payload: Record<string, unknown>;
   /** The raw signature, for checks before WebCrypto sees it. */
@@ -45,8 +69,8 @@ function jsonPart(part: string): { ok: true; value: Record<string, unknown> } | 
   return { ok: true, value: value as Record<string, unknown> };
 }
 
-export function decodeToken(token: string): Decoded {
-  if (token.length > MAX_TOKEN_LENGTH) return refuse("token_too_large");
+export function decodeToken(token: string, profile: TokenProfile = WORKLOAD_PROFILE): Decoded {
+  if (token.length > profile.maxLength) return refuse("token_too_large");
   const first = token.indexOf(".");
   const second = first < 0 ? -1 : token.indexOf(".", first + 1);
   if (second < 0) return refuse("malformed");
@@ -63,10 +87,10 @@ export function decodeToken(token: string): Decoded {
   if (!header.ok) return refuse(header.reason, "header");
   for (const name of Object.keys(header.value)) if (!HEADER_PARAMETERS.has(name)) return refuse("header_not_allowed", name);
   const { alg, kid, typ } = header.value;
-  if (!ALGORITHMS.includes(alg as SigningAlgorithm)) return refuse("alg_not_allowed", typeof alg === "string" ? alg : undefined);
-  if (typ !== undefined && typ !== "JWT" && typ !== "JOSE") return refuse("invalid_typ");
+  if (!profile.algorithms.includes(alg as JwtAlgorithm)) return refuse("alg_not_allowed", typeof alg === "string" ? alg : undefined);
+  if (typ !== undefined && !profile.types.includes(typ as string)) return refuse("invalid_typ");
   if (kid === undefined) return refuse("missing_kid");
-  if (typeof kid !== "string" || !KID.test(kid)) return refuse("invalid_kid");
+  if (typeof kid !== "string" || !profile.kid.test(kid)) return refuse("invalid_kid");
   // After the header, so that `alg: none` with its empty signature is named for what it is.
   if (!signaturePart) return refuse("missing_signature");
 
@@ -74,5 +98,5 @@ export function decodeToken(token: string): Decoded {
   if (!payload.ok) return refuse(payload.reason, "payload");
   const signature = decodeCanonical(signaturePart);
   if (!signature) return refuse("non_canonical_encoding", "signature");
-  return { ok: true, token: { alg: alg as SigningAlgorithm, kid, payload: payload.value, signature } };
+  return { ok: true, token: { alg: alg as JwtAlgorithm, kid, payload: payload.value, signature } };
 }

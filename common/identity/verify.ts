@@ -5,6 +5,10 @@
  * required, `sub` a SPIFFE ID of the trust domain; a stated clock skew; `iat` in the future and
  * lifetimes over the maximum refused (decode checks in token.ts come first).
  *
+ * End users' tokens (RequestAuthentication) go through the same checks with their own options: the
+ * END_USER_PROFILE (RSA and ES384 too), any of the configured audiences among the token's, any `sub`
+ * string, a longer maximum lifetime (`endUserVerifierOptions`).
+ *
  * A verified token is cached until it expires (bounded LRU), so the steady state pays a map lookup,
  * not a signature check; a cached result is dropped once its key leaves the bundle (rotation or
  * revocation). An unknown kid triggers at most one bundle refresh per interval, shared by the
@@ -12,25 +16,37 @@
  */
 import { compactVerify } from "jose";
 import { LruMap } from "../lru.ts";
-import { KeySet } from "./bundle.ts";
+import { KeySet, type VerifyKey } from "./bundle.ts";
+import { signatureLength, type PublicJwk } from "./jwk-set.ts";
 import { REFUSALS, type Refusal } from "./reasons.ts";
 import { parseSpiffeId, type SpiffeId } from "./spiffe-id.ts";
-import { decodeToken, type DecodedToken } from "./token.ts";
+import { decodeToken, END_USER_PROFILE, WORKLOAD_PROFILE, type Decoded, type DecodedToken, type TokenProfile } from "./token.ts";
 
 /** Envoy's jwt_authn default (`clock_skew_seconds`). */
 export const DEFAULT_CLOCK_SKEW_S = 60;
 /** The longest lifetime (exp - iat) accepted; the mesh issues 5-minute tokens by default. */
 export const DEFAULT_MAX_LIFETIME_S = 3600;
+/** End users' tokens: identity providers issue ID and access tokens for up to a day. */
+export const END_USER_MAX_LIFETIME_S = 86_400;
+/** A `sub` of an end-user token is any string, of a sane length. */
+const MAX_END_USER_SUBJECT = 1024;
 const DEFAULT_CACHE_SIZE = 10_000;
 const DEFAULT_REFRESH_INTERVAL_MS = 10_000;
 
-export interface VerifierOptions {
+export interface VerifierOptions<S = SpiffeId> {
   /** Exact `iss`. */
   issuer: string;
-  /** Exact `aud` (the only audience the token may name). */
-  audience: string;
-  /** `sub` must be a SPIFFE ID in this trust domain. */
-  trustDomain: string;
+  /**
+   * A string: exact `aud`, the only audience the token may name (JWT-SVID). An array: the token's
+   * `aud` (a string or an array) must name at least one of them (OpenID Connect, Istio).
+   */
+  audience: string | readonly string[];
+  /** `sub` must be a SPIFFE ID in this trust domain (unless `subject` says otherwise). */
+  trustDomain?: string;
+  /** What a `sub` is taken as, or undefined to refuse it (invalid_subject); default: a SPIFFE ID of trustDomain. */
+  subject?: (sub: string) => S | undefined;
+  /** The token's form before any key is looked at (default: workload tokens). */
+  profile?: TokenProfile;
   clockSkewS?: number;
   maxLifetimeS?: number;
   cacheSize?: number;
@@ -41,49 +57,72 @@ export interface VerifierOptions {
   now?: () => number;
 }
 
-export interface VerifiedToken {
-  readonly subject: SpiffeId;
+export interface VerifiedToken<S = SpiffeId> {
+  readonly subject: S;
+  /** The verified payload. */
+  readonly claims: Readonly<Record<string, unknown>>;
   /** Epoch ms after which the token is no longer accepted (exp plus the skew). */
   readonly acceptedUntil: number;
   readonly jti: string | undefined;
   readonly kid: string;
 }
 
-export type Verification = { ok: true; token: VerifiedToken } | { ok: false; reason: Refusal; message: string };
+export type Verification<S = SpiffeId> = { ok: true; token: VerifiedToken<S> } | { ok: false; reason: Refusal; message: string };
 
-interface Cached {
-  token: VerifiedToken;
+interface Cached<S> {
+  token: VerifiedToken<S>;
   keysVersion: number;
 }
 
-export const refusal = (reason: Refusal, detail?: string): Verification => ({
+export const refusal = (reason: Refusal, detail?: string): { ok: false; reason: Refusal; message: string } => ({
   ok: false,
   reason,
   message: detail ? `${REFUSALS[reason]} (${detail})` : REFUSALS[reason],
 });
 
-export class Verifier {
-  readonly keys: KeySet;
-  private readonly cache: LruMap<string, Cached>;
+/** Options for end users' tokens from `issuer` for any of `audiences`: the same checks, the end-user profile. */
+export function endUserVerifierOptions(issuer: string, audiences: readonly string[]): VerifierOptions<string> {
+  return {
+    issuer,
+    audience: audiences,
+    subject: (sub) => (sub !== "" && sub.length <= MAX_END_USER_SUBJECT ? sub : undefined),
+    profile: END_USER_PROFILE,
+    maxLifetimeS: END_USER_MAX_LIFETIME_S,
+  };
+}
+
+export class Verifier<S = SpiffeId> {
+  readonly keys: KeySet<VerifyKey>;
+  private readonly cache: LruMap<string, Cached<S>>;
   private readonly skewMs: number;
   private readonly maxLifetimeS: number;
   private readonly now: () => number;
+  private readonly profile: TokenProfile;
+  private readonly subjectOf: (sub: string) => S | undefined;
   private refreshing: Promise<void> | undefined;
   private lastRefreshAt = -Infinity;
 
   constructor(
-    private readonly options: VerifierOptions,
-    keys = new KeySet(),
+    private readonly options: VerifierOptions<S>,
+    keys: KeySet<VerifyKey> = new KeySet(),
   ) {
     this.keys = keys;
     this.cache = new LruMap(options.cacheSize ?? DEFAULT_CACHE_SIZE);
     this.skewMs = (options.clockSkewS ?? DEFAULT_CLOCK_SKEW_S) * 1000;
     this.maxLifetimeS = options.maxLifetimeS ?? DEFAULT_MAX_LIFETIME_S;
     this.now = options.now ?? Date.now;
+    this.profile = options.profile ?? WORKLOAD_PROFILE;
+    const { trustDomain } = options;
+    this.subjectOf =
+      options.subject ??
+      ((sub) => {
+        const id = parseSpiffeId(sub);
+        return (id && id.trustDomain === trustDomain ? id : undefined) as S | undefined;
+      });
   }
 
   /** A cached verification, synchronously: the hot path awaits nothing when the token was seen before. */
-  cached(token: string): Verification | undefined {
+  cached(token: string): Verification<S> | undefined {
     const hit = this.cache.get(token);
     if (!hit) return undefined;
     if (this.now() >= hit.token.acceptedUntil) return undefined;
@@ -95,10 +134,11 @@ export class Verifier {
     return { ok: true, token: hit.token };
   }
 
-  async verify(token: string): Promise<Verification> {
+  /** `decoded`: the token already taken apart by the caller (with this verifier's profile), to do it once. */
+  async verify(token: string, decoded?: Decoded): Promise<Verification<S>> {
     const cached = this.cached(token);
     if (cached) return cached;
-    const decoded = decodeToken(token);
+    decoded ??= decodeToken(token, this.profile);
     if (!decoded.ok) return refusal(decoded.reason, decoded.detail);
     const claims = this.checkClaims(decoded.token);
     if (!claims.ok) return claims;
@@ -108,7 +148,7 @@ export class Verifier {
     return claims;
   }
 
-  private checkClaims({ payload, kid }: DecodedToken): Verification {
+  private checkClaims({ payload, kid }: DecodedToken): Verification<S> {
     const { iss, aud, sub, exp, iat, nbf, jti } = payload;
     for (const [name, value] of [["iss", iss], ["aud", aud], ["sub", sub], ["exp", exp], ["iat", iat]] as const) {
       if (value === undefined) return refusal("missing_claim", name);
@@ -121,31 +161,39 @@ export class Verifier {
     if (jti !== undefined && typeof jti !== "string") return refusal("invalid_claim", "jti");
     if (typeof aud !== "string" && !Array.isArray(aud)) return refusal("invalid_claim", "aud");
     if (iss !== this.options.issuer) return refusal("wrong_issuer");
-    // JWT-SVID: one audience. An array is accepted only when it names exactly the expected one.
-    const audience = typeof aud === "string" ? aud : aud.length === 1 ? aud[0] : undefined;
-    if (audience !== this.options.audience) return refusal("wrong_audience", Array.isArray(aud) && aud.length > 1 ? "more than one audience" : undefined);
-    const subject = parseSpiffeId(sub);
-    if (!subject || subject.trustDomain !== this.options.trustDomain) return refusal("invalid_subject");
+    const expected = this.options.audience;
+    if (typeof expected === "string") {
+      // JWT-SVID: one audience. An array is accepted only when it names exactly the expected one.
+      const audience = typeof aud === "string" ? aud : aud.length === 1 ? aud[0] : undefined;
+      if (audience !== expected) return refusal("wrong_audience", Array.isArray(aud) && aud.length > 1 ? "more than one audience" : undefined);
+    } else if (!(typeof aud === "string" ? expected.includes(aud) : aud.some((one) => typeof one === "string" && expected.includes(one)))) {
+      return refusal("wrong_audience");
+    }
+    const subject = this.subjectOf(sub);
+    if (subject === undefined) return refusal("invalid_subject");
     const now = this.now();
     if (exp * 1000 + this.skewMs <= now) return refusal("expired");
     if (iat * 1000 - this.skewMs > now) return refusal("issued_in_future");
     if (nbf !== undefined && nbf * 1000 - this.skewMs > now) return refusal("not_yet_valid");
     if (exp <= iat) return refusal("invalid_claim", "exp is not after iat");
     if (exp - iat > this.maxLifetimeS) return refusal("lifetime_too_long", `at most ${this.maxLifetimeS} s`);
-    return { ok: true, token: { subject, acceptedUntil: exp * 1000 + this.skewMs, jti, kid } };
+    return { ok: true, token: { subject, claims: payload, acceptedUntil: exp * 1000 + this.skewMs, jti, kid } };
   }
 
   /** Undefined when the signature verifies with the bundle's key of that kid. */
-  private async checkSignature(token: string, decoded: DecodedToken): Promise<Verification | undefined> {
+  private async checkSignature(token: string, decoded: DecodedToken): Promise<Verification<S> | undefined> {
     let entry = this.keys.get(decoded.kid);
     if (!entry && (await this.refreshOnce())) entry = this.keys.get(decoded.kid);
     if (!entry) return refusal("unknown_kid");
     if (entry.key.alg !== decoded.alg) return refusal("key_mismatch");
     const { signature } = decoded;
-    // Both algorithms sign with 64 raw bytes (ES256: r || s). For ECDSA, r = 0 or s = 0 is never
-    // valid: refused before WebCrypto sees it (CVE-2022-21449 accepted r = s = 0 in Java).
-    if (signature.length !== 64) return refusal("bad_signature", "wrong length");
-    if (decoded.alg === "ES256" && (isZero(signature, 0, 32) || isZero(signature, 32, 64))) return refusal("bad_signature", "r or s is zero");
+    // ES256 and EdDSA sign with 64 raw bytes (ECDSA: r || s), ES384 with 96, RSA with the modulus's
+    // length. For ECDSA, r = 0 or s = 0 is never valid: refused before WebCrypto sees it
+    // (CVE-2022-21449 accepted r = s = 0 in Java).
+    const length = signatureLength(entry.key as unknown as PublicJwk);
+    if (signature.length !== length) return refusal("bad_signature", "wrong length");
+    const half = length / 2;
+    if ((decoded.alg === "ES256" || decoded.alg === "ES384") && (isZero(signature, 0, half) || isZero(signature, half, length))) return refusal("bad_signature", "r or s is zero");
     try {
       await compactVerify(token, await entry.cryptoKey(), { algorithms: [decoded.alg] });
     } catch {

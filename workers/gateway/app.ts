@@ -31,6 +31,7 @@ import { prepareUpstream } from "./stages/prepare-upstream.ts";
 import { rateLimit } from "./stages/rate-limit.ts";
 import { recordOutcome } from "./stages/record-outcome.ts";
 import { redirect } from "./stages/redirect.ts";
+import { requestAuthentication } from "./stages/request-authentication.ts";
 import { requestId } from "./stages/request-id.ts";
 import { splitTraffic } from "./stages/split-traffic.ts";
 
@@ -71,6 +72,7 @@ export function createGateway({ tables, isolate, sinks }: GatewayOptions): Gatew
       normalizePath, //           match on the path the upstream will see;
       matchRoute(tables), //      host, then first match by Gateway API precedence (404 otherwise);
       authenticate(isolate.identity), // the caller's mesh identity, as the backends' peerAuthentication asks (401);
+      requestAuthentication(isolate.endUsers), // the end user's JWT, as the rule's RequestAuthentications accept (401);
       modifyResponse, //          the rule's response headers, on every answer including errors;
       redirect, //                RequestRedirect answers here, without a backend;
       modifyRequest, //           URLRewrite and RequestHeaderModifier;

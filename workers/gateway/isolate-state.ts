@@ -5,6 +5,7 @@
  */
 import { AuthzAuditLog } from "./authz/audit-log.ts";
 import { HealthByBackend } from "./health/backend-health.ts";
+import { EndUserKeys } from "./identity/end-users.ts";
 import { MeshIdentity } from "./identity/mesh-identity.ts";
 import { IsolateMetrics } from "./sinks/metrics.ts";
 import { RecentOutcomes } from "./sinks/recent.ts";
@@ -26,6 +27,8 @@ export interface IsolateState {
   readonly traces: TraceQueue;
   /** The last outcomes, for the dashboard's live view. */
   readonly recent: RecentOutcomes;
+  /** End-user issuers' keys and verifiers (RequestAuthentication). */
+  readonly endUsers: EndUserKeys;
 }
 
 export const createIsolateState = (): IsolateState => ({
@@ -37,4 +40,5 @@ export const createIsolateState = (): IsolateState => ({
   metrics: new IsolateMetrics(),
   traces: new TraceQueue(),
   recent: new RecentOutcomes(),
+  endUsers: new EndUserKeys(),
 });

@@ -66,6 +66,8 @@ export interface Outcome {
   /** Body sizes as declared by Content-Length (a streamed body without one is not counted). */
   requestBytes?: number;
   responseBytes?: number;
+  /** The end user (stages/request-authentication.ts): Istio's requestPrincipal "<iss>/<sub>", or why the token was refused. Absent without a token. */
+  endUser?: { principal: string } | { refused: Refusal };
 }
 
 /** The time the request spent at upstreams (its attempts'), so the mesh's own is the rest. */

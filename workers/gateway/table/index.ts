@@ -11,6 +11,7 @@ import { authorizers } from "./authorization.ts";
 import { compileBackend, type BackendRuntime } from "./backends.ts";
 import type { NamedSpec } from "./call-policy.ts";
 import { peerAuthenticationResolver } from "./peer-authentication.ts";
+import { endUserAuthentications } from "./end-user-authn.ts";
 import { RouteSet } from "./route-entries.ts";
 import type { BackendTarget, RuleContext } from "./rule.ts";
 import { buildVirtualHosts, type RouteEntry, type VirtualHosts } from "./virtual-hosts.ts";
@@ -82,7 +83,8 @@ export function compileTable(
   };
   const backendOf = (namespace: string, name: string) => runtimeOf(byNamespace.get(namespace)!.get(name)!);
   const backendPolicy = (backend: BackendRuntime) => backendSpecs.get(backend);
-  const noRoutePolicy: RuleContext = { backend: backendOf, backendPolicy, routePolicy: undefined, authorization: authorizers(set.authorizationPolicies) };
+  const endUsers = endUserAuthentications(set.requestAuthentications, isolate.endUsers);
+  const noRoutePolicy: RuleContext = { backend: backendOf, backendPolicy, routePolicy: undefined, authorization: authorizers(set.authorizationPolicies), endUsers };
 
   // Routes by position in set.routes: small integers, cheaper to keep and look up than the objects.
   const routesByHostname = new Map<string | undefined, number[]>();

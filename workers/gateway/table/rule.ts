@@ -4,6 +4,7 @@ import type { Authorizer } from "../authz/evaluate.ts";
 import type { AuthorizerFor } from "./authorization.ts";
 import type { BackendRuntime } from "./backends.ts";
 import { resolveCallPolicy, type CallPolicy, type NamedSpec } from "./call-policy.ts";
+import type { EndUserAuthentication } from "./end-user-authn.ts";
 import { compileHeaderOps, type HeaderOps } from "./header-ops.ts";
 
 type PathModifier = NonNullable<Extract<HTTPRouteFilter, { type: "URLRewrite" }>["urlRewrite"]["path"]>;
@@ -56,6 +57,8 @@ export interface CompiledRule {
   readonly targets: readonly BackendTarget[];
   /** Whether the rule named any backend at all (all-zero weights answer 500, no backends 500 too). */
   readonly hasBackendRefs: boolean;
+  /** The RequestAuthentications that apply to the rule's calls (stages/request-authentication.ts). */
+  readonly endUsers: EndUserAuthentication | undefined;
 }
 
 export interface RuleContext {
@@ -63,6 +66,7 @@ export interface RuleContext {
   backendPolicy(backend: BackendRuntime): NamedSpec | undefined;
   routePolicy: NamedSpec | undefined;
   authorization: AuthorizerFor;
+  endUsers(targets: readonly BackendTarget[], route: { namespace: string; name: string }): EndUserAuthentication | undefined;
 }
 
 /** The filter of a type in a rule's (or a backendRef's) filter list. */
@@ -105,5 +109,6 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
     }),
     targets,
     hasBackendRefs: (rule.backendRefs ?? []).length > 0,
+    endUsers: context.endUsers(targets, route.metadata),
   };
 }
