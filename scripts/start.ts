@@ -20,6 +20,7 @@ import { workloadTokens } from "../client/workload-tokens.ts";
 import { startDetails, type DetailsEndpoint } from "./demo/details.ts";
 import { DEMO_CLIENT, DEMO_CLIENT_FILE, makeCredentials, originVerifier, spiffeId, writeClientCredential, type Credentials } from "./demo/identity.ts";
 import { startReviews, type ReviewsVersion } from "./demo/reviews.ts";
+import { shutdownTelemetry } from "./demo/telemetry.ts";
 import { createLauncher, type SupervisedGroup } from "./launcher/index.ts";
 
 const HOST = "127.0.0.1";
@@ -87,6 +88,9 @@ function startWrangler(credentials: Credentials): SupervisedGroup {
   // Hashes only (the secrets stay in this process): harmless in a process list.
   const vars = { MESH_WORKLOAD_CREDENTIALS: credentials.hashes, MESH_KEY_ROTATION_MS: KEY_ROTATION_MS, MESH_KEY_PREPUBLISH_MS: KEY_PREPUBLISH_MS, ...(TOKEN_LIFETIME_MS && { MESH_TOKEN_LIFETIME_MS: TOKEN_LIFETIME_MS }) };
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+  // Tracing, by the OpenTelemetry variables' names, from this environment to the gateway (the Node
+  // origins read them here, scripts/demo/telemetry.ts).
+  for (const name of ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER_ARG"]) if (process.env[name]) args.push("--var", `${name}:${process.env[name]}`);
   // No stdin (the group's watchdog gives it none): wrangler's hotkeys would take over the terminal.
   return launcher.spawn("wrangler", process.execPath, [fileURLToPath(import.meta.resolve("wrangler/bin/wrangler.js")), ...args], {
     cwd: root,
@@ -113,6 +117,7 @@ async function waitForGateway(): Promise<void> {
 }
 
 launcher.onStop(() => {
+  void shutdownTelemetry();
   for (const server of servers) {
     server.closeAllConnections();
     server.close();

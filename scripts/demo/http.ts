@@ -1,5 +1,6 @@
 /** Small helpers shared by the demo's Node origins (details, reviews). */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { serverSpan, tracerFor } from "./telemetry.ts";
 
 /** Headers a demo service copies from its request to the calls it makes, as bookinfo does, so one
  * page load keeps one request id and one trace, and the canary and chaos headers reach ratings. */
@@ -24,7 +25,10 @@ export type Handler = (request: IncomingMessage, response: ServerResponse) => vo
 
 /** Listens on 127.0.0.1 only; rejects (instead of crashing later) when the port is taken. */
 export function listen(name: string, port: number, handler: Handler): Promise<Server> {
+  // With OTEL_EXPORTER_OTLP_ENDPOINT set, a server span per request (telemetry.ts).
+  const tracer = tracerFor(name);
   const server = createServer((request, response) => {
+    serverSpan(tracer, request, response, port);
     Promise.resolve(handler(request, response)).catch((error: unknown) => {
       if (!response.headersSent) sendJson(response, 500, { error: String(error) });
       else response.destroy();

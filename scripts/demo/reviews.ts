@@ -11,6 +11,7 @@ import type { MeshVerifier } from "../../client/mesh-identity.ts";
 import type { WorkloadTokens } from "../../client/workload-tokens.ts";
 import { listen, propagatedHeaders, sendJson } from "./http.ts";
 import { meshCaller } from "./identity.ts";
+import { clientSpan, endHttpSpan } from "./telemetry.ts";
 
 export type ReviewsVersion = "v1" | "v2" | "v3";
 
@@ -72,13 +73,20 @@ async function getRatings(gatewayPort: number, id: string, incoming: IncomingMes
   } catch (error) {
     return { ok: false, error: `no workload token: ${(error as Error).message}` };
   }
-  return new Promise((resolve) => {
+  // A client span of its own (with tracing on), the parent of the gateway's server span for the call.
+  const { span, headers } = clientSpan(incoming, "GET", { ...propagatedHeaders(incoming), ...identity, host: "ratings.mesh", accept: "application/json" }, {
+    "http.request.method": "GET",
+    "server.address": "127.0.0.1",
+    "server.port": gatewayPort,
+    "url.full": `http://ratings.mesh/ratings/${id}`,
+  });
+  return new Promise<Ratings>((resolve) => {
     const call = httpRequest(
       {
         host: "127.0.0.1",
         port: gatewayPort,
         path: `/ratings/${id}`,
-        headers: { ...propagatedHeaders(incoming), ...identity, host: "ratings.mesh", accept: "application/json" },
+        headers,
         timeout: RATINGS_TIMEOUT_MS,
       },
       (response) => {
@@ -87,6 +95,7 @@ async function getRatings(gatewayPort: number, id: string, incoming: IncomingMes
         response.on("error", (error) => resolve({ ok: false, error: `ratings answer cut short: ${error.message}` }));
         response.on("data", (chunk: string) => (text += chunk));
         response.on("end", () => {
+          endHttpSpan(span, response.statusCode);
           const reason = response.headers["x-edgemesh-reason"];
           if (response.statusCode !== 200) {
             return resolve({ ok: false, error: `ratings answered ${response.statusCode}${reason ? ` (${reason})` : ""}` });
@@ -100,7 +109,10 @@ async function getRatings(gatewayPort: number, id: string, incoming: IncomingMes
       },
     );
     call.on("timeout", () => call.destroy(new Error(`no answer within ${RATINGS_TIMEOUT_MS} ms`)));
-    call.on("error", (error) => resolve({ ok: false, error: `ratings unreachable: ${error.message}` }));
+    call.on("error", (error) => {
+      endHttpSpan(span, undefined, false, error.message);
+      resolve({ ok: false, error: `ratings unreachable: ${error.message}` });
+    });
     call.end();
   });
 }

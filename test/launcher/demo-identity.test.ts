@@ -11,6 +11,7 @@ import { request } from "node:http";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Collector } from "../support/collector.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const GATEWAY = 8787;
@@ -48,6 +49,8 @@ const serving = (port: number) =>
 
 let npm: ChildProcess | undefined;
 let output = "";
+/** A loopback OTLP collector: npm start passes OTEL_EXPORTER_OTLP_ENDPOINT to the gateway and the origins. */
+let collector: Collector;
 
 async function until(what: string, boundMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + boundMs;
@@ -58,8 +61,9 @@ async function until(what: string, boundMs: number, check: () => boolean | Promi
 }
 
 beforeAll(async () => {
+  collector = await Collector.start();
   // Its own process group, so that afterAll stops exactly what this test started.
-  npm = spawn("npm", ["start"], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false" } });
+  npm = spawn("npm", ["start"], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false", OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } });
   npm.stdout!.on("data", (chunk: Buffer) => (output += chunk));
   npm.stderr!.on("data", (chunk: Buffer) => (output += chunk));
   await until("npm start says the mesh is ready", READY_BOUND_MS, () => {
@@ -77,6 +81,7 @@ afterAll(async () => {
   }
   // The launcher stops wrangler's group; the port is free once workerd is gone.
   await until("port 8787 is free after npm start stopped", STOP_BOUND_MS, async () => !(await serving(GATEWAY)));
+  await collector?.close();
 }, STOP_BOUND_MS + 5_000);
 
 describe("npm start with identity on", () => {
@@ -125,3 +130,34 @@ function demoToken(): string {
   if (run.status !== 0) throw new Error(`npm run -s demo-token failed (${run.status}): ${run.stderr}`);
   return run.stdout.trim();
 }
+
+describe("npm start with tracing on", () => {
+  it("yields one trace per page load, spans of the gateway and the Node origins linked parent to child across every hop", async () => {
+    const page = await get(GATEWAY, "/productpage?format=json", { "x-canary": "v3" });
+    expect(page.status).toBe(200);
+    const requestId = String(page.headers["x-request-id"]);
+    // The trace of this page load: the gateway's first server span carries the request id.
+    let traceId: string | undefined;
+    const gatewayServers = () => collector.trace(traceId!).filter((span) => span.kind === 2 && span.service === "edgemesh-gateway");
+    await until("the page's trace at the collector, with reviews v3's call to ratings", 30_000, () => {
+      traceId ??= collector.spans.find((span) => span.attributes["edgemesh.request_id"] === requestId)?.traceId;
+      if (!traceId) return false;
+      const services = new Set(collector.trace(traceId).map((span) => span.service));
+      return services.has("reviews-v3") && [...services].some((name) => name.startsWith("details-")) && gatewayServers().length >= 4;
+    });
+    const spans = collector.trace(traceId!);
+    const byId = new Map(spans.map((span) => [span.spanId, span]));
+    const roots = spans.filter((span) => !span.parentSpanId);
+    expect(roots.map((span) => [span.service, span.attributes["edgemesh.backend"]])).toEqual([["edgemesh-gateway", "productpage"]]);
+    // Every other span's parent is in the same trace: nothing is orphaned at any hop.
+    expect(spans.filter((span) => span.parentSpanId && !byId.has(span.parentSpanId)).map((span) => `${span.service} ${span.name}`)).toEqual([]);
+    expect(new Set(gatewayServers().map((span) => span.attributes["edgemesh.backend"]))).toEqual(new Set(["productpage", "details", "reviews-v3", "ratings"]));
+    // The origins' server spans are children of the gateway's client spans (its attempts).
+    const origins = spans.filter((span) => span.service !== "edgemesh-gateway" && span.kind === 2);
+    expect(origins.length).toBeGreaterThanOrEqual(2);
+    for (const origin of origins) expect(byId.get(origin.parentSpanId!)).toMatchObject({ service: "edgemesh-gateway", kind: 3 });
+    // reviews v3's own client span is the parent of the gateway's hop to ratings.
+    const ratingsHop = gatewayServers().find((span) => span.attributes["edgemesh.backend"] === "ratings")!;
+    expect(byId.get(ratingsHop.parentSpanId!)).toMatchObject({ service: "reviews-v3", kind: 3 });
+  }, 45_000);
+});

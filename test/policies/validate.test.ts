@@ -94,7 +94,7 @@ metadata: { name: g }
 - a list
 `;
     expect(errorsOf(yaml, "misc.yaml")).toEqual([
-      'misc.yaml:2:7: GRPCRoute/g kind: unknown apiVersion and kind "gateway.networking.k8s.io/v1 GRPCRoute" (expected one of: gateway.networking.k8s.io/v1 Gateway, gateway.networking.k8s.io/v1 HTTPRoute, edgemesh.dev/v1alpha1 Backend, edgemesh.dev/v1alpha1 BackendTrafficPolicy, edgemesh.dev/v1alpha1 PeerAuthentication, edgemesh.dev/v1alpha1 RequestAuthentication, edgemesh.dev/v1alpha1 AuthorizationPolicy, edgemesh.dev/v1alpha1 AdminRoleBinding)',
+      'misc.yaml:2:7: GRPCRoute/g kind: unknown apiVersion and kind "gateway.networking.k8s.io/v1 GRPCRoute" (expected one of: gateway.networking.k8s.io/v1 Gateway, gateway.networking.k8s.io/v1 HTTPRoute, edgemesh.dev/v1alpha1 Backend, edgemesh.dev/v1alpha1 BackendTrafficPolicy, edgemesh.dev/v1alpha1 PeerAuthentication, edgemesh.dev/v1alpha1 RequestAuthentication, edgemesh.dev/v1alpha1 AuthorizationPolicy, edgemesh.dev/v1alpha1 AdminRoleBinding, edgemesh.dev/v1alpha1 ServiceLevelObjective)',
       "misc.yaml:5:1: document 2: must be a mapping with apiVersion, kind, metadata and spec",
     ]);
   });
@@ -189,7 +189,7 @@ describe("npm run validate", () => {
   it("accepts the repo's own policies", () => {
     const { code, output } = run();
     expect(code).toBe(0);
-    expect(output).toMatch(/^ok: \d+ documents \(\d+ HTTPRoutes, \d+ Backends, \d+ BackendTrafficPolicies\)\n$/);
+    expect(output).toMatch(/^ok: \d+ documents \(\d+ HTTPRoute, \d+ Backend, \d+ BackendTrafficPolicy, \d+ AuthorizationPolicy\)\n$/);
   });
 
   it("prints warnings and exits 0 when there are no errors", () => {
