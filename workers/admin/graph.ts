@@ -65,7 +65,8 @@ export function serviceGraph(store: MetricStore, windowSeconds: number, limit: n
   };
   const listed: GraphEdge[] = shown.map((edge) => ({
     source: edge.source,
-    destination: destinationId(edge.service),
+    // A request the mesh answered itself (a redirect, a 404) has no destination.
+    destination: edge.service === "unknown" ? "unknown" : destinationId(edge.service),
     service: edge.service,
     requests: edge.requests,
     requestsPerSecond: edge.requests / windowSeconds,
