@@ -1,17 +1,10 @@
 /** The CLI's identity commands: whoami, the Issuer's signing keys, and bootstrap credentials. */
+import type { SigningKeyInfo } from "../../common/protocol.ts";
 import { call, CliError, expectOk } from "./client.ts";
 import { printable, time } from "./print.ts";
 
-interface Key {
-  kid: string;
-  alg: string;
-  state: "published" | "signing" | "retired";
-  pinned: boolean;
-  createdAt: number;
-  activatesAt: number;
-  retiredAt: number | null;
-  publishedUntil: number | null;
-}
+/** What the admin API answers for each key: the Issuer's own description of it. */
+type Key = SigningKeyInfo;
 
 const VIA: Record<string, string> = { "admin-token": "the admin token (break-glass)", "workload-token": "a workload token", binding: "its service binding" };
 
