@@ -16,8 +16,9 @@ import { diffDocuments } from "./config-diff.ts";
 import { auditedChanges, policySetTooBig } from "../common/config-limits.ts";
 import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
+import { AuditLog } from "./audit-log.ts";
 import { AuthzAuditCap } from "./authz-audit.ts";
-import { AUDIT_DETAIL_BYTES, type ApplyRequest, type ApplyResult, type AuditEntry, type AuditRecord, type AuthzAuditEntry, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
+import { type ApplyRequest, type ApplyResult, type AuditEntry, type AuditRecord, type AuthzAuditEntry, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
 import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
 import type { TrustBundle } from "../common/identity/bundle.ts";
@@ -39,6 +40,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   private readonly snapshotDocuments = new SnapshotDocuments();
   private readonly authzCap = new AuthzAuditCap();
   private jwks!: JwksStore;
+  private auditLog!: AuditLog;
 
   constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
     super(ctx, env);
@@ -47,9 +49,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     this.versions = new VersionStore(this.sql, ctx.storage);
     this.publisher = new SnapshotPublisher(this.meta, env.MESH_KV, () => this.buildSnapshot(), () => this.alarmBy(Date.now() + REPUBLISH_DELAY_MS));
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        from_version INTEGER, to_version INTEGER, detail TEXT NOT NULL)`);
+      this.auditLog = new AuditLog(this.sql);
       this.sql.exec("CREATE TABLE IF NOT EXISTS registry (backend TEXT PRIMARY KEY, endpoints TEXT NOT NULL, seq INTEGER NOT NULL)");
       this.jwks = new JwksStore(this.sql, jwksRefreshMs(env.MESH_JWKS_REFRESH_MS));
     });
@@ -120,34 +120,12 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   }
 
   async audit(limit = 100, before?: number): Promise<AuditEntry[]> {
-    return this.sql
-      .exec<{ id: number; at: number; actor: string; action: string; from_version: number | null; to_version: number | null; detail: string }>(
-        "SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
-        before ?? Number.MAX_SAFE_INTEGER,
-        limit,
-      )
-      .toArray()
-      .map((row) => ({
-        id: row.id,
-        at: row.at,
-        actor: row.actor,
-        action: row.action,
-        fromVersion: row.from_version,
-        toVersion: row.to_version,
-        detail: JSON.parse(row.detail),
-      }));
+    return this.auditLog.read(limit, before);
   }
 
   /** An entry for a change the admin API made outside the configuration (registry, keys, credentials). */
   async appendAudit(record: AuditRecord): Promise<number> {
-    const detail = JSON.stringify(record.detail ?? {});
-    if (typeof record.actor !== "string" || !record.actor || typeof record.action !== "string" || detail.length > AUDIT_DETAIL_BYTES) {
-      throw new Error(`an audit record needs an actor, an action and at most ${AUDIT_DETAIL_BYTES} bytes of detail`);
-    }
-    const row = this.sql
-      .exec<{ id: number }>("INSERT INTO audit (at, actor, action, from_version, to_version, detail) VALUES (?, ?, ?, NULL, NULL, ?) RETURNING id", Date.now(), record.actor.slice(0, 2048), record.action, detail)
-      .one();
-    return row.id;
+    return this.auditLog.appendRecord(record);
   }
 
   /**
@@ -173,9 +151,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   /** Gateways' authorization denials, bounded by authz-audit.ts before they join the audit log. */
   async recordAuthzAudit(entries: AuthzAuditEntry[]): Promise<{ stored: number; dropped: number }> {
     const { stored, dropped } = this.authzCap.admit(entries, Date.now());
-    for (const entry of stored) {
-      this.sql.exec("INSERT INTO audit (at, actor, action, from_version, to_version, detail) VALUES (?, ?, ?, NULL, NULL, ?)", entry.at, entry.actor, entry.action, JSON.stringify(entry.detail));
-    }
+    for (const entry of stored) this.auditLog.append(entry.at, entry.actor, entry.action, null, null, entry.detail);
     return { stored: stored.length, dropped };
   }
 
@@ -292,15 +268,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   }
 
   private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: { changes: ObjectChange[] } & Record<string, unknown>): void {
-    this.sql.exec(
-      "INSERT INTO audit (at, actor, action, from_version, to_version, detail) VALUES (?, ?, ?, ?, ?, ?)",
-      Date.now(),
-      actor,
-      action,
-      fromVersion,
-      toVersion,
-      JSON.stringify({ ...detail, ...auditedChanges(detail.changes) }),
-    );
+    this.auditLog.append(Date.now(), actor, action, fromVersion, toVersion, { ...detail, ...auditedChanges(detail.changes) });
   }
 
   private currentVersion(): number {

@@ -25,7 +25,7 @@ import { configStoreOf, type CreateCredentialResult, type CredentialInfo, type D
 import { WorkloadCredentials } from "./workload-credentials.ts";
 import { MetaTable } from "./meta.ts";
 import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
-import { signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
+import { publishedUntilOf, signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
 
 export interface IssuerEnv extends IdentityEnv {
   CONFIG_STORE?: Namespace;
@@ -246,7 +246,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   }
 
   private signer(now: number): KeyRow | undefined {
-    return this.keys.all().filter((row) => row.retired_at === null && row.activates_at <= now).at(-1);
+    return this.keys.signer(now);
   }
 
   private cryptoKey(row: KeyRow): Promise<CryptoKey> {
@@ -256,18 +256,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   }
 
   private describe(now: number): SigningKeyInfo[] {
-    const config = this.settings();
-    const signing = this.signer(now)?.kid;
-    return this.keys.all().map((row) => ({
-      kid: row.kid,
-      alg: row.alg,
-      state: row.kid === signing ? "signing" : row.retired_at === null ? "published" : "retired",
-      pinned: row.pinned === 1,
-      createdAt: row.created_at,
-      activatesAt: row.activates_at,
-      retiredAt: row.retired_at,
-      publishedUntil: row.retired_at === null ? null : publishedUntil(row, config),
-    }));
+    return this.keys.describe(now, this.settings().clockSkewMs);
   }
 
   /** Parsed on first use: a malformed secret fails the calls that need it, not the object. */
@@ -288,8 +277,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   }
 }
 
-/** Until when a retired key stays in the bundle: its last token's expiry plus the verifiers' skew. */
-const publishedUntil = (row: KeyRow, config: IdentityConfig) => Math.max(row.last_exp, row.retired_at ?? 0) + config.clockSkewMs;
+const publishedUntil = (row: KeyRow, config: IdentityConfig) => publishedUntilOf(row, config.clockSkewMs);
 
 const invalid = (message: string): IssueResult => ({ ok: false, status: 400, reason: "invalid_request", message });
 

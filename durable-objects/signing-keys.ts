@@ -11,6 +11,7 @@
 import { importJWK, type JWK } from "jose";
 import type { SigningAlgorithm } from "../common/identity/bundle.ts";
 import type { PrivateKey } from "../common/identity/private-key.ts";
+import type { SigningKeyInfo } from "../common/protocol.ts";
 
 export type KeyRow = {
   kid: string;
@@ -27,6 +28,9 @@ export type KeyRow = {
   /** 1 for the key MESH_ISSUER_KEY pins. */
   pinned: number;
 };
+
+/** Until when a retired key stays in the bundle: its last token's expiry plus the verifiers' skew. */
+export const publishedUntilOf = (row: KeyRow, clockSkewMs: number) => Math.max(row.last_exp, row.retired_at ?? 0) + clockSkewMs;
 
 export class SigningKeys {
   constructor(private readonly sql: SqlStorage) {
@@ -63,6 +67,26 @@ export class SigningKeys {
   /** Deletes a key, private part and all. */
   remove(kid: string): void {
     this.sql.exec("DELETE FROM signing_keys WHERE kid = ?", kid);
+  }
+
+  /** The key that signs at `now`: the newest active one not retired. */
+  signer(now: number): KeyRow | undefined {
+    return this.all().filter((row) => row.retired_at === null && row.activates_at <= now).at(-1);
+  }
+
+  /** Every key as the admin API shows it: never a private part. */
+  describe(now: number, clockSkewMs: number): SigningKeyInfo[] {
+    const signing = this.signer(now)?.kid;
+    return this.all().map((row) => ({
+      kid: row.kid,
+      alg: row.alg,
+      state: row.kid === signing ? "signing" : row.retired_at === null ? "published" : "retired",
+      pinned: row.pinned === 1,
+      createdAt: row.created_at,
+      activatesAt: row.activates_at,
+      retiredAt: row.retired_at,
+      publishedUntil: row.retired_at === null ? null : publishedUntilOf(row, clockSkewMs),
+    }));
   }
 }
 
