@@ -54,7 +54,8 @@ export const FAMILIES = {
   retryBudgetExhausted: { name: "edgemesh_retry_budget_exhausted_total", help: "Retries not made because the retry budget was spent.", type: "counter", labels: ["destination_service"] },
   rateLimited: { name: "edgemesh_rate_limited_total", help: "Requests refused by a rate limit (429).", type: "counter", labels: ["source_workload", "destination_service", "route"] },
   denied: { name: "edgemesh_denied_total", help: "Requests refused by an AuthorizationPolicy (403).", type: "counter", labels: ["source_workload", "destination_service", "policy"] },
-  unauthenticated: { name: "edgemesh_unauthenticated_total", help: "Requests whose credential was refused (401), by refusal code.", type: "counter", labels: ["destination_service", "code"] },
+  // A credential is checked before the weighted choice of backend: the route says where the call was going.
+  unauthenticated: { name: "edgemesh_unauthenticated_total", help: "Requests whose credential was refused (401), by refusal code.", type: "counter", labels: ["route", "code"] },
   spansDropped: { name: "edgemesh_trace_spans_dropped_total", help: "Spans dropped because the export queue was full.", type: "counter", labels: [] },
   ejections: { name: "edgemesh_ejections_total", help: "Endpoints ejected by outlier detection.", type: "counter", labels: ["destination_service", "endpoint"] },
 } as const satisfies Record<string, Family>;

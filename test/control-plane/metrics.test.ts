@@ -17,7 +17,9 @@ let mesh: TestGateway;
 
 beforeAll(async () => {
   up = await Upstream.start("up");
-  mesh = await TestGateway.start([backend("up", [up.url]), simpleRoute("shop", "shop.test", "up")], {
+  const strict = { ...backend("vault", [up.url]), spec: { endpoints: [{ url: up.url }], peerAuthentication: { mode: "STRICT" } } };
+  const denyAll = { apiVersion: "edgemesh.dev/v1alpha1", kind: "AuthorizationPolicy", metadata: { name: "nobody" }, spec: { targetRefs: [{ group: "edgemesh.dev", kind: "Backend", name: "locked" }] } };
+  mesh = await TestGateway.start([backend("up", [up.url]), simpleRoute("shop", "shop.test", "up"), strict, simpleRoute("vault", "vault.test", "vault"), backend("locked", [up.url]), simpleRoute("locked", "locked.test", "locked"), denyAll], {
     isolates: 2,
     vars: { METRICS_FLUSH_INTERVAL_MS: "200" },
     callers: [{ name: "web", props: { service: "web" } }],
@@ -111,5 +113,21 @@ describe("metrics across isolates", () => {
     expect(top.edges.map((edge) => edge.source)).toEqual(["spiffe://edgemesh.local/ns/default/sa/web"]);
     expect(top.others).toEqual({ edges: 1, requests: 15 });
     expect((await mesh.admin("GET", "/graph?limit=0")).status).toBe(400);
+  });
+
+  it("counts refusals: 401 by refusal code, 403 by the policy that denied", async () => {
+    const before = up.received.length;
+    expect((await mesh.fetch("http://vault.test/")).status).toBe(401);
+    expect((await mesh.fetch("http://vault.test/", { headers: { "edgemesh-workload-token": "not.a.token" } })).status).toBe(401);
+    expect((await mesh.fetchAs("web", "http://locked.test/")).status).toBe(403);
+    expect(up.received.length).toBe(before);
+    let text = "";
+    await waitFor("the refusals at /admin/metrics", async () => {
+      text = await exposition();
+      return sample(text, "edgemesh_denied_total", { destination_service: "locked" }) === 1 && sample(text, "edgemesh_unauthenticated_total", { route: "vault" }) === 2;
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    expect(sample(text, "edgemesh_unauthenticated_total", { route: "vault", code: "missing_token" })).toBe(1);
+    expect(sample(text, "edgemesh_unauthenticated_total", { route: "vault", code: "non_canonical_encoding" })).toBe(1);
+    expect(sample(text, "edgemesh_denied_total", { source_workload: "web", policy: "default/nobody" })).toBe(1);
   });
 });

@@ -65,7 +65,7 @@ describe("Prometheus exposition", () => {
   store.inc("requests", routeLabels('de"ta\\ils\nx'));
   store.inc("requests", routeLabels("details", "503"), 2);
   store.observe("requestDuration", ["productpage", "spiffe://edgemesh.local/ns/default/sa/productpage", "details", "default/details", "200"], 0.004);
-  store.inc("unauthenticated", ["details", "expired"]);
+  store.inc("unauthenticated", ["default/details", "expired"]);
   const text = renderPrometheus(store);
 
   it("has HELP and TYPE for every family, escaped labels and cumulative buckets ending at +Inf", () => {

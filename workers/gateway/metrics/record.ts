@@ -33,5 +33,5 @@ export function recordMetrics(store: MetricStore, outcome: Outcome): void {
   if (outcome.retryBudgetExhausted) store.inc("retryBudgetExhausted", [destination]);
   if (outcome.reason === "rate_limited") store.inc("rateLimited", [workload, destination, route]);
   if (outcome.authz?.decision === "deny" && !outcome.authz.dryRun) store.inc("denied", [workload, destination, outcome.authz.policy ?? ""]);
-  if (outcome.source && "refused" in outcome.source) store.inc("unauthenticated", [destination, outcome.source.refused]);
+  if (outcome.source && "refused" in outcome.source) store.inc("unauthenticated", [route, outcome.source.refused]);
 }
