@@ -157,3 +157,26 @@ describe("access log and Server-Timing", () => {
     expect(response.headers.get("server-timing")).toMatch(/^edgemesh;dur=[0-9]+;desc="mesh", upstream;dur=[0-9]+$/);
   });
 });
+
+describe("Workers Analytics Engine", () => {
+  let analytics: TestGateway;
+  beforeAll(async () => {
+    analytics = await TestGateway.start([backend("up", [up.url]), simpleRoute("b", "b.test", "up")], { analytics: true });
+  });
+  afterAll(async () => {
+    await analytics?.dispose();
+  });
+
+  it("gets one data point per request, laid out as sinks/analytics.ts says", async () => {
+    const response = await analytics.fetch("http://b.test/point");
+    expect(response.status).toBe(200);
+    const requestId = response.headers.get("x-request-id")!;
+    await waitFor("the data point", () => analytics.analytics.some((point) => point.blobs?.[7] === requestId), { timeoutMs: 10_000 });
+    const point = analytics.analytics.find((p) => p.blobs?.[7] === requestId)!;
+    expect(point.indexes).toEqual(["up"]);
+    expect(point.blobs!.slice(0, 5)).toEqual(["b", "up", up.url, "200", ""]);
+    expect(point.blobs![6]).toBe("GET");
+    expect(point.doubles![1]).toBe(1);
+    expect(analytics.analytics.filter((p) => p.blobs?.[7] === requestId)).toHaveLength(1);
+  });
+});

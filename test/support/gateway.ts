@@ -53,6 +53,8 @@ export interface MeshOptions {
    * use it with one isolate (which also hosts the ConfigStore that writes to it).
    */
   kvScript?: string;
+  /** Binds ANALYTICS (a Workers Analytics Engine dataset) to a stand-in that logs each data point; read them in `analytics`. */
+  analytics?: boolean;
   /**
    * Worker callers bound to the gateway's `Mesh` entrypoint, each with the props its binding carries
    * (its mesh identity); `fetchAs` sends a request through one. Their script forwards the request.
@@ -60,17 +62,22 @@ export interface MeshOptions {
   callers?: { name: string; props?: Record<string, unknown> }[];
 }
 
+/** A Workers Analytics Engine dataset that logs what it is given (miniflare's own discards it). */
+const ANALYTICS_SCRIPT = "export default () => ({ writeDataPoint(point) { console.log(JSON.stringify({ message: 'analytics data point', point })); } });";
+
 const CALLER_SCRIPT = "export default { fetch(request, env) { return env.MESH.fetch(request); } };";
 
 const CONTROL_PLANE_CLASSES = { CONFIG_STORE: "ConfigStore", BACKEND_COORDINATOR: "BackendCoordinator", RATE_LIMITER: "RateLimiter" };
 
 export class TestGateway {
   readonly outcomes: Outcome[] = [];
+  /** Data points written to ANALYTICS (MeshOptions.analytics). */
+  readonly analytics: { indexes?: string[]; blobs?: string[]; doubles?: number[] }[] = [];
   readonly errors: string[] = [];
   private constructor(private readonly mf: Miniflare) {}
 
   static async start(policies: unknown[], options: MeshOptions | WorkerBackend[] = {}): Promise<TestGateway> {
-    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript, kvScript, callers = [] } = Array.isArray(options) ? { workers: options } : options;
+    const { workers = [], isolates = 0, persistDir, vars = {}, controlPlaneScript, kvScript, analytics = false, callers = [] } = Array.isArray(options) ? { workers: options } : options;
     let gateway: TestGateway | undefined;
     const pending: string[] = [];
     const onLine = (line: string) => (gateway ? gateway.onLine(line) : pending.push(line));
@@ -95,6 +102,8 @@ export class TestGateway {
       bindings: { MESH_POLICIES: JSON.stringify(policies), ACCESS_LOG: "on", ADMIN_TOKEN, ...vars },
       serviceBindings: Object.fromEntries(workers.map((worker) => [worker.binding, `worker-${worker.binding}`])),
       ...controlPlane,
+      // Beside the control plane's wrapped KV, if any.
+      ...(analytics && { wrappedBindings: { ...(controlPlane && "wrappedBindings" in controlPlane ? controlPlane.wrappedBindings : {}), ANALYTICS: { scriptName: "analytics-wrapper" } } }),
     });
     const mf = new Miniflare({
       ...(persistDir && { durableObjectsPersist: `${persistDir}/do`, kvPersist: `${persistDir}/kv` }),
@@ -106,6 +115,7 @@ export class TestGateway {
           : []),
         // A wrapped binding's module takes the compatibility date of the Worker it is bound into.
         ...(kvScript ? [{ name: "kv-wrapper", modules: true, script: kvScript }] : []),
+        ...(analytics ? [{ name: "analytics-wrapper", modules: true, script: ANALYTICS_SCRIPT }] : []),
         ...callers.map((caller) => ({
           name: `caller-${caller.name}`,
           modules: true,
@@ -136,6 +146,7 @@ export class TestGateway {
     try {
       const record = JSON.parse(line.slice(start)) as { message?: string; level?: string };
       if (record.message === "request") this.outcomes.push(record as unknown as Outcome);
+      else if (record.message === "analytics data point") this.analytics.push((record as unknown as { point: TestGateway["analytics"][number] }).point);
       else if (record.level === "error") this.errors.push(line);
     } catch {
       // Not a JSON log line.

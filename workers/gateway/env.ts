@@ -38,6 +38,8 @@ export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env
   AUTHZ_AUDIT_PER_MINUTE?: string;
   /** OpenTelemetry: the OTLP/HTTP collector's base URL, and the head-sampling ratio (tracing/config.ts). */
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  /** An optional Workers Analytics Engine dataset: one data point per request (sinks/analytics.ts). */
+  ANALYTICS?: AnalyticsEngineDataset;
   /** The share of successful requests' access-log lines kept (sinks/access-log.ts). */
   ACCESS_LOG_SAMPLE_RATIO?: string;
   /** "on": answers carry Server-Timing with the mesh's own time and the upstream's. */

@@ -9,6 +9,7 @@ import { identityEndpoint } from "./identity/endpoints.ts";
 import { createIsolateState } from "./isolate-state.ts";
 import { accessLog } from "./sinks/access-log.ts";
 import { auditDenials } from "./sinks/authz-audit.ts";
+import { writeAnalytics } from "./sinks/analytics.ts";
 import { reportMetrics } from "./sinks/metrics.ts";
 import { recordRecent } from "./sinks/recent.ts";
 import { exportTraces } from "./sinks/traces.ts";
@@ -25,7 +26,7 @@ export { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 // This isolate's state, made once here and handed to the gateway and the admin API.
 const isolate = createIsolateState();
 const tables = new TableSource(isolate);
-const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health), auditDenials(isolate.authzAudit), reportMetrics(isolate.metrics), exportTraces(isolate.traces, isolate.metrics.store), recordRecent(isolate.recent)] });
+const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health), auditDenials(isolate.authzAudit), reportMetrics(isolate.metrics), exportTraces(isolate.traces, isolate.metrics.store), recordRecent(isolate.recent), writeAnalytics] });
 const adminApp = createAdminApp({ tables, isolate });
 
 /**
