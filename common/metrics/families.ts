@@ -57,7 +57,7 @@ export const FAMILIES = {
   // A credential is checked before the weighted choice of backend: the route says where the call was going.
   unauthenticated: { name: "edgemesh_unauthenticated_total", help: "Requests whose credential was refused (401), by refusal code.", type: "counter", labels: ["route", "code"] },
   spansDropped: { name: "edgemesh_trace_spans_dropped_total", help: "Spans dropped because the export queue was full.", type: "counter", labels: [] },
-  ejections: { name: "edgemesh_ejections_total", help: "Endpoints ejected by outlier detection.", type: "counter", labels: ["destination_service", "endpoint"] },
+  ejections: { name: "edgemesh_ejections_total", help: "Endpoints ejected by an isolate's own outlier detector (the coordinator's global ejections reach isolates as state, not as events).", type: "counter", labels: ["destination_service", "endpoint"] },
 } as const satisfies Record<string, Family>;
 
 export type FamilyKey = keyof typeof FAMILIES;

@@ -3,7 +3,7 @@
  * BackendCoordinator per backend. Report interval 100 ms; base ejection time 1 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestGateway } from "../support/gateway.ts";
+import { ADMIN_TOKEN, TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute, trafficPolicy } from "../support/policies.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
 import { waitFor } from "../support/wait.ts";
@@ -69,6 +69,11 @@ describe("outlier detection across isolates", () => {
     // Isolate 0 sees the failures: it trips its own breaker at once and reports them.
     await send("eject.test", 0, 9);
     await waitFor("the coordinator's ejection", async () => (await health("eject")).health.global.endpoints[bad!.url]?.state === "ejected", { timeoutMs: 10_000, intervalMs: 20 });
+    // Isolate 0's own detector ejected it: counted in the mesh's metrics (flushed after responses).
+    await waitFor("the ejection in /admin/metrics", async () => {
+      const response = await mesh.fetch("http://admin.test/admin/metrics", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return (await response.text()).includes(`edgemesh_ejections_total{destination_service="eject",endpoint="${bad!.url}"} 1`);
+    }, { timeoutMs: 10_000, intervalMs: 50 });
     // Isolates 1 and 2 never saw it fail. Their first request reports at once and brings the decision
     // back: from then on they leave the endpoint out. (The README's bound is one report interval; the
     // deadline here is 20 of them, for a loaded test machine.)

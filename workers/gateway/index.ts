@@ -26,7 +26,7 @@ export { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 // This isolate's state, made once here and handed to the gateway and the admin API.
 const isolate = createIsolateState();
 const tables = new TableSource(isolate);
-const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health), auditDenials(isolate.authzAudit), reportMetrics(isolate.metrics), exportTraces(isolate.traces, isolate.metrics.store), recordRecent(isolate.recent), writeAnalytics] });
+const gateway = createGateway({ tables, isolate, sinks: [accessLog, reportHealth(isolate.health, (backend, endpoint) => isolate.metrics.store.inc("ejections", [backend, endpoint])), auditDenials(isolate.authzAudit), reportMetrics(isolate.metrics), exportTraces(isolate.traces, isolate.metrics.store), recordRecent(isolate.recent), writeAnalytics] });
 const adminApp = createAdminApp({ tables, isolate });
 
 /**

@@ -54,8 +54,8 @@ export class BackendHealth {
     return eligible;
   }
 
-  /** One attempt's result on one endpoint: feeds the local detector and the next report. */
-  record(endpoint: string, failure: Failure, now: number): void {
+  /** One attempt's result on one endpoint: feeds the local detector and the next report. Whether it ejected the endpoint. */
+  record(endpoint: string, failure: Failure, now: number): boolean {
     const report = this.pending.get(endpoint) ?? { endpoint, total: 0, failures: 0, gatewayFailures: 0, trailingFailures: 0, trailingGatewayFailures: 0 };
     this.pending.set(endpoint, report);
     report.total++;
@@ -65,11 +65,14 @@ export class BackendHealth {
     report.gatewayFailures += gateway;
     report.trailingFailures = failed ? report.trailingFailures + 1 : 0;
     report.trailingGatewayFailures = gateway ? report.trailingGatewayFailures + 1 : 0;
-    if (!this.config) return;
+    if (!this.config) return false;
     const single: EndpointReport = { endpoint, total: 1, failures: failed, gatewayFailures: gateway, trailingFailures: failed, trailingGatewayFailures: gateway };
     const before = this.local.get(endpoint)?.state;
     applyReports(this.config, this.local, this.endpointIds.length, [single], now);
-    if (this.local.get(endpoint)?.state !== before) this.cache = undefined;
+    const after = this.local.get(endpoint)?.state;
+    if (after === before) return false;
+    this.cache = undefined;
+    return after === "ejected";
   }
 
   /** Set by each routing-table compile: the backend's outlier settings (undefined: no detection). */

@@ -18,13 +18,15 @@ const REPORT_TIMEOUT_MS = 2_000;
 
 /** Synchronous unless it schedules a report: only then does the request's invocation stay open. */
 export const reportHealth =
-  (healthByBackend: HealthByBackend): OutcomeSink =>
+  (healthByBackend: HealthByBackend, onEjection?: (backend: string, endpoint: string) => void): OutcomeSink =>
   (outcome, env) => {
     if (!outcome.backend) return;
     const health = healthByBackend.find(outcome.backend);
     if (!health?.config) return;
     const now = Date.now();
-    for (const attempt of outcome.tries) if (attempt.endpoint) health.record(attempt.endpoint, healthFailure(attempt), now);
+    for (const attempt of outcome.tries) {
+      if (attempt.endpoint && health.record(attempt.endpoint, healthFailure(attempt), now)) onEjection?.(outcome.backend, attempt.endpoint);
+    }
     const namespace = env.BACKEND_COORDINATOR;
     if (!namespace || health.reportScheduled) return;
     const interval = Number(env.HEALTH_REPORT_INTERVAL_MS ?? DEFAULT_REPORT_INTERVAL_MS);
