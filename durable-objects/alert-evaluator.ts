@@ -8,12 +8,13 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { metricsShardCount, metricsShardOf, type AlertState, type AlertsApi, type AlertsStatus, type ObjectiveStatus, type SloCounts } from "../common/metrics/protocol.ts";
-import { configStoreOf, type Namespace } from "../common/protocol.ts";
+import { configStoreOf, coordinatorOf, type Namespace } from "../common/protocol.ts";
 import { ServiceLevelObjective } from "../policies/schema/index.ts";
 import { evaluateObjective, windowsOf } from "./slo-evaluation.ts";
 
 export interface AlertEvaluatorEnv {
   CONFIG_STORE?: Namespace;
+  BACKEND_COORDINATOR?: Namespace;
   METRICS?: Namespace;
   METRICS_SHARDS?: string;
   ALERT_EVALUATION_INTERVAL_MS?: string;
@@ -73,7 +74,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
       const { names, sinceMs } = windowsOf(slo, now);
       const counts = await this.counts(qualified(slo.spec.backend), slo.spec.route && qualified(slo.spec.route), sinceMs);
       const byWindow = Object.fromEntries(names.map((window, i) => [window, counts[i]!]));
-      const { status, checks } = evaluateObjective(slo, byWindow);
+      const { status, checks } = evaluateObjective(slo, byWindow, slo.spec.alerts.thresholds.some((t) => t.type === "Ejections") ? await this.ejected(qualified(slo.spec.backend)) : 0);
       const id = `${namespace}/${name}`;
       objectives.push({ id, ...status, webhook: slo.spec.notify?.webhook ?? null });
       for (const check of checks) {
@@ -173,6 +174,17 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
       });
     }
     return sum;
+  }
+
+  /** Endpoints of the backend its coordinator holds ejected now; 0 when it cannot say. */
+  private async ejected(backend: string): Promise<number> {
+    if (!this.env.BACKEND_COORDINATOR) return 0;
+    try {
+      const { endpoints } = await coordinatorOf(this.env.BACKEND_COORDINATOR, backend).snapshot();
+      return Object.values(endpoints).filter((endpoint) => endpoint.state === "ejected" && endpoint.until > Date.now()).length;
+    } catch {
+      return 0;
+    }
   }
 
   private describe(): AlertsStatus {

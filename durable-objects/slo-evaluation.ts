@@ -28,7 +28,7 @@ export function windowsOf(slo: ServiceLevelObjective, now: number): { names: str
   const sinceMs = [
     ...Object.values(BURN_WINDOWS).map((ms) => now - ms),
     now - Number.parseInt(slo.spec.window, 10) * 86_400_000,
-    ...slo.spec.alerts.thresholds.map((t) => now - durationToMs(t.window)),
+    ...slo.spec.alerts.thresholds.map((t) => now - ("window" in t ? durationToMs(t.window) : 0)),
   ];
   return { names, sinceMs };
 }
@@ -45,7 +45,8 @@ function badOf(slo: ServiceLevelObjective, counts: SloCounts): number {
   return observed - fast;
 }
 
-export function evaluateObjective(slo: ServiceLevelObjective, byWindow: Record<string, SloCounts>): { status: Omit<ObjectiveStatus, "id" | "webhook">; checks: AlertCheck[] } {
+/** `ejected`: how many of the backend's endpoints the coordinator holds ejected now (Ejections thresholds). */
+export function evaluateObjective(slo: ServiceLevelObjective, byWindow: Record<string, SloCounts>, ejected = 0): { status: Omit<ObjectiveStatus, "id" | "webhook">; checks: AlertCheck[] } {
   const objective = slo.spec.objective;
   const allowed = 1 - objective.target / 100;
   const ratio = (counts: SloCounts) => {
@@ -76,7 +77,9 @@ export function evaluateObjective(slo: ServiceLevelObjective, byWindow: Record<s
   }
   for (const threshold of slo.spec.alerts.thresholds) {
     const counts = byWindow[`threshold:${threshold.name}`]!;
-    if (threshold.type === "ErrorRatio") {
+    if (threshold.type === "Ejections") {
+      checks.push({ alert: threshold.name, severity: "threshold", firing: ejected > threshold.above, value: ejected, summary: `${ejected} endpoint(s) ejected by outlier detection (alert above ${threshold.above})` });
+    } else if (threshold.type === "ErrorRatio") {
       const value = counts.total > 0 ? counts.errors / counts.total : null;
       checks.push({ alert: threshold.name, severity: "threshold", firing: value !== null && value > threshold.above, value, summary: `5xx ratio over ${threshold.window}: ${value === null ? "no traffic" : value.toFixed(4)} (alert above ${threshold.above})` });
     } else {

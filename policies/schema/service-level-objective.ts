@@ -37,6 +37,12 @@ const Threshold = z.discriminatedUnion("type", [
     window: DurationWithin(60_000, 24 * 3_600_000).default("5m"),
   }),
   z.strictObject({
+    type: z.literal("Ejections"),
+    name: ObjectName,
+    /** Alert while more of the backend's endpoints than this are ejected (the coordinator's view). */
+    above: z.int().min(0).max(256).default(0),
+  }),
+  z.strictObject({
     type: z.literal("LatencyQuantile"),
     name: ObjectName,
     quantile: z.number().gt(0).lt(1),

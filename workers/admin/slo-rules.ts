@@ -42,8 +42,11 @@ export function sloRuleFile(objectives: readonly ServiceLevelObjective[]): strin
       });
     }
     for (const threshold of slo.spec.alerts.thresholds) {
+      // Ejection state lives in the coordinators, not in the metrics: the rule counts recent ejections instead.
       const expr =
-        threshold.type === "ErrorRatio"
+        threshold.type === "Ejections"
+          ? `sum(increase(edgemesh_ejections_total{destination_service=${label(qualified(slo.spec.backend))}}[5m])) > ${threshold.above}`
+          : threshold.type === "ErrorRatio"
           ? `sum(rate(edgemesh_requests_total{${matchers},response_code=~"5.."}[${threshold.window}])) / sum(rate(edgemesh_requests_total{${matchers}}[${threshold.window}])) > ${threshold.above}`
           : `histogram_quantile(${threshold.quantile}, sum by (le) (rate(edgemesh_request_duration_seconds_bucket{${matchers}}[${threshold.window}]))) > ${durationToMs(threshold.above) / 1000}`;
       rules.push({ alert: `EdgemeshThreshold_${threshold.name.replace(/[^A-Za-z0-9_]/g, "_")}`, expr, labels: { severity: "threshold", slo: id }, annotations: { summary: `${id}: threshold ${threshold.name}` } });
