@@ -59,10 +59,10 @@ export async function startCollector(): Promise<Collector> {
 }
 
 /** The settings `gateway_observed` binds on top of the gateway's (METRICS comes with the control plane's observability option). */
-export function observedBindings(collector: Collector): Binding[] {
+export function observedBindings(collector: Collector, sampleRatio = TRACE_SAMPLE_RATIO): Binding[] {
   return [
     { name: "OTEL_EXPORTER_OTLP_ENDPOINT", text: collector.endpoint },
-    { name: "OTEL_TRACES_SAMPLER_ARG", text: TRACE_SAMPLE_RATIO },
+    { name: "OTEL_TRACES_SAMPLER_ARG", text: sampleRatio },
   ];
 }
 
