@@ -10,6 +10,10 @@
  *   gateway            the gateway as the working tree builds it (bundled here)
  *   gateway_secure     the same with identity on (bench/secure.ts): STRICT on the benchmarked Backend,
  *                      wrk sending a workload token, the Issuer bound (pinned key) for caller tokens
+ *   gateway_observed   the same as gateway with observability on (bench/observed.ts): METRICS bound
+ *                      (flushes every METRICS_FLUSH_INTERVAL_MS), 10 % of traces exported to a
+ *                      loopback OTLP collector run here; `gateway_observed:<ratio>` samples that
+ *                      share instead (`gateway_observed:0`: metrics only, to split the cost)
  *   peer               the peer, workers/peer, as the working tree builds it (bundled here)
  *   peer:<bundle.js>   a peer build (`npx wrangler deploy --dry-run -c workers/peer/wrangler.toml --outdir <dir>`)
  *   <bundle.js>        a gateway build (`npx wrangler deploy --dry-run --outdir <dir>`)
@@ -25,6 +29,7 @@ import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
+import { observedBindings, startCollector, TRACE_SAMPLE_RATIO } from "./observed.ts";
 import { secureSetup, securePolicies } from "./secure.ts";
 import { startUpstreams } from "./upstream.ts";
 import { bundle, freePort, startWorkerd, threadCpuMs, type Bundle, type WorkerSpec } from "./workerd.ts";
@@ -40,12 +45,18 @@ const SECONDS = Number(process.env.AB_SECONDS ?? 2);
 const COMPATIBILITY_DATE = "2026-04-20";
 
 const args = process.argv.slice(2);
-if (args.length < 2) throw new Error("usage: tsx bench/ab.ts <gateway | gateway_secure | peer | peer:<bundle.js> | <gateway-bundle.js>> <same> [<same> …]");
+if (args.length < 2) throw new Error("usage: tsx bench/ab.ts <gateway | gateway_secure | gateway_observed | peer | peer:<bundle.js> | <gateway-bundle.js>> <same> [<same> …]");
 
 /** What an argument names: a gateway or a peer, from the working tree (bundled now) or a built file. */
-async function variant(arg: string, name: string): Promise<{ kind: "gateway" | "peer"; bundle: Bundle; secure?: boolean }> {
+async function variant(arg: string, name: string): Promise<{ kind: "gateway" | "peer"; bundle: Bundle; secure?: boolean; observed?: boolean; sampleRatio?: string }> {
   if (arg === "gateway") return { kind: "gateway", bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
   if (arg === "gateway_secure") return { kind: "gateway", secure: true, bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
+  if (arg.startsWith("gateway_observed:")) {
+    const sampleRatio = arg.slice("gateway_observed:".length);
+    if (!/^(0|1|0?\.[0-9]+)$/.test(sampleRatio)) throw new Error(`${arg}: the ratio must be a number from 0 to 1`);
+    return { kind: "gateway", observed: true, sampleRatio, bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
+  }
+  if (arg === "gateway_observed") return { kind: "gateway", observed: true, bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
   if (arg === "peer") return { kind: "peer", bundle: await bundle(PEER_WRANGLER_TOML, join(WORK, `ab-${name}`)) };
   if (arg.startsWith("peer:")) return { kind: "peer", bundle: { script: resolve(arg.slice("peer:".length)), compatibilityDate: COMPATIBILITY_DATE } };
   return { kind: "gateway", bundle: { script: resolve(arg), compatibilityDate: COMPATIBILITY_DATE } };
@@ -60,8 +71,10 @@ writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, benchO
 const securePoliciesFile = join(WORK, "ab-policies-secure.json");
 writeFileSync(securePoliciesFile, JSON.stringify(securePolicies(upstreams.ports, benchOptions)));
 const identity = await secureSetup();
+// gateway_observed's spans go here; its count shows they were exported.
+const collector = await startCollector();
 const log = process.env.AB_ACCESS_LOG ?? "off";
-const variants: { name: string; arg: string; kind: "gateway" | "peer"; bundle: Bundle; secure?: boolean; log: string; sessions: number[] }[] = [];
+const variants: { name: string; arg: string; kind: "gateway" | "peer"; bundle: Bundle; secure?: boolean; observed?: boolean; sampleRatio?: string; log: string; sessions: number[] }[] = [];
 for (const [i, arg] of args.entries()) {
   const name = String.fromCharCode(65 + i);
   // A gateway argument with "+log" runs with the access log on, whatever AB_ACCESS_LOG says.
@@ -88,7 +101,11 @@ async function session(index: number): Promise<void> {
       rmSync(join(WORK, `ab-do-${v.name}`), { recursive: true, force: true });
       const cp = controlPlane(`${v.name}-control-plane`, v.bundle, join(WORK, `ab-do-${v.name}`), vars, { issuerKey: identity.issuerKey });
       const policies = v.secure ? securePoliciesFile : policiesFile;
-      bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policies }, { name: "ACCESS_LOG", text: v.log }], { identity: v.secure === true });
+      const observed = v.observed === true;
+      bindings = cp.gatewayBindings(
+        [{ name: "MESH_POLICIES", file: policies }, { name: "ACCESS_LOG", text: v.log }, ...(observed ? observedBindings(collector, v.sampleRatio) : [])],
+        { identity: v.secure === true, observability: observed },
+      );
       specs.push(cp.host);
     }
     for (let copy = 1; copy <= COPIES; copy++) {
@@ -136,6 +153,12 @@ try {
     );
   }
   console.log(`${SESSIONS} sessions x ${COPIES} isolates per variant x ${ROUNDS} rounds of ${SECONDS} s; gateway access log ${log} (on for "+log")`);
+  if (variants.some((v) => v.observed)) {
+    const { spans, exports } = collector.received;
+    if (!spans && variants.some((v) => v.observed && Number(v.sampleRatio ?? TRACE_SAMPLE_RATIO) > 0)) throw new Error("gateway_observed: the OTLP collector received no spans");
+    console.log(`OTLP collector: ${spans} spans in ${exports} exports`);
+  }
 } finally {
   await upstreams.close();
+  await collector.close();
 }

@@ -8,7 +8,7 @@ import { detectorEndpoints } from "./control-plane.ts";
 import { BENCH_ROUTE, BENCH_RULE } from "./policies.ts";
 import { BODY, PORT_HEADER, type Upstreams } from "./upstream.ts";
 
-export type TargetName = "direct" | "passthrough" | "peer_hono" | "gateway" | "gateway_nolog" | "gateway_plain" | "gateway_secure";
+export type TargetName = "direct" | "passthrough" | "peer_hono" | "gateway" | "gateway_nolog" | "gateway_plain" | "gateway_secure" | "gateway_observed";
 
 export interface Target {
   name: TargetName;

@@ -2,7 +2,7 @@
  * The gateway's control plane inside the benchmark's workerd. On Cloudflare every isolate of a deploy
  * reaches one namespace per Durable Object class, and the objects run in isolates of their own; here
  * one socket-less Worker made from the gateway bundle hosts ConfigStore, BackendCoordinator,
- * RateLimiter and Issuer, and every gateway Worker (each a separate isolate) binds its namespaces. MESH_KV is left
+ * RateLimiter, Issuer and MetricsAggregator, and every gateway Worker (each a separate isolate) binds its namespaces. MESH_KV is left
  * out (workerd has no local KV without Miniflare's KV Worker): the gateway then serves its
  * MESH_POLICIES seed and polls nothing, which is the steady state anyway.
  */
@@ -18,18 +18,22 @@ const DURABLE_OBJECTS: Record<string, string> = {
   BACKEND_COORDINATOR: "BackendCoordinator",
   RATE_LIMITER: "RateLimiter",
   ISSUER: "Issuer",
+  METRICS: "MetricsAggregator",
 };
 /** Bound only to gateways that ask for identity (gateway_secure): without it the caller-token stage is off. */
 const IDENTITY_BINDINGS = new Set(["ISSUER"]);
+/** Bound only to gateways that ask for observability (gateway_observed): without it the metrics sink records nothing. */
+const OBSERVABILITY_BINDINGS = new Set(["METRICS"]);
 
 export interface ControlPlane {
   /** The Worker hosting the Durable Objects (no socket). */
   host: WorkerSpec;
   /**
    * What a gateway Worker binds: the deployed [vars], the Durable Objects, `extra` last (it wins).
-   * The Issuer only with `identity` (then also the pinned key, which the Issuer signs with).
+   * The Issuer only with `identity` (then also the pinned key, which the Issuer signs with); the
+   * MetricsAggregator only with `observability`.
    */
-  gatewayBindings(extra: Binding[], options?: { identity?: boolean }): Binding[];
+  gatewayBindings(extra: Binding[], options?: { identity?: boolean; observability?: boolean }): Binding[];
 }
 
 export interface ControlPlaneOptions {
@@ -53,9 +57,12 @@ export function controlPlane(name: string, gateway: Bundle, storageDir: string, 
   const host: WorkerSpec = { name, bundle: gateway, bindings: [...vars, ...objects, ...key], durableObjects: { classes: Object.values(DURABLE_OBJECTS), dir: storageDir } };
   return {
     host,
-    gatewayBindings(extra, { identity = false } = {}) {
+    gatewayBindings(extra, { identity = false, observability = false } = {}) {
       const byName = new Map<string, Binding>();
-      const bound = identity ? [...objects, ...key] : objects.filter((binding) => !IDENTITY_BINDINGS.has(binding.name));
+      const bound = [
+        ...objects.filter((binding) => (identity || !IDENTITY_BINDINGS.has(binding.name)) && (observability || !OBSERVABILITY_BINDINGS.has(binding.name))),
+        ...(identity ? key : []),
+      ];
       for (const binding of [...vars, ...bound, { name: "ADMIN_TOKEN", text: ADMIN_TOKEN }, ...extra]) byName.set(binding.name, binding);
       return [...byName.values()];
     },

@@ -5,6 +5,8 @@
  * The raw profile is kept in bench/.work/gateway.cpuprofile (Chrome DevTools opens it). As in
  * `npm run bench` the control plane is on (its Durable Objects run in another isolate, not profiled);
  * PROFILE_CONTROL_PLANE=off profiles the policies without health checking and global rate limits;
+ * PROFILE_OBSERVED=on profiles `gateway_observed` (bench/observed.ts: METRICS bound, 10 % of traces
+ * exported to a loopback OTLP collector);
  * PROFILE_BUNDLE=<bundle.js> profiles another gateway-shaped build (a file of bench/floor/, an older
  * gateway bundle) in its place. Each function's share of the isolate thread's busy samples is also
  * given in µs per request: that share of workerd's CPU time per request over the profiled run (from
@@ -16,6 +18,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import WebSocket from "ws";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
+import { observedBindings, startCollector } from "./observed.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { startUpstreams } from "./upstream.ts";
 import { bundle, freePort, startWorkerd, threadCpuMs } from "./workerd.ts";
@@ -43,7 +46,12 @@ async function main(): Promise<void> {
   const [port, inspectorPort] = [await freePort(), await freePort()];
   rmSync(join(WORK, "profile-do"), { recursive: true, force: true });
   const cp = controlPlane("control-plane", own, join(WORK, "profile-do"), deployedVars(join(ROOT, "wrangler.toml")));
-  const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: process.env.PROFILE_ACCESS_LOG ?? "on" }]);
+  const observability = process.env.PROFILE_OBSERVED === "on";
+  const collector = await startCollector();
+  const bindings = cp.gatewayBindings(
+    [{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: process.env.PROFILE_ACCESS_LOG ?? "on" }, ...(observability ? observedBindings(collector) : [])],
+    { observability },
+  );
   const workerd = await startWorkerd(
     join(WORK, "config.capnp"),
     [cp.host, { name: "gateway", bundle: gateway, port, bindings }],
@@ -64,9 +72,11 @@ async function main(): Promise<void> {
     inspector.close();
     writeFileSync(join(WORK, "gateway.cpuprofile"), JSON.stringify(profile));
     report(profile, load.requests, cpuUs / load.requests, sourceMapOf(gateway.script));
+    if (observability) console.log(`OTLP collector: ${collector.received.spans} spans in ${collector.received.exports} exports`);
   } finally {
     await workerd.stop();
     await upstreams.close();
+    await collector.close();
   }
 }
 

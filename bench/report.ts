@@ -34,7 +34,7 @@ const ms = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(3)} ms`;
 const us = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? "-" : `${a - b >= 0 ? "+" : ""}${a - b} us`);
 
 export function printReport(results: Results): void {
-  const names: TargetName[] = ["direct", "passthrough", "peer_hono", "gateway", "gateway_nolog", "gateway_plain", "gateway_secure"];
+  const names: TargetName[] = ["direct", "passthrough", "peer_hono", "gateway", "gateway_nolog", "gateway_plain", "gateway_secure", "gateway_observed"];
   const cpu = (results.meta.workerd_cpu_us_per_request ?? {}) as Partial<Record<TargetName, number>>;
   const columns = ["target", "req/s", "p50 ms", "p99 ms", "p50@c1 ms", "workerd CPU us/req"];
   const rows = names.map((name) => {
@@ -46,13 +46,15 @@ export function printReport(results: Results): void {
   console.log(`\n${line(columns)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
   for (const row of rows) console.log(line(row));
 
-  const { direct, passthrough, peer_hono: peer, gateway, gateway_nolog: nolog, gateway_plain: plain, gateway_secure: secure } = results;
+  const { direct, passthrough, peer_hono: peer, gateway, gateway_nolog: nolog, gateway_plain: plain, gateway_secure: secure, gateway_observed: observed } = results;
   console.log(`\naccess log cost: gateway_nolog/gateway throughput ${ratio(nolog.rps, gateway.rps)}, ` +
     `p50@c1 gateway - gateway_nolog ${ms(gateway.p50_c1_ms - nolog.p50_c1_ms)}, CPU per request ${us(cpu.gateway, cpu.gateway_nolog)}`);
   console.log(`control plane cost (health reports + global rate limit): gateway_plain/gateway throughput ${ratio(plain.rps, gateway.rps)}, ` +
     `p50@c1 gateway - gateway_plain ${ms(gateway.p50_c1_ms - plain.p50_c1_ms)}, CPU per request ${us(cpu.gateway, cpu.gateway_plain)}`);
   console.log(`identity cost (STRICT, workload token, caller token): gateway_secure/gateway throughput ${ratio(secure.rps, gateway.rps)}, ` +
     `p50@c1 gateway_secure - gateway ${ms(secure.p50_c1_ms - gateway.p50_c1_ms)}, CPU per request ${us(cpu.gateway_secure, cpu.gateway)}`);
+  console.log(`observability cost (metrics, 10 % traces exported, access log as gateway): gateway_observed/gateway throughput ${ratio(observed.rps, gateway.rps)}, ` +
+    `p50@c1 gateway_observed - gateway ${ms(observed.p50_c1_ms - gateway.p50_c1_ms)}, CPU per request ${us(cpu.gateway_observed, cpu.gateway)}`);
   if (cpu.gateway !== undefined && cpu.passthrough !== undefined) {
     console.log(`workerd CPU per request: gateway ${us(cpu.gateway, cpu.passthrough)} over passthrough ` +
       `(passthrough/gateway ${ratio(cpu.passthrough, cpu.gateway)}: the throughput ratio if workerd's CPU is the limit)`);
@@ -67,7 +69,7 @@ export function printReport(results: Results): void {
     for (const sample of stderr.samples) console.log(`  ${sample.count} x ${sample.line}`);
   }
 
-  const { gateway_vs_peer_hono: vsPeer, gateway_vs_passthrough: vsPassthrough, gateway_secure_vs_gateway: vsGateway, targets } = results.comparison;
+  const { gateway_vs_peer_hono: vsPeer, gateway_vs_passthrough: vsPassthrough, gateway_secure_vs_gateway: vsGateway, gateway_observed_vs_gateway: vsObserved, targets } = results.comparison;
   console.log("");
   console.log(`gateway / peer_hono CPU per request:   ${figure(vsPeer.cpu_per_request_ratio)}  ` +
     `(target ${bound(targets.cpu_vs_peer_hono, "x")}: ${met(targets.cpu_vs_peer_hono.met)})`);
@@ -80,6 +82,9 @@ export function printReport(results: Results): void {
   const delta = vsGateway.cpu_per_request_delta_us;
   console.log(`gateway_secure - gateway CPU per request: ${delta === null ? "-" : `${delta >= 0 ? "+" : ""}${delta} us`}  ` +
     `(target ${bound(targets.secure_cpu_delta_us, " us")}: ${met(targets.secure_cpu_delta_us.met)}; one run: \`npx tsx bench/ab.ts gateway gateway_secure\` is steadier)`);
+  const observedDelta = vsObserved.cpu_per_request_delta_us;
+  console.log(`gateway_observed - gateway CPU per request: ${observedDelta === null ? "-" : `${observedDelta >= 0 ? "+" : ""}${observedDelta} us`}  ` +
+    `(target ${bound(targets.observed_cpu_delta_us, " us")}: ${met(targets.observed_cpu_delta_us.met)}; one run: \`npx tsx bench/ab.ts gateway gateway_observed\` is steadier)`);
   console.log(`passthrough / direct throughput:       ${ratio(passthrough.rps, direct.rps)}`);
   const limit = results.rate_limit;
   if (!limit) return console.log("global rate limit:                     not measured (BENCH_RATE_LIMIT=off)");

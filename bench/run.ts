@@ -11,7 +11,8 @@ import { checkTarget, type Target, type TargetName } from "./check.ts";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars, globalRuleStats } from "./control-plane.ts";
 import { machineBusy, runMeta, type Durations } from "./meta.ts";
-import { BENCH_HOST, BENCH_PATH, BENCH_RULE, benchPolicies, type BenchOptions } from "./policies.ts";
+import { checkObserved, observedBindings, startCollector } from "./observed.ts";
+import { BENCH_HOST, BENCH_PATH, BENCH_ROUTE, BENCH_RULE, benchPolicies, type BenchOptions } from "./policies.ts";
 import { checkPeerRoutes, PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
 import { measureRateLimit } from "./rate-limit.ts";
 import { printReport, writeResults, type Results, type Row } from "./report.ts";
@@ -64,18 +65,24 @@ async function main(): Promise<void> {
   };
   const [full, plain, secure] = [policies("policies.json", { limit }), policies("policies-plain.json", { controlPlane: false }), policies("policies-secure.json", { limit }, true)];
   const identity = await secureSetup();
+  // gateway_observed's traces go to this loopback OTLP collector, which counts them.
+  const collector = await startCollector();
   const ports = {
     passthrough: await freePort(), peer_hono: await freePort(), gateway: await freePort(), gateway_nolog: await freePort(), gateway_plain: await freePort(),
-    gateway_secure: await freePort(),
+    gateway_secure: await freePort(), gateway_observed: await freePort(),
   };
   const limitedPorts: number[] = [];
   for (let i = 0; i < LIMITED_ISOLATES; i++) limitedPorts.push(await freePort());
   // Every gateway Worker (a separate isolate) binds the same Durable Object namespaces, hosted apart.
   // The Issuer signs with a pinned key; only gateway_secure binds it (the others run without identity).
   const cp = controlPlane("control-plane", gateway, join(WORK, "do-disk"), deployedVars(join(ROOT, "wrangler.toml")), { issuerKey: identity.issuerKey });
-  const gatewayWorker = (name: string, port: number, policiesFile: string, accessLog: string, withIdentity = false) => ({
+  // Only gateway_observed binds METRICS and exports traces; the others record no metrics and export nothing.
+  const gatewayWorker = (name: string, port: number, policiesFile: string, accessLog: string, { identity: withIdentity = false, observability = false } = {}) => ({
     name, bundle: gateway, port,
-    bindings: cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: accessLog }] satisfies Binding[], { identity: withIdentity }),
+    bindings: cp.gatewayBindings(
+      [{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: accessLog }, ...(observability ? observedBindings(collector) : [])] satisfies Binding[],
+      { identity: withIdentity, observability },
+    ),
   });
   // PRODUCTPAGE and RATINGS (service bindings in wrangler.toml) are left out: the benchmarked routes
   // reach HTTP endpoints only.
@@ -86,11 +93,12 @@ async function main(): Promise<void> {
     gatewayWorker("gateway", ports.gateway, full, "on"),
     gatewayWorker("gateway_nolog", ports.gateway_nolog, full, "off"),
     gatewayWorker("gateway_plain", ports.gateway_plain, plain, "on"),
-    gatewayWorker("gateway_secure", ports.gateway_secure, secure, "on", true),
+    gatewayWorker("gateway_secure", ports.gateway_secure, secure, "on", { identity: true }),
+    gatewayWorker("gateway_observed", ports.gateway_observed, full, "on", { observability: true }),
     ...limitedPorts.map((p, i) => gatewayWorker(`limited-${i + 1}`, p, full, "off")),
   ], WORK);
 
-  const gatewayTarget = (name: "gateway" | "gateway_nolog" | "gateway_plain" | "gateway_secure", accessLog: boolean, controlPlaneOn: boolean): Target =>
+  const gatewayTarget = (name: "gateway" | "gateway_nolog" | "gateway_plain" | "gateway_secure" | "gateway_observed", accessLog: boolean, controlPlaneOn: boolean): Target =>
     ({ name, url: `http://127.0.0.1:${ports[name]}${BENCH_PATH}`, host: BENCH_HOST, routed: true, gateway: { accessLog, controlPlane: controlPlaneOn } });
   const targets: Target[] = [
     { name: "direct", url: `http://127.0.0.1:${upstreams.ports[0]}${BENCH_PATH}` },
@@ -101,27 +109,41 @@ async function main(): Promise<void> {
     gatewayTarget("gateway_plain", true, false),
     // Identity on: STRICT on orders, the client's workload token, the caller token toward the upstream.
     { ...gatewayTarget("gateway_secure", true, true), headers: identity.headers },
+    // Observability on: metrics flushed to the MetricsAggregator, 10 % of traces exported to the collector.
+    gatewayTarget("gateway_observed", true, true),
   ];
   try {
     for (const target of targets) await checkTarget(target, upstreams);
+    await checkObserved("gateway_observed", `http://127.0.0.1:${ports.gateway_observed}${BENCH_PATH}`, BENCH_HOST, BENCH_ROUTE, collector);
     await checkPeerRoutes(ports.peer_hono, upstreams.ports, decoy.ports[0]!);
     const rows: Partial<Record<TargetName, Row>> = {};
     const hits: Record<string, number[]> = {};
     const cpu: Record<string, number> = {};
     const doCalls: Record<string, number> = {};
+    const spans: Record<string, { spans: number; exports: number; per_request: number }> = {};
     for (const target of targets) {
       const before = [...upstreams.hits];
+      const received = { ...collector.received };
       const callsBefore = target.gateway?.controlPlane ? (await globalRuleStats(ports.gateway, BENCH_RULE)).calls : undefined;
       const { row, cpuUsPerRequest } = await measure(target, workerd, durations);
       rows[target.name] = row;
       if (cpuUsPerRequest !== undefined) cpu[target.name] = cpuUsPerRequest;
       hits[target.name] = upstreams.hits.map((count, i) => count - before[i]!);
+      const served = hits[target.name]!.reduce((a, b) => a + b, 0);
+      if (collector.received.spans > received.spans) {
+        const got = collector.received.spans - received.spans;
+        spans[target.name] = { spans: got, exports: collector.received.exports - received.exports, per_request: Math.round((got / served) * 1000) / 1000 };
+      }
       if (callsBefore !== undefined) {
         // Lease calls per 100 requests on the never-denying route: the steady-state cost of a global limit.
         const calls = (await globalRuleStats(ports.gateway, BENCH_RULE)).calls - callsBefore;
         doCalls[target.name] = Math.round((calls / hits[target.name]!.reduce((a, b) => a + b, 0)) * 100 * 1000) / 1000;
       }
     }
+    // Only gateway_observed exports traces (the collector would otherwise count another entry's too).
+    if (!spans.gateway_observed) throw new Error("gateway_observed: the OTLP collector received no spans during its measurement");
+    const leaked = Object.keys(spans).filter((name) => name !== "gateway_observed");
+    if (leaked.length) throw new Error(`the OTLP collector received spans while measuring ${leaked.join(", ")}: only gateway_observed exports traces`);
     // BENCH_RATE_LIMIT=off: short runs that check the plumbing, or a machine too busy to exceed the limit.
     const rateLimit = process.env.BENCH_RATE_LIMIT === "off" ? null : await measureRateLimit(limitedPorts, limit, durations.seconds, upstreams);
     const results: Results = {
@@ -135,6 +157,9 @@ async function main(): Promise<void> {
         workerd_cpu_us_per_request: cpu,
         // RateLimiter lease calls per 100 requests through the benchmarked route (limit never reached).
         rate_limit_do_calls_per_100: doCalls,
+        // Spans the loopback OTLP collector received during each entry's measurement (gateway_observed only):
+        // at 10 % sampling, about 0.2 per request (a server and a client span per sampled request).
+        otlp_spans: spans,
         // Requests each upstream endpoint served per target: the gateway spreads over all three.
         upstream_hits: hits,
         // Warnings and errors workerd and the gateway wrote to stderr (Durable Object failures would show here).
@@ -152,6 +177,7 @@ async function main(): Promise<void> {
     await workerd.stop();
     await upstreams.close();
     await decoy.close();
+    await collector.close();
   }
 }
 

@@ -21,7 +21,8 @@ export interface SeriesEntry {
   buckets?: number[];
 }
 
-interface Series {
+/** One series; `handle()` gives it out so a caller can update it again without looking it up. */
+export interface Series {
   labels: string[];
   count: number;
   sum: number;
@@ -32,21 +33,29 @@ const SEPARATOR = "\u0000";
 
 export class MetricStore {
   private readonly families = new Map<FamilyKey, Map<string, Series>>();
+  private dropped = 0;
 
   constructor(readonly maxSeries = 2_000) {}
+
+  /**
+   * Changes whenever series leave the store (clear, or a fold): a handle taken before is then stale.
+   * Callers that keep handles (metrics/record.ts) check it and take new ones.
+   */
+  get generation(): number {
+    return this.dropped;
+  }
 
   inc(family: FamilyKey, labels: string[], by = 1): void {
     if (by !== 0) this.series(family, labels).count += by;
   }
 
   observe(family: FamilyKey, labels: string[], value: number): void {
-    const series = this.series(family, labels);
-    const bounds = (FAMILIES[family] as Family).buckets!;
-    let i = 0;
-    while (i < bounds.length && value > bounds[i]!) i++;
-    series.buckets![i]!++;
-    series.count++;
-    series.sum += value;
+    observeInto(family, this.series(family, labels), value);
+  }
+
+  /** The series of `family` with these labels, made if new (as inc and observe would); valid while `generation` holds. */
+  handle(family: FamilyKey, labels: string[]): Series {
+    return this.series(family, labels);
   }
 
   merge(entries: readonly SeriesEntry[]): void {
@@ -86,6 +95,7 @@ export class MetricStore {
 
   clear(): void {
     this.families.clear();
+    this.dropped++;
   }
 
   private series(family: FamilyKey, labels: string[]): Series {
@@ -118,5 +128,16 @@ export class MetricStore {
       byKey.delete(key);
     }
     byKey.set(overflowKey, overflow);
+    this.dropped++;
   }
+}
+
+/** One observation into a series of histogram `family` (from `handle()`). */
+export function observeInto(family: FamilyKey, series: Series, value: number): void {
+  const bounds = (FAMILIES[family] as Family).buckets!;
+  let i = 0;
+  while (i < bounds.length && value > bounds[i]!) i++;
+  series.buckets![i]!++;
+  series.count++;
+  series.sum += value;
 }
