@@ -45,9 +45,9 @@ beforeAll(async () => {
     simpleRoute("flaky", "flaky.test", "up"),
     trafficPolicy("flaky", { kind: "HTTPRoute", name: "flaky" }, { retry: { numRetries: 2, retryOn: { httpStatusCodes: [503], triggers: ["retriable-status-codes"] }, perRetry: { backOff: { baseInterval: "1ms", maxInterval: "2ms" } } } }),
   ];
-  mesh = await TestGateway.start(policies, { vars: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "10" } });
+  mesh = await TestGateway.start(policies, { vars: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: "50", OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "10" } });
   gatewayUrl = await mesh.url();
-  unsampled = await TestGateway.start(policies, { vars: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_TRACES_SAMPLER_ARG: "0" } });
+  unsampled = await TestGateway.start(policies, { vars: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: "50", OTEL_TRACES_SAMPLER_ARG: "0" } });
 });
 
 afterAll(async () => {

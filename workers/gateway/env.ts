@@ -47,5 +47,6 @@ export interface GatewayEnv extends Omit<Env, OptionalBinding>, Partial<Pick<Env
   OTEL_TRACES_SAMPLER_ARG?: string;
   OTEL_SERVICE_NAME?: string;
   OTEL_BSP_MAX_QUEUE_SIZE?: string;
+  OTEL_BSP_SCHEDULE_DELAY?: string;
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE?: string;
 }

@@ -2,7 +2,7 @@
  * The outcome sink that exports traces: a sampled request's spans (or any request's, when it failed:
  * errors are always kept) go into this isolate's queue, and at most one export at a time sends what
  * is queued to OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces as OTLP/HTTP JSON, after the response
- * (`waitUntil`). The queue is bounded: past OTEL_BSP_MAX_QUEUE_SIZE spans (default 2 048, as the
+ * (`waitUntil`), after gathering for OTEL_BSP_SCHEDULE_DELAY (5 s) unless a batch is full. The queue is bounded: past OTEL_BSP_MAX_QUEUE_SIZE spans (default 2 048, as the
  * SDK's batch span processor; batches of OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512) new ones are dropped and counted
  * (edgemesh_trace_spans_dropped_total), so a collector that is slow or away costs memory that does
  * not grow. An export that fails is not retried: traces are samples, and late ones mislead.
@@ -10,6 +10,7 @@
 import type { MetricStore } from "../../../common/metrics/store.ts";
 import type { GatewayEnv } from "../env.ts";
 import type { OutcomeSink } from "../outcome.ts";
+import { sleep } from "../attempt/sleep.ts";
 import { isSampled } from "../trace-context.ts";
 import { spansOf, type OtlpSpan } from "../tracing/spans.ts";
 import { withTimeout } from "../with-timeout.ts";
@@ -17,6 +18,13 @@ import { withTimeout } from "../with-timeout.ts";
 const MAX_QUEUED = 2_048;
 const MAX_BATCH = 512;
 const EXPORT_TIMEOUT_MS = 5_000;
+
+/** OTEL_BSP_SCHEDULE_DELAY: how long spans gather before an export (the SDK's default, 5 s; 0 sends at once). */
+const SCHEDULE_DELAY_MS = 5_000;
+const delayMs = (value: string | undefined) => {
+  const number = Number(value ?? SCHEDULE_DELAY_MS);
+  return Number.isFinite(number) && number >= 0 && number <= 30_000 ? number : SCHEDULE_DELAY_MS;
+};
 
 const setting = (value: string | undefined, fallback: number) => {
   const number = Number(value ?? fallback);
@@ -50,8 +58,11 @@ export const exportTraces =
 
 async function drain(queue: TraceQueue, endpoint: string, env: GatewayEnv): Promise<void> {
   try {
+    const batchSize = setting(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, MAX_BATCH);
+    // Gather a batch first, as the SDK's batch span processor does: one export per delay, not per request.
+    if (queue.spans.length < batchSize) await sleep(delayMs(env.OTEL_BSP_SCHEDULE_DELAY));
     while (queue.spans.length) {
-      const batch = queue.spans.splice(0, setting(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, MAX_BATCH));
+      const batch = queue.spans.splice(0, batchSize);
       await send(batch, endpoint, env).catch((error) =>
         console.error(JSON.stringify({ level: "warn", message: "trace export failed; spans dropped", spans: batch.length, error: String(error) })),
       );
