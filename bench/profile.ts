@@ -5,6 +5,8 @@
  * The raw profile is kept in bench/.work/gateway.cpuprofile (Chrome DevTools opens it). As in
  * `npm run bench` the control plane is on (its Durable Objects run in another isolate, not profiled);
  * PROFILE_CONTROL_PLANE=off profiles the policies without health checking and global rate limits;
+ * PROFILE_SECURE=on profiles `gateway_secure` (bench/secure.ts: STRICT, a workload token from wrk,
+ * caller tokens from the Issuer, two AuthorizationPolicies);
  * PROFILE_OBSERVED=on profiles `gateway_observed` (bench/observed.ts: METRICS bound, 10 % of traces
  * exported to a loopback OTLP collector);
  * PROFILE_BUNDLE=<bundle.js> profiles another gateway-shaped build (a file of bench/floor/, an older
@@ -19,6 +21,7 @@ import WebSocket from "ws";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { observedBindings, startCollector } from "./observed.ts";
+import { secureSetup, securePolicies } from "./secure.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { startUpstreams } from "./upstream.ts";
 import { bundle, freePort, startWorkerd, threadCpuMs } from "./workerd.ts";
@@ -42,15 +45,18 @@ async function main(): Promise<void> {
   const gateway = process.env.PROFILE_BUNDLE ? { ...own, script: resolve(process.env.PROFILE_BUNDLE) } : own;
   const upstreams = await startUpstreams(3);
   const policiesFile = join(WORK, "policies.json");
-  writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, { controlPlane: process.env.PROFILE_CONTROL_PLANE !== "off" })));
+  const secure = process.env.PROFILE_SECURE === "on";
+  const identity = await secureSetup();
+  const options = { controlPlane: process.env.PROFILE_CONTROL_PLANE !== "off" };
+  writeFileSync(policiesFile, JSON.stringify(secure ? securePolicies(upstreams.ports, options) : benchPolicies(upstreams.ports, options)));
   const [port, inspectorPort] = [await freePort(), await freePort()];
   rmSync(join(WORK, "profile-do"), { recursive: true, force: true });
-  const cp = controlPlane("control-plane", own, join(WORK, "profile-do"), deployedVars(join(ROOT, "wrangler.toml")));
+  const cp = controlPlane("control-plane", own, join(WORK, "profile-do"), deployedVars(join(ROOT, "wrangler.toml")), { issuerKey: identity.issuerKey });
   const observability = process.env.PROFILE_OBSERVED === "on";
   const collector = await startCollector();
   const bindings = cp.gatewayBindings(
     [{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: process.env.PROFILE_ACCESS_LOG ?? "on" }, ...(observability ? observedBindings(collector) : [])],
-    { observability },
+    { observability, identity: secure },
   );
   const workerd = await startWorkerd(
     join(WORK, "config.capnp"),
@@ -60,13 +66,14 @@ async function main(): Promise<void> {
   );
   try {
     const url = `http://127.0.0.1:${port}${BENCH_PATH}`;
-    await runWrk({ url, host: BENCH_HOST, connections: 50, seconds: 2 });
+    const headers = secure ? identity.headers : undefined;
+    await runWrk({ url, host: BENCH_HOST, connections: 50, seconds: 2, headers });
     const inspector = await connectInspector(inspectorPort, "gateway");
     await inspector.send("Profiler.enable");
     await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
     await inspector.send("Profiler.start");
     const cpuBefore = threadCpuMs(workerd.process.pid!);
-    const load = await runWrk({ url, host: BENCH_HOST, connections: 50, seconds: SECONDS });
+    const load = await runWrk({ url, host: BENCH_HOST, connections: 50, seconds: SECONDS, headers });
     const cpuUs = (threadCpuMs(workerd.process.pid!) - cpuBefore) * 1000;
     const { profile } = (await inspector.send("Profiler.stop")) as { profile: Profile };
     inspector.close();

@@ -6,7 +6,16 @@
  */
 import { parseSpiffeId } from "../../../common/identity/spiffe-id.ts";
 import type { EndUser, Exchange, UpstreamRequest } from "../context.ts";
+import { LruMap } from "../../../common/lru.ts";
 import { hostnameOf } from "../table/index.ts";
+
+/** Callers are few and come back: their namespaces, parsed once (an isolate's verified SPIFFE IDs). */
+const namespaces = new LruMap<string, string | null>(1_000);
+function namespaceOf(principal: string): string | undefined {
+  let namespace = namespaces.get(principal);
+  if (namespace === undefined) namespaces.set(principal, (namespace = parseSpiffeId(principal)?.namespace ?? null));
+  return namespace ?? undefined;
+}
 
 export interface AuthzRequest {
   /** The caller's SPIFFE ID (stages/authenticate.ts), undefined when anonymous. */
@@ -34,7 +43,7 @@ export function authzRequestOf(x: Exchange, upstream: UpstreamRequest = x.upstre
   const principal = source && "id" in source ? source.id : undefined;
   return {
     principal,
-    namespace: principal === undefined ? undefined : parseSpiffeId(principal)?.namespace,
+    namespace: principal === undefined ? undefined : namespaceOf(principal),
     endUser: x.endUser,
     // The client address as rate limits read it (ratelimit/selectors.ts).
     ip: x.headers.get("cf-connecting-ip") ?? undefined,

@@ -7,10 +7,10 @@
  * mode among them, so whether a request is let in never depends on the weighted draw. Refusals are
  * 401 `unauthenticated`, the refusal code in the message and in WWW-Authenticate. The token is this
  * hop's credential and is never forwarded upstream, whatever the mode; nor is a client's copy of
- * the mesh's own caller token.
+ * the mesh's own caller token (both left out by prepare-upstream.ts).
  */
 import { REFUSALS, type Refusal } from "../../../common/identity/reasons.ts";
-import { CALLER_TOKEN_HEADER, requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
+import { requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
 import type { PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import type { Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
@@ -31,11 +31,8 @@ const refused = (reason: Refusal, message: string = REFUSALS[reason]) =>
 
 export const authenticate = (identity: MeshIdentity): Stage => ({
   request(x) {
-    const { upstream, outcome } = x;
-    // Client-sent identity headers never reach the upstream: the workload token is this hop's
-    // credential, and only the mesh speaks for the caller (stages/caller-token.ts).
-    upstream.headers.delete(WORKLOAD_TOKEN_HEADER);
-    upstream.headers.delete(CALLER_TOKEN_HEADER);
+    const { outcome } = x;
+    // Client-sent identity headers were left out of the upstream request already (prepare-upstream.ts).
     const mode = modeOf(x.route.rule);
     const binding = identity.bindingIdentity(x.env, (x.ctx as ExecutionContext & { props?: unknown }).props);
     if (binding === "invalid") {

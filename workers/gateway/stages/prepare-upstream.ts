@@ -4,14 +4,17 @@
  * traceparent naming the gateway's span.
  */
 import type { RequestBody, Stage } from "../context.ts";
+import { CALLER_TOKEN_HEADER, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
 import { stripHeaders } from "../strip-headers.ts";
 import { formatTraceparent } from "../trace-context.ts";
 
 // Expect: 100-continue is between the client and this hop. Forwarded, the upstream would answer
 // 100 Continue, which fetch() hands back as if it were the response (Envoy strips it too).
-const NOT_FORWARDED = new Set(["expect"]);
+// The workload token is this hop's credential, and only the mesh speaks for the caller
+// (stages/authenticate.ts, stages/caller-token.ts): client-sent identity headers never go upstream.
+const NOT_FORWARDED = new Set(["expect", WORKLOAD_TOKEN_HEADER, CALLER_TOKEN_HEADER]);
 // W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
-const NOT_FORWARDED_RESTARTED = new Set(["expect", "tracestate"]);
+const NOT_FORWARDED_RESTARTED = new Set([...NOT_FORWARDED, "tracestate"]);
 const NO_BODY: RequestBody = { kind: "none" };
 
 export const prepareUpstream: Stage = {
