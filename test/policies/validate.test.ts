@@ -189,7 +189,7 @@ describe("npm run validate", () => {
   it("accepts the repo's own policies", () => {
     const { code, output } = run();
     expect(code).toBe(0);
-    expect(output).toMatch(/^ok: \d+ documents \(\d+ HTTPRoute, \d+ Backend, \d+ BackendTrafficPolicy, \d+ AuthorizationPolicy\)\n$/);
+    expect(output).toMatch(/^ok: \d+ documents \(\d+ HTTPRoute, \d+ Backend, \d+ BackendTrafficPolicy, \d+ AuthorizationPolicy, \d+ ServiceLevelObjective\)\n$/);
   });
 
   it("prints warnings and exits 0 when there are no errors", () => {
