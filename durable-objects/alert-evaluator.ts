@@ -9,6 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { metricsShardCount, metricsShardOf, type AlertState, type AlertsApi, type AlertsStatus, type ObjectiveStatus, type SloCounts } from "../common/metrics/protocol.ts";
 import { configStoreOf, coordinatorOf, type Namespace } from "../common/protocol.ts";
+import { qualifiedName } from "../policies/qualified-name.ts";
 import { ServiceLevelObjective } from "../policies/schema/index.ts";
 import { evaluateObjective, windowsOf } from "./slo-evaluation.ts";
 
@@ -70,7 +71,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
     const seen = new Set<string>();
     for (const slo of slos) {
       const { namespace, name } = slo.metadata;
-      const qualified = (object: string) => (namespace === "default" ? object : `${namespace}/${object}`);
+      const qualified = (object: string) => qualifiedName(namespace, object);
       const { names, sinceMs } = windowsOf(slo, now);
       const counts = await this.counts(qualified(slo.spec.backend), slo.spec.route && qualified(slo.spec.route), sinceMs);
       const byWindow = Object.fromEntries(names.map((window, i) => [window, counts[i]!]));

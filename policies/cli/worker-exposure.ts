@@ -7,6 +7,7 @@
  * Node CLIs only: this reads files, and the gateway bundle never imports it.
  */
 import { existsSync } from "node:fs";
+import { qualifiedName } from "../qualified-name.ts";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { errorAt, type PolicyError } from "../errors.ts";
@@ -83,7 +84,7 @@ export function workerExposure(set: PolicySet, options: WranglerOptions = {}): E
   const bindings = serviceBindings(gateway);
   for (const { document, value: backend } of workerBackends) {
     const binding = backend.spec.worker!.service;
-    const object = `Backend/${backend.metadata.namespace === "default" ? "" : `${backend.metadata.namespace}/`}${backend.metadata.name}`;
+    const object = `Backend/${qualifiedName(backend.metadata.namespace, backend.metadata.name)}`;
     const service = bindings.get(binding);
     if (!service) {
       report.notes.push(`${object}: binding ${binding} is not among the [[services]] of ${gatewayFile}: its Worker's routes were not checked`);

@@ -5,6 +5,7 @@
  * `promtool check rules` accepts the output (tested).
  */
 import { stringify } from "yaml";
+import { qualifiedName } from "../../policies/qualified-name.ts";
 import { durationToMs, type ServiceLevelObjective } from "../../policies/schema/index.ts";
 
 const WINDOWS = ["5m", "30m", "1h", "6h", "3d"] as const;
@@ -16,7 +17,7 @@ const le = (seconds: number) => String(seconds);
 export function sloRuleFile(objectives: readonly ServiceLevelObjective[]): string {
   const groups = objectives.map((slo) => {
     const { namespace, name } = slo.metadata;
-    const qualified = (object: string) => (namespace === "default" ? object : `${namespace}/${object}`);
+    const qualified = (object: string) => qualifiedName(namespace, object);
     const id = `${namespace}/${name}`;
     const matchers = [`destination_service=${label(qualified(slo.spec.backend))}`, ...(slo.spec.route ? [`route=${label(qualified(slo.spec.route))}`] : [])].join(",");
     const objective = slo.spec.objective;

@@ -5,27 +5,16 @@
  * successful requests, while every error (status ≥ 500, or any answer the mesh made up itself) and
  * every refusal (401, 403, 429) is always logged.
  */
-import type { GatewayEnv } from "../env.ts";
 import type { OutcomeSink } from "../outcome.ts";
+import { ratioVar } from "../ratio-var.ts";
 
-let cachedArg: string | undefined;
-let cachedRatio = 1;
-
-function sampleRatio(env: GatewayEnv): number {
-  const arg = env.ACCESS_LOG_SAMPLE_RATIO;
-  if (arg !== cachedArg) {
-    const ratio = Number(arg ?? 1);
-    cachedArg = arg;
-    cachedRatio = Number.isFinite(ratio) ? Math.min(1, Math.max(0, ratio)) : 1;
-  }
-  return cachedRatio;
-}
+const sampleRatio = ratioVar();
 
 export const accessLog: OutcomeSink = (outcome, env) => {
   if (env.ACCESS_LOG === "off") return;
   const always = outcome.status >= 500 || outcome.reason !== undefined || outcome.status === 401 || outcome.status === 403 || outcome.status === 429;
   if (!always) {
-    const ratio = sampleRatio(env);
+    const ratio = sampleRatio(env.ACCESS_LOG_SAMPLE_RATIO);
     if (ratio < 1 && Math.random() >= ratio) return;
   }
   const { tries, ...summary } = outcome;

@@ -4,6 +4,7 @@
  * outlive the table (backend-state.ts).
  */
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
+import { qualifiedName } from "../../../policies/qualified-name.ts";
 import { outlierConfig } from "../../../common/outlier-detection.ts";
 import { checkEndpointUrl, plaintextRefusal, registrationRefusal } from "../../../policies/endpoint-url.ts";
 import { CircuitBreaker, RetryBudget, type Backend, type BackendTrafficPolicy, type PeerAuthenticationMode } from "../../../policies/schema/index.ts";
@@ -71,7 +72,7 @@ class CompiledBackend implements BackendRuntime {
     readonly peerAuthentication: PeerAuthenticationMode,
   ) {
     const { namespace, name } = backend.metadata;
-    this.name = namespace === "default" ? name : `${namespace}/${name}`;
+    this.name = qualifiedName(namespace, name);
     this.service = backend.spec.worker?.service;
     this.retriesAvoidTried = policy?.loadBalancer?.type !== "ConsistentHash";
     const limits = policy?.circuitBreaker ?? DEFAULT_LIMITS;

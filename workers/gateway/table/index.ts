@@ -5,6 +5,7 @@
 import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import { attachRoute } from "../../../policies/attachment.ts";
 import type { PolicyValues } from "../../../policies/normalized.ts";
+import { qualifiedName } from "../../../policies/qualified-name.ts";
 import type { AdminRoleBinding, Backend } from "../../../policies/schema/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import { authorizers } from "./authorization.ts";
@@ -76,7 +77,7 @@ export function compileTable(
     if (runtime) return runtime;
     const { namespace, name } = backend.metadata;
     const named = policyOf("Backend", namespace, name);
-    runtime = compileBackend(backend, named?.spec, registered?.[namespace === "default" ? name : `${namespace}/${name}`] ?? [], isolate, peerAuthenticationOf(backend));
+    runtime = compileBackend(backend, named?.spec, registered?.[qualifiedName(namespace, name)] ?? [], isolate, peerAuthenticationOf(backend));
     runtimes.set(backend, runtime);
     if (named) backendSpecs.set(runtime, named);
     return runtime;

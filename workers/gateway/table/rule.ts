@@ -1,5 +1,6 @@
 /** An HTTPRoute rule compiled for the request path: its filters, its weighted backends and their policies. */
 import type { HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from "../../../policies/schema/index.ts";
+import { qualifiedName } from "../../../policies/qualified-name.ts";
 import type { Authorizer } from "../authz/evaluate.ts";
 import type { AuthorizerFor } from "./authorization.ts";
 import type { BackendRuntime } from "./backends.ts";
@@ -92,7 +93,7 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
       };
     });
   return {
-    route: namespace === "default" ? name : `${namespace}/${name}`,
+    route: qualifiedName(namespace, name),
     ruleIndex,
     redirect: filterOf(rule.filters, "RequestRedirect")?.requestRedirect,
     rewrite: filterOf(rule.filters, "URLRewrite")?.urlRewrite,

@@ -5,15 +5,8 @@
  * parent-based always-on sampler). A caller's sampled flag is followed either way.
  */
 import type { GatewayEnv } from "../env.ts";
+import { ratioVar } from "../ratio-var.ts";
 
-let cachedArg: string | undefined;
-let cachedRatio = 1;
+const samplerArg = ratioVar();
 
-export function traceSampleRatio(env: GatewayEnv): number {
-  const arg = env.OTEL_EXPORTER_OTLP_ENDPOINT ? env.OTEL_TRACES_SAMPLER_ARG : undefined;
-  if (arg === cachedArg) return cachedRatio;
-  const ratio = Number(arg ?? 1);
-  cachedArg = arg;
-  cachedRatio = Number.isFinite(ratio) ? Math.min(1, Math.max(0, ratio)) : 1;
-  return cachedRatio;
-}
+export const traceSampleRatio = (env: GatewayEnv): number => samplerArg(env.OTEL_EXPORTER_OTLP_ENDPOINT ? env.OTEL_TRACES_SAMPLER_ARG : undefined);
