@@ -64,8 +64,9 @@ export async function secureSetup(): Promise<SecureSetup> {
   const issuerKey = JSON.stringify(await exportJWK(privateKey));
   const { kid, privateJwk } = await pinnedKey(issuerKey);
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ jti: crypto.randomUUID() })
-    .setProtectedHeader({ alg: "ES256", kid, typ: "JWT" })
+  // Shaped as the Issuer's (durable-objects/issuer.ts): no jti, no typ.
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: "ES256", kid })
     .setIssuer(`spiffe://${TRUST_DOMAIN}`)
     .setSubject(SECURE_CLIENT)
     .setAudience(GATEWAY_ID)

@@ -56,7 +56,8 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);
-    child.once("exit", (exitCode) => resolve(exitCode));
+    // "close", not "exit": only then has all of its stdout been read.
+    child.once("close", (exitCode) => resolve(exitCode));
   });
   if (code !== 0) throw new Error(`wrk ${args.join(" ")} exited with ${code}:\n${stderr}${stdout}`);
   try {

@@ -3,9 +3,15 @@
  * clients send (an IP, a header value), so it must stay bounded whatever they send. A dropped key
  * starts afresh, which for a token bucket means a full bucket: the cap trades exactness for
  * memory only for the coldest keys.
+ *
+ * Recency is kept to within half the capacity: a key is moved to the end (a delete and a set) only
+ * once more than capacity/2 insertions have happened since it was last put there, so a hot key is
+ * read with one lookup; a key read more often than once per capacity/2 insertions is never dropped.
  */
 export class LruMap<K, V> {
-  private readonly map = new Map<K, V>();
+  private readonly map = new Map<K, { value: V; stamp: number }>();
+  /** Insertions so far: an entry's stamp says when it was last put at the end. */
+  private clock = 0;
 
   constructor(private readonly capacity: number) {}
 
@@ -14,18 +20,20 @@ export class LruMap<K, V> {
   }
 
   get(key: K): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
+    const entry = this.map.get(key);
+    if (entry === undefined) return undefined;
+    if (this.clock - entry.stamp > this.capacity / 2) {
       // Re-inserting moves the key to the end: Map iteration order is insertion order.
       this.map.delete(key);
-      this.map.set(key, value);
+      entry.stamp = ++this.clock;
+      this.map.set(key, entry);
     }
-    return value;
+    return entry.value;
   }
 
   set(key: K, value: V): void {
     this.map.delete(key);
-    this.map.set(key, value);
+    this.map.set(key, { value, stamp: ++this.clock });
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
   }
 }

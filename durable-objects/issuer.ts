@@ -81,8 +81,9 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       if (!signer) throw new Error("no signing key");
       const iat = Math.floor(now / 1000);
       const exp = iat + Math.floor(lifetimeMs / 1000);
-      const token = await new SignJWT({ jti: crypto.randomUUID() })
-        .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: "JWT" })
+      // Only what JWT-SVID and the verifiers need: every byte is parsed again on every hop (README, "Identity").
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: signer.alg, kid: signer.kid })
         .setIssuer(config.issuer)
         .setSubject(subject.id)
         .setAudience(audience)

@@ -147,6 +147,20 @@ describe("bounded rate-limit state", () => {
     expect([map.get("a"), map.get("c"), map.get("d")]).toEqual([1, 1, 1]);
   });
 
+  it("keeps a key read more often than once per capacity/2 insertions through a flood of new keys", async () => {
+    const { LruMap } = await import("../../common/lru.ts");
+    const map = new LruMap<string, number>(100);
+    map.set("hot", 1);
+    for (let i = 0; i < 10_000; i++) {
+      map.set(`flood-${i}`, i);
+      if (i % 40 === 0) expect(map.get("hot")).toBe(1);
+    }
+    expect(map.size).toBe(100);
+    // A key nobody reads is dropped after capacity insertions.
+    expect(map.get("flood-0")).toBeUndefined();
+    expect(map.get("flood-9999")).toBe(9999);
+  });
+
   it("stores a long client-chosen key as a fixed-size hash", async () => {
     const { compileSelectors } = await import("../../workers/gateway/ratelimit/selectors.ts");
     const keyOf = compileSelectors([{ headers: [{ name: "x-user", type: "Distinct", invert: false }] }]);

@@ -77,15 +77,18 @@ function decide(group: PolicyGroup, request: AuthzRequest): AuthzDecision | unde
   return { decision: "deny", policy: names.join(", "), action: "ALLOW" };
 }
 
+/** The usual decision, shared: a decision is never changed once made (audit makes a copy). */
+const ALLOWED: AuthzDecision = Object.freeze({ decision: "allow" });
+
 export function authorize(authorizer: Authorizer, request: AuthzRequest): AuthzDecision {
-  let result: AuthzDecision = decide(authorizer.enforced, request) ?? { decision: "allow" };
+  let result: AuthzDecision = decide(authorizer.enforced, request) ?? ALLOWED;
   if (result.decision === "allow" && authorizer.dryRun) {
     const shadow = decide(authorizer.dryRun, request);
     if (shadow) result = { ...shadow, dryRun: true };
   }
   if (authorizer.audit.length) {
     const audit = authorizer.audit.filter((policy) => policy.matches(request)).map((policy) => policy.name);
-    if (audit.length) result.audit = audit;
+    if (audit.length) result = { ...result, audit };
   }
   return result;
 }

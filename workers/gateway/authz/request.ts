@@ -37,20 +37,45 @@ export interface AuthzRequest {
   readonly headers: Headers;
 }
 
-/** The call as policies see it: the caller as authenticated, the request as `upstream` will send it. */
+/**
+ * The call as policies see it: the caller as authenticated, the request as `upstream` will send it.
+ * What few policies read (the client address, the host) is read only when a rule asks.
+ */
 export function authzRequestOf(x: Exchange, upstream: UpstreamRequest = x.upstream): AuthzRequest {
-  const source = x.outcome.source;
-  const principal = source && "id" in source ? source.id : undefined;
-  return {
-    principal,
-    namespace: principal === undefined ? undefined : namespaceOf(principal),
-    endUser: x.endUser,
-    // The client address as rate limits read it (ratelimit/selectors.ts).
-    ip: x.headers.get("cf-connecting-ip") ?? undefined,
-    method: upstream.method.toUpperCase(),
-    hostname: hostnameOf(upstream.host),
-    host: upstream.host.toLowerCase(),
-    path: upstream.path,
-    headers: upstream.headers,
-  };
+  return new CallAttributes(x, upstream);
+}
+
+class CallAttributes implements AuthzRequest {
+  readonly principal: string | undefined;
+  readonly namespace: string | undefined;
+  readonly endUser: EndUser | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Headers;
+
+  constructor(
+    private readonly x: Exchange,
+    private readonly upstream: UpstreamRequest,
+  ) {
+    const source = x.outcome.source;
+    this.principal = source && "id" in source ? source.id : undefined;
+    this.namespace = this.principal === undefined ? undefined : namespaceOf(this.principal);
+    this.endUser = x.endUser;
+    this.method = upstream.method.toUpperCase();
+    this.path = upstream.path;
+    this.headers = upstream.headers;
+  }
+
+  /** The client address as rate limits read it (ratelimit/selectors.ts). */
+  get ip(): string | undefined {
+    return this.x.headers.get("cf-connecting-ip") ?? undefined;
+  }
+
+  get hostname(): string {
+    return hostnameOf(this.upstream.host);
+  }
+
+  get host(): string {
+    return this.upstream.host.toLowerCase();
+  }
 }

@@ -1,0 +1,144 @@
+/**
+ * `npx tsx bench/instructions.ts <variant> [<variant> …]`: machine instructions per request, counted
+ * by valgrind's callgrind (Debian's `valgrind`), for changes too small for CPU time on a shared VM to
+ * show (its rounds move by ±10 %, a 10 µs change is 3 %). Each variant runs alone in a workerd under
+ * callgrind with instrumentation off; after WARMUP requests (the JIT settles, caches fill) counting is
+ * switched on for REQUESTS more, at CONCURRENCY connections, and the instructions of every workerd
+ * thread are divided by the requests. The count is what the code executes, whatever else the machine
+ * runs: repeated runs agree within about 1 %. Instructions are not time (a cache miss costs more than
+ * an add), so `bench/ab.ts` stays the figure for CPU time; this says which change removed work.
+ * A variant is `gateway`, `gateway_secure`, `gateway_secure:<bundle.js>` or `<bundle.js>`, as in ab.ts.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { join, resolve } from "node:path";
+import { capnpConfig } from "./capnp.ts";
+import { cleanUpOnExit, stop, track } from "./children.ts";
+import { controlPlane, deployedVars } from "./control-plane.ts";
+import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
+import { secureSetup, securePolicies } from "./secure.ts";
+import { startUpstreams } from "./upstream.ts";
+import { bundle, freePort, workerdBinary, type Bundle } from "./workerd.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+// Per process: two runs side by side do not disturb each other's counts.
+const WORK = join(import.meta.dirname, ".work", `instructions-${process.pid}`);
+const WARMUP = Number(process.env.INSTRUCTIONS_WARMUP ?? 3000);
+const REQUESTS = Number(process.env.INSTRUCTIONS_REQUESTS ?? 2000);
+const CONCURRENCY = Number(process.env.INSTRUCTIONS_CONCURRENCY ?? 4);
+const COMPATIBILITY_DATE = "2026-04-20";
+
+const args = process.argv.slice(2);
+if (!args.length) throw new Error("usage: tsx bench/instructions.ts <gateway | gateway_secure | gateway_secure:<bundle.js> | <bundle.js>> […]");
+if (spawnSync("valgrind", ["--version"], { stdio: "ignore" }).error) throw new Error("valgrind is not installed (Debian: apt-get install -y valgrind)");
+
+cleanUpOnExit();
+rmSync(WORK, { recursive: true, force: true });
+mkdirSync(WORK, { recursive: true });
+const upstreams = await startUpstreams(3);
+const identity = await secureSetup();
+const vars = deployedVars(join(ROOT, "wrangler.toml"));
+/**
+ * The bench's policies with every timeout at 60 s: under callgrind a request runs 20 to 50 times
+ * slower, and a timeout that fires would change what is counted (a timer is armed either way).
+ */
+const slow = (documents: unknown[]) => JSON.stringify(documents, (key, value) => (key === "timeouts" ? Object.fromEntries(Object.keys(value).map((name) => [name, "60s"])) : value));
+const policiesFile = join(WORK, "policies.json");
+writeFileSync(policiesFile, slow(benchPolicies(upstreams.ports)));
+const securePoliciesFile = join(WORK, "policies-secure.json");
+writeFileSync(securePoliciesFile, slow(securePolicies(upstreams.ports)));
+let tree: Bundle | undefined;
+const working = async () => (tree ??= await bundle(join(ROOT, "wrangler.toml"), join(WORK, "gateway")));
+
+async function variant(arg: string): Promise<{ bundle: Bundle; secure: boolean }> {
+  if (arg === "gateway") return { bundle: await working(), secure: false };
+  if (arg === "gateway_secure") return { bundle: await working(), secure: true };
+  if (arg.startsWith("gateway_secure:")) return { bundle: { script: resolve(arg.slice("gateway_secure:".length)), compatibilityDate: COMPATIBILITY_DATE }, secure: true };
+  return { bundle: { script: resolve(arg), compatibilityDate: COMPATIBILITY_DATE }, secure: false };
+}
+
+/** `count` GETs of the benchmarked route, `CONCURRENCY` at a time over kept-alive connections; every answer must be 2xx. */
+async function load(port: number, headers: Record<string, string>, count: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let next = 0;
+  const one = () =>
+    new Promise<void>((done, fail) => {
+      const call = request({ host: "127.0.0.1", port, path: BENCH_PATH, agent, headers: { host: BENCH_HOST, ...headers } }, (response) => {
+        response.resume();
+        response.once("end", () => (response.statusCode! < 300 ? done() : fail(new Error(`status ${response.statusCode}`))));
+      });
+      call.setTimeout(60_000, () => call.destroy(new Error("no answer within 60 s")));
+      call.once("error", fail);
+      call.end();
+    });
+  const worker = async () => {
+    while (next++ < count) await one();
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  agent.destroy();
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((done) => {
+      const call = request({ host: "127.0.0.1", port, path: "/", method: "HEAD" }, (response) => (response.resume(), done(true)));
+      call.once("error", () => done(false));
+      call.end();
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`workerd under valgrind did not listen on ${port} within ${ms / 1000} s`);
+    await new Promise((wait) => setTimeout(wait, 500));
+  }
+}
+
+async function measure(arg: string, index: number): Promise<number> {
+  const v = await variant(arg);
+  const name = `v${index}`;
+  const dir = join(WORK, name);
+  mkdirSync(join(dir, "do"), { recursive: true });
+  const cp = controlPlane(`${name}-control-plane`, v.bundle, join(dir, "do"), vars, { issuerKey: identity.issuerKey });
+  const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: v.secure ? securePoliciesFile : policiesFile }, { name: "ACCESS_LOG", text: process.env.INSTRUCTIONS_ACCESS_LOG ?? "on" }], { identity: v.secure });
+  const port = await freePort();
+  const config = join(dir, "config.capnp");
+  const workers = [cp.host, { name, bundle: v.bundle, port, bindings }];
+  mkdirSync(cp.host.durableObjects!.dir, { recursive: true });
+  writeFileSync(config, capnpConfig(config, workers));
+  const out = join(dir, "callgrind.out");
+  const child = track(
+    spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", "--smc-check=all-non-file", `--callgrind-out-file=${out}`, workerdBinary(), "serve", config], {
+      stdio: ["ignore", "ignore", "ignore"],
+    }),
+  );
+  try {
+    await waitForPort(port, 300_000);
+    const headers = v.secure ? identity.headers : {};
+    await load(port, headers, WARMUP);
+    spawnSync("callgrind_control", ["-i", "on", String(child.pid)], { stdio: "ignore" });
+    await load(port, headers, REQUESTS);
+    spawnSync("callgrind_control", ["-d", String(child.pid)], { stdio: "ignore" });
+  } finally {
+    await stop(child);
+  }
+  // The dump asked for is callgrind.out.1 (every thread's counts); callgrind.out, written at exit, holds the shutdown.
+  let instructions = 0;
+  for (const file of readdirSync(dir).filter((f) => /^callgrind\.out\.\d/.test(f))) {
+    const summary = /^summary: (\d+)/m.exec(readFileSync(join(dir, file), "utf8"));
+    instructions += Number(summary?.[1] ?? 0);
+  }
+  return instructions / REQUESTS;
+}
+
+try {
+  const results: number[] = [];
+  for (const [index, arg] of args.entries()) {
+    const perRequest = await measure(arg, index);
+    results.push(perRequest);
+    console.log(`${String.fromCharCode(65 + index)} ${arg}: ${Math.round(perRequest).toLocaleString("en")} instructions per request` +
+      (index ? ` (${perRequest >= results[0]! ? "+" : ""}${Math.round(perRequest - results[0]!).toLocaleString("en")} vs A, ratio ${(perRequest / results[0]!).toFixed(3)})` : ""));
+  }
+  console.log(`${WARMUP} requests to warm up, then ${REQUESTS} counted at ${CONCURRENCY} connections; every workerd thread's instructions (callgrind; its files in ${WORK})`);
+} finally {
+  await upstreams.close();
+}
