@@ -3,7 +3,8 @@
  * Workers read it as it is), with its trace and span ids and the caller's identity. ACCESS_LOG "off"
  * silences it; ACCESS_LOG_SAMPLE_RATIO (0 to 1, default 1) keeps that share of the lines of
  * successful requests, while every error (status ≥ 500, or any answer the mesh made up itself) and
- * every refusal (401, 403, 429) is always logged.
+ * every refusal (401, 403, 429) is always logged. The authorization decision is in the line when it
+ * denied, would have denied (dry-run) or matched an AUDIT policy.
  */
 import type { OutcomeSink } from "../outcome.ts";
 import { ratioVar } from "../ratio-var.ts";
@@ -17,6 +18,9 @@ export const accessLog: OutcomeSink = (outcome, env) => {
     const ratio = sampleRatio(env.ACCESS_LOG_SAMPLE_RATIO);
     if (ratio < 1 && Math.random() >= ratio) return;
   }
-  const { tries, ...summary } = outcome;
-  console.log(JSON.stringify({ level: "info", message: "request", ...summary, tries: tries.length > 1 ? tries : undefined }));
+  const { tries, authz, ...summary } = outcome;
+  // A plain allow says nothing a 2xx does not (Envoy's RBAC logs only shadow and denied decisions);
+  // every byte of a line is paid for again by the log pipeline.
+  const notable = authz && (authz.decision === "deny" || authz.dryRun || authz.audit) ? authz : undefined;
+  console.log(JSON.stringify({ level: "info", message: "request", ...summary, authz: notable, tries: tries.length > 1 ? tries : undefined }));
 };
