@@ -10,7 +10,7 @@
  *   gateway            the gateway as the working tree builds it (bundled here)
  *   gateway_secure     the same with identity on (bench/secure.ts): STRICT on the benchmarked Backend,
  *                      wrk sending a workload token, the Issuer bound (pinned key) for caller tokens
- *   gateway_secure:<bundle.js>  a gateway build run as gateway_secure is (to A/B identity changes)
+ *   gateway_secure:<bundle.js>  a gateway build run as gateway_secure is (to A/B a change to identity)
  *   gateway_observed   the same as gateway with observability on (bench/observed.ts): METRICS bound
  *                      (flushes every METRICS_FLUSH_INTERVAL_MS), 10 % of traces exported to a
  *                      loopback OTLP collector run here; `gateway_observed:<ratio>` samples that
@@ -33,7 +33,7 @@ import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { observedBindings, startCollector, TRACE_SAMPLE_RATIO } from "./observed.ts";
 import { secureSetup, securePolicies } from "./secure.ts";
 import { startUpstreams } from "./upstream.ts";
-import { bundle, freePort, startWorkerd, threadCpuMs, type Bundle, type Workerd, type WorkerSpec } from "./workerd.ts";
+import { bundle, freePort, startWorkerd, systemMs, threadCpuMs, type Bundle, type WorkerSpec } from "./workerd.ts";
 import { runWrk } from "./wrk.ts";
 
 const WORK = join(import.meta.dirname, ".work");
@@ -42,8 +42,6 @@ const SESSIONS = Number(process.env.AB_SESSIONS ?? 2);
 const COPIES = Number(process.env.AB_COPIES ?? 2);
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 6);
 const SECONDS = Number(process.env.AB_SECONDS ?? 2);
-/** AB_CONCURRENT=on: the variants side by side at once, each in a workerd of its own (see session). */
-const CONCURRENT = process.env.AB_CONCURRENT === "on";
 
 const COMPATIBILITY_DATE = "2026-04-20";
 
@@ -96,11 +94,9 @@ const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0)
  * a variant is the mean over its copies of each copy's least over ROUNDS rounds.
  */
 async function session(index: number): Promise<void> {
-  const workers: { variant: (typeof variants)[0]; name: string; port: number; cpu: number[] }[] = [];
-  const specsOf = new Map<(typeof variants)[0], WorkerSpec[]>();
+  const workers: { variant: (typeof variants)[0]; name: string; port: number; cpu: number[]; sys: number[] }[] = [];
+  const specs: WorkerSpec[] = [];
   for (const v of variants) {
-    const specs: WorkerSpec[] = [];
-    specsOf.set(v, specs);
     let bindings = peerBindings(upstreams.ports);
     if (v.kind === "gateway") {
       // Fresh Durable Object storage: counters left from an earlier run would not hurt, but need not linger.
@@ -115,7 +111,7 @@ async function session(index: number): Promise<void> {
       specs.push(cp.host);
     }
     for (let copy = 1; copy <= COPIES; copy++) {
-      const worker = { variant: v, name: `${v.name}${copy}`, port: await freePort(), cpu: [] as number[] };
+      const worker = { variant: v, name: `${v.name}${copy}`, port: await freePort(), cpu: [] as number[], sys: [] as number[] };
       // The peer reads its origins from text bindings (the same three endpoints); it has no control plane.
       specs.push({ name: worker.name, bundle: v.bundle, port: worker.port, bindings });
       workers.push(worker);
@@ -123,48 +119,32 @@ async function session(index: number): Promise<void> {
   }
   // In turns: A1, B1, A2, B2, …, so that the machine's drift hits every variant alike.
   workers.sort((a, b) => a.name.slice(1).localeCompare(b.name.slice(1)) || a.name.localeCompare(b.name));
-  // CONCURRENT: a workerd per variant, and copy k of every variant loaded at the same moment.
-  const processes = new Map<(typeof variants)[0], Workerd>();
+  const workerd = await startWorkerd(join(WORK, "ab.capnp"), specs, WORK);
   try {
-    if (CONCURRENT) {
-      for (const v of variants) {
-        const dir = join(WORK, `ab-${v.name}-log`);
-        mkdirSync(dir, { recursive: true });
-        processes.set(v, await startWorkerd(join(WORK, `ab-${v.name}.capnp`), specsOf.get(v)!, dir));
-      }
-    } else {
-      const one = await startWorkerd(join(WORK, "ab.capnp"), [...specsOf.values()].flat(), WORK);
-      for (const v of variants) processes.set(v, one);
-    }
     const headersOf = (w: (typeof workers)[0]) => (w.variant.secure ? identity.headers : undefined);
-    const load = (w: (typeof workers)[0], connections: number, seconds: number) =>
-      runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, headers: headersOf(w), connections, seconds });
-    const measure = async (group: (typeof workers)[0][]) => {
-      const pids = group.map((w) => processes.get(w.variant)!.process.pid!);
-      const before = pids.map((pid) => threadCpuMs(pid));
-      const results = await Promise.all(group.map((w) => load(w, Math.ceil(50 / group.length), SECONDS)));
-      return group.map((w, i) => {
-        const result = results[i]!;
-        // An error answer costs less than a proxied one: a Worker that fails would look fast.
-        if (result.non2xx > 0) throw new Error(`${w.name} (${w.variant.kind}) answered ${result.non2xx} of ${result.requests} requests with a non-2xx status`);
-        const us = ((threadCpuMs(pids[i]!) - before[i]!) * 1000) / result.requests;
-        w.cpu.push(us);
-        return `${w.name} ${us.toFixed(0)}`;
-      });
-    };
-    for (const w of workers) await load(w, 50, 2);
-    // One group per turn: each worker alone, or (CONCURRENT) copy k of every variant together.
-    const groups = CONCURRENT ? [...new Set(workers.map((w) => w.name.slice(1)))].map((copy) => workers.filter((w) => w.name.slice(1) === copy)) : workers.map((w) => [w]);
+    for (const w of workers) await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, headers: headersOf(w), connections: 50, seconds: 2 });
     for (let round = 1; round <= ROUNDS; round++) {
       const line: string[] = [];
-      for (const group of groups) line.push(...(await measure(group)));
+      for (const w of workers) {
+        const before = threadCpuMs(workerd.process.pid!);
+        const sysBefore = systemMs(workerd.process.pid!);
+        const result = await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, headers: headersOf(w), connections: 50, seconds: SECONDS });
+        // An error answer costs less than a proxied one: a Worker that fails would look fast.
+        if (result.non2xx > 0) throw new Error(`${w.name} (${w.variant.kind}) answered ${result.non2xx} of ${result.requests} requests with a non-2xx status`);
+        const us = ((threadCpuMs(workerd.process.pid!) - before) * 1000) / result.requests;
+        w.cpu.push(us);
+        w.sys.push(((systemMs(workerd.process.pid!) - sysBefore) * 1000) / result.requests);
+        line.push(`${w.name} ${us.toFixed(0)}`);
+      }
       console.log(`session ${index} round ${round}, us/req: ${line.join(", ")}`);
     }
   } finally {
-    for (const workerd of new Set(processes.values())) await workerd.stop();
+    await workerd.stop();
   }
   // Other load on the machine only adds to a round's figure: an isolate's least is its own cost.
   for (const v of variants) v.sessions.push(mean(workers.filter((w) => w.variant === v).map((w) => Math.min(...w.cpu))));
+  // The kernel's share (system time, in clock ticks: a mean, not a least), to tell syscalls from the isolate's work.
+  console.log(`session ${index} system time, us/req: ${variants.map((v) => `${v.name} ${mean(workers.filter((w) => w.variant === v).flatMap((w) => w.sys)).toFixed(0)}`).join(", ")}`);
 }
 
 try {

@@ -129,6 +129,16 @@ export function cpuMs(pid: number): number | undefined {
   }
 }
 
+/** System (kernel) CPU ms of the process, every thread's, from /proc in clock ticks; 0 where there is no /proc. */
+export function systemMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * CPU ms the process has used, every thread counted (V8's GC helpers too): from each thread's
  * schedstat, in nanoseconds, where the kernel has it; else cpuMs, in 10 ms ticks.
