@@ -100,8 +100,7 @@ export function adminAuth({ tables, isolate }: AdminDeps): MiddlewareHandler<Adm
       }
       caller = { id: BREAK_GLASS_ACTOR, via: "admin-token", role: "admin" };
     } else if (workloadToken !== undefined) {
-      const verifier = isolate.identity.verifierFor(env);
-      const result = verifier.cached(workloadToken) ?? (await verifier.verify(workloadToken));
+      const result = await verifyWorkloadToken(isolate, env, workloadToken);
       if (!result.ok) return refused(c, result.reason, result.message);
       caller = { id: result.token.subject.id, via: "workload-token", role: (await rolesOf(c)).roleOf(result.token.subject.id) };
     } else if (binding !== undefined) {
@@ -125,6 +124,9 @@ export function adminAuth({ tables, isolate }: AdminDeps): MiddlewareHandler<Adm
   };
 }
 
+/** As the gateway verifies a caller's token (the isolate's verifier and its cache, shared with the data plane). */
+const verifyWorkloadToken = (isolate: AdminDeps["isolate"], env: AdminEnv, token: string) => isolate.identity.verifierFor(env).verify(token);
+
 /** A compact JWS has three base64url parts; the admin token is any other string. */
 const looksLikeJwt = (credential: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential);
 
@@ -134,11 +136,7 @@ const looksLikeJwt = (credential: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(cre
  */
 export function credentialAccepted({ isolate }: AdminDeps): VerifyCredential {
   return async (env: AdminEnv, credential: string) => {
-    if (looksLikeJwt(credential)) {
-      const verifier = isolate.identity.verifierFor(env);
-      const result = verifier.cached(credential) ?? (await verifier.verify(credential));
-      return result.ok;
-    }
+    if (looksLikeJwt(credential)) return (await verifyWorkloadToken(isolate, env, credential)).ok;
     return Boolean(env.ADMIN_TOKEN) && (await timingSafeEqual(credential, env.ADMIN_TOKEN!));
   };
 }
