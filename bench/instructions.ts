@@ -9,17 +9,16 @@
  * an add), so `bench/ab.ts` stays the figure for CPU time; this says which change removed work.
  * A variant is `gateway`, `gateway_secure`, `gateway_secure:<bundle.js>` or `<bundle.js>`, as in ab.ts.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join, resolve } from "node:path";
-import { capnpConfig } from "./capnp.ts";
-import { cleanUpOnExit, stop, track } from "./children.ts";
+import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { secureSetup, securePolicies } from "./secure.ts";
 import { startUpstreams } from "./upstream.ts";
-import { bundle, freePort, workerdBinary, type Bundle } from "./workerd.ts";
+import { bundle, freePort, startWorkerd, type Bundle } from "./workerd.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 // Per process: two runs side by side do not disturb each other's counts.
@@ -79,20 +78,6 @@ async function load(port: number, headers: Record<string, string>, count: number
   agent.destroy();
 }
 
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((done) => {
-      const call = request({ host: "127.0.0.1", port, path: "/", method: "HEAD" }, (response) => (response.resume(), done(true)));
-      call.once("error", () => done(false));
-      call.end();
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`workerd under valgrind did not listen on ${port} within ${ms / 1000} s`);
-    await new Promise((wait) => setTimeout(wait, 500));
-  }
-}
-
 async function measure(arg: string, index: number): Promise<number> {
   const v = await variant(arg);
   const name = `v${index}`;
@@ -101,25 +86,20 @@ async function measure(arg: string, index: number): Promise<number> {
   const cp = controlPlane(`${name}-control-plane`, v.bundle, join(dir, "do"), vars, { issuerKey: identity.issuerKey });
   const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: v.secure ? securePoliciesFile : policiesFile }, { name: "ACCESS_LOG", text: process.env.INSTRUCTIONS_ACCESS_LOG ?? "on" }], { identity: v.secure });
   const port = await freePort();
-  const config = join(dir, "config.capnp");
-  const workers = [cp.host, { name, bundle: v.bundle, port, bindings }];
-  mkdirSync(cp.host.durableObjects!.dir, { recursive: true });
-  writeFileSync(config, capnpConfig(config, workers));
   const out = join(dir, "callgrind.out");
-  const child = track(
-    spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", "--smc-check=all-non-file", `--callgrind-out-file=${out}`, workerdBinary(), "serve", config], {
-      stdio: ["ignore", "ignore", "ignore"],
-    }),
-  );
+  const workerd = await startWorkerd(join(dir, "config.capnp"), [cp.host, { name, bundle: v.bundle, port, bindings }], dir, [], {
+    launcher: ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--smc-check=all-non-file", `--callgrind-out-file=${out}`],
+    startTimeoutMs: 300_000,
+  });
+  const pid = String(workerd.process.pid);
   try {
-    await waitForPort(port, 300_000);
     const headers = v.secure ? identity.headers : {};
     await load(port, headers, WARMUP);
-    spawnSync("callgrind_control", ["-i", "on", String(child.pid)], { stdio: "ignore" });
+    spawnSync("callgrind_control", ["-i", "on", pid], { stdio: "ignore" });
     await load(port, headers, REQUESTS);
-    spawnSync("callgrind_control", ["-d", String(child.pid)], { stdio: "ignore" });
+    spawnSync("callgrind_control", ["-d", pid], { stdio: "ignore" });
   } finally {
-    await stop(child);
+    await workerd.stop();
   }
   // The dump asked for is callgrind.out.1 (every thread's counts); callgrind.out, written at exit, holds the shutdown.
   let instructions = 0;

@@ -73,14 +73,23 @@ export interface Workerd {
  * Starts `workerd serve` and waits until every socket accepts connections. stdout (the gateway's access
  * log) goes to a file so the terminal is not flooded; so does stderr, whose tail is shown on failure.
  */
-export async function startWorkerd(configPath: string, workers: WorkerSpec[], logDir: string, extraArgs: string[] = []): Promise<Workerd> {
+export interface StartOptions {
+  /** A command workerd runs under (valgrind and its arguments); it must exec workerd in its own process. */
+  launcher?: string[];
+  /** How long the sockets may take to open (15 s; far longer under valgrind). */
+  startTimeoutMs?: number;
+}
+
+export async function startWorkerd(configPath: string, workers: WorkerSpec[], logDir: string, extraArgs: string[] = [], options: StartOptions = {}): Promise<Workerd> {
   writeFileSync(configPath, capnpConfig(configPath, workers));
   // workerd does not create a Durable Object storage directory; it refuses to start without one.
   for (const worker of workers) if (worker.durableObjects) mkdirSync(worker.durableObjects.dir, { recursive: true });
   const stdoutFile = join(logDir, "workerd.stdout.log");
   const stderrFile = join(logDir, "workerd.stderr.log");
   const child = track(
-    spawn(workerdBinary(), ["serve", configPath, ...extraArgs], { stdio: ["ignore", openSync(stdoutFile, "w"), openSync(stderrFile, "w")] }),
+    spawn(options.launcher?.[0] ?? workerdBinary(), [...(options.launcher ? [...options.launcher.slice(1), workerdBinary()] : []), "serve", configPath, ...extraArgs], {
+      stdio: ["ignore", openSync(stdoutFile, "w"), openSync(stderrFile, "w")],
+    }),
   );
   const stderrTail = (lines = 30) => {
     const text = existsSync(stderrFile) ? readFileSync(stderrFile, "utf8") : "";
@@ -88,12 +97,13 @@ export async function startWorkerd(configPath: string, workers: WorkerSpec[], lo
   };
   let exited: string | undefined;
   child.once("exit", (code, signal) => (exited = `workerd exited (${signal ?? code})`));
-  const deadline = Date.now() + 15_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 15_000;
+  const deadline = Date.now() + startTimeoutMs;
   for (const worker of workers) {
     while (worker.port !== undefined && !(await accepts(worker.port))) {
       if (exited || Date.now() > deadline) {
         await stop(child);
-        throw new Error(`${exited ?? "workerd did not open its sockets within 15 s"}; its stderr:\n${stderrTail()}`);
+        throw new Error(`${exited ?? `workerd did not open its sockets within ${startTimeoutMs / 1000} s`}; its stderr:\n${stderrTail()}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -114,29 +124,30 @@ function accepts(port: number): Promise<boolean> {
 
 const CLOCK_TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
 
+/** The fields of /proc/<pid>/stat after the command name (which is in parentheses and may hold spaces); undefined without /proc. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * CPU time a process has used so far (user + system), from /proc; undefined where there is no /proc.
  * Divided by the requests served, it shows a Worker's cost per request even when other load on the
  * machine moves the req/s figures.
  */
 export function cpuMs(pid: number): number | undefined {
-  try {
-    // Fields after the command name, which is in parentheses and may contain spaces: utime is the 12th, stime the 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
+  // utime is the 12th field after the name, stime the 13th.
+  const fields = procStat(pid);
+  return fields && ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** System (kernel) CPU ms of the process, every thread's, from /proc in clock ticks; 0 where there is no /proc. */
 export function systemMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
+  const fields = procStat(pid);
+  return fields ? (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_SECOND : 0;
 }
 
 /**
