@@ -11,9 +11,10 @@
  * would sign the same). AUTHORIZATION_POLICIES make `gateway_secure` pay for authorization too: a
  * DENY the request does not match and an ALLOW it does, each with a few rules, as a mesh would have.
  */
-import { exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, importJWK } from "jose";
 import { WORKLOAD_TOKEN_HEADER } from "../common/identity/request-token.ts";
 import { pinnedKey } from "../common/identity/private-key.ts";
+import { signSvid } from "../common/identity/svid.ts";
 import { benchPolicies, type BenchOptions } from "./policies.ts";
 
 /** wrangler.toml's MESH_TRUST_DOMAIN: the bench runs with the deployed vars. */
@@ -64,15 +65,12 @@ export async function secureSetup(): Promise<SecureSetup> {
   const issuerKey = JSON.stringify(await exportJWK(privateKey));
   const { kid, privateJwk } = await pinnedKey(issuerKey);
   const now = Math.floor(Date.now() / 1000);
-  // Shaped as the Issuer's (durable-objects/issuer.ts): no jti, no typ.
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: "ES256", kid })
-    .setIssuer(`spiffe://${TRUST_DOMAIN}`)
-    .setSubject(SECURE_CLIENT)
-    .setAudience(GATEWAY_ID)
-    .setIssuedAt(now)
-    .setExpirationTime(now + CLIENT_TOKEN_LIFETIME_S)
-    .sign(await importJWK(privateJwk, "ES256"));
+  // The Issuer's shape (durable-objects/issuer.ts), signed by the same key.
+  const signingKey = (await importJWK(privateJwk, "ES256")) as CryptoKey;
+  const token = await signSvid(
+    { alg: "ES256", kid, signingKey },
+    { issuer: `spiffe://${TRUST_DOMAIN}`, subject: SECURE_CLIENT, audience: GATEWAY_ID, issuedAt: now, expiresAt: now + CLIENT_TOKEN_LIFETIME_S },
+  );
   return { issuerKey, headers: { [WORKLOAD_TOKEN_HEADER]: token } };
 }
 

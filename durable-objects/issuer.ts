@@ -15,7 +15,6 @@
  * The alarm is set only while something is due (a key to publish, activate or drop, a push to retry).
  */
 import { DurableObject } from "cloudflare:workers";
-import { SignJWT } from "jose";
 import type { TrustBundle } from "../common/identity/bundle.ts";
 import { identityConfig, type IdentityConfig, type IdentityEnv } from "../common/identity/config.ts";
 import { credentialMatchesAny, parseCredentials } from "../common/identity/credentials.ts";
@@ -25,6 +24,7 @@ import { configStoreOf, type CreateCredentialResult, type CredentialInfo, type D
 import { WorkloadCredentials } from "./workload-credentials.ts";
 import { MetaTable } from "./meta.ts";
 import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
+import { signSvid } from "../common/identity/svid.ts";
 import { publishedUntilOf, signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
 
 export interface IssuerEnv extends IdentityEnv {
@@ -81,15 +81,10 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       if (!signer) throw new Error("no signing key");
       const iat = Math.floor(now / 1000);
       const exp = iat + Math.floor(lifetimeMs / 1000);
-      // Only what JWT-SVID and the verifiers need: every byte is parsed again on every hop (README, "Identity").
-      const token = await new SignJWT({})
-        .setProtectedHeader({ alg: signer.alg, kid: signer.kid })
-        .setIssuer(config.issuer)
-        .setSubject(subject.id)
-        .setAudience(audience)
-        .setIssuedAt(iat)
-        .setExpirationTime(exp)
-        .sign(await this.cryptoKey(signer));
+      const token = await signSvid(
+        { alg: signer.alg, kid: signer.kid, signingKey: await this.cryptoKey(signer) },
+        { issuer: config.issuer, subject: subject.id, audience, issuedAt: iat, expiresAt: exp },
+      );
       this.keys.signed(signer.kid, exp * 1000);
       return { ok: true as const, token, expiresAt: exp * 1000, kid: signer.kid };
     });

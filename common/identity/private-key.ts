@@ -1,10 +1,17 @@
 /**
  * Signing keys from private JWKs: a fresh ES256 key, or the one MESH_ISSUER_KEY pins (ES256 or
- * EdDSA). The kid is the key's RFC 7638 thumbprint unless the JWK names one. Shared by the issuer
+ * EdDSA). The kid is the start of the key's RFC 7638 thumbprint (KID_LENGTH characters) unless the
+ * JWK names one. Shared by the issuer
  * (which signs) and the gateway (which, with a pinned key and no control plane, trusts its public part).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import { bundleKeyOf, type BundleKey, type SigningAlgorithm, type TrustBundle } from "./bundle.ts";
+
+/**
+ * 16 base64url characters, 96 bits of the thumbprint: no collision among the few keys a bundle holds,
+ * and every token carries its kid on every hop (README, "Identity": each byte costs on each hop).
+ */
+const KID_LENGTH = 16;
 
 export interface PrivateKey {
   kid: string;
@@ -39,7 +46,7 @@ export const pinnedBundle = async (secret: string): Promise<TrustBundle> => ({ k
 async function keyFromPrivateJwk(jwk: JWK, alg: SigningAlgorithm): Promise<PrivateKey> {
   const { kty, crv, x, y, d } = jwk;
   const publicPart = { kty, crv, x, ...(y !== undefined && { y }) } as JWK;
-  const kid = jwk.kid ?? (await calculateJwkThumbprint(publicPart));
+  const kid = jwk.kid ?? (await calculateJwkThumbprint(publicPart)).slice(0, KID_LENGTH);
   const publicJwk = bundleKeyOf({ ...publicPart, kid, alg, use: "jwt-svid" });
   if (!publicJwk) throw new Error(`MESH_ISSUER_KEY is not a usable ${alg} key (its kid must be letters, digits, "-" and "_", at most 128)`);
   return { kid, alg, privateJwk: { ...publicPart, d, kid, alg }, publicJwk };

@@ -50,10 +50,13 @@ describe("Issuer", () => {
   it("issues JWT-SVIDs that verify against its bundle, and refuses bad requests", async () => {
     const { api } = issuerNamed("issue");
     const issued = await issue(api);
-    // Nothing more than JWT-SVID asks and the verifiers check: the token travels on every hop.
-    expect(decodeProtectedHeader(issued.token)).toEqual({ alg: "ES256", kid: issued.kid });
+    // The JWT-SVID shape the issue names, nothing more: the token travels on every hop.
+    expect(decodeProtectedHeader(issued.token)).toEqual({ alg: "ES256", kid: issued.kid, typ: "JWT" });
+    expect(issued.kid).toMatch(/^[A-Za-z0-9_-]{16}$/);
     const claims = decodeJwt(issued.token);
-    expect(Object.keys(claims).sort()).toEqual(["aud", "exp", "iat", "iss", "sub"]);
+    expect(Object.keys(claims).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "sub"]);
+    expect(claims.jti).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(decodeJwt((await issue(api)).token).jti).not.toBe(claims.jti);
     expect(claims).toMatchObject({ iss: `spiffe://${TD}`, sub: CALLER, aud: GATEWAY });
     expect(claims.exp! - claims.iat!).toBe(300);
     expect(issued.expiresAt).toBe(claims.exp! * 1000);
