@@ -6,18 +6,8 @@
  * in AB_COPIES (2) isolates, in AB_SESSIONS (2) fresh workerd processes, AB_ROUNDS (6) rounds of
  * AB_SECONDS (2) s each; other load only adds, so each isolate's figure is its least round. Prints each
  * round, then each variant's ratio to A (the mean of the sessions' ratios, each session's given).
- * Each argument is one of:
- *   gateway            the gateway as the working tree builds it (bundled here)
- *   gateway_secure     the same with identity on (bench/secure.ts): STRICT on the benchmarked Backend,
- *                      wrk sending a workload token, the Issuer bound (pinned key) for caller tokens
- *   gateway_secure:<bundle.js>  a gateway build run as gateway_secure is (to A/B a change to identity)
- *   gateway_observed   the same as gateway with observability on (bench/observed.ts): METRICS bound
- *                      (flushes every METRICS_FLUSH_INTERVAL_MS), 10 % of traces exported to a
- *                      loopback OTLP collector run here; `gateway_observed:<ratio>` samples that
- *                      share instead (`gateway_observed:0`: metrics only, to split the cost)
- *   peer               the peer, workers/peer, as the working tree builds it (bundled here)
- *   peer:<bundle.js>   a peer build (`npx wrangler deploy --dry-run -c workers/peer/wrangler.toml --outdir <dir>`)
- *   <bundle.js>        a gateway build (`npx wrangler deploy --dry-run --outdir <dir>`)
+ * Each argument is a variant (bench/variants.ts: gateway, gateway_issuer, gateway_secure[:<bundle.js>],
+ * gateway_observed[:<ratio>], peer[:<bundle.js>], <bundle.js>).
  * A gateway argument may end in "+log": the access log is on for it (AB_ACCESS_LOG, off by default,
  * sets it for the others). As in `npm run bench`, a gateway's control plane is on (each gateway hosts its own Durable
  * Objects); AB_CONTROL_PLANE=off measures the policies without health checking and global rate limits.
@@ -25,7 +15,7 @@
  * every workerd thread's, from /proc schedstat (nanoseconds).
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
@@ -33,7 +23,8 @@ import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { observedBindings, startCollector, TRACE_SAMPLE_RATIO } from "./observed.ts";
 import { secureSetup, securePolicies } from "./secure.ts";
 import { startUpstreams } from "./upstream.ts";
-import { bundle, freePort, startWorkerd, systemMs, threadCpuMs, type Bundle, type WorkerSpec } from "./workerd.ts";
+import { parseVariant, type Variant } from "./variants.ts";
+import { bundle, freePort, startWorkerd, systemMs, threadCpuMs, type WorkerSpec } from "./workerd.ts";
 import { runWrk } from "./wrk.ts";
 
 const WORK = join(import.meta.dirname, ".work");
@@ -43,26 +34,8 @@ const COPIES = Number(process.env.AB_COPIES ?? 2);
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 6);
 const SECONDS = Number(process.env.AB_SECONDS ?? 2);
 
-const COMPATIBILITY_DATE = "2026-04-20";
-
 const args = process.argv.slice(2);
-if (args.length < 2) throw new Error("usage: tsx bench/ab.ts <gateway | gateway_secure | gateway_observed | peer | peer:<bundle.js> | <gateway-bundle.js>> <same> [<same> …]");
-
-/** What an argument names: a gateway or a peer, from the working tree (bundled now) or a built file. */
-async function variant(arg: string, name: string): Promise<{ kind: "gateway" | "peer"; bundle: Bundle; secure?: boolean; observed?: boolean; sampleRatio?: string }> {
-  if (arg === "gateway") return { kind: "gateway", bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
-  if (arg === "gateway_secure") return { kind: "gateway", secure: true, bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
-  if (arg.startsWith("gateway_secure:")) return { kind: "gateway", secure: true, bundle: { script: resolve(arg.slice("gateway_secure:".length)), compatibilityDate: COMPATIBILITY_DATE } };
-  if (arg.startsWith("gateway_observed:")) {
-    const sampleRatio = arg.slice("gateway_observed:".length);
-    if (!/^(0|1|0?\.[0-9]+)$/.test(sampleRatio)) throw new Error(`${arg}: the ratio must be a number from 0 to 1`);
-    return { kind: "gateway", observed: true, sampleRatio, bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
-  }
-  if (arg === "gateway_observed") return { kind: "gateway", observed: true, bundle: await bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)) };
-  if (arg === "peer") return { kind: "peer", bundle: await bundle(PEER_WRANGLER_TOML, join(WORK, `ab-${name}`)) };
-  if (arg.startsWith("peer:")) return { kind: "peer", bundle: { script: resolve(arg.slice("peer:".length)), compatibilityDate: COMPATIBILITY_DATE } };
-  return { kind: "gateway", bundle: { script: resolve(arg), compatibilityDate: COMPATIBILITY_DATE } };
-}
+if (args.length < 2) throw new Error("usage: tsx bench/ab.ts <variant> <variant> [<variant> …] (bench/variants.ts)");
 
 cleanUpOnExit();
 mkdirSync(WORK, { recursive: true });
@@ -76,12 +49,13 @@ const identity = await secureSetup();
 // gateway_observed's spans go here; its count shows they were exported.
 const collector = await startCollector();
 const log = process.env.AB_ACCESS_LOG ?? "off";
-const variants: { name: string; arg: string; kind: "gateway" | "peer"; bundle: Bundle; secure?: boolean; observed?: boolean; sampleRatio?: string; log: string; sessions: number[] }[] = [];
+const variants: (Variant & { name: string; arg: string; log: string; sessions: number[] })[] = [];
 for (const [i, arg] of args.entries()) {
   const name = String.fromCharCode(65 + i);
   // A gateway argument with "+log" runs with the access log on, whatever AB_ACCESS_LOG says.
   const withLog = arg.endsWith("+log");
-  variants.push({ name, arg, ...(await variant(withLog ? arg.slice(0, -"+log".length) : arg, name)), log: withLog ? "on" : log, sessions: [] });
+  const builds = { gateway: () => bundle(join(ROOT, "wrangler.toml"), join(WORK, `ab-${name}`)), peer: () => bundle(PEER_WRANGLER_TOML, join(WORK, `ab-${name}`)) };
+  variants.push({ name, arg, ...(await parseVariant(withLog ? arg.slice(0, -"+log".length) : arg, builds)), log: withLog ? "on" : log, sessions: [] });
 }
 const vars = deployedVars(join(ROOT, "wrangler.toml"));
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
@@ -106,7 +80,7 @@ async function session(index: number): Promise<void> {
       const observed = v.observed === true;
       bindings = cp.gatewayBindings(
         [{ name: "MESH_POLICIES", file: policies }, { name: "ACCESS_LOG", text: v.log }, ...(observed ? observedBindings(collector, v.sampleRatio) : [])],
-        { identity: v.secure === true, observability: observed },
+        { identity: v.issuer === true, observability: observed },
       );
       specs.push(cp.host);
     }

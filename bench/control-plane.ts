@@ -20,7 +20,7 @@ const DURABLE_OBJECTS: Record<string, string> = {
   ISSUER: "Issuer",
   METRICS: "MetricsAggregator",
 };
-/** Bound only to gateways that ask for identity (gateway_secure): without it the caller-token stage is off. */
+/** Bound only to gateways that ask for identity (gateway_issuer, gateway_secure): without it the caller-token stage is off. */
 const IDENTITY_BINDINGS = new Set(["ISSUER"]);
 /** Bound only to gateways that ask for observability (gateway_observed): without it the metrics sink records nothing. */
 const OBSERVABILITY_BINDINGS = new Set(["METRICS"]);

@@ -7,17 +7,18 @@
  * thread are divided by the requests. The count is what the code executes, whatever else the machine
  * runs: repeated runs agree within about 1 %. Instructions are not time (a cache miss costs more than
  * an add), so `bench/ab.ts` stays the figure for CPU time; this says which change removed work.
- * A variant is `gateway`, `gateway_secure`, `gateway_secure:<bundle.js>` or `<bundle.js>`, as in ab.ts.
+ * A variant is one of bench/variants.ts's gateway variants (gateway, gateway_issuer, gateway_secure[:<bundle.js>], <bundle.js>).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { secureSetup, securePolicies } from "./secure.ts";
 import { startUpstreams } from "./upstream.ts";
+import { parseVariant } from "./variants.ts";
 import { bundle, freePort, startWorkerd, type Bundle } from "./workerd.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -26,10 +27,9 @@ const WORK = join(import.meta.dirname, ".work", `instructions-${process.pid}`);
 const WARMUP = Number(process.env.INSTRUCTIONS_WARMUP ?? 3000);
 const REQUESTS = Number(process.env.INSTRUCTIONS_REQUESTS ?? 2000);
 const CONCURRENCY = Number(process.env.INSTRUCTIONS_CONCURRENCY ?? 4);
-const COMPATIBILITY_DATE = "2026-04-20";
 
 const args = process.argv.slice(2);
-if (!args.length) throw new Error("usage: tsx bench/instructions.ts <gateway | gateway_secure | gateway_secure:<bundle.js> | <bundle.js>> […]");
+if (!args.length) throw new Error("usage: tsx bench/instructions.ts <variant> […] (bench/variants.ts: gateway, gateway_issuer, gateway_secure[:<bundle.js>], <bundle.js>)");
 if (spawnSync("valgrind", ["--version"], { stdio: "ignore" }).error) throw new Error("valgrind is not installed (Debian: apt-get install -y valgrind)");
 
 cleanUpOnExit();
@@ -48,14 +48,10 @@ writeFileSync(policiesFile, slow(benchPolicies(upstreams.ports)));
 const securePoliciesFile = join(WORK, "policies-secure.json");
 writeFileSync(securePoliciesFile, slow(securePolicies(upstreams.ports)));
 let tree: Bundle | undefined;
-const working = async () => (tree ??= await bundle(join(ROOT, "wrangler.toml"), join(WORK, "gateway")));
-
-async function variant(arg: string): Promise<{ bundle: Bundle; secure: boolean }> {
-  if (arg === "gateway") return { bundle: await working(), secure: false };
-  if (arg === "gateway_secure") return { bundle: await working(), secure: true };
-  if (arg.startsWith("gateway_secure:")) return { bundle: { script: resolve(arg.slice("gateway_secure:".length)), compatibilityDate: COMPATIBILITY_DATE }, secure: true };
-  return { bundle: { script: resolve(arg), compatibilityDate: COMPATIBILITY_DATE }, secure: false };
-}
+const builds = {
+  gateway: async () => (tree ??= await bundle(join(ROOT, "wrangler.toml"), join(WORK, "gateway"))),
+  peer: () => Promise.reject(new Error("instructions.ts counts gateway variants only")),
+};
 
 /** `count` GETs of the benchmarked route, `CONCURRENCY` at a time over kept-alive connections; every answer must be 2xx. */
 async function load(port: number, headers: Record<string, string>, count: number): Promise<void> {
@@ -79,12 +75,13 @@ async function load(port: number, headers: Record<string, string>, count: number
 }
 
 async function measure(arg: string, index: number): Promise<number> {
-  const v = await variant(arg);
+  const v = await parseVariant(arg, builds);
+  if (v.kind !== "gateway" || v.observed) throw new Error(`${arg}: instructions.ts counts gateway, gateway_issuer and gateway_secure variants`);
   const name = `v${index}`;
   const dir = join(WORK, name);
   mkdirSync(join(dir, "do"), { recursive: true });
   const cp = controlPlane(`${name}-control-plane`, v.bundle, join(dir, "do"), vars, { issuerKey: identity.issuerKey });
-  const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: v.secure ? securePoliciesFile : policiesFile }, { name: "ACCESS_LOG", text: process.env.INSTRUCTIONS_ACCESS_LOG ?? "on" }], { identity: v.secure });
+  const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: v.secure ? securePoliciesFile : policiesFile }, { name: "ACCESS_LOG", text: process.env.INSTRUCTIONS_ACCESS_LOG ?? "on" }], { identity: v.issuer === true });
   const port = await freePort();
   const out = join(dir, "callgrind.out");
   const workerd = await startWorkerd(join(dir, "config.capnp"), [cp.host, { name, bundle: v.bundle, port, bindings }], dir, [], {

@@ -66,9 +66,12 @@ class CallAttributes implements AuthzRequest {
     this.headers = upstream.headers;
   }
 
-  /** The client address as rate limits read it (ratelimit/selectors.ts). */
+  private clientIp: string | null | undefined;
+
+  /** The client address as rate limits read it (ratelimit/selectors.ts); read once, when a rule first asks. */
   get ip(): string | undefined {
-    return this.x.headers.get("cf-connecting-ip") ?? undefined;
+    if (this.clientIp === undefined) this.clientIp = this.x.headers.get("cf-connecting-ip");
+    return this.clientIp ?? undefined;
   }
 
   get hostname(): string {
