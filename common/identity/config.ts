@@ -1,10 +1,11 @@
 /**
  * The mesh's identity settings, read the same way by the issuer and the gateway: the trust domain
  * (MESH_TRUST_DOMAIN), the issuer name tokens carry (`iss`), the gateway's own SPIFFE ID (the
- * audience of tokens sent to the mesh), and the issuer's timings.
+ * audience of tokens sent to the mesh), the issuer's timings, and how often a gateway isolate may ask
+ * the issuer for its bundle on an unknown kid.
  */
 import { isTrustDomain, spiffeIdOf } from "./spiffe-id.ts";
-import { DEFAULT_CLOCK_SKEW_S, DEFAULT_MAX_LIFETIME_S } from "./verify.ts";
+import { DEFAULT_CLOCK_SKEW_S, DEFAULT_MAX_LIFETIME_S, DEFAULT_REFRESH_INTERVAL_MS } from "./verify.ts";
 
 export const DEFAULT_TRUST_DOMAIN = "edgemesh.local";
 /** The namespace of the mesh's own workloads (Istio's istio-system). */
@@ -18,6 +19,8 @@ export interface IdentityEnv {
   MESH_KEY_ROTATION_MS?: string;
   /** Milliseconds the next key is published before it signs (default 10 min). */
   MESH_KEY_PREPUBLISH_MS?: string;
+  /** The least time, ms, between two unknown-kid bundle refreshes of a gateway isolate (default 10 s, 1 s to 1 h). */
+  MESH_KID_REFRESH_INTERVAL_MS?: string;
 }
 
 export interface IdentityConfig {
@@ -30,6 +33,8 @@ export interface IdentityConfig {
   rotationMs: number;
   prepublishMs: number;
   clockSkewMs: number;
+  /** At most one unknown-kid refresh per this long, per isolate. */
+  kidRefreshIntervalMs: number;
 }
 
 function duration(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
@@ -52,5 +57,7 @@ export function identityConfig(env: IdentityEnv): IdentityConfig {
     rotationMs: duration(env.MESH_KEY_ROTATION_MS, "MESH_KEY_ROTATION_MS", day, 1_000, 365 * day),
     prepublishMs: duration(env.MESH_KEY_PREPUBLISH_MS, "MESH_KEY_PREPUBLISH_MS", 600_000, 0, 30 * day),
     clockSkewMs: DEFAULT_CLOCK_SKEW_S * 1000,
+    // At least 1 s: tokens with made-up kids must not turn into a call to the one Issuer each.
+    kidRefreshIntervalMs: duration(env.MESH_KID_REFRESH_INTERVAL_MS, "MESH_KID_REFRESH_INTERVAL_MS", DEFAULT_REFRESH_INTERVAL_MS, 1_000, 3_600_000),
   };
 }

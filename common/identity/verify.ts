@@ -31,7 +31,8 @@ export const END_USER_MAX_LIFETIME_S = 86_400;
 /** A `sub` of an end-user token is any string, of a sane length. */
 const MAX_END_USER_SUBJECT = 1024;
 const DEFAULT_CACHE_SIZE = 10_000;
-const DEFAULT_REFRESH_INTERVAL_MS = 10_000;
+/** At most one bundle refresh per this long on unknown kids (the gateway: MESH_KID_REFRESH_INTERVAL_MS). */
+export const DEFAULT_REFRESH_INTERVAL_MS = 10_000;
 
 export interface VerifierOptions<S = SpiffeId> {
   /** Exact `iss`. */

@@ -74,6 +74,8 @@ export class TestGateway {
   /** Data points written to ANALYTICS (MeshOptions.analytics). */
   readonly analytics: { indexes?: string[]; blobs?: string[]; doubles?: number[] }[] = [];
   readonly errors: string[] = [];
+  /** Every other JSON log line (warnings, "trust bundle refreshed"...), parsed. */
+  readonly logs: { message?: string; level?: string; [key: string]: unknown }[] = [];
   private constructor(private readonly mf: Miniflare) {}
 
   static async start(policies: unknown[], options: MeshOptions | WorkerBackend[] = {}): Promise<TestGateway> {
@@ -147,7 +149,10 @@ export class TestGateway {
       const record = JSON.parse(line.slice(start)) as { message?: string; level?: string };
       if (record.message === "request") this.outcomes.push(record as unknown as Outcome);
       else if (record.message === "analytics data point") this.analytics.push((record as unknown as { point: TestGateway["analytics"][number] }).point);
-      else if (record.level === "error") this.errors.push(line);
+      else {
+        this.logs.push(record);
+        if (record.level === "error") this.errors.push(line);
+      }
     } catch {
       // Not a JSON log line.
     }

@@ -6,8 +6,9 @@
  * A bundle replaces the keys only when its spiffe_sequence is higher; a failed or older read keeps
  * the last good keys, so a control plane that is away never makes the mesh refuse valid tokens
  * (Istio and Envoy deny everything when a JWKS fetch fails). An unknown kid asks the Issuer for its
- * bundle at most once per interval, waiting at most REFRESH_WAIT_MS; with no Issuer bound but a
- * pinned MESH_ISSUER_KEY (a bare local run), the pinned key's public part is the bundle.
+ * bundle at most once per MESH_KID_REFRESH_INTERVAL_MS (10 s), waiting at most REFRESH_WAIT_MS, and
+ * logs each call ("trust bundle refreshed"); with no Issuer bound but a pinned MESH_ISSUER_KEY (a
+ * bare local run), the pinned key's public part is the bundle.
  */
 import type { TrustBundle } from "../../../common/identity/bundle.ts";
 import { identityConfig, type IdentityConfig } from "../../../common/identity/config.ts";
@@ -53,8 +54,8 @@ export class MeshIdentity {
   /** The verifier of tokens addressed to the mesh; made on first use (the env comes with the first request). */
   verifierFor(env: GatewayEnv): Verifier {
     if (this.verifier) return this.verifier;
-    const { issuer, gatewayId, trustDomain } = this.config(env);
-    const verifier = new Verifier({ issuer, audience: gatewayId, trustDomain, refresh: () => this.refresh(env) });
+    const { issuer, gatewayId, trustDomain, kidRefreshIntervalMs } = this.config(env);
+    const verifier = new Verifier({ issuer, audience: gatewayId, trustDomain, refresh: () => this.refresh(env), refreshIntervalMs: kidRefreshIntervalMs });
     if (this.bundle) verifier.keys.update(this.bundle);
     return (this.verifier = verifier);
   }
@@ -93,8 +94,13 @@ export class MeshIdentity {
   /** The bundle straight from its source, bounded; keeps the last good one on any failure. */
   async refresh(env: GatewayEnv): Promise<void> {
     try {
-      if (env.ISSUER) this.takeBundle(await withTimeout(issuerOf(env.ISSUER).bundle(), REFRESH_WAIT_MS));
-      else if (env.MESH_ISSUER_KEY && !this.bundle) this.takeBundle(await pinnedBundle(env.MESH_ISSUER_KEY));
+      if (env.ISSUER) {
+        const bundle = await withTimeout(issuerOf(env.ISSUER).bundle(), REFRESH_WAIT_MS);
+        const changed = bundle.spiffe_sequence > (this.bundle?.spiffe_sequence ?? -1);
+        this.takeBundle(bundle);
+        // Every call to the Issuer, so a flood of made-up kids shows as what it costs: one line per interval.
+        console.log(JSON.stringify({ level: "info", message: "trust bundle refreshed", sequence: bundle.spiffe_sequence, changed, keys: bundle.keys.length }));
+      } else if (env.MESH_ISSUER_KEY && !this.bundle) this.takeBundle(await pinnedBundle(env.MESH_ISSUER_KEY));
     } catch (error) {
       console.error(JSON.stringify({ level: "warn", message: "trust bundle refresh failed; keeping the last good keys", error: String(error) }));
     }
