@@ -1,11 +1,15 @@
 /**
  * Golden metrics across isolates: each isolate flushes its counts to the metrics Durable Object in
  * batches, /admin/metrics serves the sum in the Prometheus format, promtool accepts it, and a real
- * Prometheus scraping the mesh finds the traffic.
+ * Prometheus scraping the mesh finds the traffic. The counts survive a restart of workerd once the
+ * shard's alarm has written them.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PERSIST_INTERVAL_MS } from "../../durable-objects/metrics-state.ts";
 import { ADMIN_TOKEN, TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { Prometheus, PROMETHEUS_BIN } from "../support/prometheus.ts";
@@ -31,8 +35,8 @@ afterAll(async () => {
   await up?.close();
 });
 
-async function exposition(): Promise<string> {
-  const response = await mesh.fetch("http://admin.test/admin/metrics", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+async function exposition(from = mesh): Promise<string> {
+  const response = await from.fetch("http://admin.test/admin/metrics", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toContain("text/plain; version=0.0.4");
   return response.text();
@@ -130,4 +134,41 @@ describe("metrics across isolates", () => {
     expect(sample(text, "edgemesh_unauthenticated_total", { route: "vault", code: "non_canonical_encoding" })).toBe(1);
     expect(sample(text, "edgemesh_denied_total", { source_workload: "web", policy: "default/nobody" })).toBe(1);
   });
+});
+
+describe("metrics across a restart", () => {
+  it("keeps the counts once the write interval has passed: many reports, written by the shard's alarm", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgemesh-metrics-"));
+    const options = { isolates: 1, persistDir: dir, vars: { METRICS_FLUSH_INTERVAL_MS: "50" } };
+    const policies = [backend("up", [up.url]), simpleRoute("shop", "shop.test", "up")];
+    try {
+      const first = await TestGateway.start(policies, options);
+      try {
+        // A report every 50 ms or so (the pauses make it a dozen or more), all within about one write interval.
+        for (let i = 0; i < 40; i++) {
+          expect((await first.fetch("http://shop.test/ok")).status).toBe(200);
+          if (i % 4 === 0) await new Promise((resolve) => setTimeout(resolve, 60));
+        }
+        await waitFor("the 40 requests at /admin/metrics", async () => sample(await exposition(first), "edgemesh_requests_total", { destination_service: "up" }) === 40, { timeoutMs: 15_000, intervalMs: 100 });
+        // The last report is in; its write alarm fires at most PERSIST_INTERVAL_MS after it.
+        await new Promise((resolve) => setTimeout(resolve, PERSIST_INTERVAL_MS + 2_000));
+      } finally {
+        await first.dispose();
+      }
+
+      const second = await TestGateway.start(policies, options);
+      try {
+        const text = await exposition(second);
+        expect(sample(text, "edgemesh_requests_total", { destination_service: "up", response_code: "200" })).toBe(40);
+        expect(sample(text, "edgemesh_request_duration_seconds_count", { destination_service: "up" })).toBe(40);
+        // The minute rows too (the service graph's window).
+        const graph = (await second.admin<{ edges: { destination: string; requests: number }[] }>("GET", "/graph")).body;
+        expect(graph.edges.map((edge) => edge.requests)).toEqual([40]);
+      } finally {
+        await second.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

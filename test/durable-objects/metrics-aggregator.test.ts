@@ -1,0 +1,99 @@
+/// <reference types="@cloudflare/vitest-pool-workers/types" />
+/**
+ * The MetricsAggregator writes its counts by alarm, not per report: many reports leave its tables
+ * as they were and share one alarm, while every read already sees them; the alarm writes them (fired
+ * again, it changes nothing), and a new instance over the same storage finds them and adds to them.
+ * (Across a restart of workerd: test/control-plane/metrics.test.ts.)
+ */
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { FAMILIES } from "../../common/metrics/families.ts";
+import type { MetricsApi, MetricsReport } from "../../common/metrics/protocol.ts";
+import { PERSIST_INTERVAL_MS } from "../../durable-objects/metrics-state.ts";
+
+const BUCKETS = FAMILIES.requestDuration.buckets.length + 1;
+
+const shardNamed = (name: string) => {
+  const stub = env.METRICS.get(env.METRICS.idFromName(name));
+  return { stub, api: stub as unknown as MetricsApi };
+};
+
+/** One request to "up" through route "default/shop", as an isolate's flush would carry it. */
+const oneRequest = (at: number, code: number): MetricsReport => ({
+  at,
+  entries: [
+    { family: "requests", labels: ["web", "spiffe://edgemesh.local/ns/default/sa/web", "up", "default/shop", String(code), ""], count: 1 },
+    { family: "requestDuration", labels: ["web", "spiffe://edgemesh.local/ns/default/sa/web", "up", "default/shop", String(code)], count: 1, sum: 0.004, buckets: Array.from({ length: BUCKETS }, (_, i) => (i === 3 ? 1 : 0)) },
+  ],
+});
+
+/** What the object's tables hold, and its alarm. */
+const stored = (stub: DurableObjectStub) =>
+  runInDurableObject(stub, async (_object, state) => ({
+    alarm: await state.storage.getAlarm(),
+    totals: state.storage.sql.exec<{ entries: string }>("SELECT entries FROM totals").toArray().map((row) => JSON.parse(row.entries) as unknown[]),
+    minutes: state.storage.sql.exec<{ minute: number; entries: string }>("SELECT minute, entries FROM minutes").toArray(),
+    slo: state.storage.sql.exec("SELECT minute, service, route, total, errors, buckets FROM slo_minutes").toArray(),
+  }));
+
+async function reads(api: MetricsApi, since: number) {
+  const requests = (entries: { family: string; count: number }[]) => entries.filter((entry) => entry.family === "requests").reduce((sum, entry) => sum + entry.count, 0);
+  return {
+    totals: requests(await api.totals()),
+    window: requests(await api.window(since)),
+    minutes: (await api.minutes(since, "up")).map((row) => ({ minute: row.minute, requests: requests(row.entries) })),
+    slo: (await api.sloCounts({ service: "up", route: "default/shop", sinceMs: [since] }))[0],
+  };
+}
+
+describe("MetricsAggregator writes", () => {
+  it("gathers many reports in memory under one alarm, which writes them once; a new instance finds them", async () => {
+    const { stub, api } = shardNamed("writes-by-alarm");
+    const at = Date.now();
+    const since = at - 60_000;
+    const minute = Math.floor(at / 60_000);
+    await api.report(oneRequest(at, 200));
+    const { alarm } = await stored(stub);
+    expect(alarm).toBeGreaterThan(at);
+    expect(alarm).toBeLessThanOrEqual(Date.now() + PERSIST_INTERVAL_MS);
+    for (let i = 1; i < 50; i++) await api.report(oneRequest(at, i < 40 ? 200 : 503));
+
+    // Nothing written yet, the same alarm pending (the real one fires PERSIST_INTERVAL_MS after the first report).
+    const before = await stored(stub);
+    expect(Date.now()).toBeLessThan(alarm!);
+    expect(before).toEqual({ alarm, totals: [], minutes: [], slo: [] });
+    // Yet every read sees all 50.
+    const expected = { totals: 50, window: 50, minutes: [{ minute, requests: 50 }], slo: { total: 50, errors: 10, buckets: Array.from({ length: BUCKETS }, (_, i) => (i === 3 ? 50 : 0)) } };
+    expect(await reads(api, since)).toEqual(expected);
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const written = await stored(stub);
+    expect(written.alarm).toBeNull();
+    expect(written.totals).toHaveLength(1);
+    expect(written.minutes.map((row) => row.minute)).toEqual([minute]);
+    expect(written.slo).toEqual([{ minute, service: "up", route: "default/shop", total: 50, errors: 10, buckets: JSON.stringify(expected.slo.buckets) }]);
+
+    // A duplicate delivery writes the same again, and sets no alarm.
+    await runInDurableObject(stub, (_object, state) => state.storage.setAlarm(Date.now() + 60_000));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored(stub)).toEqual(written);
+
+    // A new instance over the same storage, as after an eviction or a restart.
+    await runInDurableObject(stub, (_object, state) => state.abort("restart")).catch(() => undefined);
+    const again = shardNamed("writes-by-alarm");
+    expect(await reads(again.api, since)).toEqual(expected);
+
+    // Its next report adds to the stored rows (the same minute) and sets the alarm again.
+    await again.api.report(oneRequest(at, 503));
+    expect((await stored(again.stub)).alarm).not.toBeNull();
+    expect(await reads(again.api, since)).toEqual({ ...expected, totals: 51, window: 51, minutes: [{ minute, requests: 51 }], slo: { ...expected.slo, total: 51, errors: 11, buckets: expected.slo.buckets.map((n) => (n ? 51 : 0)) } });
+    expect(await runDurableObjectAlarm(again.stub)).toBe(true);
+    expect((await stored(again.stub)).slo).toMatchObject([{ minute, total: 51, errors: 11 }]);
+  });
+
+  it("writes nothing and sets no alarm for a report without entries", async () => {
+    const { stub, api } = shardNamed("empty-report");
+    await api.report({ at: Date.now(), entries: [] });
+    expect(await stored(stub)).toEqual({ alarm: null, totals: [], minutes: [], slo: [] });
+  });
+});
