@@ -5,7 +5,9 @@
  * callgrind with instrumentation off; after WARMUP requests (the JIT settles, caches fill) counting is
  * switched on for REQUESTS more, at CONCURRENCY connections, and the instructions of every workerd
  * thread are divided by the requests. The count is what the code executes, whatever else the machine
- * runs: repeated runs agree within about 1 %. Instructions are not time (a cache miss costs more than
+ * runs; V8's background compiles in the window are reported apart (compileInstructions), and the
+ * rest of the spread between runs is mostly whether a major GC fell in the window: count more
+ * requests (INSTRUCTIONS_REQUESTS) to average it. Instructions are not time (a cache miss costs more than
  * an add), so `bench/ab.ts` stays the figure for CPU time; this says which change removed work.
  * A variant is one of bench/variants.ts's gateway variants (gateway, gateway_issuer, gateway_secure[:<bundle.js>], <bundle.js>).
  */
@@ -74,7 +76,7 @@ async function load(port: number, headers: Record<string, string>, count: number
   agent.destroy();
 }
 
-async function measure(arg: string, index: number): Promise<number> {
+async function measure(arg: string, index: number): Promise<{ total: number; compiling: number }> {
   const v = await parseVariant(arg, builds);
   if (v.kind !== "gateway" || v.observed) throw new Error(`${arg}: instructions.ts counts gateway, gateway_issuer and gateway_secure variants`);
   const name = `v${index}`;
@@ -100,20 +102,46 @@ async function measure(arg: string, index: number): Promise<number> {
   }
   // The dump asked for is callgrind.out.1 (every thread's counts); callgrind.out, written at exit, holds the shutdown.
   let instructions = 0;
+  let compiling = 0;
   for (const file of readdirSync(dir).filter((f) => /^callgrind\.out\.\d/.test(f))) {
-    const summary = /^summary: (\d+)/m.exec(readFileSync(join(dir, file), "utf8"));
+    const path = join(dir, file);
+    const summary = /^summary: (\d+)/m.exec(readFileSync(path, "utf8"));
     instructions += Number(summary?.[1] ?? 0);
+    compiling += compileInstructions(path);
   }
-  return instructions / REQUESTS;
+  return { total: instructions / REQUESTS, compiling: compiling / REQUESTS };
 }
 
+/**
+ * What V8's background compilers (TurboFan, Maglev) executed in the window, inclusive. The JIT keeps
+ * tiering functions up long after the warm-up (a few compiles per 2 000 requests even after 12 000,
+ * `--trace-opt`), each tens of millions of instructions: one-time work, not a request's cost, and
+ * the count's largest source of run-to-run spread (±10 000 per request), so it is reported apart.
+ */
+function compileInstructions(file: string): number {
+  const annotated = spawnSync("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  let sum = 0;
+  for (const line of annotated.stdout.split("\n")) {
+    if (!COMPILE_JOBS.some((job) => line.includes(job))) continue;
+    sum += Number(/^\s*([\d,]+)/.exec(line)?.[1]?.replaceAll(",", "") ?? 0);
+  }
+  return sum;
+}
+const COMPILE_JOBS = ["OptimizingCompileTaskExecutor::CompileTask::Run(", "MaglevConcurrentDispatcher::JobTask::Run("];
+
 try {
-  const results: number[] = [];
+  const results: { total: number; compiling: number }[] = [];
+  const count = (n: number) => Math.round(n).toLocaleString("en");
+  const versus = (value: number, base: number) => ` (${value >= base ? "+" : ""}${count(value - base)} vs A, ratio ${(value / base).toFixed(3)})`;
   for (const [index, arg] of args.entries()) {
-    const perRequest = await measure(arg, index);
-    results.push(perRequest);
-    console.log(`${String.fromCharCode(65 + index)} ${arg}: ${Math.round(perRequest).toLocaleString("en")} instructions per request` +
-      (index ? ` (${perRequest >= results[0]! ? "+" : ""}${Math.round(perRequest - results[0]!).toLocaleString("en")} vs A, ratio ${(perRequest / results[0]!).toFixed(3)})` : ""));
+    const measured = await measure(arg, index);
+    results.push(measured);
+    const steady = measured.total - measured.compiling;
+    const first = results[0]!;
+    console.log(
+      `${String.fromCharCode(65 + index)} ${arg}: ${count(steady)} instructions per request without JIT compilation${index ? versus(steady, first.total - first.compiling) : ""}; ` +
+        `${count(measured.total)} with it${index ? versus(measured.total, first.total) : ""}`,
+    );
   }
   console.log(`${WARMUP} requests to warm up, then ${REQUESTS} counted at ${CONCURRENCY} connections; every workerd thread's instructions (callgrind; its files in ${WORK})`);
 } finally {
