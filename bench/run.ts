@@ -24,7 +24,8 @@ import { bundle, cpuMs, freePort, startWorkerd, type Binding, type Workerd } fro
 import { assertClean, ensureWrk, runWrk } from "./wrk.ts";
 
 const ROOT = join(import.meta.dirname, "..");
-const WORK = join(import.meta.dirname, ".work");
+// Its own folder: emptied at the start of each run, leaving ab.ts's and instructions.ts's files alone.
+const WORK = join(import.meta.dirname, ".work", "run");
 const RESULTS = join(import.meta.dirname, "results.json");
 const CONNECTIONS = 50;
 /** Gateway isolates sharing the limited route's global limit. */
