@@ -28,7 +28,9 @@ function parse() {
       },
     });
   } catch (error) {
-    process.stderr.write(`mesh: ${(error as Error).message}\n\n${USAGE}`);
+    // A kid (base64url) may start with "-": parseArgs then reads it as an option.
+    const hint = /Unknown option/.test((error as Error).message) ? ' (a value that starts with "-", such as a kid, goes after --)' : "";
+    process.stderr.write(`mesh: ${(error as Error).message}${hint}\n\n${USAGE}`);
     process.exit(1);
   }
 }

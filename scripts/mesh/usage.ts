@@ -27,6 +27,8 @@ export const USAGE = `usage: npm run mesh -- <command> [options]
 
 An apply or rollback whose documents equal the current version's changes nothing and says so.
 Stored text (messages, names) is printed with control characters escaped (\\n, \\u001b).
+Options come before --; what follows it is taken as it is, so a value that starts with "-" (a kid
+can: it is base64url) goes there: keys revoke --yes -- -Abc123.
 
 MESH_ADMIN_URL (default http://127.0.0.1:8787). Who calls: a mesh identity when MESH_SPIFFE_ID and
 MESH_CREDENTIAL are set (its role comes from AdminRoleBindings), else the break-glass

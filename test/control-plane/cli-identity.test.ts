@@ -57,13 +57,24 @@ describe("npm run mesh, identity", { timeout: 120_000 }, () => {
     const next = /^Published (\S+); it signs from /.exec(rotated.stdout)?.[1];
     expect(next).toBeDefined();
     expect(rotated.stdout).toMatch(new RegExp(`^${next} {2}published `, "m"));
-    const revoked = await cli(["keys", "revoke", next!, "--yes"], as(ADMIN));
+    // After --: a kid is base64url and may start with "-", which parseArgs would take for an option.
+    const revoked = await cli(["keys", "revoke", "--yes", "--", next!], as(ADMIN));
     expect(revoked).toMatchObject({ code: 0 });
     expect(revoked.stdout).toContain(`Revoked ${next}.`);
     expect(revoked.stdout).not.toContain(`${next}  `);
     const audit = await cli(["audit", "--limit", "2"]);
     expect(audit.stdout).toMatch(new RegExp(`^#\\d+ .* revoke_key +${ADMIN}  ${next}$`, "m"));
     expect(audit.stdout).toMatch(new RegExp(`^#\\d+ .* rotate_key +${ADMIN}  ${next}$`, "m"));
+  });
+
+  it("a kid that starts with \"-\" goes after --; without it the CLI says so", async () => {
+    const unparsed = await cli(["keys", "revoke", "-Abc123", "--yes"], as(ADMIN));
+    expect(unparsed.code).toBe(1);
+    expect(unparsed.stderr).toContain('(a value that starts with "-", such as a kid, goes after --)');
+    // After --, the kid reaches the issuer (which has no such key).
+    const passed = await cli(["keys", "revoke", "--yes", "--", "-Abc123"], as(ADMIN));
+    expect(passed.code).toBe(1);
+    expect(passed.stderr).toMatch(/-Abc123/);
   });
 
   it("credentials create prints the secret alone on stdout; list; delete", async () => {
