@@ -18,9 +18,24 @@ export const accessLog: OutcomeSink = (outcome, env) => {
     const ratio = sampleRatio(env.ACCESS_LOG_SAMPLE_RATIO);
     if (ratio < 1 && Math.random() >= ratio) return;
   }
-  const { tries, authz, ...summary } = outcome;
+  const { tries, authz } = outcome;
   // A plain allow says nothing a 2xx does not (Envoy's RBAC logs only shadow and denied decisions);
   // every byte of a line is paid for again by the log pipeline.
   const notable = authz && (authz.decision === "deny" || authz.dryRun || authz.audit) ? authz : undefined;
-  console.log(JSON.stringify({ level: "info", message: "request", ...summary, authz: notable, tries: tries.length > 1 ? tries : undefined }));
+  // The line is the record itself, without a single try and without a plain allow: those two fields
+  // are hidden for the stringify and put back at once (nothing else runs in between). Copying the
+  // record's twenty-odd fields into new objects instead (a rest, then a spread) cost about 10 000
+  // instructions per request (callgrind: CopyDataProperties, CreateDataProperty).
+  const record = outcome as { tries: unknown; authz?: unknown };
+  if (tries.length <= 1) record.tries = undefined;
+  if (authz && !notable) record.authz = undefined;
+  try {
+    const fields = JSON.stringify(outcome);
+    console.log(fields === "{}" ? LINE_START.slice(0, -1) + "}" : LINE_START + fields.slice(1));
+  } finally {
+    record.tries = tries;
+    if (authz) record.authz = authz;
+  }
 };
+
+const LINE_START = '{"level":"info","message":"request",';
