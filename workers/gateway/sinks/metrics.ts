@@ -43,6 +43,7 @@ export const reportMetrics =
   };
 
 async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv): Promise<void> {
+  let sent = false;
   try {
     if (wait > 0) await sleep(wait);
     metrics.lastFlushAt = Date.now();
@@ -50,6 +51,7 @@ async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv
     metrics.store.clear();
     try {
       await withTimeout(metricsShardOf(env.METRICS!, metrics.shard(env)).report({ entries, at: metrics.lastFlushAt }), FLUSH_TIMEOUT_MS);
+      sent = true;
     } catch (error) {
       // Back into the store: sent with the next flush. A timed-out call may have landed (counted twice): rare, and stated.
       metrics.store.merge(entries);
@@ -57,5 +59,12 @@ async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv
     }
   } finally {
     metrics.flushScheduled = false;
+  }
+  // Outcomes recorded while the report was on its way found a flush scheduled and scheduled none:
+  // without another, they would wait for the isolate's next request, and the last ones before traffic
+  // stops would never be counted. (After a failure the next request's flush takes them: no retry loop.)
+  if (sent && metrics.store.size > 0 && !metrics.flushScheduled) {
+    metrics.flushScheduled = true;
+    await flushAfter(Number(env.METRICS_FLUSH_INTERVAL_MS ?? DEFAULT_FLUSH_INTERVAL_MS), metrics, env);
   }
 }
