@@ -19,12 +19,12 @@ import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { bundle, freePort, startWorkerd, threadCpuMs, type Bundle, type WorkerSpec } from "./workerd.ts";
+import { COMPATIBILITY_DATE } from "./variants.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const WORK = join(import.meta.dirname, ".work", "hotpath");
 const RUNS = Number(process.env.HOTPATH_RUNS ?? 21);
 const TARGET_MS = Number(process.env.HOTPATH_TARGET_MS ?? 60);
-const COMPATIBILITY_DATE = "2026-04-20";
 
 const args = process.argv.slice(2);
 if (!args.length) throw new Error("usage: tsx bench/hotpath.ts <gateway | <gateway-bundle.js>> …");

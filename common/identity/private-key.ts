@@ -1,8 +1,8 @@
 /**
  * Signing keys from private JWKs: a fresh ES256 key, or the one MESH_ISSUER_KEY pins (ES256 or
  * EdDSA). The kid is the start of the key's RFC 7638 thumbprint (KID_LENGTH characters) unless the
- * JWK names one. Shared by the issuer
- * (which signs) and the gateway (which, with a pinned key and no control plane, trusts its public part).
+ * JWK names one. Shared by the issuer (which signs) and the gateway (which, with a pinned key and no
+ * control plane, trusts its public part).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import { bundleKeyOf, type BundleKey, type SigningAlgorithm, type TrustBundle } from "./bundle.ts";

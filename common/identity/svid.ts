@@ -18,7 +18,7 @@ export interface SvidClaims {
   expiresAt: number;
 }
 
-export const newJti = (): string => encode(crypto.getRandomValues(new Uint8Array(16)));
+const newJti = (): string => encode(crypto.getRandomValues(new Uint8Array(16)));
 
 export function signSvid(key: { alg: SigningAlgorithm; kid: string; signingKey: CryptoKey }, claims: SvidClaims): Promise<string> {
   return new SignJWT({ jti: newJti() })

@@ -35,11 +35,12 @@ export class MeshIdentity {
   /** Mesh-signed tokens toward upstreams, per (caller, destination). */
   readonly upstreamTokens = new UpstreamTokens();
 
-  /** A bundle from the snapshot or the Issuer; an older or equal one is ignored. */
-  takeBundle(bundle: TrustBundle): void {
-    if (this.bundle && bundle.spiffe_sequence <= this.bundle.spiffe_sequence) return;
+  /** A bundle from the snapshot or the Issuer; an older or equal one is ignored. Whether it was taken. */
+  takeBundle(bundle: TrustBundle): boolean {
+    if (this.bundle && bundle.spiffe_sequence <= this.bundle.spiffe_sequence) return false;
     this.bundle = bundle;
     this.verifier?.keys.update(bundle);
+    return true;
   }
 
   /** The last good bundle, for /.well-known/jwks.json. */
@@ -96,8 +97,7 @@ export class MeshIdentity {
     try {
       if (env.ISSUER) {
         const bundle = await withTimeout(issuerOf(env.ISSUER).bundle(), REFRESH_WAIT_MS);
-        const changed = bundle.spiffe_sequence > (this.bundle?.spiffe_sequence ?? -1);
-        this.takeBundle(bundle);
+        const changed = this.takeBundle(bundle);
         // Every call to the Issuer, so a flood of made-up kids shows as what it costs: one line per interval.
         console.log(JSON.stringify({ level: "info", message: "trust bundle refreshed", sequence: bundle.spiffe_sequence, changed, keys: bundle.keys.length }));
       } else if (env.MESH_ISSUER_KEY && !this.bundle) this.takeBundle(await pinnedBundle(env.MESH_ISSUER_KEY));

@@ -37,10 +37,11 @@ export const reportMetrics =
     if (!env.METRICS) return;
     recordMetrics(metrics.store, outcome);
     if (metrics.flushScheduled) return;
-    const interval = Number(env.METRICS_FLUSH_INTERVAL_MS ?? DEFAULT_FLUSH_INTERVAL_MS);
     metrics.flushScheduled = true;
-    return flushAfter(metrics.lastFlushAt ? metrics.lastFlushAt + interval - Date.now() : 0, metrics, env);
+    return flushAfter(metrics.lastFlushAt ? metrics.lastFlushAt + flushIntervalOf(env) - Date.now() : 0, metrics, env);
   };
+
+const flushIntervalOf = (env: GatewayEnv) => Number(env.METRICS_FLUSH_INTERVAL_MS ?? DEFAULT_FLUSH_INTERVAL_MS);
 
 async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv): Promise<void> {
   let sent = false;
@@ -65,6 +66,6 @@ async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv
   // stops would never be counted. (After a failure the next request's flush takes them: no retry loop.)
   if (sent && metrics.store.size > 0 && !metrics.flushScheduled) {
     metrics.flushScheduled = true;
-    await flushAfter(Number(env.METRICS_FLUSH_INTERVAL_MS ?? DEFAULT_FLUSH_INTERVAL_MS), metrics, env);
+    await flushAfter(flushIntervalOf(env), metrics, env);
   }
 }
