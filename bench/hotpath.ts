@@ -10,8 +10,11 @@
  * on a busy machine (load only adds); the median of the rounds' ratios says how much they agree.
  * Steadier than bench/ab.ts for a change of a few µs; ab.ts, with the network, stays the real figure.
  * Arguments: `gateway` (the working tree, bundled here) or a gateway bundle (`wrangler deploy
- * --dry-run --outdir <dir>`), either with "+log" for the access log on (HOTPATH_ACCESS_LOG sets it for
- * all: off by default). HOTPATH_CONTROL_PLANE (on), HOTPATH_TARGET_MS (60), HOTPATH_K (sized to the target).
+ * --dry-run --outdir <dir>`), each with any of the flags "+log" (the access log on; HOTPATH_ACCESS_LOG
+ * sets it for all: off by default), "+issuer" (the Issuer bound: caller tokens toward the upstream, as
+ * bench/variants.ts's gateway_issuer) and "+secure" (gateway_secure: STRICT, the client's workload
+ * token, the AuthorizationPolicies; implies +issuer). HOTPATH_CONTROL_PLANE (on), HOTPATH_CHECK (on: a build with the Issuer must send the caller token,
+ * one without must not; "off" for a build that leaves it out on purpose), HOTPATH_TARGET_MS (60), HOTPATH_K (sized to the target).
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -20,6 +23,7 @@ import { controlPlane, deployedVars } from "./control-plane.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { bundle, freePort, startWorkerd, threadCpuMs, type Bundle, type WorkerSpec } from "./workerd.ts";
 import { COMPATIBILITY_DATE } from "./variants.ts";
+import { secureSetup, securePolicies } from "./secure.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const WORK = join(import.meta.dirname, ".work", "hotpath");
@@ -34,24 +38,33 @@ rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 const policiesFile = join(WORK, "policies.json");
 // The ports are never dialled: fetch() answers inside the isolate.
-writeFileSync(policiesFile, JSON.stringify(benchPolicies([9101, 9102, 9103], { controlPlane: process.env.HOTPATH_CONTROL_PLANE !== "off" })));
+const benchOptions = { controlPlane: process.env.HOTPATH_CONTROL_PLANE !== "off" };
+writeFileSync(policiesFile, JSON.stringify(benchPolicies([9101, 9102, 9103], benchOptions)));
+const securePoliciesFile = join(WORK, "policies-secure.json");
+writeFileSync(securePoliciesFile, JSON.stringify(securePolicies([9101, 9102, 9103], benchOptions)));
+const identity = await secureSetup();
+const FLAGS = new Set(["log", "issuer", "secure"]);
 const log = process.env.HOTPATH_ACCESS_LOG ?? "off";
 const vars = deployedVars(join(ROOT, "wrangler.toml"));
 const harness: Bundle = { script: join(import.meta.dirname, "hotpath-harness.js"), compatibilityDate: COMPATIBILITY_DATE };
 
 const variants = await Promise.all(
   args.map(async (arg, i) => {
-    const withLog = arg.endsWith("+log");
-    const file = withLog ? arg.slice(0, -"+log".length) : arg;
+    const [file = "", ...flags] = arg.split("+");
+    for (const flag of flags) if (!FLAGS.has(flag)) throw new Error(`${arg}: unknown flag +${flag} (${[...FLAGS].map((f) => `+${f}`).join(", ")})`);
     const gateway: Bundle = file === "gateway" ? await bundle(join(ROOT, "wrangler.toml"), join(WORK, `gateway-${i}`)) : { script: resolve(file), compatibilityDate: COMPATIBILITY_DATE };
-    return { arg, name: `v${i}`, gateway, log: withLog ? "on" : log, port: await freePort(), best: Infinity };
+    const secure = flags.includes("secure");
+    const issuer = secure || flags.includes("issuer");
+    return { arg, name: `v${i}`, gateway, log: flags.includes("log") ? "on" : log, secure, issuer, port: await freePort(), best: Infinity };
   }),
 );
 const workerd = await startWorkerd(
   join(WORK, "hotpath.capnp"),
   variants.flatMap((v): WorkerSpec[] => {
-    const cp = controlPlane(`${v.name}-control-plane`, v.gateway, join(WORK, `do-${v.name}`), vars);
-    const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: policiesFile }, { name: "ACCESS_LOG", text: v.log }]);
+    const cp = controlPlane(`${v.name}-control-plane`, v.gateway, join(WORK, `do-${v.name}`), vars, { issuerKey: identity.issuerKey });
+    // The harness sends HOTPATH_HEADERS with every request (the secure client's workload token).
+    const headers = { name: "HOTPATH_HEADERS", text: JSON.stringify(v.secure ? identity.headers : {}) };
+    const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: v.secure ? securePoliciesFile : policiesFile }, { name: "ACCESS_LOG", text: v.log }, headers], { identity: v.issuer });
     return [cp.host, { name: v.name, bundle: harness, modules: [{ name: "gateway.js", file: v.gateway.script }], port: v.port, bindings }];
   }),
   WORK,
@@ -71,6 +84,10 @@ try {
   const ks: number[] = [];
   for (const v of variants) {
     for (let i = 0; i < 5; i++) await run(v.port, 200);
+    // A variant with the Issuer must send the caller token upstream once warm, or it measures less than it says.
+    const checked = await fetch(`http://127.0.0.1:${v.port}/?k=20&check=1&host=${BENCH_HOST}&path=${encodeURIComponent(BENCH_PATH)}`);
+    const tokens = Number(checked.headers.get("x-caller-tokens"));
+    if (!checked.ok || (process.env.HOTPATH_CHECK !== "off" && tokens !== (v.issuer ? 20 : 0))) throw new Error(`${v.arg}: ${tokens} of 20 upstream requests carried a caller token (${checked.status} ${await checked.text()})`);
     let empty = Infinity;
     for (let i = 0; i < 20; i++) empty = Math.min(empty, await run(v.port, 0));
     const probe = (await run(v.port, 1000)) - empty;

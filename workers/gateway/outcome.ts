@@ -58,9 +58,9 @@ export interface Outcome {
    */
   source?: { id: string; via: "token" | "binding" } | { refused: Refusal };
   /**
-   * AuthorizationPolicy (stages/authorize.ts), when any applies to the call: allow or deny, the
-   * deciding policy and its action; `dryRun` when a dry-run policy would have denied (and did not);
-   * `audit`, the AUDIT policies that matched.
+   * AuthorizationPolicy (stages/authorize.ts), when one denied the call, would have (dry-run) or
+   * audits it: the decision, the deciding policy and its action; `dryRun` when a dry-run policy would
+   * have denied (and did not); `audit`, the AUDIT policies that matched. Absent for a plain allow.
    */
   authz?: AuthzDecision;
   /** Body sizes as declared by Content-Length (a streamed body without one is not counted). */

@@ -78,7 +78,7 @@ function decide(group: PolicyGroup, request: AuthzRequest): AuthzDecision | unde
 }
 
 /** The usual decision, shared: a decision is never changed once made (audit makes a copy). */
-const ALLOWED: AuthzDecision = Object.freeze({ decision: "allow" });
+export const ALLOWED: AuthzDecision = Object.freeze({ decision: "allow" });
 
 export function authorize(authorizer: Authorizer, request: AuthzRequest): AuthzDecision {
   let result: AuthzDecision = decide(authorizer.enforced, request) ?? ALLOWED;

@@ -12,9 +12,11 @@
 import { REFUSALS, type Refusal } from "../../../common/identity/reasons.ts";
 import { requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
 import type { PeerAuthenticationMode } from "../../../policies/schema/index.ts";
+import type { Verification, VerifiedToken } from "../../../common/identity/verify.ts";
 import type { Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
 import type { MeshIdentity } from "../identity/mesh-identity.ts";
+import type { Outcome } from "../outcome.ts";
 import type { CompiledRule } from "../table/index.ts";
 
 const STRICTNESS: Record<PeerAuthenticationMode, number> = { DISABLE: 0, PERMISSIVE: 1, STRICT: 2 };
@@ -29,43 +31,49 @@ function modeOf(rule: CompiledRule): PeerAuthenticationMode {
 const refused = (reason: Refusal, message: string = REFUSALS[reason]) =>
   new MeshError("unauthenticated", `${reason}: ${message}`, { headers: { "www-authenticate": `Edgemesh-Workload-Token error="${reason}"` } });
 
+type Source = NonNullable<Outcome["source"]>;
+
+function refuse(outcome: Outcome, reason: Refusal, message?: string): MeshError {
+  outcome.source = { refused: reason };
+  return refused(reason, message);
+}
+
+/** A verified token's source record, made once per token: a caller sends the same token for minutes. */
+const sources = new WeakMap<VerifiedToken, Source>();
+
+function accept(outcome: Outcome, result: Verification): undefined {
+  if (!result.ok) throw refuse(outcome, result.reason, result.message);
+  let source = sources.get(result.token);
+  if (!source) sources.set(result.token, (source = Object.freeze({ id: result.token.subject.id, via: "token" })));
+  outcome.source = source;
+  return undefined;
+}
+
 export const authenticate = (identity: MeshIdentity): Stage => ({
   request(x) {
     const { outcome } = x;
     // Client-sent identity headers were left out of the upstream request already (prepare-upstream.ts).
     const mode = modeOf(x.route.rule);
     const binding = identity.bindingIdentity(x.env, (x.ctx as ExecutionContext & { props?: unknown }).props);
-    if (binding === "invalid") {
-      outcome.source = { refused: "invalid_binding_identity" };
-      throw refused("invalid_binding_identity");
-    }
+    if (binding === "invalid") throw refuse(outcome, "invalid_binding_identity");
     if (mode === "DISABLE") {
       if (binding) outcome.source = { id: binding, via: "binding" };
       return undefined;
     }
     const sent = requestToken(x.request.headers, x.url.search);
-    const refuse = (reason: Refusal, message?: string) => {
-      outcome.source = { refused: reason };
-      return refused(reason, message);
-    };
-    if (!sent.ok) throw refuse(sent.reason);
+    if (!sent.ok) throw refuse(outcome, sent.reason);
     if (binding) {
-      if (sent.token !== undefined) throw refuse("multiple_identities");
+      if (sent.token !== undefined) throw refuse(outcome, "multiple_identities");
       outcome.source = { id: binding, via: "binding" };
       return undefined;
     }
     if (sent.token === undefined) {
-      if (mode === "STRICT") throw refuse("missing_token", `${REFUSALS.missing_token}: this backend requires a mesh identity (send a workload token in ${WORKLOAD_TOKEN_HEADER})`);
+      if (mode === "STRICT") throw refuse(outcome, "missing_token", `${REFUSALS.missing_token}: this backend requires a mesh identity (send a workload token in ${WORKLOAD_TOKEN_HEADER})`);
       return undefined;
     }
     const verifier = identity.verifierFor(x.env);
-    const accept = (result: Awaited<ReturnType<typeof verifier.verify>>) => {
-      if (!result.ok) throw refuse(result.reason, result.message);
-      outcome.source = { id: result.token.subject.id, via: "token" };
-      return undefined;
-    };
-    // The steady state is a cache hit: no promise to wait for.
+    // The steady state is a cache hit: no promise to wait for, nothing allocated.
     const cached = verifier.cached(sent.token);
-    return cached ? accept(cached) : verifier.verify(sent.token).then(accept);
+    return cached ? accept(outcome, cached) : verifier.verify(sent.token).then((result) => accept(outcome, result));
   },
 });

@@ -6,7 +6,7 @@
  * dry-run "would deny"s and matching AUDIT policies go into the outcome (sinks/authz-audit.ts audits
  * the denials). A call no policy applies to costs one field read.
  */
-import { authorize as evaluate, denialMessage } from "../authz/evaluate.ts";
+import { ALLOWED, authorize as evaluate, denialMessage } from "../authz/evaluate.ts";
 import { authzRequestOf } from "../authz/request.ts";
 import type { Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
@@ -16,6 +16,7 @@ export const authorize: Stage = {
     const authorizer = x.target.authorization;
     if (!authorizer) return undefined;
     const decision = evaluate(authorizer, authzRequestOf(x));
+    if (decision === ALLOWED) return undefined;
     x.outcome.authz = decision;
     if (decision.decision === "deny" && !decision.dryRun) throw new MeshError("denied", denialMessage(decision));
     return undefined;

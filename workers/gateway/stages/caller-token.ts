@@ -10,17 +10,19 @@ import { CALLER_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
 import type { Stage } from "../context.ts";
 import type { MeshIdentity } from "../identity/mesh-identity.ts";
 
+function attach(headers: Headers, token: string | undefined): undefined {
+  if (token) headers.set(CALLER_TOKEN_HEADER, token);
+  return undefined;
+}
+
 export const callerToken = (identity: MeshIdentity): Stage => ({
   request(x) {
     if (!x.env.ISSUER) return undefined;
     const source = x.outcome.source;
     const caller = source && "id" in source ? source.id : identity.config(x.env).gatewayId;
     const destination = identity.destinationId(x.env, x.target.backend.name);
-    const set = (token: string | undefined) => {
-      if (token) x.upstream.headers.set(CALLER_TOKEN_HEADER, token);
-      return undefined;
-    };
-    const pending = identity.upstreamTokens.tokenFor(x.env, x.ctx, caller, destination);
-    return pending instanceof Promise ? pending.then(set) : set(pending);
+    const token = identity.upstreamTokens.tokenFor(x.env, x.ctx, caller, destination);
+    if (!(token instanceof Promise)) return attach(x.upstream.headers, token);
+    return token.then((issued) => attach(x.upstream.headers, issued));
   },
 });
