@@ -7,6 +7,9 @@ import { formatError } from "../errors.ts";
 import { FIELD_OF_KIND } from "../kinds.ts";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "./files.ts";
 import { parseCliArgs, WRANGLER_USAGE, workerExposure } from "./worker-exposure.ts";
+import { exitQuietlyOnClosedPipe } from "./closed-pipe.ts";
+
+exitQuietlyOnClosedPipe();
 
 let args;
 try {

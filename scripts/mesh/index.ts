@@ -10,6 +10,9 @@ import { identityCommands } from "./identity.ts";
 import { observeCommands } from "./observe.ts";
 import { printable, printAudit, printBackends, printChanges, printVersions, type ObjectChange } from "./print.ts";
 import { USAGE } from "./usage.ts";
+import { exitQuietlyOnClosedPipe } from "../../policies/cli/closed-pipe.ts";
+
+exitQuietlyOnClosedPipe();
 
 type Result = { dryRun: boolean; unchanged: boolean; fromVersion: number; version: number; changes: ObjectChange[]; published: boolean; warnings: string[] };
 
