@@ -12,7 +12,7 @@
 import { REFUSALS, type Refusal } from "../../../common/identity/reasons.ts";
 import { requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
 import type { PeerAuthenticationMode } from "../../../policies/schema/index.ts";
-import type { Verification, VerifiedToken } from "../../../common/identity/verify.ts";
+import type { Verification } from "../../../common/identity/verify.ts";
 import type { Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
 import type { MeshIdentity } from "../identity/mesh-identity.ts";
@@ -31,21 +31,14 @@ function modeOf(rule: CompiledRule): PeerAuthenticationMode {
 const refused = (reason: Refusal, message: string = REFUSALS[reason]) =>
   new MeshError("unauthenticated", `${reason}: ${message}`, { headers: { "www-authenticate": `Edgemesh-Workload-Token error="${reason}"` } });
 
-type Source = NonNullable<Outcome["source"]>;
-
 function refuse(outcome: Outcome, reason: Refusal, message?: string): MeshError {
   outcome.source = { refused: reason };
   return refused(reason, message);
 }
 
-/** A verified token's source record, made once per token: a caller sends the same token for minutes. */
-const sources = new WeakMap<VerifiedToken, Source>();
-
 function accept(outcome: Outcome, result: Verification): undefined {
   if (!result.ok) throw refuse(outcome, result.reason, result.message);
-  let source = sources.get(result.token);
-  if (!source) sources.set(result.token, (source = Object.freeze({ id: result.token.subject.id, via: "token" })));
-  outcome.source = source;
+  outcome.source = { id: result.token.subject.id, via: "token" };
   return undefined;
 }
 
@@ -72,7 +65,7 @@ export const authenticate = (identity: MeshIdentity): Stage => ({
       return undefined;
     }
     const verifier = identity.verifierFor(x.env);
-    // The steady state is a cache hit: no promise to wait for, nothing allocated.
+    // The steady state is a cache hit: no promise to wait for.
     const cached = verifier.cached(sent.token);
     return cached ? accept(outcome, cached) : verifier.verify(sent.token).then((result) => accept(outcome, result));
   },
