@@ -124,19 +124,10 @@ export function pathReadings(path: string): string[] {
   return readings;
 }
 
-/** A path that pathReadings would read only as it is (the usual one): no "//", no upper case. */
-const READ_OTHERWISE = /\/\/|[A-Z]/;
-
 function paths(values: StringTest | undefined, notValues: StringTest | undefined, quantifier: Quantifier): Predicate[] {
   const out: Predicate[] = [];
-  // Some (any reading matches) and every (all do) are both the path itself when it has one reading.
-  const some = (test: StringTest) => (r: AuthzRequest) => (READ_OTHERWISE.test(r.path) ? pathReadings(r.path).some(test) : test(r.path));
-  const every = (test: StringTest) => (r: AuthzRequest) => (READ_OTHERWISE.test(r.path) ? pathReadings(r.path).every(test) : test(r.path));
-  if (values) out.push(quantifier === "every" ? (r) => values(r.path) : some(values));
-  if (notValues) {
-    const outside: StringTest = (path) => !notValues(path);
-    out.push(quantifier === "every" ? every(outside) : some(outside));
-  }
+  if (values) out.push(quantifier === "every" ? (r) => values(r.path) : (r) => pathReadings(r.path).some(values));
+  if (notValues) out.push(quantifier === "every" ? (r) => !pathReadings(r.path).some(notValues) : (r) => pathReadings(r.path).some((path) => !notValues(path)));
   return out;
 }
 

@@ -28,12 +28,10 @@ function modeOf(rule: CompiledRule): PeerAuthenticationMode {
   return mode;
 }
 
-const refused = (reason: Refusal, message: string = REFUSALS[reason]) =>
-  new MeshError("unauthenticated", `${reason}: ${message}`, { headers: { "www-authenticate": `Edgemesh-Workload-Token error="${reason}"` } });
-
-function refuse(outcome: Outcome, reason: Refusal, message?: string): MeshError {
+/** Records the refusal in the outcome and makes its 401. */
+function refuse(outcome: Outcome, reason: Refusal, message: string = REFUSALS[reason]): MeshError {
   outcome.source = { refused: reason };
-  return refused(reason, message);
+  return new MeshError("unauthenticated", `${reason}: ${message}`, { headers: { "www-authenticate": `Edgemesh-Workload-Token error="${reason}"` } });
 }
 
 function accept(outcome: Outcome, result: Verification): undefined {
