@@ -8,10 +8,9 @@ import { compilePolicy, compileAuthorizer, authorize } from "../workers/gateway/
 import { authzRequestOf } from "../workers/gateway/authz/request.ts";
 import { AUTHORIZATION_POLICIES } from "./secure.ts";
 import { AuthorizationPolicy } from "../policies/schema/index.ts";
-import type { AuthorizationPolicy as Policy } from "../policies/schema/index.ts";
 
 const policies = AUTHORIZATION_POLICIES.map((document) => {
-  const d = document as Policy;
+  const d = document as AuthorizationPolicy;
   return compilePolicy(AuthorizationPolicy.parse({ ...d, metadata: { ...d.metadata, namespace: "default" } }));
 });
 const authorizer = compileAuthorizer(policies)!;

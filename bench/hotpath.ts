@@ -13,8 +13,9 @@
  * --dry-run --outdir <dir>`), each with any of the flags "+log" (the access log on; HOTPATH_ACCESS_LOG
  * sets it for all: off by default), "+issuer" (the Issuer bound: caller tokens toward the upstream, as
  * bench/variants.ts's gateway_issuer) and "+secure" (gateway_secure: STRICT, the client's workload
- * token, the AuthorizationPolicies; implies +issuer). HOTPATH_CONTROL_PLANE (on), HOTPATH_CHECK (on: a build with the Issuer must send the caller token,
- * one without must not; "off" for a build that leaves it out on purpose), HOTPATH_TARGET_MS (60), HOTPATH_K (sized to the target).
+ * token, the AuthorizationPolicies; implies +issuer). HOTPATH_CONTROL_PLANE (on), HOTPATH_CHECK (on:
+ * a build with the Issuer must send the caller token, one without must not; "off" for a build that
+ * leaves it out on purpose), HOTPATH_TARGET_MS (60), HOTPATH_K (sized to the target).
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -71,9 +72,12 @@ const workerd = await startWorkerd(
 );
 const pid = workerd.process.pid!;
 
+/** The harness's request that runs k gateway requests on the benchmark's host and path. */
+const harnessUrl = (port: number, k: number) => `http://127.0.0.1:${port}/?k=${k}&host=${BENCH_HOST}&path=${encodeURIComponent(BENCH_PATH)}`;
+
 async function run(port: number, k: number): Promise<number> {
   const before = threadCpuMs(pid);
-  const response = await fetch(`http://127.0.0.1:${port}/?k=${k}&host=${BENCH_HOST}&path=${encodeURIComponent(BENCH_PATH)}`);
+  const response = await fetch(harnessUrl(port, k));
   const text = await response.text();
   if (!response.ok) throw new Error(`harness on port ${port}: ${response.status} ${text}`);
   return threadCpuMs(pid) - before;
@@ -85,7 +89,7 @@ try {
   for (const v of variants) {
     for (let i = 0; i < 5; i++) await run(v.port, 200);
     // A variant with the Issuer must send the caller token upstream once warm, or it measures less than it says.
-    const checked = await fetch(`http://127.0.0.1:${v.port}/?k=20&check=1&host=${BENCH_HOST}&path=${encodeURIComponent(BENCH_PATH)}`);
+    const checked = await fetch(`${harnessUrl(v.port, 20)}&check=1`);
     const tokens = Number(checked.headers.get("x-caller-tokens"));
     if (!checked.ok || (process.env.HOTPATH_CHECK !== "off" && tokens !== (v.issuer ? 20 : 0))) throw new Error(`${v.arg}: ${tokens} of 20 upstream requests carried a caller token (${checked.status} ${await checked.text()})`);
     let empty = Infinity;

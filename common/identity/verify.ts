@@ -71,10 +71,9 @@ export interface VerifiedToken<S = SpiffeId> {
 export type Verification<S = SpiffeId> = { ok: true; token: VerifiedToken<S> } | { ok: false; reason: Refusal; message: string };
 
 interface Cached<S> {
-  token: VerifiedToken<S>;
-  keysVersion: number;
   /** The answer to a hit, made once: the steady state allocates nothing per request. */
-  hit: { ok: true; token: VerifiedToken<S> };
+  verified: { ok: true; token: VerifiedToken<S> };
+  keysVersion: number;
 }
 
 export const refusal = (reason: Refusal, detail?: string): { ok: false; reason: Refusal; message: string } => ({
@@ -128,13 +127,14 @@ export class Verifier<S = SpiffeId> {
   cached(token: string): Verification<S> | undefined {
     const hit = this.cache.get(token);
     if (!hit) return undefined;
-    if (this.now() >= hit.token.acceptedUntil) return undefined;
+    const { verified } = hit;
+    if (this.now() >= verified.token.acceptedUntil) return undefined;
     if (hit.keysVersion !== this.keys.version) {
       // The bundle changed since: the token's key may have been revoked or rotated out.
-      if (!this.keys.has(hit.token.kid)) return undefined;
+      if (!this.keys.has(verified.token.kid)) return undefined;
       hit.keysVersion = this.keys.version;
     }
-    return hit.hit;
+    return verified;
   }
 
   /** `decoded`: the token already taken apart by the caller (with this verifier's profile), to do it once. */
@@ -147,7 +147,7 @@ export class Verifier<S = SpiffeId> {
     if (!claims.ok) return claims;
     const signed = await this.checkSignature(token, decoded.token);
     if (signed) return signed;
-    this.cache.set(token, { token: claims.token, keysVersion: this.keys.version, hit: claims });
+    this.cache.set(token, { verified: claims, keysVersion: this.keys.version });
     return claims;
   }
 
