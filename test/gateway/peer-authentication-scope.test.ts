@@ -136,3 +136,36 @@ describe("a mesh-wide PeerAuthentication (namespace edgemesh)", () => {
     expect(await anonymous(mesh, ["probe.lab.test", "sensor.lab.test"])).toEqual({ "probe.lab.test": 200, "sensor.lab.test": 401 });
   });
 });
+
+describe("a rule that splits over backends of different modes", () => {
+  let mesh: TestGateway;
+  beforeAll(async () => {
+    mesh = await start([
+      backendIn("default", "open", upstream.url, { peerAuthentication: { mode: "DISABLE" } }),
+      backendIn("default", "strict", upstream.url, { peerAuthentication: { mode: "STRICT" } }),
+      // 99 in 100 requests draw the DISABLE backend: the rule is STRICT all the same.
+      route("split", { hostnames: ["split.test"], rules: [{ backendRefs: [{ name: "open", weight: 99 }, { name: "strict", weight: 1 }] }] }),
+      // Weight 0 sends nothing, so the STRICT backend does not make this rule strict.
+      route("drained", { hostnames: ["drained.test"], rules: [{ backendRefs: [{ name: "open", weight: 1 }, { name: "strict", weight: 0 }] }] }),
+      route("moved", { hostnames: ["moved.test"], rules: [{ filters: [{ type: "RequestRedirect", requestRedirect: { hostname: "split.test", statusCode: 301 } }] }] }),
+    ]);
+  });
+  afterAll(async () => {
+    await mesh?.dispose();
+  });
+
+  it("takes the strictest mode among them, whatever the weighted draw picks", async () => {
+    const before = upstream.received.length;
+    const statuses = new Set<number>();
+    for (let i = 0; i < 20; i++) statuses.add(await statusOf(mesh, "split.test"));
+    expect([...statuses]).toEqual([401]);
+    expect(upstream.received.length).toBe(before);
+    expect(await statusOf(mesh, "split.test", { [HEADER]: await validToken(key, nowS()) })).toBe(200);
+  });
+
+  it("counts only backends with a weight, and a redirect is PERMISSIVE", async () => {
+    expect(await anonymous(mesh, ["drained.test", "moved.test"])).toEqual({ "drained.test": 200, "moved.test": 301 });
+    // PERMISSIVE still checks a token that is sent; DISABLE would not have.
+    expect(await statusOf(mesh, "moved.test", { [HEADER]: "not-a-token" })).toBe(401);
+  });
+});

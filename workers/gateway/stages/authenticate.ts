@@ -4,29 +4,18 @@
  * not by the caller's code), an HTTP origin by a workload token in `edgemesh-workload-token`
  * (verified, cached until it expires). STRICT requires one of them, PERMISSIVE checks a token when
  * one is sent, DISABLE checks nothing. A rule that splits over several backends takes the strictest
- * mode among them, so whether a request is let in never depends on the weighted draw. Refusals are
+ * mode among them (resolved with the table: table/peer-authentication.ts). Refusals are
  * 401 `unauthenticated`, the refusal code in the message and in WWW-Authenticate. The token is this
  * hop's credential and is never forwarded upstream, whatever the mode; nor is a client's copy of
  * the mesh's own caller token (both left out by prepare-upstream.ts).
  */
 import { REFUSALS, type Refusal } from "../../../common/identity/reasons.ts";
 import { requestToken, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
-import type { PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import type { Verification } from "../../../common/identity/verify.ts";
 import type { Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
 import type { MeshIdentity } from "../identity/mesh-identity.ts";
 import type { Outcome } from "../outcome.ts";
-import type { CompiledRule } from "../table/index.ts";
-
-const STRICTNESS: Record<PeerAuthenticationMode, number> = { DISABLE: 0, PERMISSIVE: 1, STRICT: 2 };
-
-/** The strictest mode among the rule's backends; a rule without backends (a redirect) is PERMISSIVE. */
-function modeOf(rule: CompiledRule): PeerAuthenticationMode {
-  let mode: PeerAuthenticationMode = rule.targets.length ? "DISABLE" : "PERMISSIVE";
-  for (const target of rule.targets) if (STRICTNESS[target.backend.peerAuthentication] > STRICTNESS[mode]) mode = target.backend.peerAuthentication;
-  return mode;
-}
 
 /** Records the refusal in the outcome and makes its 401. */
 function refuse(outcome: Outcome, reason: Refusal, message: string = REFUSALS[reason]): MeshError {
@@ -44,7 +33,7 @@ export const authenticate = (identity: MeshIdentity): Stage => ({
   request(x) {
     const { outcome } = x;
     // Client-sent identity headers were left out of the upstream request already (prepare-upstream.ts).
-    const mode = modeOf(x.route.rule);
+    const mode = x.route.rule.peerAuthentication;
     const binding = identity.bindingIdentity(x.env, (x.ctx as ExecutionContext & { props?: unknown }).props);
     if (binding === "invalid") throw refuse(outcome, "invalid_binding_identity");
     if (mode === "DISABLE") {

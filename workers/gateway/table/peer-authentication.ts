@@ -7,6 +7,7 @@
  */
 import type { Backend, PeerAuthentication, PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import { PolicyAttachments } from "./attached-policies.ts";
+import type { BackendTarget } from "./rule.ts";
 
 export type PeerAuthenticationOf = (backend: Backend) => PeerAuthenticationMode;
 
@@ -18,4 +19,16 @@ export function peerAuthenticationResolver(policies: readonly PeerAuthentication
     const { backend: targeted, namespace, mesh } = attachments.scopes(backend.metadata);
     return (targeted[0] ?? namespace[0] ?? mesh[0])?.spec.mode ?? "PERMISSIVE";
   };
+}
+
+const STRICTNESS: Record<PeerAuthenticationMode, number> = { DISABLE: 0, PERMISSIVE: 1, STRICT: 2 };
+
+/**
+ * A rule's mode: the strictest among its backends, so whether a request is let in never depends on
+ * the weighted draw; a rule without backends (a redirect) is PERMISSIVE. Resolved with the table.
+ */
+export function strictestMode(targets: readonly BackendTarget[]): PeerAuthenticationMode {
+  let mode: PeerAuthenticationMode = targets.length ? "DISABLE" : "PERMISSIVE";
+  for (const target of targets) if (STRICTNESS[target.backend.peerAuthentication] > STRICTNESS[mode]) mode = target.backend.peerAuthentication;
+  return mode;
 }

@@ -1,5 +1,5 @@
 /** An HTTPRoute rule compiled for the request path: its filters, its weighted backends and their policies. */
-import type { HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from "../../../policies/schema/index.ts";
+import type { HTTPRoute, HTTPRouteFilter, HTTPRouteRule, PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import { qualifiedName } from "../../../policies/qualified-name.ts";
 import type { Authorizer } from "../authz/evaluate.ts";
 import type { AuthorizerFor } from "./authorization.ts";
@@ -7,6 +7,7 @@ import type { BackendRuntime } from "./backends.ts";
 import { resolveCallPolicy, type CallPolicy, type NamedSpec } from "./call-policy.ts";
 import type { EndUserAuthentication } from "./end-user-authn.ts";
 import { compileHeaderOps, type HeaderOps } from "./header-ops.ts";
+import { strictestMode } from "./peer-authentication.ts";
 
 type PathModifier = NonNullable<Extract<HTTPRouteFilter, { type: "URLRewrite" }>["urlRewrite"]["path"]>;
 
@@ -60,6 +61,8 @@ export interface CompiledRule {
   readonly hasBackendRefs: boolean;
   /** The RequestAuthentications that apply to the rule's calls (stages/request-authentication.ts). */
   readonly endUsers: EndUserAuthentication | undefined;
+  /** The strictest peerAuthentication mode among `targets` (stages/authenticate.ts). */
+  readonly peerAuthentication: PeerAuthenticationMode;
 }
 
 export interface RuleContext {
@@ -111,5 +114,6 @@ export function compileRule(route: HTTPRoute, rule: HTTPRouteRule, ruleIndex: nu
     targets,
     hasBackendRefs: (rule.backendRefs ?? []).length > 0,
     endUsers: context.endUsers(targets, route.metadata),
+    peerAuthentication: strictestMode(targets),
   };
 }
