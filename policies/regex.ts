@@ -51,13 +51,64 @@ export function regexError(source: string): string | undefined {
 }
 
 /**
+ * The lazy DFA cache of all of an isolate's policy regexes together, in re2js's own accounting (which
+ * the heap follows: a regex filled by hostile inputs holds ~8 MB). re2js bounds each regex at 8 MB,
+ * not their sum, so a policy set with a dozen regexes that inputs can blow up (`(a|b)*a(a|b){20}`)
+ * would let clients take an isolate past its 128 MB. Past this total, the regex that just grew
+ * starts over with an empty cache: its matches cost more while it refills, and nothing else does.
+ * The sum can pass it by one match's growth at most (a few MB for an 8 KB header).
+ */
+export const DFA_CACHE_BUDGET_BYTES = 16 * 1024 * 1024;
+
+/** What re2js 2.10 keeps of its lazy DFA (build/index.js, class DFA); read only, to account for it. */
+interface DfaInternals {
+  re2Input?: { lazyDFA?: { maxMem?: unknown; memBudget?: unknown } | null } | null;
+}
+
+/** Cache bytes the pattern's DFA holds now; 0 when it has none (one-pass and literal patterns never make one). */
+export function dfaCacheBytes(pattern: RE2JS): number {
+  const dfa = (pattern as unknown as DfaInternals).re2Input?.lazyDFA;
+  if (!dfa || typeof dfa.maxMem !== "number" || typeof dfa.memBudget !== "number") return 0;
+  return dfa.maxMem - dfa.memBudget;
+}
+
+/** The isolate's account: the current configuration's regexes; a new table starts it over. */
+const account = { generation: 0, bytes: 0 };
+
+/** A new routing table: the regexes of the last one are garbage (or soon are), and no longer counted. */
+export function startRegexAccount(): void {
+  account.generation++;
+  account.bytes = 0;
+}
+
+/** The account's total, for tests. */
+export const regexAccountBytes = (): number => account.bytes;
+
+/**
  * Compiles a validated pattern once (per configuration version, never per request). Throws for a
  * pattern `regexError` refuses, so an unvalidated one fails loudly rather than matching nothing.
  */
 export function compileRegex(source: string): RegexMatcher {
   const compiled = compile(source);
   if (!compiled.ok) throw new Error(`invalid RE2 regular expression ${JSON.stringify(source)}: ${compiled.reason}`);
-  const { pattern } = compiled;
-  // testExact: anchored at both ends on the DFA, without captures or a Matcher object per call.
-  return { test: (value) => pattern.testExact(value) };
+  let { pattern } = compiled;
+  let generation = account.generation;
+  let counted = 0;
+  return {
+    test(value) {
+      // testExact: anchored at both ends on the DFA, without captures or a Matcher object per call.
+      const matched = pattern.testExact(value);
+      if (generation !== account.generation) [generation, counted] = [account.generation, 0];
+      const bytes = dfaCacheBytes(pattern);
+      account.bytes += bytes - counted;
+      counted = bytes;
+      if (account.bytes > DFA_CACHE_BUDGET_BYTES) {
+        // A fresh compile drops the whole cache (re2js's public reset() keeps the DFA).
+        pattern = RE2JS.compile(source);
+        account.bytes -= counted;
+        counted = 0;
+      }
+      return matched;
+    },
+  };
 }

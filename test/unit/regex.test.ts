@@ -1,6 +1,7 @@
 /** Policy regexes (policies/regex.ts): RE2 answers as ECMAScript did on ordinary route regexes, and refuses what RE2 refuses. */
 import { describe, expect, it } from "vitest";
-import { compileRegex, MAX_PROGRAM_SIZE, regexError } from "../../policies/regex.ts";
+import { RE2JS } from "re2js";
+import { compileRegex, DFA_CACHE_BUDGET_BYTES, dfaCacheBytes, MAX_PROGRAM_SIZE, regexAccountBytes, regexError, startRegexAccount } from "../../policies/regex.ts";
 import { ClientSelector, HTTPRouteMatch } from "../../policies/schema/index.ts";
 import { compileSelectors } from "../../workers/gateway/ratelimit/selectors.ts";
 import { compileMatch } from "../../workers/gateway/table/match.ts";
@@ -86,5 +87,68 @@ describe("what RE2 refuses", () => {
   it(`bounds the compiled program to ${MAX_PROGRAM_SIZE} instructions`, () => {
     expect(regexError("a{95}")).toBeUndefined();
     expect(regexError("a{1000}")).toBe(`compiles to 1002 instructions, more than the ${MAX_PROGRAM_SIZE} allowed`);
+  });
+});
+
+describe("the DFA caches of all regexes together", () => {
+  // Each needs 2^20 DFA states to match in full: every new 8 KB value adds thousands (~3 MB).
+  const HOSTILE = ["(a|b)*a(a|b){20}", "(a|b)*b(a|b){20}", "(a|b)*a(a|b){19}", "(a|b)*b(a|b){19}"];
+  /** Deterministic a/b strings (a linear congruential generator), so every run builds the same states. */
+  function values(seed: number, count: number, length = 8_000): string[] {
+    let state = seed;
+    return Array.from({ length: count }, () => {
+      let value = "";
+      for (let i = 0; i < length; i++) value += (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) & 0x100 ? "a" : "b";
+      return value;
+    });
+  }
+  /** Full match of (a|b)*X(a|b){n}: the (n+1)-th character from the end is X. */
+  const expected = (pattern: string, value: string) => value[value.length - 1 - Number(/\{(\d+)\}/.exec(pattern)![1])] === pattern[6];
+
+  it("are accounted as re2js accounts them", () => {
+    startRegexAccount();
+    const matcher = compileRegex(HOSTILE[0]!);
+    const twin = RE2JS.compile(HOSTILE[0]!);
+    for (const value of values(1, 2)) {
+      matcher.test(value);
+      twin.testExact(value);
+    }
+    // The read of re2js's internals still finds them (a new re2js that moved them fails here).
+    expect(dfaCacheBytes(twin)).toBeGreaterThan(1_000_000);
+    expect(regexAccountBytes()).toBe(dfaCacheBytes(twin));
+  });
+
+  it(`stay within ${DFA_CACHE_BUDGET_BYTES / 2 ** 20} MiB however many regexes inputs fill, and match as before`, () => {
+    startRegexAccount();
+    const matchers = HOSTILE.map((pattern) => ({ pattern, matcher: compileRegex(pattern), unbounded: RE2JS.compile(pattern) }));
+    let most = 0;
+    let wrong = 0;
+    for (const batch of [values(2, 6), values(3, 6), values(4, 6)]) {
+      for (const { pattern, matcher, unbounded } of matchers) {
+        for (const value of batch) {
+          if (matcher.test(value) !== expected(pattern, value)) wrong++;
+          unbounded.testExact(value);
+          // Each match may pass the budget by its own growth; what it leaves behind is within it.
+          most = Math.max(most, regexAccountBytes());
+        }
+      }
+    }
+    expect(wrong).toBe(0);
+    expect(most).toBeLessThanOrEqual(DFA_CACHE_BUDGET_BYTES);
+    // Without the account the same inputs leave far more behind (re2js bounds each regex at 8 MB).
+    const unboundedBytes = matchers.reduce((sum, { unbounded }) => sum + dfaCacheBytes(unbounded), 0);
+    expect(unboundedBytes).toBeGreaterThan(1.5 * DFA_CACHE_BUDGET_BYTES);
+  });
+
+  it("start over with a new table: the last one's regexes are no longer counted", () => {
+    startRegexAccount();
+    const old = compileRegex(HOSTILE[1]!);
+    for (const value of values(5, 2)) old.test(value);
+    expect(regexAccountBytes()).toBeGreaterThan(0);
+    startRegexAccount();
+    expect(regexAccountBytes()).toBe(0);
+    const fresh = compileRegex("/items/[0-9]+");
+    expect(fresh.test("/items/42")).toBe(true);
+    expect(regexAccountBytes()).toBeLessThan(100_000);
   });
 });

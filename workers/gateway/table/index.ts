@@ -6,6 +6,7 @@ import type { RegisteredEndpoint } from "../../../common/protocol.ts";
 import { attachRoute } from "../../../policies/attachment.ts";
 import type { PolicyValues } from "../../../policies/normalized.ts";
 import { qualifiedName } from "../../../policies/qualified-name.ts";
+import { startRegexAccount } from "../../../policies/regex.ts";
 import type { AdminRoleBinding, Backend } from "../../../policies/schema/index.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import { authorizers } from "./authorization.ts";
@@ -49,6 +50,7 @@ export function compileTable(
   registry: Readonly<Record<string, readonly RegisteredEndpoint[]>>,
   isolate: IsolateState,
 ): RoutingTable {
+  startRegexAccount();
   const policyFor = new Map<string, NamedSpec>();
   for (const policy of set.trafficPolicies) {
     for (const ref of policy.spec.targetRefs) {
