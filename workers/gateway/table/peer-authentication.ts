@@ -7,7 +7,6 @@
  */
 import type { Backend, PeerAuthentication, PeerAuthenticationMode } from "../../../policies/schema/index.ts";
 import { PolicyAttachments } from "./attached-policies.ts";
-import type { BackendTarget } from "./rule.ts";
 
 export type PeerAuthenticationOf = (backend: Backend) => PeerAuthenticationMode;
 
@@ -27,7 +26,7 @@ const STRICTNESS: Record<PeerAuthenticationMode, number> = { DISABLE: 0, PERMISS
  * A rule's mode: the strictest among its backends, so whether a request is let in never depends on
  * the weighted draw; a rule without backends (a redirect) is PERMISSIVE. Resolved with the table.
  */
-export function strictestMode(targets: readonly BackendTarget[]): PeerAuthenticationMode {
+export function strictestMode(targets: readonly { backend: { peerAuthentication: PeerAuthenticationMode } }[]): PeerAuthenticationMode {
   let mode: PeerAuthenticationMode = targets.length ? "DISABLE" : "PERMISSIVE";
   for (const target of targets) if (STRICTNESS[target.backend.peerAuthentication] > STRICTNESS[mode]) mode = target.backend.peerAuthentication;
   return mode;
