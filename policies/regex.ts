@@ -85,8 +85,9 @@ export function startRegexAccount(): void {
 export const regexAccountBytes = (): number => account.bytes;
 
 /**
- * Compiles a validated pattern once (per configuration version, never per request). Throws for a
- * pattern `regexError` refuses, so an unvalidated one fails loudly rather than matching nothing.
+ * Compiles a validated pattern once per configuration version (again only when its cache passes the
+ * isolate's DFA budget, above). Throws for a pattern `regexError` refuses, so an unvalidated one
+ * fails loudly rather than matching nothing.
  */
 export function compileRegex(source: string): RegexMatcher {
   const compiled = compile(source);
@@ -98,7 +99,11 @@ export function compileRegex(source: string): RegexMatcher {
     test(value) {
       // testExact: anchored at both ends on the DFA, without captures or a Matcher object per call.
       const matched = pattern.testExact(value);
-      if (generation !== account.generation) [generation, counted] = [account.generation, 0];
+      if (generation !== account.generation) {
+        // A new table's account: what this (older) regex holds is counted afresh.
+        generation = account.generation;
+        counted = 0;
+      }
       const bytes = dfaCacheBytes(pattern);
       account.bytes += bytes - counted;
       counted = bytes;
