@@ -103,6 +103,15 @@ export class KeySet<K extends VerifyKey = BundleKey> {
     return this.entries.has(kid);
   }
 
+  /**
+   * What the kid names now, as an opaque value that stays the same object while the kid names the
+   * same key material, and changes when a bundle puts other material under it (an issuer that reuses
+   * kids): a verdict kept for a token is good only while this is still the value it was checked with.
+   */
+  keyOf(kid: string): object | undefined {
+    return this.entries.get(kid);
+  }
+
   get size(): number {
     return this.entries.size;
   }

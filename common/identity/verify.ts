@@ -73,6 +73,8 @@ export type Verification<S = SpiffeId> = { ok: true; token: VerifiedToken<S> } |
 interface Cached<S> {
   /** The answer to a hit, made once: the steady state allocates nothing per request. */
   verified: { ok: true; token: VerifiedToken<S> };
+  /** The key that verified the signature (KeySet.keyOf), and the bundle version it was last seen in. */
+  key: object;
   keysVersion: number;
 }
 
@@ -130,8 +132,9 @@ export class Verifier<S = SpiffeId> {
     const { verified } = hit;
     if (this.now() >= verified.token.acceptedUntil) return undefined;
     if (hit.keysVersion !== this.keys.version) {
-      // The bundle changed since: the token's key may have been revoked or rotated out.
-      if (!this.keys.has(verified.token.kid)) return undefined;
+      // The bundle changed since: the token's key may have been revoked, rotated out, or its kid
+      // given to other key material (then the signature was never checked against what the kid names now).
+      if (this.keys.keyOf(verified.token.kid) !== hit.key) return undefined;
       hit.keysVersion = this.keys.version;
     }
     return verified;
@@ -146,8 +149,10 @@ export class Verifier<S = SpiffeId> {
     const claims = this.checkClaims(decoded.token);
     if (!claims.ok) return claims;
     const signed = await this.checkSignature(token, decoded.token);
-    if (signed) return signed;
-    this.cache.set(token, { verified: claims, keysVersion: this.keys.version });
+    if (!signed.ok) return signed;
+    // The bundle may have changed during the check: the version is the one the key was read in, so
+    // the next hit compares the key with the bundle of then.
+    this.cache.set(token, { verified: claims, key: signed.key, keysVersion: signed.keysVersion });
     return claims;
   }
 
@@ -183,11 +188,13 @@ export class Verifier<S = SpiffeId> {
     return { ok: true, token: { subject, claims: payload, acceptedUntil: exp * 1000 + this.skewMs, jti, kid } };
   }
 
-  /** Undefined when the signature verifies with the bundle's key of that kid. */
-  private async checkSignature(token: string, decoded: DecodedToken): Promise<Verification<S> | undefined> {
+  /** The key that verified the signature (and the bundle version it was read in), or the refusal. */
+  private async checkSignature(token: string, decoded: DecodedToken): Promise<{ ok: true; key: object; keysVersion: number } | ReturnType<typeof refusal>> {
     let entry = this.keys.get(decoded.kid);
     if (!entry && (await this.refreshOnce())) entry = this.keys.get(decoded.kid);
     if (!entry) return refusal("unknown_kid");
+    const key = this.keys.keyOf(decoded.kid)!;
+    const keysVersion = this.keys.version;
     if (entry.key.alg !== decoded.alg) return refusal("key_mismatch");
     const { signature } = decoded;
     // ES256 and EdDSA sign with 64 raw bytes (ECDSA: r || s), ES384 with 96, RSA with the modulus's
@@ -202,7 +209,7 @@ export class Verifier<S = SpiffeId> {
     } catch {
       return refusal("bad_signature");
     }
-    return undefined;
+    return { ok: true, key, keysVersion };
   }
 
   /** One refresh at a time and at most one per interval; whether one ran (so a second lookup may find the kid). */

@@ -247,10 +247,13 @@ describe("an invalid token is 401 and never reaches the upstream", () => {
     expect(cookies.received).toHaveLength(0);
   });
 
-  it("a token in the query string: token_in_query", async () => {
-    const { status, body } = await call("shop.test", {}, `/?access_token=${await mint(rsa)}`);
-    expect(status).toBe(401);
-    expect(body.error.message).toMatch(/^token_in_query: /);
+  it("a token in the query string: token_in_query, however its name is escaped", async () => {
+    const token = await mint(rsa);
+    for (const name of ["access_token", "ACCESS_TOKEN", "access%5Ftoken", "access_t%6Fken", "%61ccess_token"]) {
+      const { status, body } = await call("shop.test", {}, `/?${name}=${token}`);
+      expect(status, name).toBe(401);
+      expect(body.error.message, name).toMatch(/^token_in_query: /);
+    }
     expect(shop.received).toHaveLength(0);
   });
 });

@@ -3,6 +3,7 @@
  * the gateway for a short-lived workload token; the client module does it for them, caches the
  * token and renews it before it expires.
  */
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workloadTokens } from "../../client/workload-tokens.ts";
 import { credentialHash, generateSecret } from "../../common/identity/credentials.ts";
@@ -62,6 +63,47 @@ describe("the token exchange", () => {
     expect((await fetch(`${gatewayUrl}/edgemesh/token`)).status).toBe(405);
     expect((await exchange({ spiffeId: REVIEWS, credential: "x".repeat(10_000) })).status).toBe(413);
   });
+
+  it("cuts a body sent without a length at 8 KiB (413), however much follows", async () => {
+    // Chunked, so there is no Content-Length to refuse up front: up to 64 MiB offered, a chunk at a
+    // time, until the answer comes. workerd answers and resets the connection on the unread rest, so
+    // the client sees the 413 or, when the reset overtakes it, the reset (status 0): either way the
+    // gateway stopped reading (before the fix it read all 64 MiB, then answered 413).
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const limit = 64 * 1024 * 1024;
+    let offered = 0;
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(`${gatewayUrl}/edgemesh/token`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (response) => {
+        let text = "";
+        response.on("data", (data: Buffer) => (text += data));
+        response.on("end", () => resolve({ status: response.statusCode!, body: text }));
+      });
+      let answered = false;
+      request.on("error", (error) => (answered ? undefined : (error as NodeJS.ErrnoException).code === "ECONNRESET" && offered > 0 ? resolve({ status: 0, body: "" }) : reject(error)));
+      request.on("response", () => (answered = true));
+      const offer = () => {
+        while (!answered && offered < limit) {
+          offered += chunk.byteLength;
+          if (!request.write(chunk)) return void request.once("drain", offer);
+        }
+        if (!answered) request.end();
+      };
+      offer();
+    });
+    expect([413, 0]).toContain(answer.status);
+    if (answer.status) expect(JSON.parse(answer.body).error.reason).toBe("payload_too_large");
+    // The gateway stopped reading long before the end, and still answers.
+    expect(offered).toBeLessThan(limit);
+    expect((await exchange({ spiffeId: REVIEWS, credential: secret })).status).toBe(200);
+  });
+
+  it("answers a body that stalls with 408 request_body_timeout after 5 s, not never", async () => {
+    const answer = await mesh.stalledUpload("/edgemesh/token", { method: "POST", headers: { "content-type": "application/json" }, sent: '{"spiffeId":', declaredLength: 200, boundMs: 20_000 });
+    expect(answer, "no answer within 20 s").toBeDefined();
+    expect(answer!.status).toBe(408);
+    expect(JSON.parse(answer!.body).error.reason).toBe("request_body_timeout");
+    expect(answer!.elapsedMs).toBeGreaterThanOrEqual(5_000);
+  }, 30_000);
 });
 
 describe("the client module's workload tokens", () => {

@@ -118,6 +118,22 @@ describe("the verified-token cache", () => {
     expect(await reasonOf(v, token)).toBe("unknown_kid");
   });
 
+  it("is dropped when the token's kid comes to name other key material (an issuer that reuses kids)", async () => {
+    const v = verifierAt({ ms: NOW_S * 1000 });
+    const token = await validToken(key, NOW_S);
+    expect(await reasonOf(v, token)).toBe("ok");
+    // The key is replaced under the same kid: its tokens were never signed by what the kid names now.
+    const replacement: TestKey = { ...other, kid: key.kid, publicJwk: { ...other.publicJwk, kid: key.kid } };
+    v.keys.update(bundleOf([replacement], 2));
+    expect(v.cached(token)).toBeUndefined();
+    expect(await reasonOf(v, token)).toBe("bad_signature");
+    // The same material under a new sequence keeps the verdict.
+    const kept = verifierAt({ ms: NOW_S * 1000 });
+    await kept.verify(token);
+    kept.keys.update(bundleOf([key], 2));
+    expect(kept.cached(token)?.ok).toBe(true);
+  });
+
   it("is bounded: the least recently used token is verified again", async () => {
     const v = verifierAt({ ms: NOW_S * 1000 }, { cacheSize: 2 });
     const tokens = await Promise.all([1, 2, 3].map((n) => validToken(key, NOW_S, { jti: `t${n}` })));

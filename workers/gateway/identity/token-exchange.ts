@@ -7,12 +7,16 @@
  * expires. The Issuer checks the credential and signs; this only carries the call, bounded.
  */
 import { issuerOf } from "../../../common/protocol.ts";
+import { BODY_TIMEOUT, bufferUpTo } from "../bounded-body.ts";
 import type { GatewayEnv } from "../env.ts";
 import { withTimeout } from "../with-timeout.ts";
 import type { MeshIdentity } from "./mesh-identity.ts";
 
 const MAX_BODY_BYTES = 8192;
+/** A body of a few hundred bytes that has not arrived by then is not coming. */
+const BODY_TIMEOUT_MS = 5_000;
 const ISSUER_TIMEOUT_MS = 2_000;
+const TOO_LARGE = `the body must be at most ${MAX_BODY_BYTES} bytes`;
 
 const error = (status: number, reason: string, message: string, headers: Record<string, string> = {}) =>
   Response.json({ error: { status, reason, message } }, { status, headers: { ...headers, "x-edgemesh-reason": reason, "cache-control": "no-store" } });
@@ -20,12 +24,23 @@ const error = (status: number, reason: string, message: string, headers: Record<
 export async function serveTokenExchange(request: Request, env: GatewayEnv, _identity: MeshIdentity): Promise<Response> {
   if (request.method !== "POST") return error(405, "method_not_allowed", "use POST", { allow: "POST" });
   if (!env.ISSUER) return error(503, "no_issuer", "this gateway has no Issuer binding");
-  if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) return error(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
-  const text = await request.text();
-  if (text.length > MAX_BODY_BYTES) return error(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
+  if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) return error(413, "payload_too_large", TOO_LARGE);
+  // Read with a running count and a deadline: a chunked body, or one under a false Content-Length,
+  // is cut at the limit rather than held whole in memory, and a stalled one gets 408.
+  let read;
+  try {
+    read = request.body ? await bufferUpTo(request.body, MAX_BODY_BYTES, Date.now() + BODY_TIMEOUT_MS) : undefined;
+  } catch (cause) {
+    if (cause === BODY_TIMEOUT) return error(408, "request_body_timeout", `the body did not arrive within ${BODY_TIMEOUT_MS} ms`);
+    return error(400, "invalid_request", "the body could not be read");
+  }
+  if (read?.kind === "stream") {
+    read.stream.cancel().catch(() => undefined);
+    return error(413, "payload_too_large", TOO_LARGE);
+  }
   let body: { spiffeId?: unknown; credential?: unknown };
   try {
-    body = JSON.parse(text) as typeof body;
+    body = JSON.parse(read?.kind === "buffered" ? new TextDecoder().decode(read.bytes) : "") as typeof body;
   } catch {
     return error(400, "invalid_request", 'the body must be JSON: { "spiffeId": "...", "credential": "..." }');
   }

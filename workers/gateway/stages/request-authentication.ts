@@ -11,6 +11,7 @@
  * the background (identity/end-users.ts).
  */
 import { REFUSALS, type Refusal } from "../../../common/identity/reasons.ts";
+import { queryNameTest } from "../../../common/identity/request-token.ts";
 import { decodeToken, END_USER_PROFILE } from "../../../common/identity/token.ts";
 import type { Verification } from "../../../common/identity/verify.ts";
 import type { Exchange, Stage } from "../context.ts";
@@ -22,6 +23,8 @@ import type { CompiledJwtRule, EndUserAuthentication, TokenLocation } from "../t
 const MAX_CLAIM_HEADER = 4096;
 /** Refusals about the request rather than the token: RFC 6750's invalid_request. */
 const REQUEST_ERRORS = new Set<Refusal>(["multiple_tokens", "token_in_query"]);
+/** RFC 6750's query parameter, where Envoy and Istio look for end users' tokens by default: refused, never read. */
+const carriesAccessToken = queryNameTest(["access_token"]);
 
 const refused = (reason: Refusal, message: string = REFUSALS[reason]) =>
   new MeshError("unauthenticated", `${reason}: ${message}`, {
@@ -131,10 +134,7 @@ export const requestAuthentication = (keys: EndUserKeys): Stage => ({
       x.outcome.endUser = { refused: reason };
       return refused(reason, message);
     };
-    const search = x.url.search;
-    if (search.length > 1 && /access_token/i.test(search)) {
-      for (const name of new URLSearchParams(search).keys()) if (name.toLowerCase() === "access_token") throw refuse("token_in_query");
-    }
+    if (carriesAccessToken(x.url.search)) throw refuse("token_in_query");
     const found = findToken(authn, x.headers);
     if (!found) return undefined;
     if (typeof found === "string") throw refuse(found);
