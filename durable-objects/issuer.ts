@@ -72,8 +72,15 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     if (typeof audience !== "string" || !audience || audience.length > MAX_AUDIENCE_LENGTH || /[\u0000-\u001f\u007f]/.test(audience)) {
       return invalid(`audience must be a non-empty string of at most ${MAX_AUDIENCE_LENGTH} characters without control characters`);
     }
+    // Tokens for the mesh itself come only from exchange() (a proven credential): a caller token
+    // addressed to the gateway would let whoever receives it speak to the mesh as its caller.
+    if (audience === config.gatewayId) return invalid(`audience must not be the gateway's own SPIFFE ID (${config.gatewayId}): workloads get tokens for the mesh by exchanging their credential`);
     const lifetimeMs = request.lifetimeMs ?? config.tokenLifetimeMs;
     if (!Number.isInteger(lifetimeMs) || lifetimeMs < 1000 || lifetimeMs > config.tokenLifetimeMs) return invalid(`lifetimeMs must be from 1000 to ${config.tokenLifetimeMs}`);
+    return this.sign(config, subject.id, audience, lifetimeMs);
+  }
+
+  private async sign(config: IdentityConfig, subject: string, audience: string, lifetimeMs: number): Promise<IssueResult> {
     const result = await this.serially(async () => {
       const now = Date.now();
       await this.advance(config, now);
@@ -83,7 +90,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       const exp = iat + Math.floor(lifetimeMs / 1000);
       const token = await signSvid(
         { alg: signer.alg, kid: signer.kid, signingKey: await this.cryptoKey(signer) },
-        { issuer: config.issuer, subject: subject.id, audience, issuedAt: iat, expiresAt: exp },
+        { issuer: config.issuer, subject, audience, issuedAt: iat, expiresAt: exp },
       );
       this.keys.signed(signer.kid, exp * 1000);
       return { ok: true as const, token, expiresAt: exp * 1000, kid: signer.kid };
@@ -101,10 +108,11 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     const config = this.settings();
     const { subject, credential } = request;
     const hashes = typeof subject === "string" ? this.workloadCredentials().hashesOf(subject) : [];
-    if (typeof credential !== "string" || !(await credentialMatchesAny(credential, hashes))) {
-      return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${REFUSALS.invalid_credential}` };
-    }
-    const issued = await this.issue({ subject, audience: config.gatewayId });
+    const refused = { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${REFUSALS.invalid_credential}` } as const;
+    if (typeof credential !== "string" || !(await credentialMatchesAny(credential, hashes))) return refused;
+    const id = parseSpiffeId(subject as string);
+    if (!id || id.trustDomain !== config.trustDomain) return refused;
+    const issued = await this.sign(config, id.id, config.gatewayId, config.tokenLifetimeMs);
     if (!issued.ok) return { ok: false, status: 401, reason: "invalid_credential", message: `invalid_credential: ${issued.message}` };
     return { ok: true, token: issued.token, expiresAt: issued.expiresAt };
   }

@@ -4,12 +4,11 @@
  * audience of tokens sent to the mesh), the issuer's timings, and how often a gateway isolate may ask
  * the issuer for its bundle on an unknown kid.
  */
-import { isTrustDomain, spiffeIdOf } from "./spiffe-id.ts";
+import { isTrustDomain, MESH_NAMESPACE, spiffeIdOf } from "./spiffe-id.ts";
 import { DEFAULT_CLOCK_SKEW_S, DEFAULT_MAX_LIFETIME_S, DEFAULT_REFRESH_INTERVAL_MS } from "./verify.ts";
 
 export const DEFAULT_TRUST_DOMAIN = "edgemesh.local";
-/** The namespace of the mesh's own workloads (Istio's istio-system). */
-export const MESH_NAMESPACE = "edgemesh";
+export { MESH_NAMESPACE };
 
 export interface IdentityEnv {
   MESH_TRUST_DOMAIN?: string;

@@ -5,6 +5,13 @@
  * same workload to a policy.
  */
 
+/**
+ * The namespace of the mesh's own workloads (Istio's istio-system): the gateway is
+ * spiffe://<trust-domain>/ns/edgemesh/sa/gateway, the audience of every token sent to the mesh, so no
+ * Backend may take an identity there (policies/schema/backend.ts).
+ */
+export const MESH_NAMESPACE = "edgemesh";
+
 export interface SpiffeId {
   /** The whole ID, as written. */
   readonly id: string;

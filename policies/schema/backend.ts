@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { checkEndpointUrl, hostOf, unsafeHostReason } from "../endpoint-url.ts";
 import { parseCidr } from "../ip-address.ts";
+import { MESH_NAMESPACE } from "../../common/identity/spiffe-id.ts";
 import { Hostname, Metadata } from "./common.ts";
 
 /** An origin that passes the address checks of endpoint-url.ts (no metadata, link-local... hosts). */
@@ -83,7 +84,13 @@ export const BackendTls = z.strictObject({
 export const Backend = z.strictObject({
   apiVersion: z.literal("edgemesh.dev/v1alpha1"),
   kind: z.literal("Backend"),
-  metadata: Metadata,
+  // A Backend's identity is spiffe://<td>/ns/<namespace>/sa/<name>, and the mesh sends it tokens
+  // addressed to that identity: one in the mesh's own namespace could be handed tokens addressed to
+  // the gateway (edgemesh/gateway), which it could replay to the mesh as their callers.
+  metadata: Metadata.refine((metadata) => metadata.namespace !== MESH_NAMESPACE, {
+    path: ["namespace"],
+    message: `"${MESH_NAMESPACE}" is the mesh's own namespace (its gateway's identity is there): put the Backend in another namespace`,
+  }),
   spec: z
     .strictObject({
       worker: z

@@ -7,15 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentialHash } from "../../common/identity/credentials.ts";
 import type { TrustBundle } from "../../common/identity/bundle.ts";
-import type { IssueResult } from "../../common/protocol.ts";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { CALLER, TRUST_DOMAIN } from "../support/tokens.ts";
 import { Upstream } from "../support/upstream.ts";
 import { waitFor } from "../support/wait.ts";
+import { exchangedToken } from "../support/workload-token.ts";
 
 const HEADER = "edgemesh-workload-token";
-const GATEWAY_ID = `spiffe://${TRUST_DOMAIN}/ns/edgemesh/sa/gateway`;
 const REVIEWS = `spiffe://${TRUST_DOMAIN}/ns/default/sa/reviews`;
 const RATINGS = `spiffe://${TRUST_DOMAIN}/ns/default/sa/ratings`;
 const FROM_SECRET = `spiffe://${TRUST_DOMAIN}/ns/default/sa/details`;
@@ -76,7 +75,7 @@ describe("signing keys", () => {
 
   it("revoke drops a key at once: its tokens are refused, the bundle no longer has it", async () => {
     const issuer = await mesh.durableObject("ISSUER", "issuer");
-    const issued = (await issuer.issue!({ subject: CALLER, audience: GATEWAY_ID })) as IssueResult & { ok: true };
+    const issued = await exchangedToken(issuer, CALLER);
     expect(await statusWith(issued.token, 1)).toBe(200);
     const { status } = await mesh.admin("POST", `/identity/keys/${issued.kid}/revoke`);
     expect(status).toBe(200);

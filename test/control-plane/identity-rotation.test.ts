@@ -5,15 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TrustBundle } from "../../common/identity/bundle.ts";
-import type { IssueResult, SigningKeyInfo } from "../../common/protocol.ts";
+import type { SigningKeyInfo } from "../../common/protocol.ts";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { CALLER, TRUST_DOMAIN } from "../support/tokens.ts";
 import { Upstream } from "../support/upstream.ts";
 import { HANG_MARKER, HANGING_KV } from "../support/hanging-kv.ts";
+import { exchangedToken } from "../support/workload-token.ts";
 
 const HEADER = "edgemesh-workload-token";
-const GATEWAY_ID = `spiffe://${TRUST_DOMAIN}/ns/edgemesh/sa/gateway`;
 const POLL_MS = 200;
 const PREPUBLISH_MS = 3_000;
 let upstream: Upstream;
@@ -30,11 +30,7 @@ beforeAll(async () => {
 afterAll(() => upstream.close());
 
 type Issuer = Awaited<ReturnType<TestGateway["durableObject"]>>;
-const issue = async (issuer: Issuer) => {
-  const result = (await issuer.issue!({ subject: CALLER, audience: GATEWAY_ID })) as IssueResult;
-  if (!result.ok) throw new Error(result.message);
-  return result;
-};
+const issue = (issuer: Issuer) => exchangedToken(issuer, CALLER);
 const statusWith = async (mesh: TestGateway, token: string, isolate: number) => {
   const response = await mesh.fetch("http://app.test/", { headers: { [HEADER]: token } }, isolate);
   await response.arrayBuffer();

@@ -7,15 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TrustBundle } from "../../common/identity/bundle.ts";
-import type { IssueResult, MeshSnapshot, RevokeResult } from "../../common/protocol.ts";
+import type { MeshSnapshot, RevokeResult } from "../../common/protocol.ts";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { CALLER, makeKey, signParts, claims, TRUST_DOMAIN, type TestKey } from "../support/tokens.ts";
 import { Upstream } from "../support/upstream.ts";
 import { waitFor } from "../support/wait.ts";
+import { exchangedToken } from "../support/workload-token.ts";
 
 const HEADER = "edgemesh-workload-token";
-const GATEWAY_ID = `spiffe://${TRUST_DOMAIN}/ns/edgemesh/sa/gateway`;
 /** Far beyond the test: no snapshot read after the first can bring a key. */
 const POLL_MS = 600_000;
 const REFRESH_INTERVAL_MS = 3_000;
@@ -31,11 +31,7 @@ let firstKid: string;
 let checkedAt: number | null;
 
 const refreshes = () => mesh.logs.filter((record) => record.message === "trust bundle refreshed");
-const issue = async () => {
-  const result = (await issuer.issue!({ subject: CALLER, audience: GATEWAY_ID })) as IssueResult;
-  if (!result.ok) throw new Error(result.message);
-  return result;
-};
+const issue = () => exchangedToken(issuer, CALLER);
 const kidsAtGateway = async () => {
   const response = await mesh.fetch("http://any.test/.well-known/jwks.json");
   return ((await response.json()) as TrustBundle).keys.map((key) => key.kid);

@@ -14,6 +14,8 @@ import type { IssuerApi } from "../../common/protocol.ts";
 
 const TD = "edgemesh.local";
 const GATEWAY = `spiffe://${TD}/ns/edgemesh/sa/gateway`;
+/** What the gateway asks the Issuer for: caller tokens addressed to a backend. */
+const DESTINATION = `spiffe://${TD}/ns/default/sa/details`;
 const CALLER = `spiffe://${TD}/ns/default/sa/productpage`;
 const ROTATION_MS = 86_400_000;
 const PREPUBLISH_MS = 600_000;
@@ -35,13 +37,13 @@ async function fire(stub: DurableObjectStub): Promise<void> {
 }
 
 function verifierFor(bundle: TrustBundle): Verifier {
-  const verifier = new Verifier({ issuer: `spiffe://${TD}`, audience: GATEWAY, trustDomain: TD });
+  const verifier = new Verifier({ issuer: `spiffe://${TD}`, audience: DESTINATION, trustDomain: TD });
   verifier.keys.update(bundle);
   return verifier;
 }
 
 const issue = async (api: IssuerApi) => {
-  const result = await api.issue({ subject: CALLER, audience: GATEWAY });
+  const result = await api.issue({ subject: CALLER, audience: DESTINATION });
   if (!result.ok) throw new Error(result.message);
   return result;
 };
@@ -57,7 +59,7 @@ describe("Issuer", () => {
     expect(Object.keys(claims).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "sub"]);
     expect(claims.jti).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(decodeJwt((await issue(api)).token).jti).not.toBe(claims.jti);
-    expect(claims).toMatchObject({ iss: `spiffe://${TD}`, sub: CALLER, aud: GATEWAY });
+    expect(claims).toMatchObject({ iss: `spiffe://${TD}`, sub: CALLER, aud: DESTINATION });
     expect(claims.exp! - claims.iat!).toBe(300);
     expect(issued.expiresAt).toBe(claims.exp! * 1000);
 
@@ -70,10 +72,12 @@ describe("Issuer", () => {
     expect(verified.ok && verified.token.subject.id).toBe(CALLER);
     expect((await issue(api)).token).not.toBe(issued.token);
 
-    expect(await api.issue({ subject: "spiffe://other.test/ns/default/sa/x", audience: GATEWAY })).toMatchObject({ ok: false, status: 400, message: `subject must be a SPIFFE ID spiffe://${TD}/ns/<namespace>/sa/<service>` });
+    expect(await api.issue({ subject: "spiffe://other.test/ns/default/sa/x", audience: DESTINATION })).toMatchObject({ ok: false, status: 400, message: `subject must be a SPIFFE ID spiffe://${TD}/ns/<namespace>/sa/<service>` });
     expect(await api.issue({ subject: CALLER, audience: "" })).toMatchObject({ ok: false, status: 400 });
-    expect(await api.issue({ subject: CALLER, audience: GATEWAY, lifetimeMs: 300_001 })).toMatchObject({ ok: false, message: "lifetimeMs must be from 1000 to 300000" });
-    expect((await api.issue({ subject: CALLER, audience: GATEWAY, lifetimeMs: 60_000 })).ok).toBe(true);
+    expect(await api.issue({ subject: CALLER, audience: DESTINATION, lifetimeMs: 300_001 })).toMatchObject({ ok: false, message: "lifetimeMs must be from 1000 to 300000" });
+    expect((await api.issue({ subject: CALLER, audience: DESTINATION, lifetimeMs: 60_000 })).ok).toBe(true);
+    // A token addressed to the mesh is a credential toward it: only exchange() makes one.
+    expect(await api.issue({ subject: CALLER, audience: GATEWAY })).toMatchObject({ ok: false, status: 400, message: expect.stringContaining("must not be the gateway's own SPIFFE ID") });
   });
 
   it("rotates by alarm: publishes the next key ahead, switches, drops the old one once its tokens expired; firing twice changes nothing", async () => {

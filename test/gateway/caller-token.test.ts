@@ -5,11 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { meshVerifier } from "../../client/mesh-identity.ts";
-import type { IssueResult } from "../../common/protocol.ts";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { CALLER, TRUST_DOMAIN } from "../support/tokens.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
+import { exchangedToken } from "../support/workload-token.ts";
 
 const CALLER_HEADER = "edgemesh-caller-token";
 const GATEWAY_ID = `spiffe://${TRUST_DOMAIN}/ns/edgemesh/sa/gateway`;
@@ -43,8 +43,7 @@ async function received(response: Response): Promise<Echo> {
 describe("the mesh's token toward the upstream", () => {
   it("names the caller (a workload token's subject) and the destination; the origin verifies it with the client module", async () => {
     const issuer = await mesh.durableObject("ISSUER", "issuer");
-    const workload = (await issuer.issue!({ subject: CALLER, audience: GATEWAY_ID })) as IssueResult;
-    if (!workload.ok) throw new Error(workload.message);
+    const workload = await exchangedToken(issuer, CALLER);
     const echo = await received(await mesh.fetch("http://details.test/", { headers: { "edgemesh-workload-token": workload.token } }));
     const token = echo.headers[CALLER_HEADER] as string;
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);

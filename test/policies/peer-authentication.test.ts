@@ -35,3 +35,19 @@ describe("peerAuthentication", () => {
     ]);
   });
 });
+
+describe("the mesh's own namespace", () => {
+  it("takes no Backend: its identity could be the gateway's, the audience of tokens sent to the mesh", () => {
+    const inMeshNamespace = (name: string) => `apiVersion: edgemesh.dev/v1alpha1
+kind: Backend
+metadata: { name: ${name}, namespace: edgemesh }
+spec:
+  endpoints: [{ url: "http://127.0.0.1:9101" }]
+`;
+    for (const name of ["gateway", "details"]) {
+      expect(errorsOf(inMeshNamespace(name))).toEqual([
+        `backends.yaml:3:39: Backend/edgemesh/${name} metadata.namespace: "edgemesh" is the mesh's own namespace (its gateway's identity is there): put the Backend in another namespace`,
+      ]);
+    }
+  });
+});

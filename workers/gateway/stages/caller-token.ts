@@ -21,6 +21,8 @@ export const callerToken = (identity: MeshIdentity): Stage => ({
     const source = x.outcome.source;
     const caller = source && "id" in source ? source.id : identity.config(x.env).gatewayId;
     const destination = identity.destinationId(x.env, x.target.backend.name);
+    // Never a token addressed to the mesh itself (validation keeps Backends out of its namespace; the Issuer refuses too).
+    if (destination === identity.config(x.env).gatewayId) return undefined;
     const token = identity.upstreamTokens.tokenFor(x.env, x.ctx, caller, destination);
     if (!(token instanceof Promise)) return attach(x.upstream.headers, token);
     return token.then((issued) => attach(x.upstream.headers, issued));
