@@ -10,9 +10,11 @@
  *   result.token.subject.id                                 // the caller's SPIFFE ID
  *
  * The mesh's token (`edgemesh-caller-token`) is checked by the same rules the gateway applies
- * (common/identity/verify.ts) and cached until it expires. The JWKS is fetched on first use, again
- * after its `spiffe_refresh_hint` (in the background), and on an unknown kid (at most once per 10 s);
- * a failed fetch keeps the last good keys.
+ * (common/identity/verify.ts) and cached until it expires. The JWKS is fetched on first use (until
+ * one fetch succeeds, at most once per FIRST_FETCH_RETRY_MS: calls in between are refused at once,
+ * so a flood of requests while the gateway is away is not a flood of fetches), again after its
+ * `spiffe_refresh_hint` (in the background), and on an unknown kid (at most once per 10 s); a failed
+ * fetch keeps the last good keys.
  */
 import type { TrustBundle } from "../common/identity/bundle.ts";
 import { REFUSALS } from "../common/identity/reasons.ts";
@@ -45,14 +47,19 @@ export interface MeshVerifier {
   refresh(): Promise<boolean>;
 }
 
+/** While no JWKS has been fetched yet, how long after a failed fetch the next call may try again. */
+export const FIRST_FETCH_RETRY_MS = 1_000;
+
 export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
   const now = options.now ?? Date.now;
   const doFetch = options.fetch ?? fetch;
   let fetchedAt = -Infinity;
+  let attemptedAt = -Infinity;
   let refreshHintMs = 300_000;
   let loading: Promise<void> | undefined;
   const load = () =>
     (loading ??= (async () => {
+      attemptedAt = now();
       try {
         const response = await doFetch(options.jwksUrl, { signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 2_000) });
         if (!response.ok) throw new Error(`JWKS answered ${response.status}`);
@@ -82,8 +89,11 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
       if (Array.isArray(value) || value.includes(",")) return refusal("multiple_tokens");
       const cached = verifier.cached(value);
       if (cached) return cached;
-      if (fetchedAt === -Infinity) await load();
-      else if (now() - fetchedAt >= refreshHintMs) void load();
+      if (fetchedAt === -Infinity) {
+        // No keys yet: wait for the fetch under way, or start one if the last failed long enough ago.
+        if (loading || now() - attemptedAt >= FIRST_FETCH_RETRY_MS) await load();
+        if (fetchedAt === -Infinity) return refusal("unknown_kid", "the mesh's JWKS could not be fetched yet");
+      } else if (now() - fetchedAt >= refreshHintMs) void load();
       return verifier.verify(value);
     },
     async refresh() {
