@@ -100,6 +100,24 @@ describe("roles", () => {
     expect(versions[0]).toMatchObject({ version: applied.body.version, actor: ADMIN });
   });
 
+  it("shows webhook URLs (credentials in practice) whole to admins only: a viewer reads their origin", async () => {
+    const hook = "https://hooks.example.com/services/T000/B000/secret-part";
+    const slo = { apiVersion: "edgemesh.dev/v1alpha1", kind: "ServiceLevelObjective", metadata: { name: "a-availability" }, spec: { backend: "a", objective: { type: "Availability", target: 99 }, window: "28d", notify: { webhook: hook } } };
+    const applied = await admin<{ version: number }>("POST", "/config/apply", await withToken(ADMIN), { documents: [...documents("a"), slo] });
+    expect(applied.status).toBe(200);
+    const webhookIn = (body: unknown) => JSON.stringify(body).match(/"webhook":"([^"]*)"/)?.[1];
+    expect(webhookIn((await admin("GET", "/config", await withToken(ADMIN))).body)).toBe(hook);
+    const asViewer = await admin("GET", "/config", await withToken(VIEWER));
+    expect(asViewer.status).toBe(200);
+    expect(webhookIn(asViewer.body)).toBe("https://hooks.example.com/<redacted>");
+    expect(JSON.stringify((await admin("GET", `/config/versions/${applied.body.version}`, await withToken(VIEWER))).body)).not.toContain("secret-part");
+    // A diff names the field and its values: redacted too, however the change is shaped.
+    const diff = await admin("GET", `/config/diff?from=${applied.body.version - 1}&to=${applied.body.version}`, await withToken(VIEWER));
+    expect(diff.status).toBe(200);
+    expect(JSON.stringify(diff.body)).not.toContain("secret-part");
+    expect(JSON.stringify((await admin("GET", "/audit?limit=50", await withToken(OPERATOR))).body)).not.toContain("secret-part");
+  });
+
   it("the break-glass token is an admin, recorded as such", async () => {
     const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "x-edgemesh-actor": "alice" };
     expect((await admin("GET", "/whoami", headers)).body).toEqual({ identity: "break-glass:ADMIN_TOKEN", via: "admin-token", role: "admin" });

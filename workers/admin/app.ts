@@ -21,6 +21,7 @@ import { dashboardRoutes } from "./routes/dashboard.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { identityRoutes } from "./routes/identity.ts";
 import { observeRoutes } from "./routes/observe.ts";
+import { redactedAnswer } from "./redact.ts";
 import { ROUTE_ROLES, unmappedRoutes } from "./roles.ts";
 import { uiRoutes } from "./ui/index.ts";
 import { sessionRoutes } from "./ui/session.ts";
@@ -48,6 +49,11 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   // A hung control plane gets a 504, not a request that never ends.
   app.use("*", timeout(ADMIN_TIMEOUT_MS, () => new HTTPException(504, { message: `the control plane did not answer within ${ADMIN_TIMEOUT_MS} ms` })));
   app.use("*", adminAuth(deps));
+  // Secrets in configuration (webhook URLs) reach only admins whole (redact.ts).
+  app.use("*", async (c, next) => {
+    await next();
+    if (c.var.caller && c.var.caller.role !== "admin") c.res = await redactedAnswer(c.res);
+  });
 
   // Bodies over the limit stop here with 413, before anything parses them or sends them to a Durable Object.
   const limited = (maxSize: number) =>
