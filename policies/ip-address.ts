@@ -1,8 +1,10 @@
 /**
  * IPv4 and IPv6 addresses as numbers, and CIDR blocks: the arithmetic of the endpoint address checks
- * (endpoint-url.ts). Text forms are strict (dotted decimal without leading zeros, RFC 4291 IPv6 with
- * an optional dotted IPv4 tail, no zone): lenient spellings are the URL parser's business, which
- * normalizes them before these functions see a URL's host.
+ * (endpoint-url.ts), and the one parser of AuthorizationPolicy's ipBlocks, for validation and
+ * evaluation alike (workers/gateway/ratelimit/cidr.ts), so a block that validates is one that matches.
+ * Text forms are strict (dotted decimal without leading zeros, RFC 4291 IPv6 with an optional dotted
+ * IPv4 tail, no zone): lenient spellings are the URL parser's business, which normalizes them before
+ * these functions see a URL's host.
  */
 
 export type IpVersion = 4 | 6;
@@ -78,6 +80,28 @@ export function parseCidr(text: string): Cidr | { error: string } {
     return { error: `has address bits set past its /${prefix} prefix: write ${written}/${prefix}` };
   }
   return { version: parsed.version, network, prefix };
+}
+
+/** AuthorizationPolicy's ipBlocks: a CIDR block or one address (a /32 or /128), or why the text is neither. */
+export function parseIpBlock(text: string): Cidr | { error: string } {
+  if (text.includes("/")) return parseCidr(text);
+  const address = parseIp(text);
+  if (!address) return { error: 'must be an IP address or a CIDR block such as "10.0.0.0/8" or "fd00::/8"' };
+  return { version: address.version, network: address.value, prefix: bitsOf(address.version) };
+}
+
+/**
+ * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address it carries, for matching (as
+ * Envoy's IP matchers take it): otherwise "::ffff:203.0.113.7" would slip past 203.0.113.0/24.
+ */
+export function unmapped(address: IpAddress): IpAddress {
+  return address.version === 6 && address.value >> 32n === 0xffffn ? { version: 4, value: address.value & 0xffffffffn } : address;
+}
+
+/** A block inside ::ffff:0:0/96 as the IPv4 block it maps (::ffff:203.0.113.0/120 is 203.0.113.0/24). */
+export function unmappedCidr(cidr: Cidr): Cidr {
+  if (cidr.version !== 6 || cidr.prefix < 96 || cidr.network >> 32n !== 0xffffn) return cidr;
+  return { version: 4, network: cidr.network & 0xffffffffn, prefix: cidr.prefix - 96 };
 }
 
 export function cidrContains(cidr: Cidr, address: IpAddress): boolean {

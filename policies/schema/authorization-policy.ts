@@ -9,7 +9,7 @@
  * Every list is bounded, so no policy can make a request's evaluation expensive.
  */
 import { z } from "zod";
-import { parseCidr, parseIp } from "../ip-address.ts";
+import { formatIPv6, parseIpBlock, parseIPv6 } from "../ip-address.ts";
 import { HeaderName, Metadata, PolicyTargetRef } from "./common.ts";
 
 /** The bounds of one policy: lists and strings (evaluation cost is linear in them; exact values are a set lookup). */
@@ -35,22 +35,29 @@ const list = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(AUTHZ_LI
 
 const Strings = list(StringMatch);
 
-/** A path match: starts with "/" (or "*" for a suffix match or any path). */
-const PathMatch = StringMatch.refine((value) => value.startsWith("/") || value.startsWith("*"), { error: 'must start with "/" (or "*")' });
+/**
+ * A path match: starts with "/" (or "*" for a suffix match or any path), in the form request paths
+ * reach a policy (see normalizedPath), or it could never match: "/café" arrives as "/caf%C3%A9".
+ */
+const PathMatch = StringMatch.superRefine((value, ctx) => {
+  if (starIssue(value) || value === "" || value.length > AUTHZ_LIMITS.valueLength) return; // StringMatch said why
+  const issue = !value.startsWith("/") && !value.startsWith("*") ? 'must start with "/" (or "*")' : pathFormIssue(value);
+  if (issue) ctx.addIssue({ code: "custom", message: issue });
+});
 
 /** Methods are matched case-insensitively, so they are written in upper case. */
 const MethodMatch = StringMatch.refine((value) => /^[A-Z*]+$/.test(value), { error: 'must be an upper-case HTTP method such as "GET" (or a "*" match)' });
 
-/** Hosts are matched case-insensitively, so they are written in lower case; with ":port" they match that port only. */
-const HostMatch = StringMatch.refine((value) => value === value.toLowerCase() && !/[\s/]/.test(value), { error: "must be a lower-case host, optionally with :port" });
+/** Hosts are matched case-insensitively against the normalized host (see parseHostPattern), so they are written as it. */
+const HostMatch = StringMatch.superRefine((value, ctx) => {
+  if (starIssue(value) || value === "" || value.length > AUTHZ_LIMITS.valueLength) return; // StringMatch said why
+  const parsed = parseHostPattern(value);
+  if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+});
 
-/** A CIDR block or one address (a /32 or /128). */
+/** A CIDR block or one address (a /32 or /128), parsed as the gateway parses it (ratelimit/cidr.ts). */
 export const IpBlock = z.string().max(64).superRefine((value, ctx) => {
-  if (!value.includes("/")) {
-    if (!parseIp(value)) ctx.addIssue({ code: "custom", message: 'must be an IP address or a CIDR block such as "10.0.0.0/8" or "fd00::/8"' });
-    return;
-  }
-  const parsed = parseCidr(value);
+  const parsed = parseIpBlock(value);
   if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
 });
 
@@ -183,3 +190,91 @@ export type AuthorizationSource = z.infer<typeof AuthorizationSource>;
 export type AuthorizationOperation = z.infer<typeof AuthorizationOperation>;
 export type AuthorizationCondition = z.infer<typeof AuthorizationCondition>;
 export type AuthorizationAction = z.infer<typeof AuthorizationAction>;
+
+const HOST_FORM = 'must be a host such as "api.example.com", "*.example.com", "10.0.0.1" or "[fd00::1]", optionally with ":port"';
+
+/**
+ * A host pattern: a name or IPv4 address ("*" first or last), or a bracketed IPv6 address, optionally
+ * with ":port"; written as requests carry the host (lower case, punycode, RFC 5952 IPv6, no trailing
+ * dot), or it could never match. The evaluator splits patterns with it (authz/rules.ts).
+ */
+export function parseHostPattern(pattern: string): { name: string; port?: string } | { error: string } {
+  let name = pattern;
+  let port: string | undefined;
+  if (pattern.startsWith("[")) {
+    const close = pattern.indexOf("]");
+    const rest = close < 0 ? "" : pattern.slice(close + 1);
+    const value = close < 0 ? undefined : parseIPv6(pattern.slice(1, close));
+    if (value === undefined || (rest && !rest.startsWith(":"))) return { error: HOST_FORM };
+    [name, port] = [pattern.slice(0, close + 1), rest ? rest.slice(1) : undefined];
+    if (name !== `[${formatIPv6(value)}]`) return { error: `is not written as requests carry it: write [${formatIPv6(value)}]${rest}` };
+  } else {
+    const colon = pattern.lastIndexOf(":");
+    if (colon >= 0) [name, port] = [pattern.slice(0, colon), pattern.slice(colon + 1)];
+    if (name.includes(":")) return { error: 'has an IPv6 address without brackets: write it as "[fd00::1]" or "[fd00::1]:8080"' };
+    const issue = hostNameIssue(name, colon >= 0 ? pattern.slice(colon) : "");
+    if (issue) return { error: issue };
+  }
+  if (port !== undefined && (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535)) {
+    return { error: "has a port that is not a number from 1 to 65535 (leave the port out to match any port)" };
+  }
+  return port === undefined ? { name } : { name, port };
+}
+
+/** Why a host name (maybe "*" first or last) is not as the URL parser leaves a request's host. */
+function hostNameIssue(name: string, port: string): string | undefined {
+  if (name === "*") return undefined;
+  if (name.endsWith(".") && name.length > 1) return `must not end with "." (hosts are matched without the trailing dot): write ${name.slice(0, -1)}${port}`;
+  if (name === "" || /[\s/\\?#@%]/.test(name)) return HOST_FORM;
+  const star = name.startsWith("*") ? "first" : name.endsWith("*") ? "last" : undefined;
+  const sample = star === "first" ? `x${name.slice(1)}` : star === "last" ? `${name.slice(0, -1)}x` : name;
+  let parsed: string;
+  try {
+    parsed = new URL(`http://${sample}/`).hostname;
+  } catch {
+    return HOST_FORM;
+  }
+  if (parsed === sample) return undefined;
+  const written = star === "first" ? parsed.startsWith("x") && `*${parsed.slice(1)}` : star === "last" ? parsed.endsWith("x") && `${parsed.slice(0, -1)}*` : parsed;
+  return written ? `is not written as requests carry it (lower case, international names in punycode): write ${written}${port}` : HOST_FORM;
+}
+
+const NEVER_MATCHES = "can never match: request paths reach policies normalized (percent-encoded UTF-8, escapes in upper case, unreserved characters decoded, dot segments resolved)";
+
+/** Why a path pattern could match no normalized path, with the pattern that means what it says when there is one. */
+function pathFormIssue(pattern: string): string | undefined {
+  if (pattern === "*") return undefined;
+  // A prefix or suffix is normalized within a path (an "x" stands for the rest), so "/a/.*" stays.
+  const [before, fragment, after] = pattern.endsWith("*") ? ["", pattern.slice(0, -1), "x"] : pattern.startsWith("*") ? ["/x", pattern.slice(1), ""] : ["", pattern, ""];
+  const sample = before + fragment + after;
+  const normalized = normalizedPath(sample);
+  if (normalized === sample) return undefined;
+  if (normalized === undefined) return `can never match: a request path with an encoded "/" or "\\" (%2F, %5C) is refused`;
+  if (!before && !after) return `${NEVER_MATCHES}: write "${normalized}"`;
+  // Within a prefix or suffix only a change of spelling is what the pattern meant: a resolved dot
+  // segment could turn "/a/../*" into "/*", far more than was written.
+  const separators = (path: string) => path.split(/[/\\]/).length;
+  const within = normalized.slice(before.length, normalized.length - after.length);
+  const respelt = normalized.startsWith(before) && normalized.endsWith(after) && within && separators(normalized) === separators(sample);
+  return respelt ? `${NEVER_MATCHES}: write "${after ? `${within}*` : `*${within}`}"` : NEVER_MATCHES;
+}
+
+/**
+ * A path as the gateway hands it to policies: the URL parser's (dot segments resolved, "\" as "/",
+ * non-ASCII characters, spaces, quotes, "<", ">", "{", "}" percent-encoded), then
+ * stages/normalize-path.ts's (unreserved escapes decoded, the others in upper case; undefined for an
+ * encoded separator, which it refuses). A test keeps the two in step (test/policies/authorization-policy.test.ts).
+ */
+export function normalizedPath(path: string): string | undefined {
+  let pathname: string;
+  try {
+    pathname = new URL(`http://h${path.replace(/[?#]/g, encodeURIComponent)}`).pathname;
+  } catch {
+    return undefined;
+  }
+  if (/%(2f|5c)/i.test(pathname)) return undefined;
+  return pathname.replace(/%([0-9a-fA-F]{2})/g, (escape, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape.toUpperCase();
+  });
+}

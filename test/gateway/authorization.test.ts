@@ -37,7 +37,7 @@ const inNamespace = <T extends { metadata: Record<string, unknown> }>(namespace:
 beforeAll(async () => {
   [origin, shadow] = await Promise.all([Upstream.start("origin"), Upstream.start("shadow")]);
   key = await makeKey();
-  const names = ["limited", "exact", "prefix", "any", "ns", "notprin", "denyallow", "ops", "hosts", "headers", "dryrun", "shared", "rewrite", "flood"];
+  const names = ["limited", "exact", "prefix", "any", "ns", "notprin", "denyallow", "ops", "hosts", "ports", "headers", "dryrun", "shared", "rewrite", "flood"];
   const policies = [
     ...names.map((name) => backend(name, [origin.url])),
     ...names.filter((name) => !["hosts", "shared", "rewrite"].includes(name)).map((name) => simpleRoute(name, `${name}.test`, name)),
@@ -66,6 +66,7 @@ beforeAll(async () => {
     authz("ops-allow", { ...onBackend("ops"), rules: [{ to: [{ operation: { methods: ["GET"], paths: ["/public/*", "/exact"] } }] }] }),
     authz("ops-deny", { ...onBackend("ops"), action: "DENY", rules: [{ to: [{ operation: { paths: ["/public/admin", "/public/admin/*"] } }] }] }),
     authz("hosts", { ...onBackend("hosts"), rules: [{ to: [{ operation: { hosts: ["a.hosts.test"] } }] }] }),
+    authz("ports", { ...onBackend("ports"), action: "DENY", rules: [{ to: [{ operation: { hosts: ["ports.test:8080"] } }] }, { to: [{ operation: { hosts: ["ports.test:80"], paths: ["/default-port"] } }] }] }),
     authz("headers-allow", { ...onBackend("headers"), rules: [{ when: [{ key: "request.headers[x-team]", values: ["blue"] }] }] }),
     authz("headers-deny", { ...onBackend("headers"), action: "DENY", rules: [{ when: [{ key: "request.headers[x-block]", values: ["yes"] }] }] }),
     authz("dryrun", { ...onBackend("dryrun"), action: "DENY", dryRun: true, rules: [{ to: [{ operation: { paths: ["/would-deny"] } }] }] }),
@@ -174,7 +175,7 @@ describe("what may be called: the request as the upstream sees it", () => {
   });
 
   it("path spellings cannot get around a DENY: every one is judged as the upstream would read it", async () => {
-    const spellings = ["/public/admin", "//public/admin", "/public//admin/x", "/public/./admin", "/public/x/../admin", "/public/x/%2e%2e/admin", "/public/%2E%2E/public/admin", "/public/%61dmin", "/PUBLIC/ADMIN", "/public/Admin/x"];
+    const spellings = ["/public/admin", "//public/admin", "/public//admin/x", "/public/./admin", "/public/x/../admin", "/public/x/%2e%2e/admin", "/public/%2E%2E/public/admin", "/public/%61dmin", "/PUBLIC/ADMIN", "/public/Admin/x", "/public/admin;x=1", "/public/admin;/x", "/public/x/..;/admin", "/public/x/%2e%2e;/admin"];
     for (const path of spellings) {
       const result = await call(undefined, `http://ops.test${path}`);
       expect([path, summary(result)]).toEqual([path, denied("default/ops-deny", "DENY")]);
@@ -189,6 +190,14 @@ describe("what may be called: the request as the upstream sees it", () => {
     const upper = await mesh.raw("/", { host: "A.Hosts.Test" });
     expect(upper.status).toBe(200);
     expect(summary(await call(undefined, "http://b.hosts.test/"))).toEqual(denied("default/hosts", "ALLOW"));
+  });
+
+  it("a host with a port is judged normalized: no trailing dot, the scheme's default port made explicit", async () => {
+    for (const host of ["ports.test:8080", "PORTS.test.:8080"]) expect([host, (await mesh.raw("/", { host })).status]).toEqual([host, 403]);
+    expect((await mesh.raw("/", { host: "ports.test:8081" })).status).toBe(200);
+    // Plain HTTP: no port is port 80.
+    for (const host of ["ports.test", "ports.test.", "ports.test:80"]) expect([host, (await mesh.raw("/default-port", { host })).status]).toEqual([host, 403]);
+    expect((await mesh.raw("/default-port", { host: "ports.test:8081" })).status).toBe(200);
   });
 
   it("the path after URLRewrite is the one judged", async () => {

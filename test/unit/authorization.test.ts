@@ -1,29 +1,12 @@
 /** The AuthorizationPolicy evaluator on its own: Istio's semantics, request principals and claims, multi-value headers, path readings. */
 import { describe, expect, it } from "vitest";
-import { AuthorizationPolicy } from "../../policies/schema/index.ts";
-import { authorize, compileAuthorizer, compilePolicy, denialMessage } from "../../workers/gateway/authz/evaluate.ts";
-import type { AuthzRequest } from "../../workers/gateway/authz/request.ts";
-import { headerValues, pathReadings } from "../../workers/gateway/authz/rules.ts";
+import { denialMessage } from "../../workers/gateway/authz/evaluate.ts";
+import { pathReadings, splitHeader } from "../../workers/gateway/authz/readings.ts";
 import type { EndUser } from "../../workers/gateway/context.ts";
+import { allowed, decide, request } from "./authz-call.ts";
 
 const PRODUCTPAGE = "spiffe://mesh.test/ns/default/sa/productpage";
 const CART = "spiffe://mesh.test/ns/shop/sa/cart";
-
-const policy = (name: string, spec: Record<string, unknown>) =>
-  AuthorizationPolicy.parse({ apiVersion: "edgemesh.dev/v1alpha1", kind: "AuthorizationPolicy", metadata: { name }, spec });
-
-function request(overrides: Partial<AuthzRequest> & { headerList?: [string, string][] } = {}): AuthzRequest {
-  const { headerList = [], ...rest } = overrides;
-  const headers = new Headers();
-  for (const [name, value] of headerList) headers.append(name, value);
-  const namespace = rest.principal?.split("/")[4];
-  return { principal: undefined, namespace, endUser: undefined, ip: undefined, method: "GET", hostname: "svc.test", host: "svc.test", path: "/", headers, ...rest };
-}
-
-const decide = (specs: Record<string, unknown>[], r: AuthzRequest) =>
-  authorize(compileAuthorizer(specs.map((spec, i) => compilePolicy(policy(`p${i}`, spec))))!, r);
-
-const allowed = (spec: Record<string, unknown>, r: AuthzRequest) => decide([spec], r).decision === "allow";
 
 describe("principals and namespaces", () => {
   it("matches exact, prefix, suffix and * (which needs a caller)", () => {
@@ -127,10 +110,10 @@ describe("semantics", () => {
 describe("operations", () => {
   it("hosts are case-insensitive and match with or without a port", () => {
     const spec = { rules: [{ to: [{ operation: { hosts: ["svc.test", "*.shop.test", "api.test:8443"] } }] }] };
-    expect(allowed(spec, request({ hostname: "svc.test", host: "svc.test:8080" }))).toBe(true);
-    expect(allowed(spec, request({ hostname: "a.shop.test", host: "a.shop.test" }))).toBe(true);
-    expect(allowed(spec, request({ hostname: "api.test", host: "api.test:8443" }))).toBe(true);
-    expect(allowed(spec, request({ hostname: "api.test", host: "api.test" }))).toBe(false);
+    expect(allowed(spec, request({ host: "svc.test:8080" }))).toBe(true);
+    expect(allowed(spec, request({ host: "a.shop.test" }))).toBe(true);
+    expect(allowed(spec, request({ host: "api.test:8443" }))).toBe(true);
+    expect(allowed(spec, request({ host: "api.test" }))).toBe(false);
     expect(allowed({ rules: [{ to: [{ operation: { notHosts: ["svc.test"] } }] }] }, request())).toBe(false);
   });
 
@@ -141,8 +124,10 @@ describe("operations", () => {
   });
 
   it("a DENY path matches any reading (merged slashes, folded case); an ALLOW's not-path must hold for all", () => {
-    expect(pathReadings("/a//B")).toEqual(["/a//B", "/a/B", "/a//b", "/a/b"]);
-    expect(pathReadings("/plain")).toEqual(["/plain"]);
+    expect(pathReadings("/a//B")).toEqual({ sent: ["/a//B", "/a/B"], folded: ["/a//b", "/a/b"] });
+    const plain = pathReadings("/plain");
+    expect(plain).toEqual({ sent: ["/plain"], folded: ["/plain"] });
+    expect(plain.folded).toBe(plain.sent);
     const deny = { action: "DENY", rules: [{ to: [{ operation: { paths: ["/admin", "/admin/*"] } }] }] };
     for (const path of ["/admin", "//admin", "/ADMIN/x", "/admin//x", "/Admin"]) expect([path, decide([deny], request({ path })).decision]).toEqual([path, "deny"]);
     expect(decide([deny], request({ path: "/administrator" })).decision).toBe("allow");
@@ -159,8 +144,8 @@ describe("multi-value headers", () => {
   it("are split at commas; an absent header is one empty value", () => {
     const headers = new Headers([["x", "a"], ["x", " b ,c"]]);
     expect(headers.get("x")).toBe("a, b ,c");
-    expect(headerValues(headers, "x")).toEqual(["a", "b", "c"]);
-    expect(headerValues(headers, "y")).toEqual([""]);
+    expect(splitHeader(headers.get("x"))).toEqual(["a", "b", "c"]);
+    expect(splitHeader(headers.get("y"))).toEqual([""]);
   });
 
   it("an ALLOW needs every value to hold, a DENY any one", () => {

@@ -3,20 +3,18 @@
  * its `from`, `to` and `when` all do (a missing one matches); each list matches when any of its
  * entries does; an entry when all of its fields do. No rules matches nothing; `rules: [{}]` everything.
  *
- * Paths (pathReadings) and multi-value headers have several readings; which must match depends on
- * the action (Quantifier).
- *
- * Multi-value headers: workerd's Headers joins a repeated header with ", ", so a header's values are
- * the joined text split at commas (surrounding spaces and tabs trimmed; an absent header is one empty
- * value). Policy values may not contain a comma (the schema refuses them), so splitting never cuts a
- * value the policy could have meant. Which values must satisfy a condition depends on the action, so
- * that neither kind can be bypassed by sending a header twice (Envoy's and Istio's fixed bypasses): for an
- * ALLOW every value must (`x: allowed` + `x: evil` is not allowed), for a DENY or AUDIT any value
- * suffices (`x: evil` + `x: fine` is denied).
+ * Paths and multi-value headers have several readings (readings.ts, each computed once per request);
+ * which must match depends on the action (Quantifier), so that neither kind can be bypassed by an
+ * unusual spelling or by sending a header twice (Envoy's and Istio's fixed bypasses): for an ALLOW
+ * every value must hold (`x: allowed` + `x: evil` is not allowed), for a DENY or AUDIT any value
+ * suffices (`x: evil` + `x: fine` is denied). Policy values may not contain a comma (the schema
+ * refuses them), so splitting a header never cuts a value the policy could have meant.
  */
 import type { AuthorizationCondition, AuthorizationOperation, AuthorizationRule, AuthorizationSource } from "../../../policies/schema/index.ts";
-import { parseConditionKey } from "../../../policies/schema/index.ts";
-import { compileCidr } from "../ratelimit/cidr.ts";
+import { parseConditionKey, parseHostPattern } from "../../../policies/schema/index.ts";
+import type { IpAddress } from "../../../policies/ip-address.ts";
+import { compileIpBlocks } from "../ratelimit/cidr.ts";
+import { TOO_MANY } from "./readings.ts";
 import type { AuthzRequest } from "./request.ts";
 import { compileStrings, type StringTest } from "./strings.ts";
 
@@ -33,6 +31,7 @@ const ALWAYS: Predicate = () => true;
 const NEVER: Predicate = () => false;
 
 const upper = (value: string) => value.toUpperCase();
+const lower = (value: string) => value.toLowerCase();
 
 export function compileRules(rules: readonly AuthorizationRule[] | undefined, quantifier: Quantifier): Predicate {
   if (!rules?.length) return NEVER;
@@ -70,7 +69,7 @@ function allOf(predicates: Predicate[]): Predicate {
 }
 
 /** A single-valued attribute: a positive list needs the value present and matching; a negative one holds unless it matches. */
-function field(read: (request: AuthzRequest) => string | undefined, values: StringTest | undefined, notValues: StringTest | undefined): Predicate[] {
+function field<T>(read: (request: AuthzRequest) => T | undefined, values: ((value: T) => boolean) | undefined, notValues: ((value: T) => boolean) | undefined): Predicate[] {
   const out: Predicate[] = [];
   if (values) out.push((request) => {
     const value = read(request);
@@ -85,11 +84,9 @@ function field(read: (request: AuthzRequest) => string | undefined, values: Stri
 
 const strings = (patterns: readonly string[] | undefined, fold?: (value: string) => string) => (patterns ? compileStrings(patterns, fold) : undefined);
 
-/** CIDR blocks (or single addresses) with the rate limits' parser. */
-function ipBlocks(blocks: readonly string[] | undefined): StringTest | undefined {
-  if (!blocks) return undefined;
-  const tests = blocks.map((block) => compileCidr(block.includes("/") ? block : `${block}/${block.includes(":") ? 128 : 32}`));
-  return (ip) => tests.some((contains) => contains(ip));
+/** CIDR blocks (or single addresses), on the schema's own parser; the client address is parsed once per request. */
+function ipBlocks(blocks: readonly string[] | undefined): ((address: IpAddress) => boolean) | undefined {
+  return blocks ? compileIpBlocks(blocks) : undefined;
 }
 
 function compileSource(source: AuthorizationSource): Predicate {
@@ -97,37 +94,58 @@ function compileSource(source: AuthorizationSource): Predicate {
     ...field((r) => r.principal, strings(source.principals), strings(source.notPrincipals)),
     ...field((r) => r.namespace, strings(source.namespaces), strings(source.notNamespaces)),
     ...field((r) => r.endUser?.principal, strings(source.requestPrincipals), strings(source.notRequestPrincipals)),
-    ...field((r) => r.ip, ipBlocks(source.ipBlocks), ipBlocks(source.notIpBlocks)),
+    ...field((r) => r.address, ipBlocks(source.ipBlocks), ipBlocks(source.notIpBlocks)),
   ]);
 }
 
-/** Hosts without a port match the hostname; with one, the host and port as sent. */
+/**
+ * Hosts without a port match the hostname; with one, `hostname:port` (request.ts hostPort: no
+ * trailing dot, the scheme's default port when the Host has none), as the schema parsed the pattern
+ * (one it refuses is an error here, never a host that matches nothing).
+ */
 function hosts(patterns: readonly string[] | undefined): Predicate | undefined {
   if (!patterns) return undefined;
-  const withPort = patterns.filter((pattern) => pattern.includes(":"));
-  const bare = patterns.filter((pattern) => !pattern.includes(":"));
+  const withPort: string[] = [];
+  const bare: string[] = [];
+  for (const pattern of patterns) {
+    const parsed = parseHostPattern(pattern);
+    if ("error" in parsed) throw new Error(`host "${pattern}" ${parsed.error}`);
+    (parsed.port === undefined ? bare : withPort).push(pattern);
+  }
   const portTest = withPort.length ? compileStrings(withPort) : undefined;
   const bareTest = bare.length ? compileStrings(bare) : undefined;
-  return (request) => Boolean(bareTest?.(request.hostname) || portTest?.(request.host));
+  return (request) => Boolean(bareTest?.(request.hostname) || portTest?.(request.hostPort));
 }
 
 /**
- * The readings of a path an origin might make: as sent, with slashes merged, case folded. Many
- * origins merge "//" (Istio's CVE-2021-31920) or ignore case, so a DENY matches any reading and a
- * not-path of an ALLOW must hold for every one; an ALLOW's path matches the path as sent (the one
- * reading that cannot widen what it allows).
+ * A path list against the path's readings (readings.ts), so that no reading an origin may act on gets
+ * around a policy: "in" (a DENY's paths, an ALLOW's notPaths) holds when any reading matches, the
+ * folded readings against the folded patterns; "within" (an ALLOW's paths, a DENY's notPaths) when
+ * every reading matches as written. Folded patterns are compiled only when some pattern has upper case.
  */
-export function pathReadings(path: string): string[] {
-  const merged = path.includes("//") ? path.replace(/\/{2,}/g, "/") : path;
-  const readings = merged === path ? [path] : [path, merged];
-  if (/[A-Z]/.test(path)) for (const reading of [...readings]) readings.push(reading.toLowerCase());
-  return readings;
+function pathTests(patterns: readonly string[]) {
+  const test = compileStrings(patterns);
+  const folded = patterns.some((pattern) => /[A-Z]/.test(pattern)) ? compileStrings(patterns, lower) : undefined;
+  return {
+    in(request: AuthzRequest): boolean {
+      const readings = request.pathReadings;
+      if (readings.sent.some(test)) return true;
+      return (folded !== undefined || readings.folded !== readings.sent) && readings.folded.some(folded ?? test);
+    },
+    within: (request: AuthzRequest): boolean => request.pathReadings.sent.every(test),
+  };
 }
 
-function paths(values: StringTest | undefined, notValues: StringTest | undefined, quantifier: Quantifier): Predicate[] {
+function paths(patterns: readonly string[] | undefined, notPatterns: readonly string[] | undefined, quantifier: Quantifier): Predicate[] {
   const out: Predicate[] = [];
-  if (values) out.push(quantifier === "every" ? (r) => values(r.path) : (r) => pathReadings(r.path).some(values));
-  if (notValues) out.push(quantifier === "every" ? (r) => !pathReadings(r.path).some(notValues) : (r) => pathReadings(r.path).some((path) => !notValues(path)));
+  if (patterns) {
+    const tests = pathTests(patterns);
+    out.push(quantifier === "every" ? tests.within : tests.in);
+  }
+  if (notPatterns) {
+    const tests = pathTests(notPatterns);
+    out.push(quantifier === "every" ? (r) => !tests.in(r) : (r) => !tests.within(r));
+  }
   return out;
 }
 
@@ -139,30 +157,8 @@ function compileOperation(operation: AuthorizationOperation, quantifier: Quantif
     ...(inNotHosts ? [(request: AuthzRequest) => !inNotHosts(request)] : []),
     // Methods case-insensitively: fetch upper-cases only the standard methods, so "patch" stays "patch".
     ...field((r) => r.method, strings(operation.methods, upper), strings(operation.notMethods, upper)),
-    ...paths(strings(operation.paths), strings(operation.notPaths), quantifier),
+    ...paths(operation.paths, operation.notPaths, quantifier),
   ]);
-}
-
-const NO_HEADER = [""];
-
-/** A header's values as the upstream may read them (see the file's comment). */
-export function headerValues(headers: Headers, name: string): string[] {
-  const joined = headers.get(name);
-  if (joined === null) return NO_HEADER;
-  return joined.includes(",") ? joined.split(",").map((value) => value.trim()) : [joined.trim()];
-}
-
-/** A claim's values: a string, a number or boolean as text, or a list of them; undefined when absent or not such. */
-function claimValues(claims: Readonly<Record<string, unknown>> | undefined, path: readonly string[]): string[] | undefined {
-  let value: unknown = claims;
-  for (const part of path) {
-    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  const scalar = (item: unknown) => (typeof item === "string" ? item : typeof item === "number" || typeof item === "boolean" ? String(item) : undefined);
-  if (Array.isArray(value)) return value.map(scalar).filter((item): item is string => item !== undefined);
-  const one = scalar(value);
-  return one === undefined ? undefined : [one];
 }
 
 function compileCondition(condition: AuthorizationCondition, quantifier: Quantifier): Predicate {
@@ -175,13 +171,13 @@ function compileCondition(condition: AuthorizationCondition, quantifier: Quantif
     case "request.auth.principal":
       return allOf(field((r) => r.endUser?.principal, strings(condition.values), strings(condition.notValues)));
     case "source.ip":
-      return allOf(field((r) => r.ip, ipBlocks(condition.values), ipBlocks(condition.notValues)));
+      return allOf(field((r) => r.address, ipBlocks(condition.values), ipBlocks(condition.notValues)));
     case "claim": {
       // Claims are signed by their issuer: a list claim matches when any of its items does (Istio's "groups").
       const values = strings(condition.values);
       const notValues = strings(condition.notValues);
       return (request) => {
-        const items = claimValues(request.endUser?.claims, key.path);
+        const items = request.claimValues(condition.key, key.path);
         if (values && !items?.some(values)) return false;
         return !(notValues && items?.some(notValues));
       };
@@ -191,11 +187,15 @@ function compileCondition(condition: AuthorizationCondition, quantifier: Quantif
       const values = strings(condition.values);
       const notValues = strings(condition.notValues);
       const holds = (value: string) => (!values || values(value)) && (!notValues || !notValues(value));
+      // A header past MAX_HEADER_VALUES fails closed: an ALLOW's condition does not hold, a DENY's does.
       return quantifier === "every"
-        ? (request) => headerValues(request.headers, name).every(holds)
+        ? (request) => {
+            const items = request.headerValues(name);
+            return items !== TOO_MANY && items.every(holds);
+          }
         : (request) => {
-            const items = headerValues(request.headers, name);
-            return (!values || items.some(values)) && (!notValues || items.some((value) => !notValues(value)));
+            const items = request.headerValues(name);
+            return items === TOO_MANY || ((!values || items.some(values)) && (!notValues || items.some((value) => !notValues(value))));
           };
     }
   }

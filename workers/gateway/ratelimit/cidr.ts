@@ -1,33 +1,51 @@
-/** IPv4 and IPv6 addresses as bigints, and CIDR containment, for rate-limit sourceCIDR selectors. */
-
-export function parseIp(text: string): { value: bigint; bits: 32 | 128 } | undefined {
-  if (text.includes(".") && !text.includes(":")) {
-    const parts = text.split(".");
-    if (parts.length !== 4 || parts.some((part) => !/^[0-9]{1,3}$/.test(part) || Number(part) > 255)) return undefined;
-    return { value: parts.reduce((value, part) => (value << 8n) | BigInt(part), 0n), bits: 32 };
-  }
-  if (!/^[0-9a-f:]+$/i.test(text)) return undefined;
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const head = halves[0] ? halves[0].split(":") : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
-  const missing = 8 - head.length - tail.length;
-  if ((halves.length === 1 && missing !== 0) || missing < 0) return undefined;
-  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-  if (groups.some((group) => !/^[0-9a-f]{1,4}$/i.test(group))) return undefined;
-  return { value: groups.reduce((value, group) => (value << 16n) | BigInt(`0x${group}`), 0n), bits: 128 };
-}
+/**
+ * CIDR containment for rate-limit sourceCIDR selectors (compileCidr) and AuthorizationPolicy's
+ * ipBlocks (compileIpBlocks), on policies/ip-address.ts's parser: the one the schemas validate with,
+ * so a block that validates is a block that matches. An IPv4-mapped IPv6 address (::ffff:a.b.c.d), a
+ * client's or a block's, is the IPv4 address it carries, as in Envoy's IP matchers.
+ */
+import { bitsOf, parseIp, parseIpBlock, unmapped, unmappedCidr, type Cidr, type IpAddress } from "../../../policies/ip-address.ts";
 
 export type CidrTest = (ip: string) => boolean;
+export type AddressTest = (address: IpAddress) => boolean;
 
+/** A client address (CF-Connecting-IP) as blocks are matched against it, or undefined when it is none. */
+export function clientAddress(ip: string): IpAddress | undefined {
+  const address = parseIp(ip);
+  return address && unmapped(address);
+}
+
+function contains(cidr: Cidr): AddressTest {
+  const { version } = cidr;
+  const shift = BigInt(bitsOf(version) - cidr.prefix);
+  const network = cidr.network >> shift;
+  return (address) => address.version === version && address.value >> shift === network;
+}
+
+/**
+ * A rate limit's sourceCIDR. Its schema (rate-limit.ts isCidr) is looser than the parser, and what it
+ * takes keeps its meaning: octets with leading zeros are decimal, bits past the prefix are ignored, and
+ * text that is no address never matches.
+ */
 export function compileCidr(cidr: string): CidrTest {
-  const [address, prefix] = cidr.split("/");
-  const network = parseIp(address!);
-  if (!network) return () => false;
-  const shift = BigInt(network.bits - Number(prefix));
-  const masked = network.value >> shift;
+  const [address = "", prefix] = cidr.split("/");
+  const parsed = parseIp(/^[0-9.]+$/.test(address) ? address.replace(/(^|\.)0+(?=[0-9])/g, "$1") : address);
+  if (!parsed) return () => false;
+  const host = BigInt(bitsOf(parsed.version) - Number(prefix));
+  const test = contains(unmappedCidr({ version: parsed.version, network: (parsed.value >> host) << host, prefix: Number(prefix) }));
   return (ip) => {
-    const parsed = parseIp(ip);
-    return parsed !== undefined && parsed.bits === network.bits && parsed.value >> shift === masked;
+    const client = clientAddress(ip);
+    return client !== undefined && test(client);
   };
+}
+
+/** AuthorizationPolicy ipBlocks, as its schema validated them: one that does not parse is an error, never a block that matches nothing. */
+export function compileIpBlocks(blocks: readonly string[]): AddressTest {
+  const tests = blocks.map((text) => {
+    const block = parseIpBlock(text);
+    if ("error" in block) throw new Error(`ipBlock "${text}" ${block.error}`);
+    return contains(unmappedCidr(block));
+  });
+  if (tests.length === 1) return tests[0]!;
+  return (address) => tests.some((test) => test(address));
 }
