@@ -153,7 +153,9 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       await this.advance(config, now);
       const row = this.keys.all().find((candidate) => candidate.kid === kid);
       if (!row) return { ok: false, status: 404, reason: "not_found", message: `no published key has kid ${JSON.stringify(kid)}` };
-      if (row.pinned && this.pinned) return { ok: false, status: 409, reason: "key_pinned", message: "this key is pinned by MESH_ISSUER_KEY: replace that secret to change it" };
+      const pin = this.pinned && (await this.pinned);
+      // Only the key the secret pins now: one it pinned before is an ordinary retired key.
+      if (pin && pin.kid === row.kid) return { ok: false, status: 409, reason: "key_pinned", message: "this key is pinned by MESH_ISSUER_KEY: replace that secret to change it" };
       const signing = this.signer(now)?.kid === kid;
       this.keys.remove(kid);
       this.signers.delete(kid);
@@ -181,7 +183,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private async advance(config: IdentityConfig, now: number): Promise<void> {
     const pin = this.pinned && (await this.pinned);
     let rows = this.keys.all();
-    if (pin && !rows.some((row) => row.kid === pin.kid)) this.keys.insert(pin, now, now, true);
+    if (pin) this.takePin(pin, rows, now);
     // Any other key stops signing: the pin's, or (once the pin is gone) the formerly pinned one's.
     for (const row of rows) if (row.retired_at === null && (pin ? row.kid !== pin.kid : row.pinned)) this.keys.retire(row.kid, now);
     rows = this.keys.all();
@@ -200,13 +202,34 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     await this.settle(config, now);
   }
 
+  /**
+   * Makes MESH_ISSUER_KEY the signing key: stored as pinned if it is new; the same key set back after
+   * another (still published, retired) signs again; a different key under a kid that is stored (a
+   * replaced secret whose JWK names its kid) replaces that row, so the old material neither signs nor
+   * stays published.
+   */
+  private takePin(pin: PrivateKey, rows: readonly KeyRow[], now: number): void {
+    const stored = rows.find((row) => row.kid === pin.kid);
+    if (stored && !sameKey(JSON.parse(stored.public_jwk), pin.publicJwk)) {
+      this.keys.remove(stored.kid);
+      this.signers.delete(stored.kid);
+    } else if (stored) {
+      if (stored.retired_at !== null || !stored.pinned) this.keys.reinstate(stored.kid, now, true);
+      return;
+    }
+    this.keys.insert(pin, now, now, true);
+  }
+
   /** Numbers a changed key set (spiffe_sequence) and sets the alarm to the next due time (or a push retry). */
   private async settle(config: IdentityConfig, now: number, retryPush = false): Promise<void> {
     const rows = this.keys.all();
     const kids = rows.map((row) => row.kid).join(",");
-    if (kids !== this.meta.get("bundleKids")) {
-      this.meta.set("bundleKids", kids);
-      this.meta.set("sequence", this.meta.number("sequence") + 1);
+    const published = rows.map((row) => row.public_jwk).join(",");
+    if (published !== this.meta.get("bundleKeys")) {
+      this.meta.set("bundleKeys", published);
+      // Verifiers take only a higher sequence, so it must never fall behind one they have seen, even
+      // if this object's storage is restored from an older copy: the clock gives such a floor.
+      this.meta.set("sequence", Math.max(this.meta.number("sequence") + 1, now));
     }
     const due: number[] = [];
     for (const row of rows) {
@@ -291,4 +314,9 @@ function attempt<T>(make: () => T): T | Error {
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+/** Whether two public JWKs are the same key (their kid aside). */
+function sameKey(a: object, b: object): boolean {
+  return ["kty", "crv", "x", "y"].every((member) => (a as Record<string, unknown>)[member] === (b as Record<string, unknown>)[member]);
 }

@@ -56,6 +56,11 @@ export class SigningKeys {
     this.sql.exec("UPDATE signing_keys SET activates_at = ? WHERE kid = ?", at, kid);
   }
 
+  /** A retired key made the signing key again from `at` (MESH_ISSUER_KEY set back to it). */
+  reinstate(kid: string, at: number, pinned: boolean): void {
+    this.sql.exec("UPDATE signing_keys SET retired_at = NULL, activates_at = ?, pinned = ? WHERE kid = ?", at, pinned ? 1 : 0, kid);
+  }
+
   retire(kid: string, at: number): void {
     this.sql.exec("UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL", at, kid);
   }

@@ -43,15 +43,17 @@ describe("a pinned key (MESH_ISSUER_KEY)", () => {
     key = await makeKey();
     mesh = await TestGateway.start(documents(), {
       isolates: 1,
-      vars: { CONFIG_POLL_INTERVAL_MS: String(POLL_MS), MESH_TRUST_DOMAIN: TRUST_DOMAIN, MESH_ISSUER_KEY: JSON.stringify(key.privateJwk) },
+      // A long pre-publication (2 h) makes a refresh hint of an hour: the JWKS is cached 300 s at most all the same.
+      vars: { CONFIG_POLL_INTERVAL_MS: String(POLL_MS), MESH_TRUST_DOMAIN: TRUST_DOMAIN, MESH_ISSUER_KEY: JSON.stringify(key.privateJwk), MESH_KEY_PREPUBLISH_MS: "7200000" },
     });
   });
   afterAll(() => mesh?.dispose());
 
-  it("is the bundle at /.well-known/jwks.json, public part only, with cache headers", async () => {
+  it("is the bundle at /.well-known/jwks.json, public part only, with cache headers (at most 300 s, so a revoked key leaves caches soon)", async () => {
     const { response, body } = await jwks(mesh);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/jwk-set+json");
+    expect(body!.spiffe_refresh_hint).toBe(3600);
     expect(response.headers.get("cache-control")).toBe("public, max-age=300");
     expect(body!.keys).toEqual([key.publicJwk]);
     expect(JSON.stringify(body)).not.toContain('"d"');

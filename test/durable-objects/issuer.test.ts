@@ -6,11 +6,12 @@
  * (The pinned key, MESH_ISSUER_KEY, is a per-deploy secret: test/control-plane/identity-bundle.test.ts.)
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { decodeJwt, decodeProtectedHeader } from "jose";
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import type { TrustBundle } from "../../common/identity/bundle.ts";
 import { Verifier } from "../../common/identity/verify.ts";
 import type { IssuerApi } from "../../common/protocol.ts";
+import { pinnedKey, type PrivateKey } from "../../common/identity/private-key.ts";
 
 const TD = "edgemesh.local";
 const GATEWAY = `spiffe://${TD}/ns/edgemesh/sa/gateway`;
@@ -97,7 +98,7 @@ describe("Issuer", () => {
     const b = published[1]!;
     expect(b.activatesAt - b.createdAt).toBe(PREPUBLISH_MS);
     const withB = await api.bundle();
-    expect(withB.spiffe_sequence).toBe(first.spiffe_sequence + 1);
+    expect(withB.spiffe_sequence).toBeGreaterThan(first.spiffe_sequence);
     expect(withB.keys.map((key) => key.kid)).toEqual([a!.kid, b.kid]);
     expect(await alarmOf(stub)).toBe(b.activatesAt);
     expect((await issue(api)).kid).toBe(a!.kid);
@@ -126,7 +127,7 @@ describe("Issuer", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const after = await api.bundle();
     expect(after.keys.map((key) => key.kid)).toEqual([b.kid]);
-    expect(after.spiffe_sequence).toBe(withB.spiffe_sequence + 1);
+    expect(after.spiffe_sequence).toBeGreaterThan(withB.spiffe_sequence);
     const onlyB = verifierFor(after);
     expect(await onlyB.verify(old.token)).toMatchObject({ ok: false, reason: "unknown_kid" });
     expect((await onlyB.verify(fresh.token)).ok).toBe(true);
@@ -173,6 +174,45 @@ describe("Issuer", () => {
     const revoked = await api.revoke(next!.kid);
     expect(revoked.ok && revoked.keys.map((key) => [key.kid, key.state])).toEqual([[signing.kid, "signing"]]);
     expect((await issue(api)).kid).toBe(signing.kid);
+  });
+
+  it("numbers a bundle no lower than the clock: a storage restored from an older copy cannot fall behind what verifiers hold", async () => {
+    const { stub, api } = issuerNamed("sequence");
+    await issue(api);
+    const seen = (await api.bundle()).spiffe_sequence;
+    expect(seen).toBeGreaterThanOrEqual(Date.now() - 60_000);
+    // As if restored from a backup: the counter is back at 1, and the next change numbers past it anyway.
+    await sql(stub, "UPDATE meta SET value = '1' WHERE key = 'sequence'");
+    await api.rotate();
+    expect((await api.bundle()).spiffe_sequence).toBeGreaterThan(seen);
+  });
+
+  it("follows MESH_ISSUER_KEY across deploys: a new pin signs, the old one is an ordinary key, a pin set back signs again, a reused kid takes the new material", async () => {
+    const { stub, api } = issuerNamed("repin");
+    const secret = async (kid?: string) => JSON.stringify({ ...(await exportJWK((await generateKeyPair("ES256", { extractable: true })).privateKey)), ...(kid && { kid }) });
+    // A deploy with another secret: the object's pinned key, as its constructor would read it.
+    const deploy = (text: string) => runInDurableObject(stub, (object) => void ((object as unknown as { pinned: Promise<PrivateKey> }).pinned = pinnedKey(text)));
+    const [a, b] = [await secret(), await secret()];
+    const [kidA, kidB] = [(await pinnedKey(a)).kid, (await pinnedKey(b)).kid];
+    await deploy(a);
+    expect((await issue(api)).kid).toBe(kidA);
+    await deploy(b);
+    expect((await issue(api)).kid).toBe(kidB);
+    expect((await api.keyInfo()).map((key) => [key.kid, key.state])).toEqual([[kidA, "retired"], [kidB, "signing"]]);
+    // Set back to A while A is still published: A signs again (not "no signing key").
+    await deploy(a);
+    expect((await issue(api)).kid).toBe(kidA);
+    // B is pinned no more: it can be revoked; A, pinned now, cannot.
+    expect((await api.revoke(kidB)).ok).toBe(true);
+    expect(await api.revoke(kidA)).toMatchObject({ ok: false, status: 409, reason: "key_pinned" });
+    // A replaced secret whose JWK names the same kid: the new material signs and is published, the old is gone.
+    const replaced = await secret(kidA);
+    await deploy(replaced);
+    const token = await issue(api);
+    expect(token.kid).toBe(kidA);
+    const bundle = await api.bundle();
+    expect(bundle.keys.map((key) => (key as { x: string }).x)).toEqual([(await pinnedKey(replaced)).publicJwk.x]);
+    expect((await verifierFor(bundle).verify(token.token)).ok).toBe(true);
   });
 
   it("keeps its keys across a restart of the object (the private JWK is stored)", async () => {

@@ -1,10 +1,16 @@
 /**
  * `/.well-known/jwks.json`: the trust bundle the isolate verifies with, for origins and other
- * verifiers (the client module fetches it). Public keys only. Cached for the bundle's refresh hint,
- * with the sequence as its ETag, so a poller that has the current bundle gets a 304.
+ * verifiers (the client module fetches it). Public keys only. Cached for the bundle's refresh hint
+ * (at most MAX_CACHE_S), with the sequence as its ETag, so a poller that has the current bundle gets a 304.
  */
 import type { GatewayEnv } from "../env.ts";
 import type { MeshIdentity } from "./mesh-identity.ts";
+
+/**
+ * The longest a downstream cache may keep the bundle, whatever the refresh hint (which follows
+ * MESH_KEY_PREPUBLISH_MS, up to 30 days): a revoked key leaves caches within this.
+ */
+const MAX_CACHE_S = 300;
 
 export async function serveJwks(request: Request, env: GatewayEnv, identity: MeshIdentity): Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") return new Response(null, { status: 405, headers: { allow: "GET, HEAD" } });
@@ -17,7 +23,7 @@ export async function serveJwks(request: Request, env: GatewayEnv, identity: Mes
   const etag = `"${bundle.spiffe_sequence}"`;
   const headers = {
     "content-type": "application/jwk-set+json",
-    "cache-control": `public, max-age=${bundle.spiffe_refresh_hint}`,
+    "cache-control": `public, max-age=${Math.min(bundle.spiffe_refresh_hint, MAX_CACHE_S)}`,
     etag,
   };
   if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
