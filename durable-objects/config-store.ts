@@ -170,6 +170,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   /** Fetches every jwksUri a new version names (all of them: a key may have rotated since); the failures. */
   private async fetchJwks(documents: Json[]): Promise<{ uri: string; error: string }[]> {
     const uris = jwksUrisOf(documents);
+    this.jwks.forgetAllBut(uris);
     if (!uris.length) return [];
     const { errors } = await this.jwks.refresh(uris, { all: true });
     await this.scheduleJwks(uris);

@@ -176,6 +176,18 @@ export class JwksStore {
     return changed;
   }
 
+  /**
+   * Drops what is kept for URIs the configuration no longer names: a URI named again later starts
+   * with no keys (its issuer's tokens refused until a fetch succeeds), never with keys from long ago
+   * that its issuer may have revoked since.
+   */
+  forgetAllBut(uris: readonly string[]): void {
+    const keep = new Set(uris);
+    for (const { uri } of this.sql.exec<{ uri: string }>("SELECT uri FROM jwks").toArray()) {
+      if (!keep.has(uri)) this.sql.exec("DELETE FROM jwks WHERE uri = ?", uri);
+    }
+  }
+
   /** The last good keys of each URI that has some, for the snapshot. */
   published(uris: readonly string[]): Record<string, PublishedJwks> {
     const out: Record<string, PublishedJwks> = {};

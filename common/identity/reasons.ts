@@ -5,7 +5,7 @@
 export const REFUSALS = {
   // The request as a whole.
   missing_token: "no workload token was sent",
-  multiple_tokens: "more than one workload token was sent",
+  multiple_tokens: "more than one token was sent (a repeated header, or different tokens in the places looked at)",
   token_in_query: "a token was sent in the query string, where logs and caches keep it",
   multiple_identities: "the caller has an identity from its service binding and also sent a token",
   invalid_binding_identity: "the service binding's props do not name a valid identity",

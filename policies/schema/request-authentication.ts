@@ -13,11 +13,15 @@ import { checkJwkSet } from "../../common/identity/jwk-set.ts";
 import { checkJwksUrl } from "../jwks-url.ts";
 import { HeaderName, Metadata, PolicyTargetRef } from "./common.ts";
 
-/** Headers a claim may not be copied to: the mesh's own, hop-by-hop ones, and what decides routing or framing. */
-const RESERVED_HEADERS = /^(x-edgemesh-.*|edgemesh-.*|host|connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*|content-length|cookie|authorization|x-forwarded-.*|forwarded|x-request-id|traceparent|tracestate)$/i;
+/**
+ * Headers a claim may not be copied to: the mesh's own, hop-by-hop ones, what decides routing or
+ * framing (content-*, expect), credentials, and what says who the client is (Cloudflare's cf-*,
+ * true-client-ip, x-real-ip: a Worker behind a service binding trusts them).
+ */
+const RESERVED_HEADERS = /^(x-edgemesh-.*|edgemesh-.*|host|connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*|content-.*|expect|cookie|set-cookie|authorization|x-forwarded-.*|forwarded|x-request-id|traceparent|tracestate|cf-.*|true-client-ip|x-real-ip)$/i;
 
 const OutputHeader = HeaderName.refine((name) => !RESERVED_HEADERS.test(name), {
-  error: "must not be a hop-by-hop, routing, credential or mesh header (x-edgemesh-*, edgemesh-*, host, authorization, cookie, x-forwarded-*...)",
+  error: "must not be a hop-by-hop, routing, framing, credential, client-address or mesh header (x-edgemesh-*, edgemesh-*, host, content-*, authorization, cookie, cf-*, x-forwarded-*...)",
 });
 
 export const JwtHeaderSource = z.strictObject({
@@ -64,6 +68,11 @@ export const JwtRule = z
       const problem = checkJwksUrl(rule.jwksUri);
       if (problem) ctx.addIssue({ code: "custom", path: ["jwksUri"], message: problem });
     }
+    // A claim written into the header the token is read from would be read as the token on the next hop.
+    const tokenHeaders = new Set((rule.fromHeaders ?? [{ name: "authorization" }]).map((source) => source.name.toLowerCase()));
+    rule.outputClaimToHeaders?.forEach((output, i) => {
+      if (tokenHeaders.has(output.header.toLowerCase())) ctx.addIssue({ code: "custom", path: ["outputClaimToHeaders", i, "header"], message: "is a header this rule reads tokens from" });
+    });
   });
 
 export type JwtRule = z.infer<typeof JwtRule>;

@@ -168,6 +168,23 @@ describe("keys by jwksUri", () => {
     expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/^unknown_kid: /);
   });
 
+  it("a URI named again after it left the configuration starts with no keys, not with those of long ago", async () => {
+    // /v1 was the seed's and left with the first apply; its issuer may have revoked key a since.
+    jwks.mode = "down";
+    try {
+      const applied = await mesh.admin<{ warnings: string[] }>("POST", "/config/apply", { documents: documents("/v1/jwks.json") });
+      expect(applied.status).toBe(200);
+      expect(applied.body.warnings).toEqual([expect.stringMatching(/could not be fetched .*tokens of its issuer are refused until a fetch succeeds/)]);
+      const snapshot = (await (await mesh.durableObject("CONFIG_STORE", "config")).snapshot!()) as { jwks?: Record<string, unknown> };
+      expect(snapshot.jwks ?? {}).toEqual({});
+      await everyIsolate(a, 401);
+    } finally {
+      jwks.mode = "ok";
+    }
+    // The next fetch that succeeds (the store's alarm) brings the keys.
+    await everyIsolate(a, 200);
+  });
+
   it("a jwksUri at a cloud metadata address or over plain http to a public host is refused by apply", async () => {
     const bad = documents("/v2/jwks.json");
     const rule = (bad[2] as { spec: { jwtRules: { jwksUri: string }[] } }).spec.jwtRules[0]!;

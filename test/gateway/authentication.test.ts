@@ -117,7 +117,7 @@ describe("STRICT", () => {
     }
     // Two header lines, as a raw client sends them (fetch would join them first).
     const twice = await mesh.raw("/", { host: "strict.test", [HEADER]: [valid, valid] as unknown as string });
-    expect([twice.status, JSON.parse(twice.body).error.message]).toEqual([401, "multiple_tokens: more than one workload token was sent"]);
+    expect([twice.status, JSON.parse(twice.body).error.message]).toEqual([401, "multiple_tokens: more than one token was sent (a repeated header, or different tokens in the places looked at)"]);
     expect(strict.received).toHaveLength(0);
     const refusals = mesh.outcomes.filter((outcome) => outcome.reason === "unauthenticated" && outcome.host === "strict.test");
     expect(refusals.length).toBeGreaterThanOrEqual(cases.length);

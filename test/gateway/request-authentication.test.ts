@@ -119,6 +119,13 @@ describe("a valid token", () => {
     expect((await call("shop.test", { authorization: `bearer ${token}` })).status).toBe(200);
   });
 
+  it("leaves out a claim header whose value has no UTF-8 form (a lone surrogate)", async () => {
+    const { status, body } = await call("shop.test", { authorization: `Bearer ${await mint(rsa, { name: "Zo\ud800" })}` });
+    expect(status).toBe(200);
+    expect((body as Echo).headers).not.toHaveProperty("x-name");
+    expect((body as Echo).headers["x-user"]).toBe("user-1");
+  });
+
   it("ES256, and an audience among several", async () => {
     const { status, body } = await call("shop.test", { authorization: `Bearer ${await mint(ec, { aud: ["unrelated", "other-app"] })}` });
     expect(status).toBe(200);
@@ -244,6 +251,23 @@ describe("an invalid token is 401 and never reaches the upstream", () => {
     const { status, body } = await call("cookies.test", { "x-jwt": await mint(rsa), cookie: `session=${await mint(ec)}` });
     expect(status).toBe(401);
     expect(body.error.message).toMatch(/^multiple_tokens: /);
+    expect(cookies.received).toHaveLength(0);
+  });
+
+  it("the Bearer scheme with another separator is refused, never passed on unverified", async () => {
+    const forged = await mint(stranger);
+    for (const authorization of [`Bearer\t${forged}`, `Bearer: ${forged}`, `Bearer${forged}`]) {
+      const { status, body } = await call("shop.test", { authorization });
+      expect(status, JSON.stringify(authorization)).toBe(401);
+      expect(body.error.message).toMatch(/^malformed: /);
+    }
+    expect(shop.received).toHaveLength(0);
+  });
+
+  it("a cookie behind a comma is found, as parsers that split at commas would find it", async () => {
+    const { status, body } = await call("cookies.test", { cookie: `theme=dark, session=${await mint(stranger)}` });
+    expect(status).toBe(401);
+    expect(body.error.message).toMatch(/^bad_signature: /);
     expect(cookies.received).toHaveLength(0);
   });
 

@@ -63,8 +63,13 @@ describe("RequestAuthentication", () => {
     expect(errorsOf({ jwtRules: [rule({ jwks: undefined, jwksUri: "http://idp.example/jwks" })] })).toEqual([
       "RequestAuthentication/users spec.jwtRules[0].jwksUri: must use https (http only to a loopback address such as 127.0.0.1, for local runs)",
     ]);
-    expect(errorsOf({ jwtRules: [rule({ outputClaimToHeaders: [{ header: "x-edgemesh-caller", claim: "sub" }] })] })).toEqual([
-      "RequestAuthentication/users spec.jwtRules[0].outputClaimToHeaders[0].header: must not be a hop-by-hop, routing, credential or mesh header (x-edgemesh-*, edgemesh-*, host, authorization, cookie, x-forwarded-*...)",
+    const reserved = "must not be a hop-by-hop, routing, framing, credential, client-address or mesh header (x-edgemesh-*, edgemesh-*, host, content-*, authorization, cookie, cf-*, x-forwarded-*...)";
+    for (const header of ["x-edgemesh-caller", "expect", "content-type", "set-cookie", "cf-connecting-ip", "true-client-ip", "x-real-ip"]) {
+      expect(errorsOf({ jwtRules: [rule({ outputClaimToHeaders: [{ header, claim: "sub" }] })] }), header).toEqual([`RequestAuthentication/users spec.jwtRules[0].outputClaimToHeaders[0].header: ${reserved}`]);
+    }
+    // The header the rule reads tokens from: a claim there would be read as the token on the next hop.
+    expect(errorsOf({ jwtRules: [rule({ fromHeaders: [{ name: "x-jwt" }], outputClaimToHeaders: [{ header: "X-JWT", claim: "sub" }] })] })).toEqual([
+      "RequestAuthentication/users spec.jwtRules[0].outputClaimToHeaders[0].header: is a header this rule reads tokens from",
     ]);
     expect(errorsOf({ targetRefs: [{ group: "edgemesh.dev", kind: "Backend", name: "nope" }], jwtRules: [rule()] })).toEqual([
       'RequestAuthentication/users spec.targetRefs[0].name: refers to unknown Backend "nope" in namespace "default"',

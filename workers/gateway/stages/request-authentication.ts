@@ -38,10 +38,16 @@ interface Found {
   at: TokenLocation[];
 }
 
+/**
+ * Cookie pairs: split at ";" (RFC 6265) and at ",", which older parsers (Python's SimpleCookie among
+ * them) also take for a separator: a token hidden behind a comma would otherwise go upstream unverified.
+ */
+const COOKIE_SEPARATOR = /[;,]/;
+
 function cookieValues(header: string | null, name: string): string[] {
   if (!header) return [];
   const values: string[] = [];
-  for (const part of header.split(";")) {
+  for (const part of header.split(COOKIE_SEPARATOR)) {
     const eq = part.indexOf("=");
     if (eq > 0 && part.slice(0, eq).trim() === name) values.push(part.slice(eq + 1).trim());
   }
@@ -61,7 +67,13 @@ function findToken(authn: EndUserAuthentication, headers: Headers): Found | Refu
         const prefix = location.prefix!;
         // Repeated headers arrive joined with ", "; a JWS never holds a comma.
         if (value.includes(",") && (prefix === "" || value.toLowerCase().includes(prefix))) return "multiple_tokens";
-        if (prefix !== "" && !(value.length >= prefix.length && value.slice(0, prefix.length).toLowerCase() === prefix)) continue;
+        if (prefix !== "" && !(value.length >= prefix.length && value.slice(0, prefix.length).toLowerCase() === prefix)) {
+          // The scheme with another separator ("Bearer\t…", "Bearer: …") is a token many origins
+          // would still read: refused, never passed on unverified. Another scheme (Basic) is not ours.
+          const scheme = prefix.trimEnd();
+          if (scheme !== "" && scheme !== prefix && value.slice(0, scheme.length).toLowerCase() === scheme) return "malformed";
+          continue;
+        }
         values = [value.slice(prefix.length).trim()];
       }
       for (const token of values) {
@@ -95,7 +107,8 @@ function headerValue(value: unknown): string | undefined {
     text = parts.includes(undefined) ? undefined : parts.join(",");
   } else text = scalar(value);
   // workerd sends header values as UTF-8, as Envoy does claims.
-  if (text === undefined || text.length > MAX_CLAIM_HEADER || /[\u0000-\u0008\u000a-\u001f\u007f]/.test(text)) return undefined;
+  // A lone surrogate has no UTF-8 form: it would go out as invalid bytes.
+  if (text === undefined || text.length > MAX_CLAIM_HEADER || /[\u0000-\u0008\u000a-\u001f\u007f]/.test(text) || /[\ud800-\udfff]/u.test(text)) return undefined;
   return text;
 }
 
@@ -104,7 +117,7 @@ function removeToken(x: Exchange, found: Found): void {
   for (const location of found.at) {
     if (location.header !== undefined) headers.delete(location.header);
     else {
-      const kept = (headers.get("cookie") ?? "").split(";").filter((part) => {
+      const kept = (headers.get("cookie") ?? "").split(COOKIE_SEPARATOR).filter((part) => {
         const eq = part.indexOf("=");
         return !(eq > 0 && part.slice(0, eq).trim() === location.cookie);
       });
