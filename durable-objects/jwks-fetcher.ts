@@ -169,7 +169,9 @@ export class JwksStore {
       "INSERT OR REPLACE INTO jwks (uri, keys, sequence, fetched_at, attempted_at, error) VALUES (?, ?, ?, ?, ?, NULL)",
       uri,
       keys,
-      (row?.sequence ?? 0) + (changed ? 1 : 0),
+      // Isolates take a URI's set only at a higher sequence; the clock keeps a URI that left and came
+      // back (its row dropped) from numbering below what an isolate still holds.
+      changed ? Math.max((row?.sequence ?? 0) + 1, now) : row!.sequence,
       now,
       now,
     );

@@ -95,6 +95,13 @@ export class KeySet<K extends VerifyKey = BundleKey> {
     return true;
   }
 
+  /** Forgets every key (their source is gone): the next bundle is taken whatever its sequence. */
+  clear(): void {
+    this.entries = new Map();
+    this.sequence = -1;
+    this.version++;
+  }
+
   get currentSequence(): number {
     return this.sequence;
   }

@@ -40,6 +40,18 @@ describe("EndUserKeys", () => {
     expect(keys.verifierFor("https://idp.example", ["a", "b"], { jwksUri: URI })).toBe(verifier);
   });
 
+  it("forgets a URI's keys when a snapshot no longer carries them, and then takes the next set whatever its sequence", () => {
+    const keys = new EndUserKeys();
+    keys.takeJwks({ [URI]: { keys: [one] as never, sequence: 5, fetchedAt: 0 } });
+    const verifier = keys.verifierFor("https://idp.example", ["a"], { jwksUri: URI });
+    expect(verifier.keys.has("one")).toBe(true);
+    // The URI left the configuration (or was named again and not fetched yet): no keys, not the old ones.
+    keys.takeJwks({});
+    expect(verifier.keys.has("one")).toBe(false);
+    keys.takeJwks({ [URI]: { keys: [two] as never, sequence: 1, fetchedAt: 0 } });
+    expect(verifier.keys.has("two")).toBe(true);
+  });
+
   it("asks the ConfigStore at most once per 30 s per URI, and never without one", async () => {
     const keys = new EndUserKeys();
     const { env, asked } = envWithStore();

@@ -110,7 +110,7 @@ export class TableSource {
       }
       // The trust bundle travels in the same snapshot, whatever the configuration version.
       if (snapshot?.trustBundle) this.isolate.identity.takeBundle(snapshot.trustBundle);
-      if (snapshot?.jwks) this.isolate.endUsers.takeJwks(snapshot.jwks);
+      if (snapshot) this.isolate.endUsers.takeJwks(snapshot.jwks ?? {});
       if (snapshot && snapshot.version !== 0 && !(this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion)) {
         this.loaded = compileSnapshot(snapshot, this.isolate);
       }

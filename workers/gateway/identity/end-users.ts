@@ -4,8 +4,10 @@
  * them on the request path), and the verifiers with their caches of verified tokens, one per
  * (issuer, audiences, keys), so a new table version does not verify every token again.
  *
- * A jwksUri's keys are replaced only by a newer set (by the ConfigStore's sequence); a snapshot
- * without one keeps the last good keys. An unknown kid may ask the ConfigStore to fetch the set again,
+ * A jwksUri's keys are replaced only by a newer set (by the ConfigStore's sequence). The store keeps
+ * the last good keys of every URI the configuration names, so a snapshot without a URI's set means
+ * the URI is no longer named (or never fetched): its keys are forgotten here too, and a URI named
+ * again starts with none, never with keys of long ago its issuer may have revoked since. An unknown kid may ask the ConfigStore to fetch the set again,
  * in the background and at most once per REFRESH_GAP_MS per URI: the request itself is refused (401)
  * and never waits for it.
  */
@@ -28,8 +30,9 @@ export class EndUserKeys {
   private readonly verifiers = new LruMap<string, Verifier<string>>(MAX_VERIFIERS);
   private readonly askedAt = new Map<string, number>();
 
-  /** A snapshot's JWK Sets; each replaces a URI's keys only when its sequence is higher. */
+  /** A snapshot's JWK Sets; each replaces a URI's keys only when its sequence is higher; a URI without one is forgotten. */
   takeJwks(sets: Readonly<Record<string, PublishedJwks>>): void {
+    for (const [uri, keys] of this.remote) if (!Object.hasOwn(sets, uri) && keys.size) keys.clear();
     for (const [uri, set] of Object.entries(sets)) this.keysOf(uri).update({ keys: set.keys, spiffe_sequence: set.sequence });
   }
 
