@@ -8,7 +8,7 @@
  */
 import { FAMILIES, type FamilyKey } from "../common/metrics/families.ts";
 import type { MetricsReport, MinuteRow, SloCounts, SloCountsQuery } from "../common/metrics/protocol.ts";
-import { MetricStore, type SeriesEntry } from "../common/metrics/store.ts";
+import { isServerError, MetricStore, type SeriesEntry } from "../common/metrics/store.ts";
 
 /**
  * How long reports gather in memory before they are written. Writing on every report rewrote the
@@ -160,7 +160,7 @@ export class MetricsState {
         const [, , service, route, code] = entry.labels;
         const row = this.sloRow(minute, service!, route!);
         row.total += entry.count;
-        if (Number(code) >= 500) row.errors += entry.count;
+        if (isServerError(code)) row.errors += entry.count;
       } else if (entry.family === "requestDuration" && entry.buckets?.length === BUCKETS) {
         const [, , service, route] = entry.labels;
         const row = this.sloRow(minute, service!, route!);

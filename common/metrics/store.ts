@@ -2,12 +2,25 @@
  * Counters and histograms keyed by family and label values: what an isolate accumulates between
  * flushes and what the metrics Durable Object sums across isolates. Series are plain arrays, so a
  * store serializes as it is (toEntries / merge). Cardinality is bounded per family: past `maxSeries`
- * series, the least-counted half is folded into one overflow series whose every label is
- * OVERFLOW_LABEL, so the heaviest series stay exact (an approximate top-k) and totals stay right.
+ * series, the least-counted half is folded into overflow series whose labels are OVERFLOW_LABEL, so
+ * the heaviest series stay exact (an approximate top-k) and totals stay right. The fold keeps what
+ * SLOs, the service graph and the golden signals are computed from: the destination service as it is
+ * (Backends are few: the configuration bounds them) and the response code as its class ("5xx"), so a
+ * quiet service's failures are still counted as its failures (isServerError reads both forms).
  */
 import { FAMILIES, type Family, type FamilyKey } from "./families.ts";
 
 export const OVERFLOW_LABEL = "__overflow__";
+
+/** Whether a response_code label is a 5xx: a status ("503") or a folded class ("5xx"). */
+export const isServerError = (code: string | undefined): boolean => code !== undefined && code.length === 3 && code[0] === "5";
+
+/** A folded series' label: kept, a class, or OVERFLOW_LABEL. */
+function foldedLabel(name: string, value: string, keepService: boolean): string {
+  if (name === "destination_service") return keepService ? value : OVERFLOW_LABEL;
+  if (name === "response_code") return /^[1-5][0-9x]{2}$/.test(value) ? `${value[0]}xx` : OVERFLOW_LABEL;
+  return OVERFLOW_LABEL;
+}
 
 /** One series as it travels between isolate and object: counter value, or histogram buckets/sum/count. */
 export interface SeriesEntry {
@@ -104,30 +117,37 @@ export class MetricStore {
     const key = labels.join(SEPARATOR);
     let series = byKey.get(key);
     if (series) return series;
-    if (byKey.size >= this.maxSeries) this.fold(family, byKey);
+    if (byKey.size >= this.maxSeries) {
+      this.fold(family, byKey, true);
+      // Services are few, but should there be more of them than the cap, they fold too.
+      if (byKey.size >= this.maxSeries) this.fold(family, byKey, false);
+    }
     const definition: Family = FAMILIES[family];
     series = { labels: [...labels], count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined };
     byKey.set(key, series);
     return series;
   }
 
-  /** Folds the least-counted half of a family's series into its overflow series. */
-  private fold(family: FamilyKey, byKey: Map<string, Series>): void {
+  /** Folds the least-counted half of a family's series into overflow series (one per kept labels). */
+  private fold(family: FamilyKey, byKey: Map<string, Series>, keepService: boolean): void {
     const definition: Family = FAMILIES[family];
-    const overflowLabels = definition.labels.map(() => OVERFLOW_LABEL);
-    const overflowKey = overflowLabels.join(SEPARATOR);
-    let overflow = byKey.get(overflowKey);
-    if (!overflow) {
-      overflow = { labels: overflowLabels, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined };
-    }
-    const ranked = [...byKey.entries()].filter(([key]) => key !== overflowKey).sort((a, b) => a[1].count - b[1].count);
-    for (const [key, series] of ranked.slice(0, Math.ceil(ranked.length / 2))) {
+    // Series already in folded form (overflow series, or a family whose labels are all kept) stay.
+    const ranked = [...byKey.entries()]
+      .map(([key, series]) => ({ key, series, labels: series.labels.map((value, i) => foldedLabel(definition.labels[i]!, value, keepService)) }))
+      .map((entry) => ({ ...entry, overflowKey: entry.labels.join(SEPARATOR) }))
+      .filter((entry) => entry.overflowKey !== entry.key)
+      .sort((a, b) => a.series.count - b.series.count);
+    for (const { key, series, labels, overflowKey } of ranked.slice(0, Math.ceil(ranked.length / 2))) {
+      let overflow = byKey.get(overflowKey);
+      if (!overflow) {
+        overflow = { labels, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined };
+        byKey.set(overflowKey, overflow);
+      }
       overflow.count += series.count;
       overflow.sum += series.sum;
       if (overflow.buckets) for (let i = 0; i < overflow.buckets.length; i++) overflow.buckets[i]! += series.buckets![i]!;
       byKey.delete(key);
     }
-    byKey.set(overflowKey, overflow);
     this.dropped++;
   }
 }

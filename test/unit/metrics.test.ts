@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { renderPrometheus } from "../../common/metrics/exposition.ts";
 import { FAMILIES, LATENCY_BUCKETS_SECONDS } from "../../common/metrics/families.ts";
 import { bucketQuantile } from "../../common/metrics/quantile.ts";
-import { MetricStore, OVERFLOW_LABEL } from "../../common/metrics/store.ts";
+import { isServerError, MetricStore, OVERFLOW_LABEL } from "../../common/metrics/store.ts";
 
 const routeLabels = (destination: string, code = "200") => ["productpage", "spiffe://edgemesh.local/ns/default/sa/productpage", destination, "default/details", code, ""];
 
@@ -46,7 +46,22 @@ describe("metric store", () => {
     expect(series.length).toBeLessThanOrEqual(100);
     expect(series.reduce((sum, s) => sum + s.count, 0)).toBe(10 * 1_000 + 1_000);
     for (let i = 0; i < 10; i++) expect(series.find((s) => s.labels[2] === `heavy-${i}`)?.count).toBe(1_000);
-    expect(series.find((s) => s.labels.every((label) => label === OVERFLOW_LABEL))!.count).toBeGreaterThan(0);
+    // A thousand services (more than the cap) fold whole: only the response code's class is kept.
+    expect(series.find((s) => s.labels[2] === OVERFLOW_LABEL && s.labels[4] === "2xx")!.count).toBeGreaterThan(0);
+  });
+
+  it("folds keeping the destination service and the response code's class: a quiet service's 5xx stay its failures", () => {
+    const store = new MetricStore(100);
+    store.inc("requests", routeLabels("payments", "503"), 20);
+    // Then many busy callers of another service push the family past its cap.
+    for (let i = 0; i < 1_000; i++) store.inc("requests", ["web", `spiffe://edgemesh.local/ns/default/sa/caller-${i}`, "web", "default/web", "200", ""], 5);
+    const series = store.read("requests");
+    expect(series.length).toBeLessThanOrEqual(100);
+    const failures = (service: string) => series.filter((s) => s.labels[2] === service && isServerError(s.labels[4])).reduce((sum, s) => sum + s.count, 0);
+    expect(failures("payments")).toBe(20);
+    expect(failures("web")).toBe(0);
+    expect(series.reduce((sum, s) => sum + s.count, 0)).toBe(20 + 5_000);
+    expect([isServerError("503"), isServerError("5xx"), isServerError("200"), isServerError(OVERFLOW_LABEL), isServerError(undefined)]).toEqual([true, true, false, false, false]);
   });
 });
 

@@ -7,7 +7,7 @@
 import { FAMILIES } from "../../common/metrics/families.ts";
 import type { MinuteRow } from "../../common/metrics/protocol.ts";
 import { bucketQuantile } from "../../common/metrics/quantile.ts";
-import type { MetricStore } from "../../common/metrics/store.ts";
+import { isServerError, type MetricStore } from "../../common/metrics/store.ts";
 
 const BOUNDS = FAMILIES.requestDuration.buckets;
 const MINUTE_MS = 60_000;
@@ -40,7 +40,7 @@ export function minuteSeries(shards: MinuteRow[][], minutes: number, now: number
         if (entry.family === "requests") {
           slot.requests += entry.count;
           // response_code is the fifth label (families.ts).
-          if (Number(entry.labels[4]) >= 500) slot.failures += entry.count;
+          if (isServerError(entry.labels[4])) slot.failures += entry.count;
         } else if (entry.family === "requestDuration" && entry.buckets?.length === slot.buckets.length) {
           for (let i = 0; i < slot.buckets.length; i++) slot.buckets[i]! += entry.buckets[i]!;
         }
@@ -85,12 +85,12 @@ export function serviceTotals(store: MetricStore): ServiceTotals[] {
   for (const { labels, count } of store.read("requests")) {
     const totals = of(labels[2]!);
     totals.requests += count;
-    if (Number(labels[4]) >= 500) totals.requestFailures += count;
+    if (isServerError(labels[4])) totals.requestFailures += count;
   }
   for (const { labels, count } of store.read("attempts")) {
     const totals = of(labels[1]!);
     totals.attempts += count;
-    if (Number(labels[3]) >= 500) totals.attemptFailures += count;
+    if (isServerError(labels[3])) totals.attemptFailures += count;
   }
   for (const { labels, count } of store.read("retries")) of(labels[0]!).retries += count;
   for (const { labels, count } of store.read("rateLimited")) of(labels[1]!).rateLimited += count;

@@ -6,7 +6,7 @@
  */
 import { FAMILIES } from "../../common/metrics/families.ts";
 import { bucketQuantile } from "../../common/metrics/quantile.ts";
-import type { MetricStore } from "../../common/metrics/store.ts";
+import { isServerError, type MetricStore } from "../../common/metrics/store.ts";
 
 export interface GraphEdge {
   source: string;
@@ -49,7 +49,7 @@ export function serviceGraph(store: MetricStore, windowSeconds: number, limit: n
     const [, principal, service, , code] = series.labels;
     const edge = edgeOf(principal!, service!);
     edge.requests += series.count;
-    if (Number(code) >= 500) edge.failures += series.count;
+    if (isServerError(code)) edge.failures += series.count;
   }
   for (const series of store.read("requestDuration")) {
     const [, principal, service] = series.labels;

@@ -12,6 +12,7 @@ import type { GatewayEnv } from "../env.ts";
 import { recordMetrics } from "../metrics/record.ts";
 import type { OutcomeSink } from "../outcome.ts";
 import { withTimeout } from "../with-timeout.ts";
+import { RUN_BUDGET_MS, running } from "./background.ts";
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 2_000;
 const FLUSH_TIMEOUT_MS = 2_000;
@@ -20,8 +21,13 @@ const ISOLATE_SERIES = 1_000;
 
 export class IsolateMetrics {
   readonly store = new MetricStore(ISOLATE_SERIES);
-  flushScheduled = false;
+  /** When the flush run under way started (0: none); see background.ts. */
+  flushingSince = 0;
   lastFlushAt = 0;
+
+  get flushScheduled(): boolean {
+    return running(this.flushingSince);
+  }
   /** Fixed per isolate, so an isolate's deltas always go to the same shard. */
   private readonly pick = Math.random();
 
@@ -37,13 +43,13 @@ export const reportMetrics =
     if (!env.METRICS) return;
     recordMetrics(metrics.store, outcome);
     if (metrics.flushScheduled) return;
-    metrics.flushScheduled = true;
-    return flushAfter(metrics.lastFlushAt ? metrics.lastFlushAt + flushIntervalOf(env) - Date.now() : 0, metrics, env);
+    const since = (metrics.flushingSince = Date.now());
+    return flushAfter(metrics.lastFlushAt ? metrics.lastFlushAt + flushIntervalOf(env) - Date.now() : 0, metrics, env, since);
   };
 
 const flushIntervalOf = (env: GatewayEnv) => Number(env.METRICS_FLUSH_INTERVAL_MS ?? DEFAULT_FLUSH_INTERVAL_MS);
 
-async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv): Promise<void> {
+async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv, since: number): Promise<void> {
   let sent = false;
   try {
     if (wait > 0) await sleep(wait);
@@ -59,13 +65,14 @@ async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv
       console.error(JSON.stringify({ level: "warn", message: "metrics flush failed; kept for the next one", error: String(error) }));
     }
   } finally {
-    metrics.flushScheduled = false;
+    if (metrics.flushingSince === since) metrics.flushingSince = 0;
   }
   // Outcomes recorded while the report was on its way found a flush scheduled and scheduled none:
   // without another, they would wait for the isolate's next request, and the last ones before traffic
   // stops would never be counted. (After a failure the next request's flush takes them: no retry loop.)
-  if (sent && metrics.store.size > 0 && !metrics.flushScheduled) {
-    metrics.flushScheduled = true;
-    await flushAfter(flushIntervalOf(env), metrics, env);
+  // Within this run's budget only: past it, the next request starts a run of its own.
+  if (sent && metrics.store.size > 0 && !metrics.flushScheduled && Date.now() - since + flushIntervalOf(env) < RUN_BUDGET_MS) {
+    metrics.flushingSince = since;
+    await flushAfter(flushIntervalOf(env), metrics, env, since);
   }
 }

@@ -14,6 +14,7 @@ import { sleep } from "../attempt/sleep.ts";
 import { isSampled } from "../trace-context.ts";
 import { spansOf, type OtlpSpan } from "../tracing/spans.ts";
 import { withTimeout } from "../with-timeout.ts";
+import { RUN_BUDGET_MS, running } from "./background.ts";
 
 const MAX_QUEUED = 2_048;
 const MAX_BATCH = 512;
@@ -33,8 +34,13 @@ const setting = (value: string | undefined, fallback: number) => {
 
 export class TraceQueue {
   spans: OtlpSpan[] = [];
-  exporting = false;
+  /** When the export under way started (0: none); see background.ts. */
+  exportingSince = 0;
   dropped = 0;
+
+  get exporting(): boolean {
+    return running(this.exportingSince);
+  }
 }
 
 export const exportTraces =
@@ -52,23 +58,25 @@ export const exportTraces =
     }
     queue.spans.push(...spans);
     if (queue.exporting) return;
-    queue.exporting = true;
-    return drain(queue, endpoint, env);
+    const since = (queue.exportingSince = Date.now());
+    return drain(queue, endpoint, env, since);
   };
 
-async function drain(queue: TraceQueue, endpoint: string, env: GatewayEnv): Promise<void> {
+async function drain(queue: TraceQueue, endpoint: string, env: GatewayEnv, since: number): Promise<void> {
   try {
     const batchSize = setting(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, MAX_BATCH);
     // Gather a batch first, as the SDK's batch span processor does: one export per delay, not per request.
     if (queue.spans.length < batchSize) await sleep(delayMs(env.OTEL_BSP_SCHEDULE_DELAY));
-    while (queue.spans.length) {
+    // Under steady traffic the queue never empties: past the budget, the next request's run takes the rest.
+    while (queue.spans.length && Date.now() - since < RUN_BUDGET_MS) {
       const batch = queue.spans.splice(0, batchSize);
       await send(batch, endpoint, env).catch((error) =>
         console.error(JSON.stringify({ level: "warn", message: "trace export failed; spans dropped", spans: batch.length, error: String(error) })),
       );
     }
   } finally {
-    queue.exporting = false;
+    // Not if a newer run took over from this one (taken for cut off): that one clears its own.
+    if (queue.exportingSince === since) queue.exportingSince = 0;
   }
 }
 
