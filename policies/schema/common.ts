@@ -58,6 +58,15 @@ export const Hostname = z
     error: 'must be a lowercase hostname, optionally starting with "*."',
   });
 
+/** Gateway API PreciseHostname: a hostname to send or redirect to, so no wildcard. */
+export const PreciseHostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    error: "must be a lowercase hostname without a wildcard (a name to send to)",
+  });
+
 export const Percentage = z.number().min(0).max(100);
 
 /**

@@ -10,6 +10,7 @@ import {
   HeaderName,
   HeaderValue,
   Hostname,
+  PreciseHostname,
   Metadata,
   ObjectName,
   regexIssue,
@@ -109,13 +110,13 @@ const RequestRedirectFilter = filterOf(
   "requestRedirect",
   z.strictObject({
     scheme: z.enum(["http", "https"]).optional(),
-    hostname: Hostname.optional(),
+    hostname: PreciseHostname.optional(),
     path: PathModifier.optional(),
     port: z.int().min(1).max(65535).optional(),
     statusCode: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
   }),
 );
-const URLRewriteFilter = filterOf("URLRewrite", "urlRewrite", z.strictObject({ hostname: Hostname.optional(), path: PathModifier.optional() }));
+const URLRewriteFilter = filterOf("URLRewrite", "urlRewrite", z.strictObject({ hostname: PreciseHostname.optional(), path: PathModifier.optional() }));
 
 export const HTTPRouteFilter = z.discriminatedUnion("type", [
   RequestHeaderModifierFilter,

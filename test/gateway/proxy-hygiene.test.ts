@@ -225,6 +225,14 @@ describe("request mirroring", () => {
     expect(up.received[0]!.body).toBe("payload");
   });
 
+  it("names the copy's host before the port, so a Host with a port is still mirrored", async () => {
+    const response = await gateway.fetch("http://mirrored.test:8443/m", { headers: { host: "mirrored.test:8443" } });
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    for (let i = 0; i < 100 && shadow.received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(shadow.received[0]?.headers["x-forwarded-host"]).toBe("mirrored.test-shadow:8443");
+  });
+
   it("does not mirror a request the mesh answered itself", async () => {
     expect((await gateway.fetch("http://mirrored-broken.test/")).status).toBe(503);
     await new Promise((resolve) => setTimeout(resolve, 200));

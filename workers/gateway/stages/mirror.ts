@@ -42,7 +42,7 @@ function sendMirrors(x: Exchange, callMirror: Call): void {
   const upstream = x.upstream;
   // A streamed body has been sent already and cannot be copied.
   if (upstream.body.kind === "stream" || (upstream.body.kind === "buffered" && upstream.body.bytes.byteLength > MIRROR_BUFFER_LIMIT)) return;
-  const host = `${upstream.host}-shadow`;
+  const host = shadowHost(upstream.host);
   for (const target of x.route.rule.mirrors) {
     if (Math.random() >= target.fraction) continue;
     // The mirror backend's own policies: a copy never reaches a backend the caller may not call.
@@ -72,4 +72,16 @@ function sendMirrors(x: Exchange, callMirror: Call): void {
 function deniedCopy(authorizer: Authorizer, x: Exchange, upstream: UpstreamRequest): boolean {
   const decision = authorize(authorizer, authzRequestOf(x, upstream));
   return decision.decision === "deny" && !decision.dryRun;
+}
+
+/**
+ * Envoy's shadow host: "-shadow" after the name and before any port ("api.test:8443" is
+ * "api.test-shadow:8443"; after the port it would be no host at all). An IP literal is no name:
+ * it stays as it is.
+ */
+export function shadowHost(host: string): string {
+  const colon = host.lastIndexOf(":");
+  const [name, port] = colon > host.lastIndexOf("]") ? [host.slice(0, colon), host.slice(colon)] : [host, ""];
+  if (name.startsWith("[") || /^[0-9.]+$/.test(name)) return host;
+  return `${name}-shadow${port}`;
 }
