@@ -183,7 +183,8 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private async advance(config: IdentityConfig, now: number): Promise<void> {
     const pin = this.pinned && (await this.pinned);
     let rows = this.keys.all();
-    if (pin) this.takePin(pin, rows, now);
+    const replaced = pin && this.keys.takePin(pin, now);
+    if (replaced) this.signers.delete(replaced); // its imported CryptoKey was of the replaced material
     // Any other key stops signing: the pin's, or (once the pin is gone) the formerly pinned one's.
     for (const row of rows) if (row.retired_at === null && (pin ? row.kid !== pin.kid : row.pinned)) this.keys.retire(row.kid, now);
     rows = this.keys.all();
@@ -200,24 +201,6 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     }
     for (const row of this.keys.all()) if (row.retired_at !== null && publishedUntil(row, config) <= now) this.keys.remove(row.kid);
     await this.settle(config, now);
-  }
-
-  /**
-   * Makes MESH_ISSUER_KEY the signing key: stored as pinned if it is new; the same key set back after
-   * another (still published, retired) signs again; a different key under a kid that is stored (a
-   * replaced secret whose JWK names its kid) replaces that row, so the old material neither signs nor
-   * stays published.
-   */
-  private takePin(pin: PrivateKey, rows: readonly KeyRow[], now: number): void {
-    const stored = rows.find((row) => row.kid === pin.kid);
-    if (stored && !sameKey(JSON.parse(stored.public_jwk), pin.publicJwk)) {
-      this.keys.remove(stored.kid);
-      this.signers.delete(stored.kid);
-    } else if (stored) {
-      if (stored.retired_at !== null || !stored.pinned) this.keys.reinstate(stored.kid, now, true);
-      return;
-    }
-    this.keys.insert(pin, now, now, true);
   }
 
   /** Numbers a changed key set (spiffe_sequence) and sets the alarm to the next due time (or a push retry). */
@@ -314,9 +297,4 @@ function attempt<T>(make: () => T): T | Error {
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
   }
-}
-
-/** Whether two public JWKs are the same key (their kid aside). */
-function sameKey(a: object, b: object): boolean {
-  return ["kty", "crv", "x", "y"].every((member) => (a as Record<string, unknown>)[member] === (b as Record<string, unknown>)[member]);
 }

@@ -56,6 +56,23 @@ export class SigningKeys {
     this.sql.exec("UPDATE signing_keys SET activates_at = ? WHERE kid = ?", at, kid);
   }
 
+  /**
+   * Makes MESH_ISSUER_KEY the signing key: stored as pinned if it is new; the same key set back after
+   * another (still published, retired) signs again; a different key under a kid that is stored (a
+   * replaced secret whose JWK names its kid) replaces that row, so the old material neither signs nor
+   * stays published. Returns that kid when it replaced one (its imported CryptoKey is stale).
+   */
+  takePin(pin: PrivateKey, now: number): string | undefined {
+    const stored = this.all().find((row) => row.kid === pin.kid);
+    if (stored && sameKey(JSON.parse(stored.public_jwk), pin.publicJwk)) {
+      if (stored.retired_at !== null || !stored.pinned) this.reinstate(stored.kid, now, true);
+      return undefined;
+    }
+    if (stored) this.remove(stored.kid);
+    this.insert(pin, now, now, true);
+    return stored?.kid;
+  }
+
   /** A retired key made the signing key again from `at` (MESH_ISSUER_KEY set back to it). */
   reinstate(kid: string, at: number, pinned: boolean): void {
     this.sql.exec("UPDATE signing_keys SET retired_at = NULL, activates_at = ?, pinned = ? WHERE kid = ?", at, pinned ? 1 : 0, kid);
@@ -97,3 +114,8 @@ export class SigningKeys {
 
 /** A non-extractable signing key from a stored private JWK. */
 export const signingKeyOf = (row: KeyRow) => importJWK(JSON.parse(row.private_jwk) as JWK, row.alg, { extractable: false }) as Promise<CryptoKey>;
+
+/** Whether two public JWKs are the same key (their kid aside). */
+function sameKey(a: object, b: object): boolean {
+  return ["kty", "crv", "x", "y"].every((member) => (a as Record<string, unknown>)[member] === (b as Record<string, unknown>)[member]);
+}

@@ -1,8 +1,6 @@
 /** Backend.spec.peerAuthentication: the modes it takes and the exact error text for what it does not. */
 import { describe, expect, it } from "vitest";
-import { formatError } from "../../policies/errors.ts";
-import { parsePolicySet } from "../../policies/policy-set.ts";
-import { loadYaml } from "../../policies/yaml.ts";
+import { errorsOf as errorsIn } from "../support/policy-text.ts";
 
 const backendWith = (peerAuthentication: string) => `apiVersion: edgemesh.dev/v1alpha1
 kind: Backend
@@ -12,11 +10,7 @@ spec:
   peerAuthentication: ${peerAuthentication}
 `;
 
-function errorsOf(yaml: string): string[] {
-  const loaded = loadYaml("backends.yaml", yaml);
-  const result = parsePolicySet(loaded.documents);
-  return [...loaded.errors, ...(result.ok ? [] : result.errors)].map(formatError);
-}
+const errorsOf = (yaml: string) => errorsIn(yaml, "backends.yaml");
 
 describe("peerAuthentication", () => {
   it("takes STRICT, PERMISSIVE and DISABLE", () => {

@@ -1,8 +1,6 @@
 /** RequestRedirect and URLRewrite name a host to send to: Gateway API PreciseHostname, no wildcard. */
 import { describe, expect, it } from "vitest";
-import { formatError } from "../../policies/errors.ts";
-import { parsePolicySet } from "../../policies/policy-set.ts";
-import { loadYaml } from "../../policies/yaml.ts";
+import { errorsOf } from "../support/policy-text.ts";
 
 const routeWith = (filter: string) => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -12,12 +10,6 @@ spec:
   rules:
     - filters: [${filter}]
 `;
-
-function errorsOf(yaml: string): string[] {
-  const loaded = loadYaml("routes.yaml", yaml);
-  const result = parsePolicySet(loaded.documents);
-  return [...loaded.errors, ...(result.ok ? [] : result.errors)].map(formatError);
-}
 
 describe("redirect and rewrite hostnames", () => {
   it("refuse a wildcard, which would go out as the host itself (Location: https://*.example.com/)", () => {
