@@ -42,6 +42,13 @@ export class TableSource {
   /** The seed being built; a failure is not kept, so the next request tries again. */
   private seedBuild: Promise<Seed> | undefined;
   private loaded: Loaded | undefined;
+  /**
+   * When the newest snapshot this isolate took was published. KV is eventually consistent: a read
+   * may return an older snapshot than one already taken, and going back to it would serve a version
+   * a later apply (or a rollback) replaced. A store reset (versions numbered from 1 again) still
+   * publishes later, so the publication time, not the version number, says which is newer.
+   */
+  private newestPublishedAt = -Infinity;
   /** When the last read started, whatever became of it. */
   private checkedAt = 0;
   /** When the last successful read started: the table reflects the control plane as of then. */
@@ -108,11 +115,14 @@ export class TableSource {
       if (!snapshot || (snapshot.bundleHash !== seed.hash && seed.builtAt >= snapshot.bundleBuiltAt)) {
         if (await this.seedStore(env, seed)) snapshot = await read();
       }
-      // The trust bundle travels in the same snapshot, whatever the configuration version.
+      // The trust bundle travels in the same snapshot, whatever the configuration version (its sequence orders it).
       if (snapshot?.trustBundle) this.isolate.identity.takeBundle(snapshot.trustBundle);
-      if (snapshot) this.isolate.endUsers.takeJwks(snapshot.jwks ?? {});
-      if (snapshot && snapshot.version !== 0 && !(this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion)) {
-        this.loaded = compileSnapshot(snapshot, this.isolate);
+      if (snapshot && snapshot.publishedAt >= this.newestPublishedAt) {
+        this.newestPublishedAt = snapshot.publishedAt;
+        this.isolate.endUsers.takeJwks(snapshot.jwks ?? {});
+        if (snapshot.version !== 0 && !(this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion)) {
+          this.loaded = compileSnapshot(snapshot, this.isolate);
+        }
       }
       this.freshAt = startedAt;
       this.lastError = undefined;
