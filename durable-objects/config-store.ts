@@ -76,8 +76,10 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     const serialized = documents.map((document) => JSON.stringify(document));
     const version = this.versions.append(documents, serialized, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
     this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.documentsOf(current), documents) });
+    const change = this.publisher.record();
+    await this.publishSoonAfterRestart();
     await this.fetchJwks(documents);
-    await this.publisher.changed();
+    await this.publisher.publish(change);
     return version;
   }
 
@@ -186,6 +188,14 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     if (due !== undefined) await this.alarmBy(Math.max(due, Date.now() + 1));
   }
 
+  /**
+   * The alarm, should this object restart between storing a version and publishing it (the JWK Set
+   * fetches before the publish take time): it finds the store behind and publishes. Harmless otherwise.
+   */
+  private publishSoonAfterRestart(): Promise<void> {
+    return this.alarmBy(Date.now() + REPUBLISH_DELAY_MS);
+  }
+
   /** One alarm serves publishing retries and JWKS refreshes: it is only ever moved earlier. */
   private async alarmBy(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
@@ -259,12 +269,15 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     if (request.dryRun) return { ok: true, dryRun: true, unchanged: false, fromVersion, version: fromVersion, changes, published: false, warnings };
     const version = this.versions.append(documents, serialized, sources, request.actor, action, request.message ?? "");
     this.recordAudit(request.actor, action, fromVersion, version, { message: request.message ?? "", changes });
-    // Everything above ran without an await: two concurrent applies cannot both pass the version check.
+    const change = this.publisher.record();
+    // Everything above ran without an await: two concurrent applies cannot both pass the version check,
+    // and the version, its audit entry and its change to publish are stored together.
+    await this.publishSoonAfterRestart();
     // The version's JWK Sets are fetched before it is published, so its first snapshot carries them.
     for (const { uri, error } of await this.fetchJwks(documents)) {
       warnings.push(`jwksUri ${uri} could not be fetched (${error}): tokens of its issuer are refused until a fetch succeeds; the store tries again`);
     }
-    const published = await this.publisher.changed();
+    const published = await this.publisher.publish(change);
     return { ok: true, dryRun: false, unchanged: false, fromVersion, version, changes, published, warnings };
   }
 

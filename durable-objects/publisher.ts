@@ -20,9 +20,23 @@ export class SnapshotPublisher {
   ) {}
 
   /** Records a change and publishes it; whether it reached KV. */
-  async changed(): Promise<boolean> {
+  changed(): Promise<boolean> {
+    return this.publish(this.record());
+  }
+
+  /**
+   * Records a change, synchronously: called in the same step that stores what changed, so an object
+   * that restarts before the publish (a deploy, a limit) still finds itself `behind`, and its alarm
+   * publishes.
+   */
+  record(): number {
     const change = this.meta.number("changes") + 1;
     this.meta.set("changes", change);
+    return change;
+  }
+
+  /** Publishes until KV has caught up; whether it holds `change` (from record()). */
+  async publish(change: number): Promise<boolean> {
     await this.flush();
     return this.meta.number("published") >= change;
   }
