@@ -200,6 +200,31 @@ describe("a Host header that makes no valid URL", () => {
   });
 });
 
+describe("paths the admin API and the mesh must read alike (the workerd binary: request.url as sent)", () => {
+  let raw: RawGateway;
+  beforeAll(async () => {
+    raw = await RawGateway.start([backend("up", [up.url]), simpleRoute("catch-all", "*.test", "up")]);
+  });
+  afterAll(() => raw?.dispose());
+  const get = async (path: string, headers = "") => {
+    const answer = await rawExchange(raw.port, `GET ${path} HTTP/1.1\r\nHost: up.test\r\n${headers}Connection: close\r\n\r\n`);
+    return Number(answer.split(" ")[1]);
+  };
+
+  it("%2e%2e is a dot segment for both: /x/%2e%2e/admin is the admin API, /admin/%2e%2e/x is the mesh's /x", async () => {
+    // The admin API refuses a request without credentials: 401, and nothing reaches the upstream.
+    expect(await get("/x/%2e%2e/admin")).toBe(401);
+    expect(up.received).toHaveLength(0);
+    expect(await get("/admin/%2e%2e/x")).toBe(200);
+    expect(up.received.map((request) => request.url)).toEqual(["/x"]);
+  });
+
+  it("a client that lists CF-Connecting-IP in Connection still gets its address appended to X-Forwarded-For", async () => {
+    expect(await get("/xff", "X-Forwarded-For: 6.6.6.6\r\nCF-Connecting-IP: 9.9.9.9\r\nConnection: cf-connecting-ip\r\n")).toBe(200);
+    expect(up.received.at(-1)?.headers["x-forwarded-for"]).toBe("6.6.6.6, 9.9.9.9");
+  });
+});
+
 describe("Worker backends over service bindings", () => {
   it("calls the bound Worker with the rewritten host", async () => {
     const { echo: seen } = await echo("http://worker.test/hello?x=1", { method: "POST", body: "hi" });

@@ -34,7 +34,8 @@ const adminApp = createAdminApp({ tables, isolate });
  * ADMIN_HOST when that is set (so that /admin on every other host stays the mesh's), on any host
  * otherwise. Decided on the path normalized as the mesh routes it (normalize-path.ts), so /%61dmin is
  * /admin for both; a path the mesh refuses (an encoded slash) is left to the mesh and its 400.
- * Read off the URL string: a mesh request pays no parse, and one without "%" no copy.
+ * Read off the URL string when the path has no "%" (workerd resolved its "." and ".." already): a
+ * mesh request then pays no parse; one with "%" is parsed as the mesh parses it.
  */
 function adminRequest(request: Request, adminHost: string | undefined): Request | undefined {
   const url = request.url;
@@ -47,7 +48,9 @@ function adminRequest(request: Request, adminHost: string | undefined): Request 
   let path: string | undefined;
   if (percent >= 0 && percent < pathEnd) {
     try {
-      path = normalizePathname(url.slice(pathStart, pathEnd));
+      // The URL parser's path, as the mesh reads it (record-outcome.ts): the raw string still holds
+      // "%2e%2e", which only the parser resolves as "..", so /x/%2e%2e/admin is /admin for both.
+      path = normalizePathname(new URL(url).pathname);
     } catch {
       return undefined;
     }

@@ -24,7 +24,8 @@ export const prepareUpstream: Stage = {
     const host = outcome.host;
     const headers = new Headers(x.headers);
     stripHeaders(headers, trace.parentSpanId === undefined ? NOT_FORWARDED_RESTARTED : NOT_FORWARDED);
-    const clientIp = headers.get("cf-connecting-ip");
+    // From the client's headers, not the copy: a name the client lists in Connection is gone from that.
+    const clientIp = x.headers.get("cf-connecting-ip");
     if (clientIp) {
       const forwardedFor = headers.get("x-forwarded-for");
       headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp);
