@@ -17,6 +17,9 @@ export interface BackendCoordinatorEnv {
 
 const RETRY_PUBLISH_MS = 5_000;
 
+/** Registered endpoints one backend takes at most (as many as its static endpoints may be). */
+export const MAX_REGISTERED_ENDPOINTS = 256;
+
 export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> implements BackendCoordinatorApi {
   private readonly sql: SqlStorage;
   private readonly meta: MetaTable;
@@ -78,7 +81,12 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
     const checked = checkEndpointUrl(registration.url);
     if (!checked.ok) return { ok: false, message: `url: ${checked.message}` };
     this.remember(backend);
-    const existing = this.registered().find((endpoint) => endpoint.url === checked.origin);
+    const registered = this.registered();
+    const existing = registered.find((endpoint) => endpoint.url === checked.origin);
+    // The registry travels in every snapshot: one backend's list must not grow it without bound.
+    if (!existing && registered.length >= MAX_REGISTERED_ENDPOINTS) {
+      return { ok: false, message: `url: ${backend} has ${MAX_REGISTERED_ENDPOINTS} registered endpoints, the most it takes: deregister one (or let one expire) first` };
+    }
     const endpoint: RegisteredEndpoint = {
       url: checked.origin,
       weight: registration.weight ?? 1,

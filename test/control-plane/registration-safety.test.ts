@@ -105,6 +105,15 @@ describe("unsafe addresses, in every spelling", () => {
     expect(await stub.endpoints!()).toEqual([]);
   });
 
+  it("takes at most 256 endpoints per backend, and renews one it has", async () => {
+    const stub = await mesh.durableObject("BACKEND_COORDINATOR", "capped");
+    const url = (i: number) => `http://127.0.0.1:${10_000 + i}`;
+    for (let i = 0; i < 256; i++) expect((await stub.register!("capped", { url: url(i), ttlMs: 60_000 })) as { ok: boolean }).toMatchObject({ ok: true });
+    expect(await stub.register!("capped", { url: url(256), ttlMs: 60_000 })).toEqual({ ok: false, message: "url: capped has 256 registered endpoints, the most it takes: deregister one (or let one expire) first" });
+    expect((await stub.register!("capped", { url: url(0), ttlMs: 60_000 })) as { ok: boolean }).toMatchObject({ ok: true });
+    expect(((await stub.endpoints!()) as unknown[]).length).toBe(256);
+  });
+
   it("refuses the same in a policy file's static endpoints", async () => {
     const documents = [httpBackend("api", { endpoints: [{ url: "http://[::ffff:169.254.169.254]:80" }] }), simpleRoute("pool", "pool.test", "api")];
     const { status, body } = await mesh.admin<{ error: { errors: string[] } }>("POST", "/config/apply", { documents, sources: ["x.yaml", "x.yaml"] });
