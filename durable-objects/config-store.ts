@@ -153,7 +153,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   /** Gateways' authorization denials, bounded by authz-audit.ts before they join the audit log. */
   async recordAuthzAudit(entries: AuthzAuditEntry[]): Promise<{ stored: number; dropped: number }> {
     const { stored, dropped } = this.authzCap.admit(entries, Date.now());
-    for (const entry of stored) this.auditLog.append(entry.at, entry.actor, entry.action, null, null, entry.detail);
+    this.auditLog.appendAuthz(stored);
     return { stored: stored.length, dropped };
   }
 
