@@ -206,7 +206,6 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   /** Numbers a changed key set (spiffe_sequence) and sets the alarm to the next due time (or a push retry). */
   private async settle(config: IdentityConfig, now: number, retryPush = false): Promise<void> {
     const rows = this.keys.all();
-    const kids = rows.map((row) => row.kid).join(",");
     const published = rows.map((row) => row.public_jwk).join(",");
     if (published !== this.meta.get("bundleKeys")) {
       this.meta.set("bundleKeys", published);

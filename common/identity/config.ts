@@ -8,7 +8,6 @@ import { isTrustDomain, MESH_NAMESPACE, spiffeIdOf } from "./spiffe-id.ts";
 import { DEFAULT_CLOCK_SKEW_S, DEFAULT_MAX_LIFETIME_S, DEFAULT_REFRESH_INTERVAL_MS } from "./verify.ts";
 
 export const DEFAULT_TRUST_DOMAIN = "edgemesh.local";
-export { MESH_NAMESPACE };
 
 export interface IdentityEnv {
   MESH_TRUST_DOMAIN?: string;

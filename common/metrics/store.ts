@@ -133,8 +133,10 @@ export class MetricStore {
     const definition: Family = FAMILIES[family];
     // Series already in folded form (overflow series, or a family whose labels are all kept) stay.
     const ranked = [...byKey.entries()]
-      .map(([key, series]) => ({ key, series, labels: series.labels.map((value, i) => foldedLabel(definition.labels[i]!, value, keepService)) }))
-      .map((entry) => ({ ...entry, overflowKey: entry.labels.join(SEPARATOR) }))
+      .map(([key, series]) => {
+        const labels = series.labels.map((value, i) => foldedLabel(definition.labels[i]!, value, keepService));
+        return { key, series, labels, overflowKey: labels.join(SEPARATOR) };
+      })
       .filter((entry) => entry.overflowKey !== entry.key)
       .sort((a, b) => a.series.count - b.series.count);
     for (const { key, series, labels, overflowKey } of ranked.slice(0, Math.ceil(ranked.length / 2))) {

@@ -23,6 +23,8 @@ import type { CompiledJwtRule, EndUserAuthentication, TokenLocation } from "../t
 const MAX_CLAIM_HEADER = 4096;
 /** Refusals about the request rather than the token: RFC 6750's invalid_request. */
 const REQUEST_ERRORS = new Set<Refusal>(["multiple_tokens", "token_in_query"]);
+/** Control characters (tab aside), and lone surrogates (in u mode a pair is one code point outside the range). */
+const UNSENDABLE = /[\u0000-\u0008\u000a-\u001f\u007f]|[\ud800-\udfff]/u;
 /** RFC 6750's query parameter, where Envoy and Istio look for end users' tokens by default: refused, never read. */
 const carriesAccessToken = queryNameTest(["access_token"]);
 
@@ -44,13 +46,16 @@ interface Found {
  */
 const COOKIE_SEPARATOR = /[;,]/;
 
+/** Whether a cookie pair ("name=value") is the named cookie. */
+const isCookie = (part: string, name: string) => {
+  const eq = part.indexOf("=");
+  return eq > 0 && part.slice(0, eq).trim() === name;
+};
+
 function cookieValues(header: string | null, name: string): string[] {
   if (!header) return [];
   const values: string[] = [];
-  for (const part of header.split(COOKIE_SEPARATOR)) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) values.push(part.slice(eq + 1).trim());
-  }
+  for (const part of header.split(COOKIE_SEPARATOR)) if (isCookie(part, name)) values.push(part.slice(part.indexOf("=") + 1).trim());
   return values;
 }
 
@@ -108,7 +113,7 @@ function headerValue(value: unknown): string | undefined {
   } else text = scalar(value);
   // workerd sends header values as UTF-8, as Envoy does claims.
   // A lone surrogate has no UTF-8 form: it would go out as invalid bytes.
-  if (text === undefined || text.length > MAX_CLAIM_HEADER || /[\u0000-\u0008\u000a-\u001f\u007f]/.test(text) || /[\ud800-\udfff]/u.test(text)) return undefined;
+  if (text === undefined || text.length > MAX_CLAIM_HEADER || UNSENDABLE.test(text)) return undefined;
   return text;
 }
 
@@ -117,10 +122,7 @@ function removeToken(x: Exchange, found: Found): void {
   for (const location of found.at) {
     if (location.header !== undefined) headers.delete(location.header);
     else {
-      const kept = (headers.get("cookie") ?? "").split(COOKIE_SEPARATOR).filter((part) => {
-        const eq = part.indexOf("=");
-        return !(eq > 0 && part.slice(0, eq).trim() === location.cookie);
-      });
+      const kept = (headers.get("cookie") ?? "").split(COOKIE_SEPARATOR).filter((part) => !isCookie(part, location.cookie!));
       if (kept.some((part) => part.trim())) headers.set("cookie", kept.map((part) => part.trim()).join("; "));
       else headers.delete("cookie");
     }
