@@ -50,11 +50,14 @@ export const HeaderValue = z
   .max(4096)
   .regex(/^[^\r\n\0]*$/, { error: "must not contain CR, LF or NUL" });
 
+/** Dot-separated lowercase DNS labels (RFC 1123), as both hostname kinds below spell them. */
+const DNS_NAME = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+
 export const Hostname = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+  .regex(new RegExp(`^(\\*\\.)?${DNS_NAME}$`), {
     error: 'must be a lowercase hostname, optionally starting with "*."',
   });
 
@@ -63,7 +66,7 @@ export const PreciseHostname = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+  .regex(new RegExp(`^${DNS_NAME}$`), {
     error: "must be a lowercase hostname without a wildcard (a name to send to)",
   });
 
