@@ -48,3 +48,10 @@ export function auditedChanges<T extends { object: string; change: string }>(cha
   while (JSON.stringify(kept).length > AUDIT_CHANGES_BYTES) kept = kept.slice(0, Math.floor(kept.length / 2));
   return { changes: kept, ...(kept.length < changes.length && { changesOmitted: changes.length - kept.length }) };
 }
+
+/**
+ * Configuration versions the ConfigStore keeps: each may be up to 5 MiB, so keeping every one would
+ * grow the store without bound. The oldest is dropped whole (its row and its documents) when a new
+ * one is stored; the audit log keeps who changed what in it (its diff) for ever.
+ */
+export const VERSIONS_KEPT = 1_000;

@@ -108,6 +108,9 @@ export interface AuditRecord {
 
 export const AUDIT_DETAIL_BYTES = 16_384;
 
+/** An audit record as the object that made the change delivers it: numbered by that object, stamped with the change's time. */
+export type OutboxRecord = AuditRecord & { seq: number; at: number };
+
 export interface AuditEntry {
   id: number;
   at: number;
@@ -191,8 +194,12 @@ export interface ConfigStoreApi {
   history(limit?: number, before?: number): Promise<VersionSummary[]>;
   diff(from: number, to: number): Promise<ObjectChange[] | undefined>;
   audit(limit?: number, before?: number): Promise<AuditEntry[]>;
-  /** Appends one entry for a change outside the configuration; returns its id. */
-  appendAudit(record: AuditRecord): Promise<number>;
+  /**
+   * Appends the audit records of changes outside the configuration, as the object that made them
+   * delivers them (durable-objects/audit-outbox.ts): in its order, each once (a `seq` at or below
+   * the source's last is one delivered before). Returns the source's last seq taken.
+   */
+  appendAudits(source: string, records: OutboxRecord[]): Promise<number>;
   snapshot(): Promise<MeshSnapshot>;
   publishRegistry(backend: string, endpoints: RegisteredEndpoint[], seq: number): Promise<boolean>;
   /** Called by the Issuer when its keys change; a bundle of a lower spiffe_sequence than the one held is ignored. */
@@ -244,10 +251,11 @@ export type RegisterResult = { ok: true; endpoint: RegisteredEndpoint } | { ok: 
 export interface BackendCoordinatorApi {
   report(report: HealthReport): Promise<HealthSnapshot>;
   snapshot(): Promise<HealthSnapshot>;
-  register(backend: string, registration: Registration): Promise<RegisterResult>;
+  /** The change methods take the verified caller's id (`actor`): the change and its audit record are written together. */
+  register(backend: string, registration: Registration, actor?: string): Promise<RegisterResult>;
   heartbeat(backend: string, url: string): Promise<boolean>;
-  drain(backend: string, url: string): Promise<boolean>;
-  deregister(backend: string, url: string): Promise<boolean>;
+  drain(backend: string, url: string, actor?: string): Promise<boolean>;
+  deregister(backend: string, url: string, actor?: string): Promise<boolean>;
   endpoints(): Promise<(RegisteredEndpoint & { expiresAt: number })[]>;
 }
 
@@ -355,13 +363,14 @@ export interface IssuerApi {
   /** A workload token for the mesh (aud: the gateway) in exchange for a valid bootstrap credential. */
   exchange(request: ExchangeRequest): Promise<ExchangeResult>;
   keyInfo(): Promise<SigningKeyInfo[]>;
-  rotate(): Promise<SigningKeyInfo[]>;
-  revoke(kid: string): Promise<RevokeResult>;
+  /** The change methods take the verified caller's id (`actor`): the change and its audit record are written together. */
+  rotate(actor?: string): Promise<SigningKeyInfo[]>;
+  revoke(kid: string, actor?: string): Promise<RevokeResult>;
   /** A new bootstrap credential for a workload (256 random bits), stored as its SHA-256 only. */
-  createCredential(spiffeId: string): Promise<CreateCredentialResult>;
+  createCredential(spiffeId: string, actor?: string): Promise<CreateCredentialResult>;
   credentials(): Promise<CredentialInfo[]>;
   /** Revokes a stored credential: the next exchange with it is refused (tokens already issued live out their minutes). */
-  deleteCredential(spiffeId: string): Promise<DeleteCredentialResult>;
+  deleteCredential(spiffeId: string, actor?: string): Promise<DeleteCredentialResult>;
 }
 
 /** The trust domain's one issuer (control plane only: no request waits on it in the steady state). */

@@ -1,11 +1,11 @@
 /**
  * The ConfigStore's audit log: one append-only SQLite table that every change writes to, whoever
- * makes it: configuration versions, the admin API's other changes (registry, keys, credentials) and
- * gateways' authorization denials. One insert for all three. No method edits a row, and changes are
+ * makes it: configuration versions, the changes other objects make at the admin API's request
+ * (registry, keys, credentials: delivered from their outboxes) and gateways' authorization denials. One insert for all three. No method edits a row, and changes are
  * never deleted; authorization entries, which any client can cause (up to the store's admission cap,
  * 600 a minute), are kept to the newest AUTHZ_ENTRIES_KEPT, so that they cannot fill the store.
  */
-import { AUDIT_DETAIL_BYTES, type AuditEntry, type AuditRecord } from "../common/protocol.ts";
+import { AUDIT_DETAIL_BYTES, type AuditEntry, type OutboxRecord } from "../common/protocol.ts";
 
 /** Authorization entries kept (about four days at the admission cap); older ones are dropped. */
 export const AUTHZ_ENTRIES_KEPT = 250_000;
@@ -19,6 +19,7 @@ export class AuditLog {
     sql.exec(`CREATE TABLE IF NOT EXISTS audit (
       id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
       from_version INTEGER, to_version INTEGER, detail TEXT NOT NULL)`);
+    sql.exec("CREATE TABLE IF NOT EXISTS audit_sources (source TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
   }
 
   append(at: number, actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: unknown): number {
@@ -41,13 +42,29 @@ export class AuditLog {
     if (oldestKept) this.sql.exec("DELETE FROM audit WHERE action LIKE 'authz.%' AND id < ?", oldestKept.id);
   }
 
-  /** A record from the admin API (outside the configuration), checked: it comes over RPC. */
-  appendRecord(record: AuditRecord): number {
-    const detail = JSON.stringify(record.detail ?? {});
-    if (typeof record.actor !== "string" || !record.actor || typeof record.action !== "string" || detail.length > AUDIT_DETAIL_BYTES) {
-      throw new Error(`an audit record needs an actor, an action and at most ${AUDIT_DETAIL_BYTES} bytes of detail`);
+  /**
+   * Records an object delivers from its outbox (audit-outbox.ts), in order, each once by its `seq`,
+   * at the time of its change (never later than now). They come over RPC, so they are checked; a
+   * record that fails the checks is kept in a form that passes them rather than refused, since a
+   * refused record would stay first in its outbox and hold back every record after it. Returns the
+   * source's last seq taken. The caller runs it in one transaction.
+   */
+  appendDelivered(source: string, records: readonly OutboxRecord[]): number {
+    if (typeof source !== "string" || !source || source.length > 512 || !Array.isArray(records)) throw new Error("audit records need their source");
+    let last = this.sql.exec<{ seq: number }>("SELECT seq FROM audit_sources WHERE source = ?", source).toArray()[0]?.seq ?? 0;
+    const now = Date.now();
+    for (const record of records) {
+      if (!Number.isSafeInteger(record?.seq)) throw new Error("an audit record needs its seq");
+      if (record.seq <= last) continue;
+      const at = Number.isFinite(record.at) ? Math.min(record.at, now) : now;
+      const actor = typeof record.actor === "string" && record.actor ? record.actor.slice(0, 2048) : `unknown (from ${source})`;
+      const action = typeof record.action === "string" ? record.action.slice(0, 64) : "unknown";
+      const detail = JSON.stringify(record.detail ?? {});
+      this.append(at, actor, action, null, null, detail.length <= AUDIT_DETAIL_BYTES ? (record.detail ?? {}) : { detailTooLarge: detail.length });
+      last = record.seq;
     }
-    return this.append(Date.now(), record.actor.slice(0, 2048), record.action, null, null, record.detail ?? {});
+    this.sql.exec("INSERT OR REPLACE INTO audit_sources (source, seq) VALUES (?, ?)", source, last);
+    return last;
   }
 
   /** Newest first, `limit` entries with ids below `before`. */

@@ -9,6 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import { checkEndpointUrl } from "../policies/endpoint-url.ts";
 import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth } from "../common/outlier-detection.ts";
 import { configStoreOf, type BackendCoordinatorApi, type HealthReport, type HealthSnapshot, type Namespace, type RegisteredEndpoint, type Registration, type RegisterResult } from "../common/protocol.ts";
+import { AuditOutbox } from "./audit-outbox.ts";
 import { MetaTable } from "./meta.ts";
 
 export interface BackendCoordinatorEnv {
@@ -17,12 +18,15 @@ export interface BackendCoordinatorEnv {
 
 const RETRY_PUBLISH_MS = 5_000;
 
+type RegistryAction = "register" | "drain" | "deregister";
+
 /** Registered endpoints one backend takes at most (as many as its static endpoints may be). */
 export const MAX_REGISTERED_ENDPOINTS = 256;
 
 export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> implements BackendCoordinatorApi {
   private readonly sql: SqlStorage;
   private readonly meta: MetaTable;
+  private readonly outbox: AuditOutbox;
   private health = new Map<string, EndpointHealth>();
   private healthVersion = 0;
 
@@ -30,6 +34,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.meta = new MetaTable(this.sql);
+    this.outbox = new AuditOutbox(this.sql, () => `coordinator:${this.name()}`);
     ctx.blockConcurrencyWhile(async () => {
       this.sql.exec("CREATE TABLE IF NOT EXISTS health (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL)");
       this.sql.exec(`CREATE TABLE IF NOT EXISTS endpoints (url TEXT PRIMARY KEY, weight INTEGER NOT NULL, zone TEXT,
@@ -77,7 +82,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
    * Registers (or renews) an endpoint. The admin API has checked the URL and the Backend's allowed
    * hosts; the address checks run again here, so that nothing unsafe is stored whoever calls.
    */
-  async register(backend: string, registration: Registration): Promise<RegisterResult> {
+  async register(backend: string, registration: Registration, actor?: string): Promise<RegisterResult> {
     const checked = checkEndpointUrl(registration.url);
     if (!checked.ok) return { ok: false, message: `url: ${checked.message}` };
     this.remember(backend);
@@ -94,17 +99,21 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
       ...(registration.version !== undefined && { version: registration.version }),
       draining: false,
     };
-    this.sql.exec(
-      "INSERT OR REPLACE INTO endpoints (url, weight, zone, version, draining, ttl_ms, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
-      endpoint.url,
-      endpoint.weight,
-      endpoint.zone ?? null,
-      endpoint.version ?? null,
-      registration.ttlMs,
-      Date.now() + registration.ttlMs,
-    );
+    const { zone, version } = endpoint;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO endpoints (url, weight, zone, version, draining, ttl_ms, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
+        endpoint.url,
+        endpoint.weight,
+        zone ?? null,
+        version ?? null,
+        registration.ttlMs,
+        Date.now() + registration.ttlMs,
+      );
+      this.audit(actor, "register", { backend, url: endpoint.url, weight: endpoint.weight, ttlSeconds: registration.ttlMs / 1000, ...(zone !== undefined && { zone }), ...(version !== undefined && { version }) });
+    });
     if (JSON.stringify(existing) !== JSON.stringify(endpoint)) await this.publishRegistry();
-    await this.scheduleAlarm();
+    await this.deliverAudit();
     return { ok: true, endpoint };
   }
 
@@ -116,17 +125,19 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
     return true;
   }
 
-  async drain(backend: string, url: string): Promise<boolean> {
+  async drain(backend: string, url: string, actor?: string): Promise<boolean> {
     this.remember(backend);
-    if (!this.update("UPDATE endpoints SET draining = 1 WHERE url = ?", url)) return false;
+    if (!this.auditedUpdate(actor, "drain", { backend, url }, "UPDATE endpoints SET draining = 1 WHERE url = ?", url)) return false;
     await this.publishRegistry();
+    await this.deliverAudit();
     return true;
   }
 
-  async deregister(backend: string, url: string): Promise<boolean> {
+  async deregister(backend: string, url: string, actor?: string): Promise<boolean> {
     this.remember(backend);
-    if (!this.update("DELETE FROM endpoints WHERE url = ?", url)) return false;
+    if (!this.auditedUpdate(actor, "deregister", { backend, url }, "DELETE FROM endpoints WHERE url = ?", url)) return false;
     await this.publishRegistry();
+    await this.deliverAudit();
     return true;
   }
 
@@ -155,13 +166,14 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
     const expired = this.update("DELETE FROM endpoints WHERE expires_at <= ?", now);
     if (expired) await this.publishRegistry();
     else if (this.registryBehind) await this.sendRegistry();
+    await this.outbox.deliver(this.env.CONFIG_STORE);
     await this.scheduleAlarm();
   }
 
   private async scheduleAlarm(): Promise<void> {
     const candidates = [nextEjectionEnd(this.health)];
     candidates.push(this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM endpoints").one().next ?? undefined);
-    if (this.registryBehind) candidates.push(Date.now() + RETRY_PUBLISH_MS);
+    if (this.registryBehind || this.outbox.pending) candidates.push(Date.now() + RETRY_PUBLISH_MS);
     const next = candidates.filter((at): at is number => at !== undefined).sort((a, b) => a - b)[0];
     if (next === undefined) await this.ctx.storage.deleteAlarm();
     else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
@@ -189,6 +201,29 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
       console.error(JSON.stringify({ level: "error", message: "registry publish failed; the alarm retries it", backend: this.name(), error: String(error) }));
       await this.scheduleAlarm();
     }
+  }
+
+  /**
+   * Keeps the audit record of a change, inside the change's transaction, for `deliverAudit`. Calls
+   * without an actor (the alarm's expiries, tests) are not audited.
+   */
+  private audit(actor: string | undefined, action: RegistryAction, detail: { [key: string]: string | number }): void {
+    if (actor !== undefined) this.outbox.add({ actor, action, detail });
+  }
+
+  /** A write and its audit record in one transaction, if the write touched a row; how many it touched. */
+  private auditedUpdate(actor: string | undefined, action: RegistryAction, detail: { [key: string]: string }, query: string, ...bindings: SqlStorageValue[]): number {
+    return this.ctx.storage.transactionSync(() => {
+      const touched = this.update(query, ...bindings);
+      if (touched) this.audit(actor, action, detail);
+      return touched;
+    });
+  }
+
+  /** Sends kept audit records to the ConfigStore (the alarm sends again what fails), then sets the alarm. */
+  private async deliverAudit(): Promise<void> {
+    await this.outbox.deliver(this.env.CONFIG_STORE);
+    await this.scheduleAlarm();
   }
 
   /** Runs a write; how many rows it touched. */

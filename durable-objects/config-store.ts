@@ -13,12 +13,12 @@ import { formatError, type SourceDocument } from "../policies/errors.ts";
 import { SCHEMA_FINGERPRINT } from "../policies/normalized.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
 import { diffDocuments } from "./config-diff.ts";
-import { auditedChanges, policySetTooBig } from "../common/config-limits.ts";
+import { auditedChanges, policySetTooBig, VERSIONS_KEPT } from "../common/config-limits.ts";
 import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
 import { AuditLog } from "./audit-log.ts";
 import { AuthzAuditCap } from "./authz-audit.ts";
-import { type ApplyRequest, type ApplyResult, type AuditEntry, type AuditRecord, type AuthzAuditEntry, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
+import { type ApplyRequest, type ApplyResult, type AuditEntry, type AuthzAuditEntry, type OutboxRecord, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
 import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
 import type { TrustBundle } from "../common/identity/bundle.ts";
@@ -90,7 +90,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   /** An earlier version's documents as the next version; validated again, since the schemas may have moved on. */
   async rollback(request: RollbackRequest): Promise<ApplyResult> {
     const row = this.versionRow(request.version);
-    if (!row) return { ok: false, status: 404, reason: "not_found", message: `version ${request.version} does not exist` };
+    if (!row) return { ok: false, status: 404, reason: "not_found", message: this.missingVersion(request.version) };
     const message = request.message ?? `rollback to version ${request.version}`;
     return await this.commit({ ...request, message }, JSON.parse(row.documents), JSON.parse(row.sources), "rollback");
   }
@@ -125,9 +125,9 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     return this.auditLog.read(limit, before);
   }
 
-  /** An entry for a change the admin API made outside the configuration (registry, keys, credentials). */
-  async appendAudit(record: AuditRecord): Promise<number> {
-    return this.auditLog.appendRecord(record);
+  /** Entries for changes made outside the configuration (registry, keys, credentials), from the outbox of the object that made them. */
+  async appendAudits(source: string, records: OutboxRecord[]): Promise<number> {
+    return this.ctx.storage.transactionSync(() => this.auditLog.appendDelivered(source, records));
   }
 
   /**
@@ -283,6 +283,14 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
 
   private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: { changes: ObjectChange[] } & Record<string, unknown>): void {
     this.auditLog.append(Date.now(), actor, action, fromVersion, toVersion, { ...detail, ...auditedChanges(detail.changes) });
+  }
+
+  /** Why a version cannot be read: never made, or dropped (only the newest VERSIONS_KEPT are kept). */
+  private missingVersion(version: number): string {
+    const oldest = this.versions.oldestKept();
+    return Number.isInteger(version) && version > 0 && version < oldest
+      ? `version ${version} was dropped: the store keeps the newest ${VERSIONS_KEPT} versions (${oldest} to ${this.currentVersion()}); the audit log still has its changes`
+      : `version ${version} does not exist`;
   }
 
   private currentVersion(): number {

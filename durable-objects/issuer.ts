@@ -22,6 +22,7 @@ import { REFUSALS } from "../common/identity/reasons.ts";
 import { parseSpiffeId } from "../common/identity/spiffe-id.ts";
 import { configStoreOf, type CreateCredentialResult, type CredentialInfo, type DeleteCredentialResult, type ExchangeRequest, type ExchangeResult, type IssueRequest, type IssueResult, type IssuerApi, type Namespace, type RevokeResult, type SigningKeyInfo } from "../common/protocol.ts";
 import { WorkloadCredentials } from "./workload-credentials.ts";
+import { AuditOutbox } from "./audit-outbox.ts";
 import { MetaTable } from "./meta.ts";
 import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
 import { signSvid } from "../common/identity/svid.ts";
@@ -41,6 +42,8 @@ const MAX_AUDIENCE_LENGTH = 2048;
 export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private readonly meta: MetaTable;
   private readonly keys: SigningKeys;
+  /** Audit records of the admin API's changes here, written with the change (audit-outbox.ts). */
+  private readonly outbox: AuditOutbox;
   private readonly config: IdentityConfig | Error;
   private readonly pinned: Promise<PrivateKey> | undefined;
   private readonly signers = new Map<string, Promise<CryptoKey>>();
@@ -52,6 +55,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     super(ctx, env);
     this.meta = new MetaTable(ctx.storage.sql);
     this.keys = new SigningKeys(ctx.storage.sql);
+    this.outbox = new AuditOutbox(ctx.storage.sql, () => "issuer");
     this.config = attempt(() => identityConfig(env));
     this.pinned = env.MESH_ISSUER_KEY ? pinnedKey(env.MESH_ISSUER_KEY) : undefined;
     this.pinned?.catch(() => undefined);
@@ -117,16 +121,20 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     return { ok: true, token: issued.token, expiresAt: issued.expiresAt };
   }
 
-  async createCredential(spiffeId: string): Promise<CreateCredentialResult> {
-    return this.workloadCredentials().create(spiffeId, this.settings().trustDomain);
+  async createCredential(spiffeId: string, actor?: string): Promise<CreateCredentialResult> {
+    const result = await this.workloadCredentials().create(spiffeId, this.settings().trustDomain, this.auditing(actor, "create_credential"));
+    await this.push();
+    return result;
   }
 
   async credentials(): Promise<CredentialInfo[]> {
     return this.workloadCredentials().list();
   }
 
-  async deleteCredential(spiffeId: string): Promise<DeleteCredentialResult> {
-    return this.workloadCredentials().delete(spiffeId);
+  async deleteCredential(spiffeId: string, actor?: string): Promise<DeleteCredentialResult> {
+    const result = this.workloadCredentials().delete(spiffeId, this.auditing(actor, "delete_credential"));
+    await this.push();
+    return result;
   }
 
   async keyInfo(): Promise<SigningKeyInfo[]> {
@@ -134,12 +142,17 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   }
 
   /** Publishes the next key now, to sign once MESH_KEY_PREPUBLISH_MS has passed (no-op if one is waiting). */
-  async rotate(): Promise<SigningKeyInfo[]> {
+  async rotate(actor?: string): Promise<SigningKeyInfo[]> {
     await this.serially(async (config) => {
       if (this.pinned) return;
       const now = Date.now();
       await this.advance(config, now);
-      if (!this.keys.all().some((row) => row.retired_at === null && row.activates_at > now)) this.keys.insert(await generateKey(), now, now + config.prepublishMs);
+      const key = this.keys.all().some((row) => row.retired_at === null && row.activates_at > now) ? undefined : await generateKey();
+      this.ctx.storage.transactionSync(() => {
+        if (key) this.keys.insert(key, now, now + config.prepublishMs);
+        const next = this.describe(now).filter((info) => info.state === "published").map((info) => info.kid);
+        if (actor !== undefined) this.outbox.add({ actor, action: "rotate_key", detail: { next } });
+      });
       await this.settle(config, now);
     });
     await this.push();
@@ -147,7 +160,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   }
 
   /** Removes a key from the bundle at once; a signing key is replaced by a new one that signs at once. */
-  async revoke(kid: string): Promise<RevokeResult> {
+  async revoke(kid: string, actor?: string): Promise<RevokeResult> {
     const result = await this.serially(async (config): Promise<RevokeResult> => {
       const now = Date.now();
       await this.advance(config, now);
@@ -157,15 +170,20 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       // Only the key the secret pins now: one it pinned before is an ordinary retired key.
       if (pin && pin.kid === row.kid) return { ok: false, status: 409, reason: "key_pinned", message: "this key is pinned by MESH_ISSUER_KEY: replace that secret to change it" };
       const signing = this.signer(now)?.kid === kid;
-      this.keys.remove(kid);
+      // Made before the transaction: no await may split the removal from its replacement and record.
+      const fresh = signing && !this.keys.all().some((candidate) => candidate.retired_at === null && candidate.activates_at > now) ? await generateKey() : undefined;
+      this.ctx.storage.transactionSync(() => {
+        this.keys.remove(kid);
+        if (signing) {
+          // The next key, if one is published already, signs at once: verifiers have it. Otherwise a new
+          // key must sign unannounced; verifiers learn it by the snapshot or an unknown-kid refresh.
+          const next = this.keys.all().find((candidate) => candidate.retired_at === null && candidate.activates_at > now);
+          if (next) this.keys.activate(next.kid, now);
+          else this.keys.insert(fresh!, now, now);
+        }
+        if (actor !== undefined) this.outbox.add({ actor, action: "revoke_key", detail: { kid } });
+      });
       this.signers.delete(kid);
-      if (signing) {
-        // The next key, if one is published already, signs at once: verifiers have it. Otherwise a new
-        // key must sign unannounced; verifiers learn it by the snapshot or an unknown-kid refresh.
-        const next = this.keys.all().find((candidate) => candidate.retired_at === null && candidate.activates_at > now);
-        if (next) this.keys.activate(next.kid, now);
-        else this.keys.insert(await generateKey(), now, now);
-      }
       await this.settle(config, now);
       console.log(JSON.stringify({ level: "warn", message: "signing key revoked", kid, wasSigning: signing }));
       return { ok: true, keys: this.describe(now) };
@@ -204,7 +222,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   }
 
   /** Numbers a changed key set (spiffe_sequence) and sets the alarm to the next due time (or a push retry). */
-  private async settle(config: IdentityConfig, now: number, retryPush = false): Promise<void> {
+  private async settle(config: IdentityConfig, now: number): Promise<void> {
     const rows = this.keys.all();
     const published = rows.map((row) => row.public_jwk).join(",");
     if (published !== this.meta.get("bundleKeys")) {
@@ -220,24 +238,32 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     }
     const signer = this.signer(now);
     if (!this.pinned && signer && !rows.some((row) => row.retired_at === null && row.activates_at > now)) due.push(signer.activates_at + config.rotationMs - config.prepublishMs);
-    if (retryPush) due.push(now + RETRY_PUSH_MS);
+    // A push or audit delivery still to make (failed, or not tried yet) is tried again by the alarm.
+    if (this.pushBehind || this.outbox.pending) due.push(now + RETRY_PUSH_MS);
     const next = due.length ? Math.max(now + 1, Math.min(...due)) : undefined;
     if (next === undefined) await this.ctx.storage.deleteAlarm();
     else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
   }
 
-  /** Sends the bundle to the ConfigStore when it has changed since the last send; the alarm retries a failure. */
+  /**
+   * Sends the ConfigStore the bundle, when it has changed since the last send, and the audit records
+   * kept; the alarm retries a failure.
+   */
   private async push(): Promise<void> {
     const store = this.env.CONFIG_STORE;
     const sequence = this.meta.number("sequence");
-    if (!store || !this.pushBehind) return;
-    try {
-      await configStoreOf(store).publishTrustBundle(this.currentBundle());
-      if (sequence > this.meta.number("pushed")) this.meta.set("pushed", sequence);
-    } catch (error) {
-      console.error(JSON.stringify({ level: "error", message: "trust bundle push failed; the alarm retries it", error: String(error) }));
-      await this.serially((config) => this.settle(config, Date.now(), true));
+    if (!store || !(this.pushBehind || this.outbox.pending)) return;
+    await this.outbox.deliver(store);
+    if (this.pushBehind) {
+      try {
+        await configStoreOf(store).publishTrustBundle(this.currentBundle());
+        if (sequence > this.meta.number("pushed")) this.meta.set("pushed", sequence);
+      } catch (error) {
+        console.error(JSON.stringify({ level: "error", message: "trust bundle push failed; the alarm retries it", error: String(error) }));
+      }
     }
+    // The alarm: a retry while something is still to send, else the next key event's time again.
+    await this.serially((config) => this.settle(config, Date.now()));
   }
 
   private get pushBehind(): boolean {
@@ -270,7 +296,13 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
 
   /** Parsed on first use: a malformed secret fails the calls that need it, not the object. */
   private workloadCredentials(): WorkloadCredentials {
-    return (this.credentialStore ??= new WorkloadCredentials(this.ctx.storage.sql, parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS)));
+    const transaction = (write: () => void) => this.ctx.storage.transactionSync(write);
+    return (this.credentialStore ??= new WorkloadCredentials(this.ctx.storage.sql, parseCredentials(this.env.MESH_WORKLOAD_CREDENTIALS), transaction));
+  }
+
+  /** What keeps a credential change's audit record (none without an actor). */
+  private auditing(actor: string | undefined, action: "create_credential" | "delete_credential"): ((spiffeId: string) => void) | undefined {
+    return actor === undefined ? undefined : (spiffeId) => this.outbox.add({ actor, action, detail: { spiffeId } });
   }
 
   private settings(): IdentityConfig {

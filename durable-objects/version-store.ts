@@ -3,8 +3,9 @@
  * and one row per document. A Durable Object's SQLite row holds at most 2 MB, so a whole policy set in
  * one row broke at that size (SQLITE_TOOBIG); per-document rows make the limit per document instead.
  * Versions persisted before that (documents and sources as JSON in the version's own row,
- * `document_count` null) still read, unchanged.
+ * `document_count` null) still read, unchanged. The newest VERSIONS_KEPT versions are kept.
  */
+import { VERSIONS_KEPT } from "../common/config-limits.ts";
 import type { Json, VersionSummary } from "../common/protocol.ts";
 
 /** A version as it reads: `documents` and `sources` as JSON arrays, whichever way it was stored. */
@@ -23,6 +24,7 @@ export class VersionStore {
   constructor(
     private readonly sql: SqlStorage,
     private readonly storage: Pick<DurableObjectStorage, "transactionSync">,
+    private readonly kept = VERSIONS_KEPT,
   ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS versions (
       version INTEGER PRIMARY KEY, documents TEXT NOT NULL, sources TEXT NOT NULL,
@@ -57,7 +59,15 @@ export class VersionStore {
     return row ? JSON.parse(row.documents) : [];
   }
 
-  /** Stores the next version: its row and one row per document, in order, all or nothing. `serialized`: the documents as JSON. */
+  /** The oldest version kept (versions below it were dropped): 1 until VERSIONS_KEPT versions exist. */
+  oldestKept(): number {
+    return this.sql.exec<{ version: number | null }>("SELECT MIN(version) AS version FROM versions").one().version ?? 1;
+  }
+
+  /**
+   * Stores the next version: its row and one row per document, in order, and drops the versions past
+   * the newest `kept`, all or nothing. `serialized`: the documents as JSON.
+   */
   append(documents: readonly Json[], serialized: readonly string[], sources: readonly string[], actor: string, action: string, message: string): number {
     const version = this.current() + 1;
     this.storage.transactionSync(() => {
@@ -83,6 +93,9 @@ export class VersionStore {
           document,
         );
       });
+      const oldestKept = version - this.kept + 1;
+      this.sql.exec("DELETE FROM version_documents WHERE version < ?", oldestKept);
+      this.sql.exec("DELETE FROM versions WHERE version < ?", oldestKept);
     });
     return version;
   }

@@ -18,6 +18,8 @@ export class WorkloadCredentials {
     private readonly sql: SqlStorage,
     /** SPIFFE ID → hash, from MESH_WORKLOAD_CREDENTIALS. */
     private readonly fromSecret: ReadonlyMap<string, string>,
+    /** Runs a write and its audit record as one transaction (the Issuer's storage.transactionSync). */
+    private readonly transaction: (write: () => void) => void = (write) => write(),
   ) {
     sql.exec("CREATE TABLE IF NOT EXISTS credentials (spiffe_id TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at INTEGER NOT NULL)");
   }
@@ -29,7 +31,8 @@ export class WorkloadCredentials {
     return [...(secret === undefined ? [] : [secret]), ...(stored === undefined ? [] : [stored])];
   }
 
-  async create(spiffeId: string, trustDomain: string): Promise<CreateCredentialResult> {
+  /** `audit` keeps the change's audit record, in the insert's transaction. */
+  async create(spiffeId: string, trustDomain: string, audit?: (spiffeId: string) => void): Promise<CreateCredentialResult> {
     const id = typeof spiffeId === "string" ? parseSpiffeId(spiffeId) : undefined;
     if (!id || id.trustDomain !== trustDomain) {
       return { ok: false, status: 400, reason: "invalid_request", message: `spiffeId must be a SPIFFE ID spiffe://${trustDomain}/ns/<namespace>/sa/<service>` };
@@ -44,7 +47,10 @@ export class WorkloadCredentials {
     // Checked after the await, with no await before the insert: two concurrent creates cannot both pass.
     if (this.storedHash(id.id) !== undefined) return exists;
     const createdAt = Date.now();
-    this.sql.exec("INSERT INTO credentials (spiffe_id, hash, created_at) VALUES (?, ?, ?)", id.id, hash, createdAt);
+    this.transaction(() => {
+      this.sql.exec("INSERT INTO credentials (spiffe_id, hash, created_at) VALUES (?, ?, ?)", id.id, hash, createdAt);
+      audit?.(id.id);
+    });
     return { ok: true, spiffeId: id.id, secret, createdAt };
   }
 
@@ -57,8 +63,15 @@ export class WorkloadCredentials {
     return [...[...this.fromSecret.keys()].map((spiffeId): CredentialInfo => ({ spiffeId, source: "secret", createdAt: null })), ...stored];
   }
 
-  delete(spiffeId: string): DeleteCredentialResult {
-    if (typeof spiffeId === "string" && this.sql.exec("DELETE FROM credentials WHERE spiffe_id = ?", spiffeId).rowsWritten > 0) return { ok: true };
+  delete(spiffeId: string, audit?: (spiffeId: string) => void): DeleteCredentialResult {
+    let deleted = false;
+    if (typeof spiffeId === "string") {
+      this.transaction(() => {
+        deleted = this.sql.exec("DELETE FROM credentials WHERE spiffe_id = ?", spiffeId).rowsWritten > 0;
+        if (deleted) audit?.(spiffeId);
+      });
+    }
+    if (deleted) return { ok: true };
     if (typeof spiffeId === "string" && this.fromSecret.has(spiffeId)) {
       return { ok: false, status: 409, reason: "credential_in_secret", message: `${spiffeId}'s credential is in the MESH_WORKLOAD_CREDENTIALS secret: remove it there` };
     }

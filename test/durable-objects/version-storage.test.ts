@@ -1,11 +1,13 @@
 /// <reference types="@cloudflare/vitest-pool-workers/types" />
 /**
  * Versions persisted before per-document storage (documents and sources as JSON in the version's own
- * row, in a table without document_count) still read, roll back and diff after the upgrade.
+ * row, in a table without document_count) still read, roll back and diff after the upgrade; only
+ * the newest VERSIONS_KEPT versions are kept.
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { configStoreOf } from "../../common/protocol.ts";
+import { VERSIONS_KEPT } from "../../common/config-limits.ts";
+import { configStoreOf, type ConfigStoreApi } from "../../common/protocol.ts";
 import { VersionStore } from "../../durable-objects/version-store.ts";
 
 const backend = (port: number) => ({ apiVersion: "edgemesh.dev/v1alpha1", kind: "Backend", metadata: { name: "a" }, spec: { endpoints: [{ url: `http://127.0.0.1:${port}` }] } });
@@ -40,5 +42,40 @@ describe("version storage", () => {
     expect(await store.rollback({ version: 1, actor: "test" })).toMatchObject({ ok: true, fromVersion: 2, version: 3 });
     expect(await store.current()).toEqual({ version: 3, documents: [backend(9001)], sources: ["old.yaml"] });
     expect((await store.history()).map((v) => [v.version, v.documents])).toEqual([[3, 1], [2, 1], [1, 1]]);
+  });
+});
+
+describe("version retention", () => {
+  it("keeps the newest versions whole and drops the older ones with their documents", async () => {
+    const stub = env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("retention-small"));
+    await runInDurableObject(stub, (_object, state) => {
+      const versions = new VersionStore(state.storage.sql, state.storage, 3);
+      for (let port = 1; port <= 5; port++) versions.append([backend(port)], [JSON.stringify(backend(port))], [], "test", "apply", `v${port}`);
+      expect(versions.history(10).map((summary) => summary.version)).toEqual([5, 4, 3]);
+      expect(versions.oldestKept()).toBe(3);
+      expect(versions.row(2)).toBeUndefined();
+      expect(versions.documents(3)).toEqual([backend(3)]);
+      const left = state.storage.sql.exec<{ version: number }>("SELECT DISTINCT version FROM version_documents ORDER BY version").toArray();
+      expect(left.map((row) => row.version)).toEqual([3, 4, 5]);
+    });
+  });
+
+  it("a rollback to a dropped version says it was dropped, and the running version stays", async () => {
+    const stub = env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("retention-full"));
+    const store = stub as unknown as ConfigStoreApi;
+    await runInDurableObject(stub, (_object, state) => {
+      const versions = new VersionStore(state.storage.sql, state.storage);
+      for (let i = 0; i <= VERSIONS_KEPT; i++) versions.append([backend(1 + (i % 2))], [JSON.stringify(backend(1 + (i % 2)))], [], "test", "apply", "");
+    });
+    const current = VERSIONS_KEPT + 1;
+    expect((await store.history(1))[0]!.version).toBe(current);
+    expect(await store.rollback({ version: 1, actor: "test" })).toEqual({
+      ok: false,
+      status: 404,
+      reason: "not_found",
+      message: `version 1 was dropped: the store keeps the newest ${VERSIONS_KEPT} versions (2 to ${current}); the audit log still has its changes`,
+    });
+    expect(await store.rollback({ version: current + 5, actor: "test" })).toMatchObject({ ok: false, status: 404, message: `version ${current + 5} does not exist` });
+    expect((await store.current())?.version).toBe(current);
   });
 });

@@ -1,7 +1,7 @@
 /** What admin handlers share: the gateway's env (with the admin token), this isolate's table source, stubs. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { configStoreOf, coordinatorOf, issuerOf, rateLimiterOf, type AuditRecord, type Namespace } from "../../common/protocol.ts";
+import { configStoreOf, coordinatorOf, issuerOf, rateLimiterOf, type Namespace } from "../../common/protocol.ts";
 import type { TableSource } from "../gateway/control-plane/table-source.ts";
 import type { GatewayEnv } from "../gateway/env.ts";
 import type { IsolateState } from "../gateway/isolate-state.ts";
@@ -39,10 +39,6 @@ export const configStore = (env: AdminEnv) => configStoreOf(bound(env.CONFIG_STO
 export const coordinator = (env: AdminEnv, backend: string) => coordinatorOf(bound(env.BACKEND_COORDINATOR, "BACKEND_COORDINATOR"), backend);
 export const issuer = (env: AdminEnv) => issuerOf(bound(env.ISSUER, "ISSUER"));
 export const rateLimiter = (env: AdminEnv, name: string) => rateLimiterOf(bound(env.RATE_LIMITER, "RATE_LIMITER"), name);
-
-/** Records a change outside the configuration in the audit log, as made by the verified caller. */
-export const audit = (c: { env: AdminEnv; var: { actor: string } }, action: AuditRecord["action"], detail: AuditRecord["detail"]) =>
-  configStore(c.env).appendAudit({ actor: c.var.actor, action, detail });
 
 export const problem = (status: number, reason: string, message: string, extra: Record<string, unknown> = {}) => ({
   error: { status, reason, message, ...extra },

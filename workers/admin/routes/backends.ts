@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { checkEndpointUrl, plaintextRefusal, registrationRefusal, type RegistrationSpec } from "../../../policies/endpoint-url.ts";
 import type { BackendRuntime } from "../../gateway/table/index.ts";
-import { audit, configStore, coordinator, problem, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
+import { configStore, coordinator, problem, type AdminApp, type AdminDeps, type AdminEnv } from "../context.ts";
 import { BackendName, BackendView, EndpointUrl, ErrorBody, json, RegisteredEndpoint, Registration } from "../schemas.ts";
 
 const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
@@ -74,11 +74,10 @@ export function backendRoutes(app: AdminApp, { tables, isolate }: AdminDeps): vo
       // Encryption in transit is the default: plain http:// outside loopback only where the Backend opts out.
       const plaintext = plaintextRefusal(name, spec, checked);
       if (plaintext) return c.json(problem(400, "invalid_request", `url: ${plaintext}`), 400);
-      const registered = await coordinator(c.env, name).register(name, { ...rest, url: checked.origin, ttlMs: ttlSeconds * 1000 });
+      // The coordinator writes the audit record with the change (durable-objects/audit-outbox.ts).
+      const registered = await coordinator(c.env, name).register(name, { ...rest, url: checked.origin, ttlMs: ttlSeconds * 1000 }, c.var.actor);
       if (!registered.ok) return c.json(problem(400, "invalid_request", registered.message), 400);
-      const { endpoint } = registered;
-      await audit(c, "register", { backend: name, url: endpoint.url, weight: endpoint.weight, ttlSeconds, ...(endpoint.zone !== undefined && { zone: endpoint.zone }), ...(endpoint.version !== undefined && { version: endpoint.version }) });
-      return c.json(endpoint, 201);
+      return c.json(registered.endpoint, 201);
     },
   );
 
@@ -95,10 +94,10 @@ export function backendRoutes(app: AdminApp, { tables, isolate }: AdminDeps): vo
       async (c) => {
         const { name } = c.req.valid("param");
         const url = new URL(c.req.valid("json").url).origin;
-        const found = (await findBackend(c, name)) !== undefined && (await coordinator(c.env, name)[action](name, url));
-        if (!found) return c.json(problem(404, "not_found", `${url} is not registered for backend "${name}"`), 404);
         // A heartbeat renews, it changes nothing: audited, it would flood the log (one per endpoint per TTL).
-        if (action === "drain") await audit(c, "drain", { backend: name, url });
+        const registry = coordinator(c.env, name);
+        const found = (await findBackend(c, name)) !== undefined && (await (action === "drain" ? registry.drain(name, url, c.var.actor) : registry.heartbeat(name, url)));
+        if (!found) return c.json(problem(404, "not_found", `${url} is not registered for backend "${name}"`), 404);
         return c.json({ ok: true as const }, 200);
       },
     );
@@ -117,9 +116,8 @@ export function backendRoutes(app: AdminApp, { tables, isolate }: AdminDeps): vo
       const { name } = c.req.valid("param");
       const url = new URL(c.req.valid("query").url).origin;
       // An unknown name must not bring a coordinator into being.
-      const found = (await findBackend(c, name)) !== undefined && (await coordinator(c.env, name).deregister(name, url));
+      const found = (await findBackend(c, name)) !== undefined && (await coordinator(c.env, name).deregister(name, url, c.var.actor));
       if (!found) return c.json(problem(404, "not_found", `${url} is not registered for backend "${name}"`), 404);
-      await audit(c, "deregister", { backend: name, url });
       return c.json({ ok: true as const }, 200);
     },
   );

@@ -5,7 +5,7 @@
  * the one that made it, and in no log.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { audit, issuer, problem, type AdminApp } from "../context.ts";
+import { issuer, problem, type AdminApp } from "../context.ts";
 import { CredentialCreated, CredentialList, CredentialPath, CredentialRequest, ErrorBody, json, KeyList, Kid, WhoAmI } from "../schemas.ts";
 
 const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
@@ -34,11 +34,11 @@ export function identityRoutes(app: AdminApp): void {
       responses: { 200: json(KeyList, "the keys, with the next one published"), 409: json(ErrorBody, "key_pinned: MESH_ISSUER_KEY pins the signing key") },
     }),
     async (c) => {
-      const keys = await issuer(c.env).rotate();
+      // The Issuer writes the audit record with the change (durable-objects/audit-outbox.ts), as below.
+      const keys = await issuer(c.env).rotate(c.var.actor);
       if (keys.some((key) => key.pinned && key.state === "signing")) {
         return c.json(problem(409, "key_pinned", "the signing key is pinned by MESH_ISSUER_KEY: replace that secret to change it"), 409);
       }
-      await audit(c, "rotate_key", { next: keys.filter((key) => key.state === "published").map((key) => key.kid) });
       return c.json({ keys }, 200);
     },
   );
@@ -54,9 +54,8 @@ export function identityRoutes(app: AdminApp): void {
     }),
     async (c) => {
       const { kid } = c.req.valid("param");
-      const result = await issuer(c.env).revoke(kid);
+      const result = await issuer(c.env).revoke(kid, c.var.actor);
       if (!result.ok) return c.json(problem(result.status, result.reason, result.message), result.status);
-      await audit(c, "revoke_key", { kid });
       return c.json({ keys: result.keys }, 200);
     },
   );
@@ -75,9 +74,8 @@ export function identityRoutes(app: AdminApp): void {
       },
     }),
     async (c) => {
-      const result = await issuer(c.env).createCredential(c.req.valid("json").spiffeId);
+      const result = await issuer(c.env).createCredential(c.req.valid("json").spiffeId, c.var.actor);
       if (!result.ok) return c.json(problem(result.status, result.reason, result.message), result.status);
-      await audit(c, "create_credential", { spiffeId: result.spiffeId });
       return c.json({ spiffeId: result.spiffeId, credential: result.secret, createdAt: result.createdAt }, 201, NO_STORE);
     },
   );
@@ -102,9 +100,8 @@ export function identityRoutes(app: AdminApp): void {
   );
   app.delete("/identity/credentials/:spiffeId{.+}", async (c) => {
     const spiffeId = c.req.param("spiffeId");
-    const result = await issuer(c.env).deleteCredential(spiffeId);
+    const result = await issuer(c.env).deleteCredential(spiffeId, c.var.actor);
     if (!result.ok) return c.json(problem(result.status, result.reason, result.message), result.status);
-    await audit(c, "delete_credential", { spiffeId });
     return c.json({ ok: true as const }, 200);
   });
 }
