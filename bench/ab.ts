@@ -6,7 +6,7 @@
  * in AB_COPIES (2) isolates, in AB_SESSIONS (2) fresh workerd processes, AB_ROUNDS (6) rounds of
  * AB_SECONDS (2) s each; other load only adds, so each isolate's figure is its least round. Prints each
  * round, then each variant's ratio to A (the mean of the sessions' ratios, each session's given).
- * Each argument is a variant (bench/variants.ts: gateway, gateway_issuer, gateway_secure[:<bundle.js>],
+ * Each argument is a variant (bench/variants.ts: gateway, gateway_issuer, gateway_secure[:<bundle.js>], gateway_bytes,
  * gateway_observed[:<ratio>], peer[:<bundle.js>], <bundle.js>).
  * A gateway argument may end in "+log": the access log is on for it (AB_ACCESS_LOG, off by default,
  * sets it for the others). As in `npm run bench`, a gateway's control plane is on (each gateway hosts its own Durable
@@ -21,7 +21,7 @@ import { controlPlane, deployedVars } from "./control-plane.ts";
 import { PEER_WRANGLER_TOML, peerBindings } from "./peer.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
 import { observedBindings, startCollector, TRACE_SAMPLE_RATIO } from "./observed.ts";
-import { secureSetup, securePolicies } from "./secure.ts";
+import { bytesPolicies, secureSetup, securePolicies } from "./secure.ts";
 import { startUpstreams } from "./upstream.ts";
 import { parseVariant, type Variant } from "./variants.ts";
 import { bundle, freePort, startWorkerd, systemMs, threadCpuMs, type WorkerSpec } from "./workerd.ts";
@@ -46,6 +46,8 @@ writeFileSync(policiesFile, JSON.stringify(benchPolicies(upstreams.ports, benchO
 const securePoliciesFile = join(WORK, "ab-policies-secure.json");
 writeFileSync(securePoliciesFile, JSON.stringify(securePolicies(upstreams.ports, benchOptions)));
 const identity = await secureSetup();
+const bytesPoliciesFile = join(WORK, "ab-policies-bytes.json");
+writeFileSync(bytesPoliciesFile, JSON.stringify(bytesPolicies(upstreams.ports, Object.values(identity.headers)[0]!.length, benchOptions)));
 // gateway_observed's spans go here; its count shows they were exported.
 const collector = await startCollector();
 const log = process.env.AB_ACCESS_LOG ?? "off";
@@ -76,7 +78,7 @@ async function session(index: number): Promise<void> {
       // Fresh Durable Object storage: counters left from an earlier run would not hurt, but need not linger.
       rmSync(join(WORK, `ab-do-${v.name}`), { recursive: true, force: true });
       const cp = controlPlane(`${v.name}-control-plane`, v.bundle, join(WORK, `ab-do-${v.name}`), vars, { issuerKey: identity.issuerKey });
-      const policies = v.secure ? securePoliciesFile : policiesFile;
+      const policies = v.secure ? securePoliciesFile : v.bytes ? bytesPoliciesFile : policiesFile;
       const observed = v.observed === true;
       bindings = cp.gatewayBindings(
         [{ name: "MESH_POLICIES", file: policies }, { name: "ACCESS_LOG", text: v.log }, ...(observed ? observedBindings(collector, v.sampleRatio) : [])],
@@ -95,7 +97,7 @@ async function session(index: number): Promise<void> {
   workers.sort((a, b) => a.name.slice(1).localeCompare(b.name.slice(1)) || a.name.localeCompare(b.name));
   const workerd = await startWorkerd(join(WORK, "ab.capnp"), specs, WORK);
   try {
-    const headersOf = (w: (typeof workers)[0]) => (w.variant.secure ? identity.headers : undefined);
+    const headersOf = (w: (typeof workers)[0]) => (w.variant.secure || w.variant.bytes ? identity.headers : undefined);
     for (const w of workers) await runWrk({ url: `http://127.0.0.1:${w.port}${BENCH_PATH}`, host: BENCH_HOST, headers: headersOf(w), connections: 50, seconds: 2 });
     for (let round = 1; round <= ROUNDS; round++) {
       const line: string[] = [];

@@ -9,7 +9,7 @@
  * rest of the spread between runs is mostly whether a major GC fell in the window: count more
  * requests (INSTRUCTIONS_REQUESTS) to average it. Instructions are not time (a cache miss costs more than
  * an add), so `bench/ab.ts` stays the figure for CPU time; this says which change removed work.
- * A variant is one of bench/variants.ts's gateway variants (gateway, gateway_issuer, gateway_secure[:<bundle.js>], <bundle.js>).
+ * A variant is one of bench/variants.ts's gateway variants (gateway, gateway_issuer, gateway_secure[:<bundle.js>], gateway_bytes, <bundle.js>).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { cleanUpOnExit } from "./children.ts";
 import { controlPlane, deployedVars } from "./control-plane.ts";
 import { BENCH_HOST, BENCH_PATH, benchPolicies } from "./policies.ts";
-import { secureSetup, securePolicies } from "./secure.ts";
+import { bytesPolicies, secureSetup, securePolicies } from "./secure.ts";
 import { startUpstreams } from "./upstream.ts";
 import { parseVariant } from "./variants.ts";
 import { bundle, freePort, startWorkerd, type Bundle } from "./workerd.ts";
@@ -31,7 +31,7 @@ const REQUESTS = Number(process.env.INSTRUCTIONS_REQUESTS ?? 2000);
 const CONCURRENCY = Number(process.env.INSTRUCTIONS_CONCURRENCY ?? 4);
 
 const args = process.argv.slice(2);
-if (!args.length) throw new Error("usage: tsx bench/instructions.ts <variant> […] (bench/variants.ts: gateway, gateway_issuer, gateway_secure[:<bundle.js>], <bundle.js>)");
+if (!args.length) throw new Error("usage: tsx bench/instructions.ts <variant> […] (bench/variants.ts: gateway, gateway_issuer, gateway_secure[:<bundle.js>], gateway_bytes, <bundle.js>)");
 if (spawnSync("valgrind", ["--version"], { stdio: "ignore" }).error) throw new Error("valgrind is not installed (Debian: apt-get install -y valgrind)");
 
 cleanUpOnExit();
@@ -56,6 +56,8 @@ const policiesFile = join(WORK, "policies.json");
 writeFileSync(policiesFile, slow(benchPolicies(upstreams.ports)));
 const securePoliciesFile = join(WORK, "policies-secure.json");
 writeFileSync(securePoliciesFile, slow(securePolicies(upstreams.ports)));
+const bytesPoliciesFile = join(WORK, "policies-bytes.json");
+writeFileSync(bytesPoliciesFile, slow(bytesPolicies(upstreams.ports, Object.values(identity.headers)[0]!.length)));
 let tree: Bundle | undefined;
 const builds = {
   gateway: async () => (tree ??= await bundle(join(ROOT, "wrangler.toml"), join(WORK, "gateway"))),
@@ -85,12 +87,12 @@ async function load(port: number, headers: Record<string, string>, count: number
 
 async function measure(arg: string, index: number): Promise<{ total: number; compiling: number }> {
   const v = await parseVariant(arg, builds);
-  if (v.kind !== "gateway" || v.observed) throw new Error(`${arg}: instructions.ts counts gateway, gateway_issuer and gateway_secure variants`);
+  if (v.kind !== "gateway" || v.observed) throw new Error(`${arg}: instructions.ts counts gateway, gateway_issuer, gateway_secure and gateway_bytes variants`);
   const name = `v${index}`;
   const dir = join(WORK, name);
   mkdirSync(join(dir, "do"), { recursive: true });
   const cp = controlPlane(`${name}-control-plane`, v.bundle, join(dir, "do"), vars, { issuerKey: identity.issuerKey });
-  const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: v.secure ? securePoliciesFile : policiesFile }, { name: "ACCESS_LOG", text: process.env.INSTRUCTIONS_ACCESS_LOG ?? "on" }], { identity: v.issuer === true });
+  const bindings = cp.gatewayBindings([{ name: "MESH_POLICIES", file: v.secure ? securePoliciesFile : v.bytes ? bytesPoliciesFile : policiesFile }, { name: "ACCESS_LOG", text: process.env.INSTRUCTIONS_ACCESS_LOG ?? "on" }], { identity: v.issuer === true });
   const port = await freePort();
   const out = join(dir, "callgrind.out");
   const workerd = await startWorkerd(join(dir, "config.capnp"), [cp.host, { name, bundle: v.bundle, port, bindings }], dir, [], {
@@ -99,7 +101,7 @@ async function measure(arg: string, index: number): Promise<{ total: number; com
   });
   const pid = String(workerd.process.pid);
   try {
-    const headers = v.secure ? identity.headers : {};
+    const headers = v.secure || v.bytes ? identity.headers : {};
     await load(port, headers, WARMUP);
     spawnSync("callgrind_control", ["-i", "on", pid], { stdio: "ignore" });
     await load(port, headers, REQUESTS);

@@ -15,7 +15,7 @@ import { exportJWK, generateKeyPair, importJWK } from "jose";
 import { WORKLOAD_TOKEN_HEADER } from "../common/identity/request-token.ts";
 import { pinnedKey } from "../common/identity/private-key.ts";
 import { signSvid } from "../common/identity/svid.ts";
-import { benchPolicies, type BenchOptions } from "./policies.ts";
+import { BENCH_ROUTE, benchPolicies, type BenchOptions } from "./policies.ts";
 
 /** wrangler.toml's MESH_TRUST_DOMAIN: the bench runs with the deployed vars. */
 const TRUST_DOMAIN = "edgemesh.local";
@@ -81,4 +81,21 @@ export function securePolicies(upstreamPorts: readonly number[], options: BenchO
     return d.kind === "Backend" && d.metadata.name === "orders" ? { ...d, spec: { ...d.spec, peerAuthentication: { mode: "STRICT" } } } : d;
   });
   return [...documents, ...AUTHORIZATION_POLICIES];
+}
+
+/**
+ * `gateway_bytes`: the bytes identity puts on a hop without any of its logic, the floor of what
+ * issue 7 prescribes. The client sends the same workload token (stripped, as every client's copy is,
+ * never verified: `orders` is DISABLE, no Issuer bound) and a RequestHeaderModifier sets a header of
+ * the caller token's length toward the upstream.
+ */
+export function bytesPolicies(upstreamPorts: readonly number[], tokenLength: number, options: BenchOptions = {}): unknown[] {
+  const filler = { name: "x-bytes-floor", value: "a".repeat(tokenLength) };
+  return benchPolicies(upstreamPorts, options).map((document) => {
+    const d = document as { kind: string; metadata: { name: string }; spec: Record<string, unknown> };
+    if (d.kind === "Backend" && d.metadata.name === "orders") return { ...d, spec: { ...d.spec, peerAuthentication: { mode: "DISABLE" } } };
+    if (d.kind !== "HTTPRoute" || d.metadata.name !== BENCH_ROUTE) return d;
+    const rules = (d.spec.rules as { filters?: unknown[] }[]).map((rule) => ({ ...rule, filters: [...(rule.filters ?? []), { type: "RequestHeaderModifier", requestHeaderModifier: { set: [filler] } }] }));
+    return { ...d, spec: { ...d.spec, rules } };
+  });
 }
