@@ -165,11 +165,23 @@ describe("bounded rate-limit state", () => {
     const { compileSelectors } = await import("../../workers/gateway/ratelimit/selectors.ts");
     const keyOf = compileSelectors([{ headers: [{ name: "x-user", type: "Distinct", invert: false }] }]);
     const request = (user: string) => new Request("http://x/", { headers: { "x-user": user } });
-    expect(keyOf(request("ann"))).toBe("ann");
+    expect(keyOf(request("ann"))).toBe("3:ann");
     const long = keyOf(request("u".repeat(5000)))!;
     expect(long).toMatch(/^#[0-9a-f]+:[0-9a-f]+$/);
     expect(keyOf(request("u".repeat(5000)))).toBe(long);
     expect(keyOf(request("v".repeat(5000)))).not.toBe(long);
     expect(keyOf(new Request("http://x/"))).toBeUndefined();
+    // A value shaped like a hashed key is not that key.
+    expect(keyOf(request(long))).not.toBe(long);
+  });
+
+  it("keeps client-chosen values apart, whatever separators they hold", async () => {
+    const { compileSelectors } = await import("../../workers/gateway/ratelimit/selectors.ts");
+    const distinct = (name: string) => ({ name, type: "Distinct" as const, invert: false });
+    const keyOf = compileSelectors([{ headers: [distinct("x-a"), distinct("x-b")] }]);
+    const request = (a: string, b: string) => new Request("http://x/", { headers: { "x-a": a, "x-b": b } });
+    expect(keyOf(request("x|y", "z"))).not.toBe(keyOf(request("x", "y|z")));
+    expect(keyOf(request("1:x", "y"))).not.toBe(keyOf(request("1", "x1:y")));
+    expect(keyOf(request("x", "y"))).toBe(keyOf(request("x", "y")));
   });
 });

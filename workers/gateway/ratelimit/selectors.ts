@@ -39,13 +39,15 @@ export function compileSelectors(selectors: readonly ClientSelector[] = []): Key
   return (request) => {
     let decoded: Record<string, unknown> | undefined | null = null;
     const claims = () => (decoded === null ? (decoded = bearerClaims(request)) : decoded);
-    const key: string[] = [];
+    // Each value length-prefixed ("3:ann"): values are client input, so a separator could be sent
+    // inside one (x="a|b", y="c" against x="a", y="b|c"); and a key so made always starts with a digit,
+    // never with the "#" of a hashed one.
+    let joined = "";
     for (const part of parts) {
       const result = part(request, claims);
       if (result === false) return undefined;
-      if (result !== undefined) key.push(result);
+      if (result !== undefined) joined += `${result.length}:${result}`;
     }
-    const joined = key.join("|");
     // Keys are client input: a long one is kept as its hash, so no client sets what the limiter stores.
     return joined.length <= MAX_KEY_LENGTH ? joined : `#${fnv1a(joined).toString(16)}:${fnv1a(joined, 0x2545f491).toString(16)}`;
   };
