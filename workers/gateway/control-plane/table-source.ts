@@ -57,6 +57,12 @@ export class TableSource {
   private reading: Read | undefined;
   private seededHash: string | undefined;
   private lastError: string | undefined;
+  /**
+   * A snapshot this deploy's code could not compile (a version stored under older code, or a bug),
+   * by "version/registryVersion", and why: kept out of lastError's way and not compiled again on
+   * every poll, only once the control plane publishes another.
+   */
+  private uncompilable: { key: string; error: string } | undefined;
 
   constructor(private readonly isolate: IsolateState) {}
 
@@ -121,14 +127,29 @@ export class TableSource {
         this.newestPublishedAt = snapshot.publishedAt;
         this.isolate.endUsers.takeJwks(snapshot.jwks ?? {});
         if (snapshot.version !== 0 && !(this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion)) {
-          this.loaded = compileSnapshot(snapshot, this.isolate);
+          this.take(snapshot);
         }
       }
       this.freshAt = startedAt;
-      this.lastError = undefined;
+      this.lastError = this.uncompilable?.error;
     } catch (error) {
       this.lastError = String(error);
       console.error(JSON.stringify({ level: "warn", message: "control plane unreachable; serving the last good configuration", error: String(error) }));
+    }
+  }
+
+  /** Compiles a newly published snapshot; one that fails leaves the last good table in place, loudly. */
+  private take(snapshot: MeshSnapshot): void {
+    const key = `${snapshot.version}/${snapshot.registryVersion}`;
+    if (this.uncompilable?.key === key) return;
+    try {
+      this.loaded = compileSnapshot(snapshot, this.isolate);
+      this.uncompilable = undefined;
+    } catch (error) {
+      const serving = this.loaded ? `version ${this.loaded.version}` : "the policies bundled with this deploy";
+      const why = error instanceof Error ? error.message : String(error);
+      this.uncompilable = { key, error: `configuration version ${snapshot.version} could not be compiled by this deploy (${why}); serving ${serving}` };
+      console.error(JSON.stringify({ level: "error", message: "configuration version not compiled; serving the last good one", version: snapshot.version, registryVersion: snapshot.registryVersion, serving, error: why }));
     }
   }
 
