@@ -6,6 +6,7 @@
  * on an HTTPRoute target that is a per-route limit.
  */
 import { z } from "zod";
+import { parseIPv6 } from "../ip-address.ts";
 import { Duration, durationToMs, HeaderName, regexIssue } from "./common.ts";
 
 const HeaderSelector = z
@@ -112,5 +113,6 @@ function isCidr(text: string): boolean {
     const parts = address!.split(".");
     return parts.length === 4 && parts.every((part) => /^[0-9]{1,3}$/.test(part) && Number(part) <= 255) && Number(bits) <= 32;
   }
-  return /^[0-9a-f:]+$/i.test(address!) && address!.includes(":") && Number(bits) <= 128;
+  // IPv6 as the matcher parses it (ratelimit/cidr.ts): text that is no address would never match.
+  return parseIPv6(address!) !== undefined && Number(bits) <= 128;
 }

@@ -4,7 +4,7 @@
  * parameters, and the cost of a hostile header against a large policy.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { IpBlock } from "../../policies/schema/index.ts";
+import { ClientSelector, IpBlock } from "../../policies/schema/index.ts";
 import { MAX_HEADER_VALUES, pathReadings, splitHeader, TOO_MANY } from "../../workers/gateway/authz/readings.ts";
 import { clientAddress, compileCidr, compileIpBlocks } from "../../workers/gateway/ratelimit/cidr.ts";
 import { authorize, compileAuthorizer, compilePolicy } from "../../workers/gateway/authz/evaluate.ts";
@@ -88,6 +88,14 @@ describe("IPv4-mapped IPv6 addresses are their IPv4 address, in blocks and clien
     expect(compileCidr("2001:db8::/32")("2001:db8::1")).toBe(true);
     expect(compileCidr("10.0.0.0/8")("::ffff:10.1.2.3")).toBe(true);
     expect(compileCidr("1:2/64")("1:2::")).toBe(false);
+  });
+
+  it("rate limits' sourceCIDR schema refuses IPv6 text that is no address, which could never match", () => {
+    const check = (value: string) => ClientSelector.safeParse({ sourceCIDR: { value } });
+    for (const value of ["1:2/64", "::::/0", "1:2:3:4:5:6:7:8:9/64", "12345::/16", "fe80::1%eth0/64", "2001:db8::/129"]) {
+      expect(check(value).error?.issues.map((issue) => [issue.path.join("."), issue.message])).toEqual([["sourceCIDR.value", 'must be a CIDR such as "10.0.0.0/8" or "2001:db8::/32"']]);
+    }
+    for (const value of ["2001:db8::/32", "::/0", "::ffff:10.0.0.0/104", "010.000.0.0/8"]) expect(check(value).success).toBe(true);
   });
 });
 

@@ -23,9 +23,9 @@ function contains(cidr: Cidr): AddressTest {
 }
 
 /**
- * A rate limit's sourceCIDR. Its schema (rate-limit.ts isCidr) is looser than the parser, and what it
- * takes keeps its meaning: octets with leading zeros are decimal, bits past the prefix are ignored, and
- * text that is no address never matches.
+ * A rate limit's sourceCIDR. Its schema (rate-limit.ts isCidr) takes what this parses, plus what it
+ * took before and keeps the meaning of: IPv4 octets with leading zeros are decimal, and bits past the
+ * prefix are ignored.
  */
 export function compileCidr(cidr: string): CidrTest {
   const [address = "", prefix] = cidr.split("/");
