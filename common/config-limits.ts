@@ -50,8 +50,10 @@ export function auditedChanges<T extends { object: string; change: string }>(cha
 }
 
 /**
- * Configuration versions the ConfigStore keeps: each may be up to 5 MiB, so keeping every one would
- * grow the store without bound. The oldest is dropped whole (its row and its documents) when a new
- * one is stored; the audit log keeps who changed what in it (its diff) for ever.
+ * Configuration versions the ConfigStore keeps: the newest 1 000, as far as 1 GiB of documents
+ * reaches (a version may hold 5 MiB, and a Durable Object 10 GB in all), so that history cannot fill
+ * the store. Older ones are dropped whole (row and documents) when a new one is stored; the audit
+ * log keeps who changed what in each (its diff) for ever.
  */
 export const VERSIONS_KEPT = 1_000;
+export const VERSION_BYTES_KEPT = 1024 * MiB;

@@ -9,22 +9,35 @@
  * lost) once.
  */
 import { configStoreOf, type AuditRecord, type Namespace, type OutboxRecord } from "../common/protocol.ts";
+import { withTimeout } from "../common/with-timeout.ts";
 
 /** Records sent per call, so that a long outage's backlog goes over in bounded messages. */
 const BATCH = 100;
+/** A delivery the ConfigStore does not answer is given up (and retried by the alarm) after this long. */
+const DELIVERY_TIMEOUT_MS = 5_000;
 
 export class AuditOutbox {
+  /** The delivery under way: callers during it share it instead of sending the same batch again. */
+  private delivering: Promise<boolean> | undefined;
+
   constructor(
     private readonly sql: SqlStorage,
     /** Who delivers: "<class>:<name>", unique per object, so the ConfigStore can order its records. */
     private readonly source: () => string,
   ) {
-    sql.exec("CREATE TABLE IF NOT EXISTS audit_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, record TEXT NOT NULL)");
+    sql.exec("CREATE TABLE IF NOT EXISTS audit_outbox (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL)");
+    sql.exec("CREATE TABLE IF NOT EXISTS audit_outbox_seq (id INTEGER PRIMARY KEY CHECK (id = 0), last INTEGER NOT NULL)");
   }
 
-  /** Keeps a record of a change made in this same step; sent by the next `deliver`. */
+  /** Keeps a record of a change made in this same transaction; sent by the next `deliver`. */
   add(record: AuditRecord, at = Date.now()): void {
-    this.sql.exec("INSERT INTO audit_outbox (at, record) VALUES (?, ?)", at, JSON.stringify(record));
+    // Numbers never below the clock (in µs): if this object's storage is restored from an older
+    // copy, new records still number above every one the ConfigStore took, so none is taken for a
+    // record it has already.
+    const last = this.sql.exec<{ last: number }>("SELECT last FROM audit_outbox_seq WHERE id = 0").toArray()[0]?.last ?? 0;
+    const seq = Math.max(last + 1, Date.now() * 1000);
+    this.sql.exec("INSERT OR REPLACE INTO audit_outbox_seq (id, last) VALUES (0, ?)", seq);
+    this.sql.exec("INSERT INTO audit_outbox (seq, at, record) VALUES (?, ?, ?)", seq, at, JSON.stringify(record));
   }
 
   get pending(): boolean {
@@ -32,14 +45,18 @@ export class AuditOutbox {
   }
 
   /** Sends what is kept, oldest first; true when nothing is left. A failure is logged and kept for the alarm. */
-  async deliver(store: Namespace | undefined): Promise<boolean> {
-    if (!store) return !this.pending;
+  deliver(store: Namespace | undefined): Promise<boolean> {
+    if (!store) return Promise.resolve(!this.pending);
+    return (this.delivering ??= this.send(store).finally(() => (this.delivering = undefined)));
+  }
+
+  private async send(store: Namespace): Promise<boolean> {
     try {
       for (;;) {
         const rows = this.sql.exec<{ seq: number; at: number; record: string }>("SELECT * FROM audit_outbox ORDER BY seq LIMIT ?", BATCH).toArray();
         if (!rows.length) return true;
         const records: OutboxRecord[] = rows.map((row) => ({ ...(JSON.parse(row.record) as AuditRecord), seq: row.seq, at: row.at }));
-        await configStoreOf(store).appendAudits(this.source(), records);
+        await withTimeout(configStoreOf(store).appendAudits(this.source(), records), DELIVERY_TIMEOUT_MS);
         this.sql.exec("DELETE FROM audit_outbox WHERE seq <= ?", rows.at(-1)!.seq);
       }
     } catch (error) {

@@ -46,10 +46,9 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
       // Registrations stored before the address checks existed: drop the unsafe ones and republish the rest.
       const unsafe = this.sql.exec<{ url: string }>("SELECT url FROM endpoints").toArray().filter((row) => !checkEndpointUrl(row.url).ok);
       for (const { url } of unsafe) this.sql.exec("DELETE FROM endpoints WHERE url = ?", url);
-      if (unsafe.length) {
-        this.meta.set("registrySeq", this.meta.number("registrySeq") + 1);
-        await this.scheduleAlarm();
-      }
+      if (unsafe.length) this.meta.set("registrySeq", this.meta.number("registrySeq") + 1);
+      // Something still to send (records of changes, a registry list) has its alarm, whatever stopped this object before.
+      if (unsafe.length || this.retryDue) await this.scheduleAlarm();
     });
   }
 
@@ -112,6 +111,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
       );
       this.audit(actor, "register", { backend, url: endpoint.url, weight: endpoint.weight, ttlSeconds: registration.ttlMs / 1000, ...(zone !== undefined && { zone }), ...(version !== undefined && { version }) });
     });
+    await this.scheduleAlarm(); // before any call out: the record is sent by the alarm if this object stops now
     if (JSON.stringify(existing) !== JSON.stringify(endpoint)) await this.publishRegistry();
     await this.deliverAudit();
     return { ok: true, endpoint };
@@ -128,6 +128,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
   async drain(backend: string, url: string, actor?: string): Promise<boolean> {
     this.remember(backend);
     if (!this.auditedUpdate(actor, "drain", { backend, url }, "UPDATE endpoints SET draining = 1 WHERE url = ?", url)) return false;
+    await this.scheduleAlarm();
     await this.publishRegistry();
     await this.deliverAudit();
     return true;
@@ -136,6 +137,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
   async deregister(backend: string, url: string, actor?: string): Promise<boolean> {
     this.remember(backend);
     if (!this.auditedUpdate(actor, "deregister", { backend, url }, "DELETE FROM endpoints WHERE url = ?", url)) return false;
+    await this.scheduleAlarm();
     await this.publishRegistry();
     await this.deliverAudit();
     return true;
@@ -171,12 +173,21 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
   }
 
   private async scheduleAlarm(): Promise<void> {
+    const existing = await this.ctx.storage.getAlarm();
     const candidates = [nextEjectionEnd(this.health)];
     candidates.push(this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM endpoints").one().next ?? undefined);
-    if (this.registryBehind || this.outbox.pending) candidates.push(Date.now() + RETRY_PUBLISH_MS);
+    // A retry keeps an earlier alarm: reports and heartbeats come every second or so, and each
+    // reschedules, so a retry always set 5 s ahead would never come.
+    if (this.retryDue) candidates.push(Math.min(existing ?? Infinity, Date.now() + RETRY_PUBLISH_MS));
     const next = candidates.filter((at): at is number => at !== undefined).sort((a, b) => a - b)[0];
-    if (next === undefined) await this.ctx.storage.deleteAlarm();
-    else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+    if (next === undefined) {
+      if (existing !== null) await this.ctx.storage.deleteAlarm();
+    } else if (existing !== next) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Something is still to send to the ConfigStore: the registry list, or audit records. */
+  private get retryDue(): boolean {
+    return Boolean(this.env.CONFIG_STORE) && (this.registryBehind || this.outbox.pending);
   }
 
   /** A change to the registered endpoints: numbered, then sent to the ConfigStore. */

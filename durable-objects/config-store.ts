@@ -289,7 +289,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   private missingVersion(version: number): string {
     const oldest = this.versions.oldestKept();
     return Number.isInteger(version) && version > 0 && version < oldest
-      ? `version ${version} was dropped: the store keeps the newest ${VERSIONS_KEPT} versions (${oldest} to ${this.currentVersion()}); the audit log still has its changes`
+      ? `version ${version} was dropped: the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all (now ${oldest} to ${this.currentVersion()}); the audit log still has its changes`
       : `version ${version} does not exist`;
   }
 

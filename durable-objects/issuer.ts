@@ -55,10 +55,14 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     super(ctx, env);
     this.meta = new MetaTable(ctx.storage.sql);
     this.keys = new SigningKeys(ctx.storage.sql);
-    this.outbox = new AuditOutbox(ctx.storage.sql, () => "issuer");
+    this.outbox = new AuditOutbox(ctx.storage.sql, () => `issuer:${ctx.id.name ?? ctx.id.toString()}`);
     this.config = attempt(() => identityConfig(env));
     this.pinned = env.MESH_ISSUER_KEY ? pinnedKey(env.MESH_ISSUER_KEY) : undefined;
     this.pinned?.catch(() => undefined);
+    // Records kept when this object last stopped have their alarm, whatever stopped it.
+    ctx.blockConcurrencyWhile(async () => {
+      if (env.CONFIG_STORE && this.outbox.pending && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now() + RETRY_PUSH_MS);
+    });
   }
 
   async bundle(): Promise<TrustBundle> {
@@ -238,11 +242,14 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     }
     const signer = this.signer(now);
     if (!this.pinned && signer && !rows.some((row) => row.retired_at === null && row.activates_at > now)) due.push(signer.activates_at + config.rotationMs - config.prepublishMs);
-    // A push or audit delivery still to make (failed, or not tried yet) is tried again by the alarm.
-    if (this.pushBehind || this.outbox.pending) due.push(now + RETRY_PUSH_MS);
+    const existing = await this.ctx.storage.getAlarm();
+    // A push or audit delivery still to make (failed, or not tried yet) is tried again by the alarm,
+    // which keeps an earlier time: each token issued settles, and must not push the retry back.
+    if (this.pushBehind || (this.env.CONFIG_STORE && this.outbox.pending)) due.push(Math.min(existing ?? Infinity, now + RETRY_PUSH_MS));
     const next = due.length ? Math.max(now + 1, Math.min(...due)) : undefined;
-    if (next === undefined) await this.ctx.storage.deleteAlarm();
-    else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+    if (next === undefined) {
+      if (existing !== null) await this.ctx.storage.deleteAlarm();
+    } else if (existing !== next) await this.ctx.storage.setAlarm(next);
   }
 
   /**
@@ -253,6 +260,8 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     const store = this.env.CONFIG_STORE;
     const sequence = this.meta.number("sequence");
     if (!store || !(this.pushBehind || this.outbox.pending)) return;
+    // The retry alarm first: if this object stops while the calls below are out, the alarm sends again.
+    await this.serially((config) => this.settle(config, Date.now()));
     await this.outbox.deliver(store);
     if (this.pushBehind) {
       try {
@@ -262,8 +271,9 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
         console.error(JSON.stringify({ level: "error", message: "trust bundle push failed; the alarm retries it", error: String(error) }));
       }
     }
-    // The alarm: a retry while something is still to send, else the next key event's time again.
-    await this.serially((config) => this.settle(config, Date.now()));
+    // The alarm: a retry while something is still to send, else the next key event's (advance, so
+    // that an event that came due meanwhile is acted on, not skipped).
+    await this.serially((config) => this.advance(config, Date.now()));
   }
 
   private get pushBehind(): boolean {

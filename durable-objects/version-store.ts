@@ -3,9 +3,10 @@
  * and one row per document. A Durable Object's SQLite row holds at most 2 MB, so a whole policy set in
  * one row broke at that size (SQLITE_TOOBIG); per-document rows make the limit per document instead.
  * Versions persisted before that (documents and sources as JSON in the version's own row,
- * `document_count` null) still read, unchanged. The newest VERSIONS_KEPT versions are kept.
+ * `document_count` null) still read, unchanged. The newest VERSIONS_KEPT versions are kept, as far
+ * as VERSION_BYTES_KEPT of them reach (common/config-limits.ts).
  */
-import { VERSIONS_KEPT } from "../common/config-limits.ts";
+import { VERSION_BYTES_KEPT, VERSIONS_KEPT } from "../common/config-limits.ts";
 import type { Json, VersionSummary } from "../common/protocol.ts";
 
 /** A version as it reads: `documents` and `sources` as JSON arrays, whichever way it was stored. */
@@ -24,14 +25,15 @@ export class VersionStore {
   constructor(
     private readonly sql: SqlStorage,
     private readonly storage: Pick<DurableObjectStorage, "transactionSync">,
-    private readonly kept = VERSIONS_KEPT,
+    private readonly kept: { versions: number; bytes: number } = { versions: VERSIONS_KEPT, bytes: VERSION_BYTES_KEPT },
   ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS versions (
       version INTEGER PRIMARY KEY, documents TEXT NOT NULL, sources TEXT NOT NULL,
       created_at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, message TEXT NOT NULL, document_count INTEGER)`);
-    if (!sql.exec("SELECT * FROM versions LIMIT 0").columnNames.includes("document_count")) {
-      sql.exec("ALTER TABLE versions ADD COLUMN document_count INTEGER");
-    }
+    const columns = sql.exec("SELECT * FROM versions LIMIT 0").columnNames;
+    if (!columns.includes("document_count")) sql.exec("ALTER TABLE versions ADD COLUMN document_count INTEGER");
+    // The stored size of a version's documents and sources, for the byte budget (null: stored before it was kept).
+    if (!columns.includes("bytes")) sql.exec("ALTER TABLE versions ADD COLUMN bytes INTEGER");
     sql.exec(`CREATE TABLE IF NOT EXISTS version_documents (
       version INTEGER NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
       source TEXT, document TEXT NOT NULL, PRIMARY KEY (version, position))`);
@@ -71,14 +73,16 @@ export class VersionStore {
   append(documents: readonly Json[], serialized: readonly string[], sources: readonly string[], actor: string, action: string, message: string): number {
     const version = this.current() + 1;
     this.storage.transactionSync(() => {
+      const bytes = serialized.reduce((sum, document) => sum + document.length, 0) + sources.reduce((sum, source) => sum + source.length, 0);
       this.sql.exec(
-        "INSERT INTO versions (version, documents, sources, created_at, actor, action, message, document_count) VALUES (?, '', '', ?, ?, ?, ?, ?)",
+        "INSERT INTO versions (version, documents, sources, created_at, actor, action, message, document_count, bytes) VALUES (?, '', '', ?, ?, ?, ?, ?, ?)",
         version,
         Date.now(),
         actor,
         action,
         message,
         serialized.length,
+        bytes,
       );
       serialized.forEach((document, position) => {
         const [kind, namespace, name] = objectKey(documents[position]!);
@@ -93,11 +97,29 @@ export class VersionStore {
           document,
         );
       });
-      const oldestKept = version - this.kept + 1;
+      const oldestKept = this.oldestWithinBudget(version);
       this.sql.exec("DELETE FROM version_documents WHERE version < ?", oldestKept);
       this.sql.exec("DELETE FROM versions WHERE version < ?", oldestKept);
     });
     return version;
+  }
+
+  /** The oldest version that the newest `kept.versions`, within `kept.bytes` together, reach back to (the current one always). */
+  private oldestWithinBudget(current: number): number {
+    const newest = this.sql
+      .exec<{ version: number; bytes: number }>(
+        "SELECT version, COALESCE(bytes, length(documents) + length(sources)) AS bytes FROM versions ORDER BY version DESC LIMIT ?",
+        this.kept.versions,
+      )
+      .toArray();
+    let oldest = current;
+    let total = 0;
+    for (const row of newest) {
+      total += row.bytes;
+      if (total > this.kept.bytes && row.version !== current) break;
+      oldest = row.version;
+    }
+    return oldest;
   }
 
   history(limit: number, before = Number.MAX_SAFE_INTEGER): VersionSummary[] {

@@ -57,6 +57,41 @@ describe("audit records written with the change", () => {
     expect(await entriesBy(actor)).toHaveLength(2);
   });
 
+  it("keeps the retry alarm while heartbeats reschedule, and sets it again after a restart that lost it", async () => {
+    const stub = env.BACKEND_COORDINATOR.get(env.BACKEND_COORDINATOR.idFromName("outbox-busy"));
+    const coordinator = stub as unknown as BackendCoordinatorApi;
+    const actor = `${OPERATOR}-busy`;
+    await reachStore(stub, false);
+    expect((await coordinator.register("outbox-busy", { url: "http://127.0.0.1:9002", ttlMs: 3_600_000 }, actor)).ok).toBe(true);
+    const retry = (await alarmOf(stub))!;
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await coordinator.heartbeat("outbox-busy", "http://127.0.0.1:9002")).toBe(true);
+      expect(await alarmOf(stub)).toBe(retry);
+    }
+    // The object stops with its record kept and (say) no alarm: the next instance sets one.
+    await runInDurableObject(stub, (_object, state) => state.storage.deleteAlarm());
+    await runInDurableObject(stub, (_object, state) => state.abort("restart")).catch(() => undefined);
+    const again = env.BACKEND_COORDINATOR.get(env.BACKEND_COORDINATOR.idFromName("outbox-busy"));
+    expect(await (again as unknown as BackendCoordinatorApi).endpoints()).toHaveLength(1);
+    expect(await alarmOf(again)).not.toBeNull();
+    await fire(again); // the new instance has the real store
+    expect((await entriesBy(actor)).map((entry) => entry.action)).toEqual(["register"]);
+  });
+
+  it("numbers records above the clock, so a restore from an older copy loses none", async () => {
+    const stub = env.BACKEND_COORDINATOR.get(env.BACKEND_COORDINATOR.idFromName("outbox-restored"));
+    const coordinator = stub as unknown as BackendCoordinatorApi;
+    const actor = `${OPERATOR}-restored`;
+    expect((await coordinator.register("outbox-restored", { url: "http://127.0.0.1:9003", ttlMs: 3_600_000 }, actor)).ok).toBe(true);
+    expect(await entriesBy(actor)).toHaveLength(1);
+    // Storage as an older copy had it: the outbox's numbering back at nothing.
+    await runInDurableObject(stub, (_object, state) => void state.storage.sql.exec("DELETE FROM audit_outbox_seq"));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await coordinator.drain("outbox-restored", "http://127.0.0.1:9003", actor)).toBe(true);
+    expect((await entriesBy(actor)).map((entry) => entry.action)).toEqual(["drain", "register"]);
+  });
+
   it("the ConfigStore takes a record delivered twice once, and keeps a malformed one in a form it can read", async () => {
     const actor = `${OPERATOR}-twice`;
     const record = { actor, action: "deregister" as const, detail: { backend: "b", url: "http://127.0.0.1:1" }, seq: 1, at: 1_000 };

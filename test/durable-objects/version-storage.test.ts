@@ -49,7 +49,7 @@ describe("version retention", () => {
   it("keeps the newest versions whole and drops the older ones with their documents", async () => {
     const stub = env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("retention-small"));
     await runInDurableObject(stub, (_object, state) => {
-      const versions = new VersionStore(state.storage.sql, state.storage, 3);
+      const versions = new VersionStore(state.storage.sql, state.storage, { versions: 3, bytes: 1_000_000 });
       for (let port = 1; port <= 5; port++) versions.append([backend(port)], [JSON.stringify(backend(port))], [], "test", "apply", `v${port}`);
       expect(versions.history(10).map((summary) => summary.version)).toEqual([5, 4, 3]);
       expect(versions.oldestKept()).toBe(3);
@@ -57,6 +57,20 @@ describe("version retention", () => {
       expect(versions.documents(3)).toEqual([backend(3)]);
       const left = state.storage.sql.exec<{ version: number }>("SELECT DISTINCT version FROM version_documents ORDER BY version").toArray();
       expect(left.map((row) => row.version)).toEqual([3, 4, 5]);
+    });
+  });
+
+  it("keeps no more versions than the byte budget holds, and the current one whatever its size", async () => {
+    const stub = env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("retention-bytes"));
+    await runInDurableObject(stub, (_object, state) => {
+      const versions = new VersionStore(state.storage.sql, state.storage, { versions: 100, bytes: 1_000 });
+      const sized = (port: number, padding: number) => ({ ...backend(port), metadata: { name: "a", annotations: { pad: "x".repeat(padding) } } });
+      const store = (document: ReturnType<typeof sized>) => versions.append([document], [JSON.stringify(document)], [], "test", "apply", "");
+      const size = JSON.stringify(sized(1, 0)).length;
+      for (let port = 1; port <= 4; port++) store(sized(port, 400 - size)); // 400 bytes each: two fit
+      expect(versions.history(10).map((summary) => summary.version)).toEqual([4, 3]);
+      store(sized(5, 2_000)); // alone over the budget: kept, as the current version
+      expect(versions.history(10).map((summary) => summary.version)).toEqual([5]);
     });
   });
 
@@ -73,7 +87,7 @@ describe("version retention", () => {
       ok: false,
       status: 404,
       reason: "not_found",
-      message: `version 1 was dropped: the store keeps the newest ${VERSIONS_KEPT} versions (2 to ${current}); the audit log still has its changes`,
+      message: `version 1 was dropped: the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all (now 2 to ${current}); the audit log still has its changes`,
     });
     expect(await store.rollback({ version: current + 5, actor: "test" })).toMatchObject({ ok: false, status: 404, message: `version ${current + 5} does not exist` });
     expect((await store.current())?.version).toBe(current);

@@ -47,7 +47,7 @@ export function configRoutes(app: AdminApp): void {
     createRoute({ method: "get", path: "/config/versions/{version}", tags: ["config"], summary: "One version's documents", request: { params: Version }, responses: { 200: json(z.object({ summary: VersionSummary, documents: z.array(z.unknown()) }), "the version"), 404: errors[404] } }),
     async (c) => {
       const found = (await configStore(c.env).getVersion(c.req.valid("param").version)) as { summary: z.infer<typeof VersionSummary>; documents: unknown[] } | undefined;
-      return found ? c.json(found, 200) : c.json(problem(404, "not_found", `version ${c.req.valid("param").version} does not exist (the store keeps the newest ${VERSIONS_KEPT} versions)`), 404);
+      return found ? c.json(found, 200) : c.json(problem(404, "not_found", `version ${c.req.valid("param").version} does not exist (the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all)`), 404);
     },
   );
 
@@ -63,7 +63,7 @@ export function configRoutes(app: AdminApp): void {
     async (c) => {
       const { from, to } = c.req.valid("query");
       const changes = (await configStore(c.env).diff(from, to)) as z.infer<typeof ObjectChange>[] | undefined;
-      return changes ? c.json({ from, to, changes }, 200) : c.json(problem(404, "not_found", `version ${from} or ${to} does not exist (the store keeps the newest ${VERSIONS_KEPT} versions)`), 404);
+      return changes ? c.json({ from, to, changes }, 200) : c.json(problem(404, "not_found", `version ${from} or ${to} does not exist (the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all)`), 404);
     },
   );
 

@@ -13,7 +13,7 @@ import type { GatewayEnv } from "../env.ts";
 import type { IsolateState } from "../isolate-state.ts";
 import type { RoutingTable } from "../table/index.ts";
 import { sleep } from "../attempt/sleep.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 import { buildSeed, compileSnapshot as compileTableOf, type Seed } from "./seed.ts";
 
 export const DEFAULT_POLL_INTERVAL_MS = 5_000;

@@ -10,7 +10,7 @@ import { coordinatorOf, type Namespace } from "../../../common/protocol.ts";
 import { healthFailure } from "../attempt/classify.ts";
 import { sleep } from "../attempt/sleep.ts";
 import type { OutcomeSink } from "../outcome.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 import type { BackendHealth, HealthByBackend } from "./backend-health.ts";
 
 export const DEFAULT_REPORT_INTERVAL_MS = 1_000;

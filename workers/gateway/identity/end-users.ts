@@ -17,7 +17,7 @@ import { endUserVerifierOptions, Verifier } from "../../../common/identity/verif
 import { LruMap } from "../../../common/lru.ts";
 import { configStoreOf, type PublishedJwks } from "../../../common/protocol.ts";
 import type { GatewayEnv } from "../env.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 
 /** An isolate asks for a URI's keys again at most this often. */
 const REFRESH_GAP_MS = 30_000;

@@ -18,7 +18,7 @@ import { parseSpiffeId } from "../../../common/identity/spiffe-id.ts";
 import { LruMap } from "../../../common/lru.ts";
 import { issuerOf } from "../../../common/protocol.ts";
 import type { GatewayEnv } from "../env.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 import { UpstreamTokens } from "./upstream-tokens.ts";
 
 /** The longest a request with an unknown kid waits for the Issuer's bundle. */

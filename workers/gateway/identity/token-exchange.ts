@@ -9,7 +9,7 @@
 import { issuerOf } from "../../../common/protocol.ts";
 import { BODY_TIMEOUT, bufferUpTo } from "../bounded-body.ts";
 import type { GatewayEnv } from "../env.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 import type { MeshIdentity } from "./mesh-identity.ts";
 
 const MAX_BODY_BYTES = 8192;

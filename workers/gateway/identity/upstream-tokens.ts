@@ -10,7 +10,7 @@
 import { issuerOf } from "../../../common/protocol.ts";
 import { LruMap } from "../../../common/lru.ts";
 import type { GatewayEnv } from "../env.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 
 const ISSUE_WAIT_MS = 300;
 const ISSUE_TIMEOUT_MS = 2_000;

@@ -7,7 +7,7 @@
  */
 import { rateLimiterOf, type Namespace } from "../../../common/protocol.ts";
 import { fnv1a } from "../lb/hash.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 import { LruMap } from "../../../common/lru.ts";
 import type { RateLimitRule, Verdict, Waiter } from "./rule.ts";
 

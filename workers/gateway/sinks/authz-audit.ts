@@ -10,7 +10,7 @@ import { configStoreOf, type AuthzAuditEntry, type Namespace } from "../../../co
 import { sleep } from "../attempt/sleep.ts";
 import { DEFAULT_AUDIT_PER_MINUTE, type AuthzAuditLog } from "../authz/audit-log.ts";
 import type { OutcomeSink } from "../outcome.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 
 const FLUSH_INTERVAL_MS = 1_000;
 const MAX_LINGER_MS = 10_000;

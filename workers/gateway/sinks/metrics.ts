@@ -11,7 +11,7 @@ import { sleep } from "../attempt/sleep.ts";
 import type { GatewayEnv } from "../env.ts";
 import { recordMetrics } from "../metrics/record.ts";
 import type { OutcomeSink } from "../outcome.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 import { RUN_BUDGET_MS, running } from "./background.ts";
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 2_000;

@@ -13,7 +13,7 @@ import type { OutcomeSink } from "../outcome.ts";
 import { sleep } from "../attempt/sleep.ts";
 import { isSampled } from "../trace-context.ts";
 import { spansOf, type OtlpSpan } from "../tracing/spans.ts";
-import { withTimeout } from "../with-timeout.ts";
+import { withTimeout } from "../../../common/with-timeout.ts";
 import { RUN_BUDGET_MS, running } from "./background.ts";
 
 const MAX_QUEUED = 2_048;
