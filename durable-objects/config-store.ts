@@ -13,7 +13,7 @@ import { formatError, type SourceDocument } from "../policies/errors.ts";
 import { SCHEMA_FINGERPRINT } from "../policies/normalized.ts";
 import { parsePolicySet } from "../policies/policy-set.ts";
 import { diffDocuments } from "./config-diff.ts";
-import { auditedChanges, policySetTooBig, VERSIONS_KEPT } from "../common/config-limits.ts";
+import { auditedChanges, policySetTooBig } from "../common/config-limits.ts";
 import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
 import { AuditLog } from "./audit-log.ts";
@@ -90,7 +90,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   /** An earlier version's documents as the next version; validated again, since the schemas may have moved on. */
   async rollback(request: RollbackRequest): Promise<ApplyResult> {
     const row = this.versionRow(request.version);
-    if (!row) return { ok: false, status: 404, reason: "not_found", message: this.missingVersion(request.version) };
+    if (!row) return { ok: false, status: 404, reason: "not_found", message: this.versions.missing(request.version) };
     const message = request.message ?? `rollback to version ${request.version}`;
     return await this.commit({ ...request, message }, JSON.parse(row.documents), JSON.parse(row.sources), "rollback");
   }
@@ -283,14 +283,6 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
 
   private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: { changes: ObjectChange[] } & Record<string, unknown>): void {
     this.auditLog.append(Date.now(), actor, action, fromVersion, toVersion, { ...detail, ...auditedChanges(detail.changes) });
-  }
-
-  /** Why a version cannot be read: never made, or dropped (only the newest VERSIONS_KEPT are kept). */
-  private missingVersion(version: number): string {
-    const oldest = this.versions.oldestKept();
-    return Number.isInteger(version) && version > 0 && version < oldest
-      ? `version ${version} was dropped: the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all (now ${oldest} to ${this.currentVersion()}); the audit log still has its changes`
-      : `version ${version} does not exist`;
   }
 
   private currentVersion(): number {

@@ -2,17 +2,11 @@
  * Issuer: the mesh's certificate authority, in JWT form. One Durable Object per trust domain
  * (`issuer`), control plane only: it signs workload tokens (JWT-SVIDs) and owns the signing keys,
  * and the public keys reach gateways through the ConfigStore's snapshot, never by a request calling it.
- *
- * Key lifecycle, driven by `advance` (run by every call and by the alarm, so it is due-time based and
- * safe to run twice or late):
- *  - the next key is made and published MESH_KEY_PREPUBLISH_MS before it starts signing, so every
- *    verifier has it before the first token it signs (Istio's CA publishes a new root the same way);
- *  - it signs for MESH_KEY_ROTATION_MS, then the next key takes over;
- *  - a retired key stays published until every token it signed has expired (plus the clock skew);
- *  - `revoke` deletes a key at once; if it was signing, the published next key (or a new one) signs
- *    from that moment.
- * MESH_ISSUER_KEY (a private JWK, a secret) pins the signing key for local runs and tests: no rotation.
- * The alarm is set only while something is due (a key to publish, activate or drop, a push to retry).
+ * The keys' lifecycle (rotation, pre-publication, retirement) is key-schedule.ts's, applied by every
+ * call and by the alarm; `revoke` deletes a key at once, and if it was signing, the published next
+ * key (or a new one) signs from that moment. MESH_ISSUER_KEY (a private JWK, a secret) pins the
+ * signing key for local runs and tests: no rotation. The alarm is set only while something is due
+ * (a key to publish, activate or drop, a push or audit delivery to retry).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { TrustBundle } from "../common/identity/bundle.ts";
@@ -25,8 +19,9 @@ import { WorkloadCredentials } from "./workload-credentials.ts";
 import { AuditOutbox } from "./audit-outbox.ts";
 import { MetaTable } from "./meta.ts";
 import { generateKey, pinnedKey, type PrivateKey } from "../common/identity/private-key.ts";
-import { signSvid } from "../common/identity/svid.ts";
-import { publishedUntilOf, signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
+import { checkIssueRequest, signSvid } from "../common/identity/svid.ts";
+import { advanceKeys, keyDueTimes } from "./key-schedule.ts";
+import { signingKeyOf, SigningKeys, type KeyRow } from "./signing-keys.ts";
 
 export interface IssuerEnv extends IdentityEnv {
   CONFIG_STORE?: Namespace;
@@ -37,7 +32,6 @@ export interface IssuerEnv extends IdentityEnv {
 }
 
 const RETRY_PUSH_MS = 5_000;
-const MAX_AUDIENCE_LENGTH = 2048;
 
 export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private readonly meta: MetaTable;
@@ -74,18 +68,9 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
 
   async issue(request: IssueRequest): Promise<IssueResult> {
     const config = this.settings();
-    const subject = parseSpiffeId(request.subject);
-    if (!subject || subject.trustDomain !== config.trustDomain) return invalid(`subject must be a SPIFFE ID spiffe://${config.trustDomain}/ns/<namespace>/sa/<service>`);
-    const { audience } = request;
-    if (typeof audience !== "string" || !audience || audience.length > MAX_AUDIENCE_LENGTH || /[\u0000-\u001f\u007f]/.test(audience)) {
-      return invalid(`audience must be a non-empty string of at most ${MAX_AUDIENCE_LENGTH} characters without control characters`);
-    }
-    // Tokens for the mesh itself come only from exchange() (a proven credential): a caller token
-    // addressed to the gateway would let whoever receives it speak to the mesh as its caller.
-    if (audience === config.gatewayId) return invalid(`audience must not be the gateway's own SPIFFE ID (${config.gatewayId}): workloads get tokens for the mesh by exchanging their credential`);
-    const lifetimeMs = request.lifetimeMs ?? config.tokenLifetimeMs;
-    if (!Number.isInteger(lifetimeMs) || lifetimeMs < 1000 || lifetimeMs > config.tokenLifetimeMs) return invalid(`lifetimeMs must be from 1000 to ${config.tokenLifetimeMs}`);
-    return this.sign(config, subject.id, audience, lifetimeMs);
+    const checked = checkIssueRequest(config, request);
+    if (typeof checked === "string") return { ok: false, status: 400, reason: "invalid_request", message: checked };
+    return this.sign(config, checked.subject, checked.audience, checked.lifetimeMs);
   }
 
   private async sign(config: IdentityConfig, subject: string, audience: string, lifetimeMs: number): Promise<IssueResult> {
@@ -201,27 +186,10 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     await this.push();
   }
 
-  /** Moves every key to the state its due times give it at `now`, then publishes and schedules. */
+  /** Moves every key to the state its due times give it at `now` (key-schedule.ts), then publishes and schedules. */
   private async advance(config: IdentityConfig, now: number): Promise<void> {
-    const pin = this.pinned && (await this.pinned);
-    let rows = this.keys.all();
-    const replaced = pin && this.keys.takePin(pin, now);
+    const replaced = await advanceKeys(this.keys, config, this.pinned && (await this.pinned), now);
     if (replaced) this.signers.delete(replaced); // its imported CryptoKey was of the replaced material
-    // Any other key stops signing: the pin's, or (once the pin is gone) the formerly pinned one's.
-    for (const row of rows) if (row.retired_at === null && (pin ? row.kid !== pin.kid : row.pinned)) this.keys.retire(row.kid, now);
-    rows = this.keys.all();
-    const due = rows.filter((row) => row.retired_at === null && row.activates_at <= now);
-    // The newest due key signs; older ones retire at the moment it took over.
-    for (const row of due.slice(0, -1)) this.keys.retire(row.kid, due.at(-1)!.activates_at);
-    const signer = due.at(-1);
-    if (!pin) {
-      const waiting = rows.some((row) => row.retired_at === null && row.activates_at > now);
-      if (!signer && !waiting) this.keys.insert(await generateKey(), now, now);
-      else if (signer && !waiting && now >= signer.activates_at + config.rotationMs - config.prepublishMs) {
-        this.keys.insert(await generateKey(), now, Math.max(signer.activates_at + config.rotationMs, now + config.prepublishMs));
-      }
-    }
-    for (const row of this.keys.all()) if (row.retired_at !== null && publishedUntil(row, config) <= now) this.keys.remove(row.kid);
     await this.settle(config, now);
   }
 
@@ -235,13 +203,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       // if this object's storage is restored from an older copy: the clock gives such a floor.
       this.meta.set("sequence", Math.max(this.meta.number("sequence") + 1, now));
     }
-    const due: number[] = [];
-    for (const row of rows) {
-      if (row.retired_at !== null) due.push(publishedUntil(row, config));
-      else if (row.activates_at > now) due.push(row.activates_at);
-    }
-    const signer = this.signer(now);
-    if (!this.pinned && signer && !rows.some((row) => row.retired_at === null && row.activates_at > now)) due.push(signer.activates_at + config.rotationMs - config.prepublishMs);
+    const due = keyDueTimes(this.keys, config, Boolean(this.pinned), now);
     const existing = await this.ctx.storage.getAlarm();
     // A push or audit delivery still to make (failed, or not tried yet) is tried again by the alarm,
     // which keeps an earlier time: each token issued settles, and must not push the retry back.
@@ -327,10 +289,6 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     return next;
   }
 }
-
-const publishedUntil = (row: KeyRow, config: IdentityConfig) => publishedUntilOf(row, config.clockSkewMs);
-
-const invalid = (message: string): IssueResult => ({ ok: false, status: 400, reason: "invalid_request", message });
 
 function attempt<T>(make: () => T): T | Error {
   try {

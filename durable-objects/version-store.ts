@@ -61,9 +61,17 @@ export class VersionStore {
     return row ? JSON.parse(row.documents) : [];
   }
 
-  /** The oldest version kept (versions below it were dropped): 1 until VERSIONS_KEPT versions exist. */
+  /** The oldest version kept (versions below it were dropped): 1 until versions are dropped. */
   oldestKept(): number {
     return this.sql.exec<{ version: number | null }>("SELECT MIN(version) AS version FROM versions").one().version ?? 1;
+  }
+
+  /** Why a version cannot be read: never made, or dropped (only the newest are kept). */
+  missing(version: number): string {
+    const oldest = this.oldestKept();
+    return Number.isInteger(version) && version > 0 && version < oldest
+      ? `version ${version} was dropped: the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all (now ${oldest} to ${this.current()}); the audit log still has its changes`
+      : `version ${version} does not exist`;
   }
 
   /**
