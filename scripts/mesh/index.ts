@@ -135,7 +135,7 @@ const commands: Record<string, () => Promise<void>> = {
     printAudit(expectOk<{ entries: Parameters<typeof printAudit>[0] }>(await call("GET", `/audit?limit=${Number(flags.limit)}`)).entries);
   },
   async backends() {
-    if (args[0]) return printBackends([expectOk<Parameters<typeof printBackends>[0][number]>(await call("GET", `/backends/${encodeURIComponent(args[0])}`))]);
+    if (args[0]) return printBackends([expectOk<Parameters<typeof printBackends>[0][number]>(await call("GET", `/backends/${args[0].split("/").map(encodeURIComponent).join("/")}`))]);
     printBackends(expectOk<{ backends: Parameters<typeof printBackends>[0] }>(await call("GET", "/backends")).backends);
   },
   ...observeCommands(args, flags),

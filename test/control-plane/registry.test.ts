@@ -18,6 +18,8 @@ beforeAll(async () => {
       { apiVersion: "edgemesh.dev/v1alpha1", kind: "Backend", metadata: { name: "dynamic" }, spec: { endpoints: [], registration: { allowedCIDRs: ["127.0.0.0/8"] } } },
       simpleRoute("dynamic", "dynamic.test", "dynamic"),
       backend("worker", { service: "NOPE" }),
+      { apiVersion: "edgemesh.dev/v1alpha1", kind: "Backend", metadata: { name: "pool", namespace: "shop" }, spec: { endpoints: [], registration: { allowedCIDRs: ["127.0.0.0/8"] } } },
+      { ...simpleRoute("pool", "pool.shop.test", "pool"), metadata: { name: "pool", namespace: "shop" } },
     ],
     { isolates: 2, vars: { CONFIG_POLL_INTERVAL_MS: "100" } },
   );
@@ -98,6 +100,25 @@ describe("concurrent changes", () => {
       expect(ids).toEqual(expect.arrayContaining(urls));
     }
     await Promise.all(urls.map((url) => mesh.admin("DELETE", `/backends/api/endpoints?url=${encodeURIComponent(url)}`)));
+  });
+});
+
+describe("a backend outside the default namespace", () => {
+  it("is read, registered into, drained and deregistered as /backends/<namespace>/<name>", async () => {
+    expect((await mesh.admin("POST", "/backends/shop/pool/endpoints", { url: extra.url, ttlSeconds: 60 })).status).toBe(201);
+    expect(await eventually("pool.shop.test", (s) => s.every((server) => server === "extra"))).toEqual(Array(8).fill("extra"));
+    const read = await mesh.admin<{ name: string; registered: { url: string; draining: boolean }[] }>("GET", "/backends/shop/pool");
+    expect(read.status).toBe(200);
+    expect(read.body.name).toBe("shop/pool");
+    expect(read.body.registered.map((endpoint) => endpoint.url)).toEqual([extra.url]);
+    expect((await mesh.admin("POST", "/backends/shop/pool/endpoints/heartbeat", { url: extra.url })).status).toBe(200);
+    expect((await mesh.admin("POST", "/backends/shop/pool/endpoints/drain", { url: extra.url })).status).toBe(200);
+    expect((await mesh.admin("DELETE", `/backends/shop/pool/endpoints?url=${encodeURIComponent(extra.url)}`)).status).toBe(200);
+    // "default/<name>" is the default namespace's <name>; another namespace's name alone is no backend.
+    expect((await mesh.admin<{ name: string }>("GET", "/backends/default/api")).body.name).toBe("api");
+    expect((await mesh.admin("GET", "/backends/pool")).status).toBe(404);
+    const audit = (await mesh.admin<{ entries: { action: string; detail: { backend?: string } }[] }>("GET", "/audit?limit=10")).body.entries;
+    expect(audit.filter((entry) => entry.detail.backend === "shop/pool").map((entry) => entry.action)).toEqual(["deregister", "drain", "register"]);
   });
 });
 

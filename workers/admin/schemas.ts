@@ -98,6 +98,7 @@ export const Page = z.object({
 });
 
 export const BackendName = z.object({ name: z.string().min(1).max(253) });
+export const NamespacedBackendName = z.object({ namespace: z.string().min(1).max(63), name: z.string().min(1).max(253) });
 
 /** The same address checks as a Backend's static endpoints (policies/endpoint-url.ts). */
 const EndpointOrigin = z
