@@ -45,6 +45,14 @@ describe("size limits", () => {
     expect(await versions()).toEqual([1]);
   });
 
+  it("refuses more than 20 000 documents with 413, naming the limit", async () => {
+    const documents = Array.from({ length: 20_001 }, () => ({}));
+    const { status, body } = await mesh.admin<Problem>("POST", "/config/apply", { documents });
+    expect(status).toBe(413);
+    expect(body.error).toEqual({ status: 413, reason: "payload_too_large", message: "the policy set has 20001 documents; the limit is 20000" });
+    expect(await versions()).toEqual([1]);
+  });
+
   it("counts a body sent without Content-Length as it streams", async () => {
     // 64 KiB and one byte: the whole body is read by the time the limit is passed, so the early answer resets nothing.
     const chunks = [...Array<string>(4).fill(" ".repeat(16_384)), "x"].map((text) => new TextEncoder().encode(text));
@@ -166,7 +174,7 @@ describe("the limits are documented", () => {
     const doc = (await (await mesh.fetch("http://admin.test/admin/openapi.json")).json()) as { components: { schemas: Record<string, { description?: string; properties: Record<string, { description?: string }> }> } };
     const apply = doc.components.schemas.ApplyRequest!;
     expect(apply.description).toContain("at most 5242880 bytes (5 MiB): larger ones get 413 payload_too_large");
-    expect(apply.properties.documents!.description).toContain("at most 20000, each at most 1048576 bytes (1 MiB) as JSON");
+    expect(apply.properties.documents!.description).toContain("at most 20000 (more: 413), each at most 1048576 bytes (1 MiB) as JSON");
     expect(apply.properties.allowEmpty!.description).toContain("refused (400 empty_policy_set) unless this is true");
     expect(doc.components.schemas.ApplyResult!.properties.unchanged!.description).toContain("no version was made");
   });
