@@ -13,13 +13,16 @@
  * (common/identity/verify.ts) and cached until it expires. The JWKS is fetched on first use (until
  * one fetch succeeds, at most once per FIRST_FETCH_RETRY_MS: calls in between are refused at once,
  * so a flood of requests while the gateway is away is not a flood of fetches), again after its
- * `spiffe_refresh_hint` (in the background), and on an unknown kid (at most once per 10 s); a failed
- * fetch keeps the last good keys.
+ * `spiffe_refresh_hint` (taken within 1-300 s; in the background, and after a failed refresh not
+ * again for REFRESH_RETRY_MS), and on an unknown kid (at most once per 10 s); a failed fetch keeps
+ * the last good keys.
  */
 import type { TrustBundle } from "../common/identity/bundle.ts";
 import { REFUSALS } from "../common/identity/reasons.ts";
 import { CALLER_TOKEN_HEADER } from "../common/identity/request-token.ts";
+import { MAX_JWKS_BYTES } from "../common/identity/jwk-set.ts";
 import { refusal, Verifier, type Verification } from "../common/identity/verify.ts";
+import { singleFlight } from "../common/single-flight.ts";
 
 export type { Verification } from "../common/identity/verify.ts";
 export { CALLER_TOKEN_HEADER, REFUSALS };
@@ -49,6 +52,10 @@ export interface MeshVerifier {
 
 /** While no JWKS has been fetched yet, how long after a failed fetch the next call may try again. */
 export const FIRST_FETCH_RETRY_MS = 1_000;
+/** Once keys are in hand, how long after a failed refresh the next may start. */
+export const REFRESH_RETRY_MS = 10_000;
+/** The refresh hint is taken within these bounds: the gateway's bundle caches for at most 300 s, so a revoked key leaves as soon. */
+const REFRESH_HINT_MS = { min: 1_000, max: 300_000 };
 
 export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
   const now = options.now ?? Date.now;
@@ -56,25 +63,25 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
   let fetchedAt = -Infinity;
   let attemptedAt = -Infinity;
   let refreshHintMs = 300_000;
-  let loading: Promise<void> | undefined;
-  const load = () =>
-    (loading ??= (async () => {
-      attemptedAt = now();
-      try {
-        const response = await doFetch(options.jwksUrl, { signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 2_000) });
-        if (!response.ok) throw new Error(`JWKS answered ${response.status}`);
-        const bundle = (await response.json()) as TrustBundle;
-        if (!Array.isArray(bundle?.keys) || typeof bundle.spiffe_sequence !== "number") throw new Error("not a SPIFFE JWKS");
-        verifier.keys.update(bundle);
-        fetchedAt = now();
-        if (typeof bundle.spiffe_refresh_hint === "number" && bundle.spiffe_refresh_hint > 0) refreshHintMs = bundle.spiffe_refresh_hint * 1000;
-      } catch (error) {
-        // The last good keys stay; the next verify or unknown kid tries again.
-        console.error(JSON.stringify({ level: "warn", message: "mesh JWKS fetch failed; keeping the last good keys", error: String(error) }));
-      } finally {
-        loading = undefined;
-      }
-    })());
+  const loading = singleFlight(async () => {
+    attemptedAt = now();
+    try {
+      const response = await doFetch(options.jwksUrl, { signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 2_000) });
+      if (!response.ok) throw new Error(`JWKS answered ${response.status}`);
+      const text = await response.text();
+      if (text.length > MAX_JWKS_BYTES) throw new Error(`the JWKS is over ${MAX_JWKS_BYTES} bytes`);
+      const bundle = JSON.parse(text) as TrustBundle;
+      if (!Array.isArray(bundle?.keys) || typeof bundle.spiffe_sequence !== "number") throw new Error("not a SPIFFE JWKS");
+      verifier.keys.update(bundle);
+      fetchedAt = now();
+      const hint = bundle.spiffe_refresh_hint;
+      if (typeof hint === "number" && hint > 0) refreshHintMs = Math.min(REFRESH_HINT_MS.max, Math.max(REFRESH_HINT_MS.min, hint * 1000));
+    } catch (error) {
+      // The last good keys stay; the next verify or unknown kid tries again (REFRESH_RETRY_MS on).
+      console.error(JSON.stringify({ level: "warn", message: "mesh JWKS fetch failed; keeping the last good keys", error: String(error) }));
+    }
+  });
+  const load = () => loading.run();
   const verifier = new Verifier({
     issuer: options.issuer ?? `spiffe://${options.trustDomain}`,
     audience: options.audience,
@@ -91,9 +98,9 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
       if (cached) return cached;
       if (fetchedAt === -Infinity) {
         // No keys yet: wait for the fetch under way, or start one if the last failed long enough ago.
-        if (loading || now() - attemptedAt >= FIRST_FETCH_RETRY_MS) await load();
+        if (loading.running || now() - attemptedAt >= FIRST_FETCH_RETRY_MS) await load();
         if (fetchedAt === -Infinity) return refusal("unknown_kid", "the mesh's JWKS could not be fetched yet");
-      } else if (now() - fetchedAt >= refreshHintMs) void load();
+      } else if (now() - fetchedAt >= refreshHintMs && now() - attemptedAt >= REFRESH_RETRY_MS) void load();
       return verifier.verify(value);
     },
     async refresh() {

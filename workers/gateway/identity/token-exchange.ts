@@ -3,7 +3,7 @@
  * workload token (aud: the gateway), which it then sends in `edgemesh-workload-token`. Body:
  * `{ "spiffeId": "spiffe://…/ns/<ns>/sa/<service>", "credential": "<secret>" }`; answer:
  * `{ "token", "expiresAt" }`, or 401 `unauthenticated` with the same message whatever was wrong.
- * The client module (client/mesh-identity.ts) calls it, caches the token and renews it before it
+ * The client module (client/workload-tokens.ts) calls it, caches the token and renews it before it
  * expires. The Issuer checks the credential and signs; this only carries the call, bounded.
  */
 import { issuerOf } from "../../../common/protocol.ts";
