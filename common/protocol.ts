@@ -194,6 +194,8 @@ export interface ConfigStoreApi {
   history(limit?: number, before?: number): Promise<VersionSummary[]>;
   diff(from: number, to: number): Promise<ObjectChange[] | undefined>;
   audit(limit?: number, before?: number): Promise<AuditEntry[]>;
+  /** Why a version cannot be read: never made, or dropped by retention (naming the versions kept). */
+  versionMissing(version: number): Promise<string>;
   /**
    * Appends the audit records of changes outside the configuration, as the object that made them
    * delivers them (durable-objects/audit-outbox.ts): in its order, each once (a `seq` at or below

@@ -19,7 +19,7 @@ import { SnapshotPublisher } from "./publisher.ts";
 import { AuditLog } from "./audit-log.ts";
 import { AuthzAuditCap } from "./authz-audit.ts";
 import { type ApplyRequest, type ApplyResult, type AuditEntry, type AuthzAuditEntry, type OutboxRecord, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
-import { summarize, VersionStore, type VersionRow } from "./version-store.ts";
+import { summarize, VersionStore } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
 import type { TrustBundle } from "../common/identity/bundle.ts";
 import { jwksRefreshMs, jwksUrisOf, JwksStore } from "./jwks-fetcher.ts";
@@ -62,8 +62,8 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
    */
   async seed(bundle: Bundle): Promise<number> {
     const { hash: bundleHash, builtAt, documents, sources } = bundle;
-    if (this.meta.get("bundleHash") === bundleHash || builtAt < this.meta.number("bundleBuiltAt")) return this.currentVersion();
-    const current = this.currentVersion();
+    if (this.meta.get("bundleHash") === bundleHash || builtAt < this.meta.number("bundleBuiltAt")) return this.versions.current();
+    const current = this.versions.current();
     // Versions applied before any gateway brought its bundle are newer than that bundle: note it, keep them.
     const firstBundle = this.meta.get("bundleHash") === undefined;
     this.meta.set("bundleHash", bundleHash);
@@ -75,7 +75,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     const action = current === 0 ? "seed" : "deploy";
     const serialized = documents.map((document) => JSON.stringify(document));
     const version = this.versions.append(documents, serialized, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
-    this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.documentsOf(current), documents) });
+    this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.versions.documents(current), documents) });
     const change = this.publisher.record();
     await this.publishSoonAfterRestart();
     await this.fetchJwks(documents);
@@ -89,7 +89,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
 
   /** An earlier version's documents as the next version; validated again, since the schemas may have moved on. */
   async rollback(request: RollbackRequest): Promise<ApplyResult> {
-    const row = this.versionRow(request.version);
+    const row = this.versions.row(request.version);
     if (!row) return { ok: false, status: 404, reason: "not_found", message: this.versions.missing(request.version) };
     const message = request.message ?? `rollback to version ${request.version}`;
     return await this.commit({ ...request, message }, JSON.parse(row.documents), JSON.parse(row.sources), "rollback");
@@ -101,13 +101,18 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   }
 
   async current(): Promise<{ version: number; documents: Json[]; sources: string[] } | undefined> {
-    const row = this.versionRow(this.currentVersion());
+    const row = this.versions.row(this.versions.current());
     return row && { version: row.version, documents: JSON.parse(row.documents), sources: JSON.parse(row.sources) };
   }
 
   async getVersion(version: number): Promise<{ summary: VersionSummary; documents: Json[] } | undefined> {
-    const row = this.versionRow(version);
+    const row = this.versions.row(version);
     return row && { summary: summarize(row), documents: JSON.parse(row.documents) };
+  }
+
+  /** Why a version cannot be read (never made, or dropped), for the admin API's 404s. */
+  async versionMissing(version: number): Promise<string> {
+    return this.versions.missing(version);
   }
 
   async history(limit = 50, before?: number): Promise<VersionSummary[]> {
@@ -115,8 +120,8 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   }
 
   async diff(from: number, to: number) {
-    const a = this.versionRow(from);
-    const b = this.versionRow(to);
+    const a = this.versions.row(from);
+    const b = this.versions.row(to);
     if (!a || !b) return undefined;
     return diffDocuments(JSON.parse(a.documents), JSON.parse(b.documents));
   }
@@ -180,7 +185,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   }
 
   private currentJwksUris(): string[] {
-    return jwksUrisOf(this.documentsOf(this.currentVersion()));
+    return jwksUrisOf(this.versions.documents(this.versions.current()));
   }
 
   private async scheduleJwks(uris = this.currentJwksUris()): Promise<void> {
@@ -203,7 +208,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   }
 
   private buildSnapshot(): MeshSnapshot {
-    const row = this.versionRow(this.currentVersion());
+    const row = this.versions.row(this.versions.current());
     const trustBundle = this.meta.get("trustBundle");
     const registry: Record<string, RegisteredEndpoint[]> = {};
     for (const entry of this.sql.exec<{ backend: string; endpoints: string }>("SELECT backend, endpoints FROM registry").toArray()) {
@@ -257,11 +262,11 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     const checked = parsePolicySet(documents.map((value, index): SourceDocument => ({ source: sources[index] ?? "request", index, value })));
     if (!checked.ok) return { ok: false, status: 400, errors: checked.errors, messages: checked.errors.map(formatError) };
     const warnings = checked.warnings.map(formatError);
-    const fromVersion = this.currentVersion();
+    const fromVersion = this.versions.current();
     if (request.baseVersion !== undefined && request.baseVersion !== fromVersion) {
       return { ok: false, status: 409, currentVersion: fromVersion, message: `version conflict: the change was prepared against version ${request.baseVersion}, but the current version is ${fromVersion}` };
     }
-    const changes = diffDocuments(this.documentsOf(fromVersion), documents);
+    const changes = diffDocuments(this.versions.documents(fromVersion), documents);
     // The current version's objects again: a version that changes nothing would only be noise in history and audit.
     if (!changes.length && fromVersion > 0) {
       return { ok: true, dryRun: Boolean(request.dryRun), unchanged: true, fromVersion, version: fromVersion, changes, published: !this.publisher.behind, warnings };
@@ -283,17 +288,5 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
 
   private recordAudit(actor: string, action: string, fromVersion: number | null, toVersion: number | null, detail: { changes: ObjectChange[] } & Record<string, unknown>): void {
     this.auditLog.append(Date.now(), actor, action, fromVersion, toVersion, { ...detail, ...auditedChanges(detail.changes) });
-  }
-
-  private currentVersion(): number {
-    return this.versions.current();
-  }
-
-  private versionRow(version: number): VersionRow | undefined {
-    return this.versions.row(version);
-  }
-
-  private documentsOf(version: number): Json[] {
-    return this.versions.documents(version);
   }
 }

@@ -140,7 +140,8 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       this.ctx.storage.transactionSync(() => {
         if (key) this.keys.insert(key, now, now + config.prepublishMs);
         const next = this.describe(now).filter((info) => info.state === "published").map((info) => info.kid);
-        if (actor !== undefined) this.outbox.add({ actor, action: "rotate_key", detail: { next } });
+        // A rotate while the next key already waits changes nothing, and is no change to audit.
+        if (key && actor !== undefined) this.outbox.add({ actor, action: "rotate_key", detail: { next } });
       });
       await this.settle(config, now);
     });

@@ -8,6 +8,16 @@ import { workloadTokens, type WorkloadTokens } from "../../client/workload-token
 import { printable } from "./print.ts";
 
 export const ADMIN_URL = (process.env.MESH_ADMIN_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
+/** The admin URL as messages show it: without a user or password it may carry. */
+const SHOWN_URL = (() => {
+  try {
+    const url = new URL(ADMIN_URL);
+    url.username = url.password = "";
+    return url.toString().replace(/\/$/, "");
+  } catch {
+    return ADMIN_URL;
+  }
+})();
 const TOKEN = process.env.MESH_ADMIN_TOKEN ?? "edgemesh-dev-token";
 const SPIFFE_ID = process.env.MESH_SPIFFE_ID || undefined;
 const CREDENTIAL = process.env.MESH_CREDENTIAL || undefined;
@@ -32,7 +42,7 @@ async function credentials(): Promise<Record<string, string>> {
 function unreachable(error: unknown): CliError {
   const { cause } = error as { cause?: { code?: string; message?: string } };
   const why = cause?.code ?? cause?.message ?? (error as Error).message;
-  return new CliError(`cannot reach the admin API at ${ADMIN_URL} (${why}). Is the mesh running (npm start)? Set MESH_ADMIN_URL to point elsewhere.`);
+  return new CliError(`cannot reach the admin API at ${SHOWN_URL} (${why}). Is the mesh running (npm start)? Set MESH_ADMIN_URL to point elsewhere.`);
 }
 
 export interface Answer<T> {
@@ -44,7 +54,8 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   const headers = { ...(await credentials()), "content-type": "application/json" };
   let response: Response;
   try {
-    response = await fetch(`${ADMIN_URL}/admin${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(30_000) });
+    // No redirects: the credential headers would follow them to wherever they point.
+    response = await fetch(`${ADMIN_URL}/admin${path}`, { method, headers, redirect: "error", ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(30_000) });
   } catch (error) {
     throw unreachable(error);
   }
@@ -53,7 +64,7 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new CliError(`${ADMIN_URL} answered ${response.status} with something other than JSON; is MESH_ADMIN_URL the gateway?`);
+    throw new CliError(`${SHOWN_URL} answered ${response.status} with something other than JSON; is MESH_ADMIN_URL the gateway?`);
   }
   const error = (parsed as ErrorBody).error;
   if (response.status === 401) {
@@ -74,7 +85,8 @@ export interface ErrorBody {
 /** Fails with the API's own message unless the status is one the caller handles. */
 export function expectOk<T>(answer: Answer<T | ErrorBody>, ...handled: number[]): T {
   if (answer.status < 300 || handled.includes(answer.status)) return answer.body as T;
-  const { error } = answer.body as ErrorBody;
+  const { error } = (answer.body ?? {}) as Partial<ErrorBody>;
+  if (typeof error?.message !== "string") throw new CliError(`the admin API answered ${answer.status} without an error message`);
   // The API's messages quote stored and sent text (names, files): escaped like everything else printed.
   throw new CliError([printable(error.message), ...(error.errors ?? []).map((line) => `  ${printable(line)}`)].join("\n"));
 }

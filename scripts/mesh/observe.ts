@@ -37,7 +37,11 @@ export const observeCommands = (args: string[], flags: { out?: string }): Record
     if (args[0] === "export") {
       const { file, objectives } = expectOk<{ file: string; objectives: number }>(await call("GET", "/alerts/rules?format=json"));
       if (!flags.out) return void process.stdout.write(file);
-      writeFileSync(flags.out, file);
+      try {
+        writeFileSync(flags.out, file);
+      } catch (error) {
+        throw new CliError(`cannot write ${flags.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
       return console.log(`wrote ${objectives} objective(s)' rules to ${flags.out} (check with: promtool check rules ${flags.out})`);
     }
     if (args[0] !== undefined) throw new CliError("usage: alerts [export [--out file]]");

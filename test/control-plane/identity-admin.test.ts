@@ -114,6 +114,10 @@ describe("bootstrap credentials", () => {
     // The path takes the SPIFFE ID as it is, slashes and all.
     expect((await mesh.admin("DELETE", `/identity/credentials/${REVIEWS}`)).status).toBe(200);
     expect(await lastAudit()).toMatchObject({ action: "delete_credential", detail: { spiffeId: REVIEWS } });
+    // What is no SPIFFE ID is a 400 naming the parameter, not a 404 for a credential never made.
+    const garbage = await mesh.admin<{ error: { message: string } }>("DELETE", "/identity/credentials/not-an-id");
+    expect(garbage.status).toBe(400);
+    expect(garbage.body.error.message).toMatch(/^spiffeId: must be a SPIFFE ID/);
     const refused = await exchange(REVIEWS, secret);
     const unknown = await exchange(RATINGS, secret);
     expect(refused.status).toBe(401);

@@ -90,6 +90,8 @@ describe("version retention", () => {
       message: `version 1 was dropped: the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all (now 2 to ${current}); the audit log still has its changes`,
     });
     expect(await store.rollback({ version: current + 5, actor: "test" })).toMatchObject({ ok: false, status: 404, message: `version ${current + 5} does not exist` });
+    // The admin API's 404s for reading or diffing a version say the same (the CLI's rollback reads first).
+    expect(await store.versionMissing(1)).toMatch(/^version 1 was dropped: /);
     expect((await store.current())?.version).toBe(current);
   });
 });

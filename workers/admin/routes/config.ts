@@ -1,6 +1,6 @@
 /** Configuration: current version, history, apply (with dry run), diff, rollback. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { formatBytes, POLICY_SET_LIMITS, VERSIONS_KEPT } from "../../../common/config-limits.ts";
+import { formatBytes, POLICY_SET_LIMITS } from "../../../common/config-limits.ts";
 import type { Json, ApplyResult as StoreApplyResult } from "../../../common/protocol.ts";
 import { configStore, problem, type AdminApp } from "../context.ts";
 import { ApplyBody, ApplyResult, ConfigBody, ErrorBody, json, ObjectChange, Page, RollbackBody, VersionSummary } from "../schemas.ts";
@@ -46,8 +46,9 @@ export function configRoutes(app: AdminApp): void {
   app.openapi(
     createRoute({ method: "get", path: "/config/versions/{version}", tags: ["config"], summary: "One version's documents", request: { params: Version }, responses: { 200: json(z.object({ summary: VersionSummary, documents: z.array(z.unknown()) }), "the version"), 404: errors[404] } }),
     async (c) => {
-      const found = (await configStore(c.env).getVersion(c.req.valid("param").version)) as { summary: z.infer<typeof VersionSummary>; documents: unknown[] } | undefined;
-      return found ? c.json(found, 200) : c.json(problem(404, "not_found", `version ${c.req.valid("param").version} does not exist (the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all)`), 404);
+      const { version } = c.req.valid("param");
+      const found = (await configStore(c.env).getVersion(version)) as { summary: z.infer<typeof VersionSummary>; documents: unknown[] } | undefined;
+      return found ? c.json(found, 200) : c.json(problem(404, "not_found", await configStore(c.env).versionMissing(version)), 404);
     },
   );
 
@@ -63,7 +64,9 @@ export function configRoutes(app: AdminApp): void {
     async (c) => {
       const { from, to } = c.req.valid("query");
       const changes = (await configStore(c.env).diff(from, to)) as z.infer<typeof ObjectChange>[] | undefined;
-      return changes ? c.json({ from, to, changes }, 200) : c.json(problem(404, "not_found", `version ${from} or ${to} does not exist (the store keeps the newest versions, ${VERSIONS_KEPT} at most and 1 GiB in all)`), 404);
+      if (changes) return c.json({ from, to, changes }, 200);
+      const missing = (await configStore(c.env).getVersion(from)) ? to : from;
+      return c.json(problem(404, "not_found", await configStore(c.env).versionMissing(missing)), 404);
     },
   );
 

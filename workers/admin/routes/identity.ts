@@ -5,6 +5,7 @@
  * the one that made it, and in no log.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { parseSpiffeId } from "../../../common/identity/spiffe-id.ts";
 import { issuer, problem, type AdminApp } from "../context.ts";
 import { CredentialCreated, CredentialList, CredentialPath, CredentialRequest, ErrorBody, json, KeyList, Kid, WhoAmI } from "../schemas.ts";
 
@@ -95,11 +96,15 @@ export function identityRoutes(app: AdminApp): void {
       summary: "Revoke a workload's stored credential: its next exchange is refused (tokens already issued live out their minutes)",
       description: "The SPIFFE ID is written into the path as it is, slashes and all: /admin/identity/credentials/spiffe://edgemesh.local/ns/default/sa/reviews",
       request: { params: CredentialPath },
-      responses: { 200: json(z.object({ ok: z.literal(true) }), "revoked"), 404: json(ErrorBody, "no stored credential"), 409: json(ErrorBody, "credential_in_secret: it is in MESH_WORKLOAD_CREDENTIALS") },
+      responses: { 200: json(z.object({ ok: z.literal(true) }), "revoked"), 400: json(ErrorBody, "not a SPIFFE ID"), 404: json(ErrorBody, "no stored credential"), 409: json(ErrorBody, "credential_in_secret: it is in MESH_WORKLOAD_CREDENTIALS") },
     }),
   );
   app.delete("/identity/credentials/:spiffeId{.+}", async (c) => {
     const spiffeId = c.req.param("spiffeId");
+    // Checked here: registerPath above only documents the parameter.
+    if (!CredentialPath.safeParse({ spiffeId }).success || !parseSpiffeId(spiffeId)) {
+      return c.json(problem(400, "invalid_request", "spiffeId: must be a SPIFFE ID spiffe://<trust-domain>/ns/<namespace>/sa/<service>, written into the path as it is"), 400);
+    }
     const result = await issuer(c.env).deleteCredential(spiffeId, c.var.actor);
     if (!result.ok) return c.json(problem(result.status, result.reason, result.message), result.status);
     return c.json({ ok: true as const }, 200);
