@@ -23,6 +23,7 @@ import { CALLER_TOKEN_HEADER } from "../common/identity/request-token.ts";
 import { MAX_JWKS_BYTES } from "../common/identity/jwk-set.ts";
 import { refusal, Verifier, type Verification } from "../common/identity/verify.ts";
 import { singleFlight } from "../common/single-flight.ts";
+import { withTimeout } from "../common/with-timeout.ts";
 
 export type { Verification } from "../common/identity/verify.ts";
 export { CALLER_TOKEN_HEADER, REFUSALS };
@@ -43,9 +44,16 @@ export interface MeshVerifierOptions {
 
 type HeaderSource = Headers | Record<string, string | string[] | undefined>;
 
+/** A Worker's ExecutionContext: in Workers, background fetches must be handed to the request's waitUntil. */
+export type Waiter = { waitUntil(promise: Promise<unknown>): void };
+
 export interface MeshVerifier {
-  /** The caller the mesh vouches for in these request headers, or why not. */
-  verify(headers: HeaderSource): Promise<Verification>;
+  /**
+   * The caller the mesh vouches for in these request headers, or why not. In a Worker, pass the
+   * request's `ctx`: a background JWKS refresh is then kept alive by its waitUntil (a fetch the
+   * request does not wait for is otherwise cancelled with it).
+   */
+  verify(headers: HeaderSource, waiter?: Waiter): Promise<Verification>;
   /** Fetches the JWKS now (for a warm start); whether a bundle is in hand. */
   refresh(): Promise<boolean>;
 }
@@ -81,7 +89,9 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
       console.error(JSON.stringify({ level: "warn", message: "mesh JWKS fetch failed; keeping the last good keys", error: String(error) }));
     }
   });
-  const load = () => loading.run();
+  // A wait on a fetch another request started is bounded too: in Workers that fetch may be cancelled with its request.
+  const waitBound = (options.fetchTimeoutMs ?? 2_000) + 1_000;
+  const load = () => withTimeout(loading.run(), waitBound).catch(() => undefined);
   const verifier = new Verifier({
     issuer: options.issuer ?? `spiffe://${options.trustDomain}`,
     audience: options.audience,
@@ -90,7 +100,7 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
     now,
   });
   return {
-    async verify(headers) {
+    async verify(headers, waiter) {
       const value = headers instanceof Headers ? headers.get(CALLER_TOKEN_HEADER) : headers[CALLER_TOKEN_HEADER];
       if (value === undefined || value === null) return refusal("missing_token");
       if (Array.isArray(value) || value.includes(",")) return refusal("multiple_tokens");
@@ -100,7 +110,10 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
         // No keys yet: wait for the fetch under way, or start one if the last failed long enough ago.
         if (loading.running || now() - attemptedAt >= FIRST_FETCH_RETRY_MS) await load();
         if (fetchedAt === -Infinity) return refusal("unknown_kid", "the mesh's JWKS could not be fetched yet");
-      } else if (now() - fetchedAt >= refreshHintMs && now() - attemptedAt >= REFRESH_RETRY_MS) void load();
+      } else if (now() - fetchedAt >= refreshHintMs && now() - attemptedAt >= REFRESH_RETRY_MS) {
+        const refreshing = load();
+        waiter?.waitUntil(refreshing);
+      }
       return verifier.verify(value);
     },
     async refresh() {

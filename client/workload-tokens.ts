@@ -15,6 +15,7 @@
 import { decodeJwt } from "jose";
 import { WORKLOAD_TOKEN_HEADER } from "../common/identity/request-token.ts";
 import { singleFlight } from "../common/single-flight.ts";
+import { withTimeout } from "../common/with-timeout.ts";
 
 export { WORKLOAD_TOKEN_HEADER };
 
@@ -29,11 +30,14 @@ export interface WorkloadTokenOptions {
   now?: () => number;
 }
 
+/** A Worker's ExecutionContext: in Workers, a background renewal must be handed to the request's waitUntil. */
+export type Waiter = { waitUntil(promise: Promise<unknown>): void };
+
 export interface WorkloadTokens {
-  /** A token valid now (exchanging first if none is). */
-  token(): Promise<string>;
+  /** A token valid now (exchanging first if none is). In a Worker, pass the request's `ctx` (see Waiter). */
+  token(waiter?: Waiter): Promise<string>;
   /** `{ "edgemesh-workload-token": token }`, to spread into a request's headers. */
-  headers(): Promise<Record<string, string>>;
+  headers(waiter?: Waiter): Promise<Record<string, string>>;
 }
 
 /** Not sent this close to expiry (at most a quarter of the lifetime): the gateway's clock may be ahead. */
@@ -87,11 +91,16 @@ export function workloadTokens(options: WorkloadTokenOptions): WorkloadTokens {
       console.error(JSON.stringify({ level: "warn", message: "workload token renewal failed; the current token serves until it expires", error: String(error) }));
     });
 
-  const token = async () => {
+  // A wait on an exchange another request started is bounded too: in Workers it may be cancelled with its request.
+  const waitBound = (options.fetchTimeoutMs ?? 5_000) + 1_000;
+  const token = async (waiter?: Waiter) => {
     const at = now();
     if (current && at < current.sendUntil) {
       // Renewed in the background; until it lands (or if it fails) the current one serves.
-      if (at >= current.renewAt && at >= retryAt && !exchange.running) void renewInBackground();
+      if (at >= current.renewAt && at >= retryAt && !exchange.running) {
+        const renewing = renewInBackground();
+        waiter?.waitUntil(renewing);
+      }
       return current.token;
     }
     // A gateway that is away is asked once per FAILED_EXCHANGE_HOLD_MS, not once per call.
@@ -100,7 +109,7 @@ export function workloadTokens(options: WorkloadTokenOptions): WorkloadTokens {
       throw failed.error;
     }
     try {
-      const issued = await exchange.run();
+      const issued = await withTimeout(exchange.run(), waitBound);
       failed = undefined;
       return issued;
     } catch (error) {
@@ -110,7 +119,7 @@ export function workloadTokens(options: WorkloadTokenOptions): WorkloadTokens {
       throw error;
     }
   };
-  return { token, headers: async () => ({ [WORKLOAD_TOKEN_HEADER]: await token() }) };
+  return { token, headers: async (waiter?: Waiter) => ({ [WORKLOAD_TOKEN_HEADER]: await token(waiter) }) };
 }
 
 /** A token's times on this machine's clock, from its lifetime (exp - iat); the gateway's expiresAt when the token says none. */
