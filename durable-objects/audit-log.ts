@@ -5,7 +5,7 @@
  * never deleted; authorization entries, which any client can cause (up to the store's admission cap,
  * 600 a minute), are kept to the newest AUTHZ_ENTRIES_KEPT, so that they cannot fill the store.
  */
-import { AUDIT_DETAIL_BYTES, type AuditEntry, type OutboxRecord } from "../common/protocol.ts";
+import { AUDIT_DETAIL_BYTES, type AuditEntry, type AuditRecord, type OutboxRecord } from "../common/protocol.ts";
 
 /** Authorization entries kept (about four days at the admission cap); older ones are dropped. */
 export const AUTHZ_ENTRIES_KEPT = 250_000;
@@ -56,15 +56,19 @@ export class AuditLog {
     for (const record of records) {
       if (!Number.isSafeInteger(record?.seq)) throw new Error("an audit record needs its seq");
       if (record.seq <= last) continue;
-      const at = Number.isFinite(record.at) ? Math.min(record.at, now) : now;
-      const actor = typeof record.actor === "string" && record.actor ? record.actor.slice(0, 2048) : `unknown (from ${source})`;
-      const action = typeof record.action === "string" ? record.action.slice(0, 64) : "unknown";
-      const detail = JSON.stringify(record.detail ?? {});
-      this.append(at, actor, action, null, null, detail.length <= AUDIT_DETAIL_BYTES ? (record.detail ?? {}) : { detailTooLarge: detail.length });
+      this.appendChecked(Number.isFinite(record.at) ? Math.min(record.at, now) : now, record, source);
       last = record.seq;
     }
     this.sql.exec("INSERT OR REPLACE INTO audit_sources (source, seq) VALUES (?, ?)", source, last);
     return last;
+  }
+
+  /** A record from RPC, in a form that passes the checks (see appendDelivered). */
+  appendChecked(at: number, record: AuditRecord, source: string): void {
+    const actor = typeof record.actor === "string" && record.actor ? record.actor.slice(0, 2048) : `unknown (from ${source})`;
+    const action = typeof record.action === "string" ? record.action.slice(0, 64) : "unknown";
+    const detail = JSON.stringify(record.detail ?? {});
+    this.append(at, actor, action, null, null, detail.length <= AUDIT_DETAIL_BYTES ? (record.detail ?? {}) : { detailTooLarge: detail.length });
   }
 
   /** Newest first, `limit` entries with ids below `before`. */

@@ -18,7 +18,7 @@ import { MetaTable } from "./meta.ts";
 import { SnapshotPublisher } from "./publisher.ts";
 import { AuditLog } from "./audit-log.ts";
 import { AuthzAuditCap } from "./authz-audit.ts";
-import { type ApplyRequest, type ApplyResult, type AuditEntry, type AuthzAuditEntry, type OutboxRecord, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
+import { type ApplyRequest, type ApplyResult, type AuditEntry, type AuditRecord, type AuthzAuditEntry, type OutboxRecord, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
 import { summarize, VersionStore } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
 import type { TrustBundle } from "../common/identity/bundle.ts";
@@ -128,6 +128,11 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
 
   async audit(limit = 100, before?: number): Promise<AuditEntry[]> {
     return this.auditLog.read(limit, before);
+  }
+
+  /** The admin API's own entry, as isolates of the deploy before the outboxes sent it: kept while such isolates may still run. */
+  async appendAudit(record: AuditRecord): Promise<void> {
+    this.auditLog.appendChecked(Date.now(), record, "the admin API");
   }
 
   /** Entries for changes made outside the configuration (registry, keys, credentials), from the outbox of the object that made them. */

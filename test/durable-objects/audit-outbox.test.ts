@@ -102,6 +102,12 @@ describe("audit records written with the change", () => {
     expect(entries[1]!.at).toBe(1_000);
   });
 
+  it("still takes an entry as admin isolates of the deploy before send it (appendAudit), during a rollout", async () => {
+    const actor = `${OPERATOR}-legacy`;
+    await (store() as unknown as { appendAudit(record: unknown): Promise<void> }).appendAudit({ actor, action: "drain", detail: { backend: "b", url: "http://127.0.0.1:1" } });
+    expect((await entriesBy(actor)).map((entry) => [entry.action, entry.detail])).toEqual([["drain", { backend: "b", url: "http://127.0.0.1:1" }]]);
+  });
+
   it("an Issuer change made while the ConfigStore is away is audited once it is back", async () => {
     const stub = env.ISSUER.get(env.ISSUER.idFromName("outbox-issuer"));
     const issuer = stub as unknown as IssuerApi;
