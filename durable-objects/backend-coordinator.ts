@@ -17,7 +17,6 @@ export interface BackendCoordinatorEnv {
 }
 
 const RETRY_PUBLISH_MS = 5_000;
-
 type RegistryAction = "register" | "drain" | "deregister";
 
 /** Registered endpoints one backend takes at most (as many as its static endpoints may be). */
@@ -178,7 +177,9 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
     candidates.push(this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM endpoints").one().next ?? undefined);
     // A retry keeps an earlier alarm: reports and heartbeats come every second or so, and each
     // reschedules, so a retry always set 5 s ahead would never come.
-    if (this.retryDue) candidates.push(Math.min(existing ?? Infinity, Date.now() + RETRY_PUBLISH_MS));
+    // (An alarm already due is the one running now, or about to: it does not count as the retry.)
+    const now = Date.now();
+    if (this.retryDue) candidates.push(Math.min(existing !== null && existing > now ? existing : Infinity, now + RETRY_PUBLISH_MS));
     const next = candidates.filter((at): at is number => at !== undefined).sort((a, b) => a - b)[0];
     if (next === undefined) {
       if (existing !== null) await this.ctx.storage.deleteAlarm();

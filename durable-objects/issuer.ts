@@ -208,7 +208,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     const existing = await this.ctx.storage.getAlarm();
     // A push or audit delivery still to make (failed, or not tried yet) is tried again by the alarm,
     // which keeps an earlier time: each token issued settles, and must not push the retry back.
-    if (this.pushBehind || (this.env.CONFIG_STORE && this.outbox.pending)) due.push(Math.min(existing ?? Infinity, now + RETRY_PUSH_MS));
+    if (this.pushBehind || (this.env.CONFIG_STORE && this.outbox.pending)) due.push(Math.min(existing !== null && existing > now ? existing : Infinity, now + RETRY_PUSH_MS));
     const next = due.length ? Math.max(now + 1, Math.min(...due)) : undefined;
     if (next === undefined) {
       if (existing !== null) await this.ctx.storage.deleteAlarm();

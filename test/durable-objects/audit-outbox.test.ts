@@ -45,8 +45,9 @@ describe("audit records written with the change", () => {
     expect(alarm).not.toBeNull();
     expect(alarm!).toBeLessThanOrEqual(Date.now() + 5_000);
 
-    await fire(stub); // still away: kept
+    await fire(stub); // still away: kept, and the alarm that failed set the next retry
     expect(await entriesBy(actor)).toEqual([]);
+    expect(await alarmOf(stub)).toBeGreaterThan(Date.now());
     await reachStore(stub, true);
     await fire(stub);
     const delivered = await entriesBy(actor);
@@ -119,6 +120,8 @@ describe("audit records written with the change", () => {
     expect(keys.some((key) => key.state === "published")).toBe(true);
     expect(await entriesBy(actor)).toEqual([]);
     expect(await alarmOf(stub)).toBeLessThanOrEqual(Date.now() + 5_000);
+    await fire(stub); // still away: the Issuer's alarm sets the next retry too
+    expect(await alarmOf(stub)).toBeGreaterThan(Date.now());
     await reachStore(stub, true);
     await fire(stub);
     const delivered = await entriesBy(actor);
