@@ -71,6 +71,8 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
   let fetchedAt = -Infinity;
   let attemptedAt = -Infinity;
   let refreshHintMs = 300_000;
+  // A wait on a fetch another request started is bounded too: in Workers that fetch may be cancelled with its request.
+  const waitBound = (options.fetchTimeoutMs ?? 2_000) + 1_000;
   const loading = singleFlight(async () => {
     attemptedAt = now();
     try {
@@ -88,9 +90,7 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
       // The last good keys stay; the next verify or unknown kid tries again (REFRESH_RETRY_MS on).
       console.error(JSON.stringify({ level: "warn", message: "mesh JWKS fetch failed; keeping the last good keys", error: String(error) }));
     }
-  });
-  // A wait on a fetch another request started is bounded too: in Workers that fetch may be cancelled with its request.
-  const waitBound = (options.fetchTimeoutMs ?? 2_000) + 1_000;
+  }, waitBound);
   const load = () => withTimeout(loading.run(), waitBound).catch(() => undefined);
   const verifier = new Verifier({
     issuer: options.issuer ?? `spiffe://${options.trustDomain}`,

@@ -62,9 +62,13 @@ export function workloadTokens(options: WorkloadTokenOptions): WorkloadTokens {
   let retryAt = -Infinity;
   let failed: { at: number; error: unknown } | undefined;
 
+  // A wait on an exchange another request started is bounded too: in Workers it may be cancelled with its request.
+  const waitBound = (options.fetchTimeoutMs ?? 5_000) + 1_000;
   const exchange = singleFlight(async () => {
     const response = await doFetch(new URL("/edgemesh/token", options.gatewayUrl), {
       method: "POST",
+      // Never on to wherever a redirect points: the body is the credential. A 3xx is a failed exchange.
+      redirect: "manual",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ spiffeId: options.spiffeId, credential: options.credential }),
       signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 5_000),
@@ -83,7 +87,7 @@ export function workloadTokens(options: WorkloadTokenOptions): WorkloadTokens {
     const at = now();
     current = held(body.token, at, body.expiresAt);
     return body.token;
-  });
+  }, waitBound);
 
   const renewInBackground = () =>
     exchange.run().catch((error) => {
@@ -91,8 +95,6 @@ export function workloadTokens(options: WorkloadTokenOptions): WorkloadTokens {
       console.error(JSON.stringify({ level: "warn", message: "workload token renewal failed; the current token serves until it expires", error: String(error) }));
     });
 
-  // A wait on an exchange another request started is bounded too: in Workers it may be cancelled with its request.
-  const waitBound = (options.fetchTimeoutMs ?? 5_000) + 1_000;
   const token = async (waiter?: Waiter) => {
     const at = now();
     if (current && at < current.sendUntil) {

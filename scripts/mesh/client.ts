@@ -41,7 +41,8 @@ async function credentials(): Promise<Record<string, string>> {
 
 function unreachable(error: unknown): CliError {
   const { cause } = error as { cause?: { code?: string; message?: string } };
-  const why = cause?.code ?? cause?.message ?? (error as Error).message;
+  // Node's own message may quote the URL whole, a user:password in it too.
+  const why = String(cause?.code ?? cause?.message ?? (error as Error).message).split(ADMIN_URL).join(SHOWN_URL).replace(/\/\/[^/@\s]*@/g, "//");
   return new CliError(`cannot reach the admin API at ${SHOWN_URL} (${why}). Is the mesh running (npm start)? Set MESH_ADMIN_URL to point elsewhere.`);
 }
 

@@ -16,7 +16,8 @@ let server: Server;
 let base: string;
 let key: TestKey;
 /** How the server answers: a token of `lifetimeS`, a status without one, or an HTML error page. */
-let mode: { kind: "token"; lifetimeS: number } | { kind: "fail"; status: number } | { kind: "html" } = { kind: "token", lifetimeS: 300 };
+let mode: { kind: "token"; lifetimeS: number } | { kind: "fail"; status: number } | { kind: "html" } | { kind: "redirect" } = { kind: "token", lifetimeS: 300 };
+let redirected = 0;
 let jwks: () => { status: number; body: unknown } = () => ({ status: 200, body: bundleOf([key]) });
 const hits = { token: 0, jwks: 0 };
 /** The gateway's clock, which the tests move; the client's clock may be set apart from it. */
@@ -31,7 +32,9 @@ beforeAll(async () => {
       const { status, body } = jwks();
       return response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     }
+    if (request.url === "/elsewhere") return void (redirected++, response.writeHead(200).end("{}"));
     hits.token++;
+    if (mode.kind === "redirect") return response.writeHead(307, { location: `${base}/elsewhere` }).end();
     if (mode.kind === "html") return response.writeHead(502, { "content-type": "text/html" }).end("<html>bad gateway</html>");
     if (mode.kind === "fail") return response.writeHead(mode.status, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "issuer unavailable" } }));
     const nowS = Math.floor(clock.gatewayMs / 1000);
@@ -48,6 +51,7 @@ beforeEach(() => {
   mode = { kind: "token", lifetimeS: 300 };
   jwks = () => ({ status: 200, body: bundleOf([key]) });
   hits.token = hits.jwks = 0;
+  redirected = 0;
   clock.clientOffsetMs = 0;
   vi.spyOn(console, "error").mockImplementation(() => undefined);
 });
@@ -115,6 +119,24 @@ describe("workload tokens when the gateway fails", () => {
   });
 });
 
+describe("workload tokens: where the credential goes, and a fetch that never settles", () => {
+  it("follows no redirect with the credential: a 3xx is a failed exchange", async () => {
+    mode = { kind: "redirect" };
+    await expect(tokens().token()).rejects.toThrow("token exchange refused (307)");
+    expect(redirected).toBe(0);
+  });
+
+  it("an exchange whose fetch never settles frees its slot after the bound: the next call exchanges", async () => {
+    let calls = 0;
+    const hanging: typeof fetch = (input, init) => (calls++ === 0 ? new Promise<Response>(() => undefined) : fetch(input, init));
+    const identity = workloadTokens({ gatewayUrl: base, spiffeId: SPIFFE_ID, credential: "c".repeat(43), now: clientNow, fetch: hanging, fetchTimeoutMs: 50 });
+    await expect(identity.token()).rejects.toThrow("no answer within 1050 ms");
+    clock.gatewayMs += FAILED_EXCHANGE_HOLD_MS;
+    expect(typeof (await identity.token())).toBe("string");
+    expect(calls).toBe(2);
+  });
+});
+
 describe("the verifier's JWKS refresh", () => {
   it("takes the refresh hint within 300 s, and after a failed refresh waits REFRESH_RETRY_MS", async () => {
     jwks = () => ({ status: 200, body: { ...bundleOf([key]), spiffe_refresh_hint: 1_296_000 } });
@@ -147,5 +169,13 @@ describe("singleFlight", () => {
     expect(flight.running).toBe(false);
     const [a, b] = await Promise.all([flight.run(), flight.run()]);
     expect([a, b, runs]).toEqual([2, 2, 2]);
+  });
+
+  it("abandons a run that never settles after abandonAfterMs", async () => {
+    const flight = singleFlight(() => new Promise<never>(() => undefined), 20);
+    void flight.run();
+    expect(flight.running).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(flight.running).toBe(false);
   });
 });

@@ -88,7 +88,7 @@ async function seriesView() {
 
 async function backendsView() {
   const { backends } = await api("/backends");
-  const details = await Promise.all(backends.map((b) => api("/backends/" + encodeURIComponent(b.name)).catch(() => b)));
+  const details = await Promise.all(backends.map((b) => api("/backends/" + b.name.split("/").map(encodeURIComponent).join("/")).catch(() => b)));
   const rows = [];
   for (const backend of details) {
     const ejected = (backend.health && backend.health.global && backend.health.global.endpoints) || {};
