@@ -109,7 +109,7 @@ export function meshVerifier(options: MeshVerifierOptions): MeshVerifier {
       if (fetchedAt === -Infinity) {
         // No keys yet: wait for the fetch under way, or start one if the last failed long enough ago.
         if (loading.running || now() - attemptedAt >= FIRST_FETCH_RETRY_MS) await load();
-        if (fetchedAt === -Infinity) return refusal("unknown_kid", "the mesh's JWKS could not be fetched yet");
+        if (fetchedAt === -Infinity) return refusal("no_jwks", "the mesh's JWKS could not be fetched yet");
       } else if (now() - fetchedAt >= refreshHintMs && now() - attemptedAt >= REFRESH_RETRY_MS) {
         const refreshing = load();
         waiter?.waitUntil(refreshing);

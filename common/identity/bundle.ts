@@ -51,6 +51,9 @@ export function bundleKeyOf(value: unknown): BundleKey | undefined {
   return key;
 }
 
+/** The sequence of a bundle of a pinned key (MESH_ISSUER_KEY): below any the issuer publishes. */
+export const PINNED_SEQUENCE = 0;
+
 /** What a KeySet needs of a key: its id and algorithm; the rest is the JWK that jose imports. */
 export interface VerifyKey {
   readonly kid: string;
@@ -77,9 +80,14 @@ export class KeySet<K extends VerifyKey = BundleKey> {
 
   constructor(private readonly accept: (value: unknown) => K | undefined = bundleKeyOf as unknown as (value: unknown) => K | undefined) {}
 
-  /** Takes a newer bundle (by spiffe_sequence); an older or equal one is ignored. Whether it was taken. */
+  /**
+   * Takes a newer bundle (by spiffe_sequence); an older or equal one is ignored, except at sequence 0
+   * (PINNED_SEQUENCE: a deploy's pinned key, which has no counter of its own), taken when its keys
+   * differ, so a new pin reaches verifiers without a restart. Whether it was taken.
+   */
   update(bundle: { keys: readonly unknown[]; spiffe_sequence: number; spiffe_refresh_hint?: number }): boolean {
-    if (!(bundle.spiffe_sequence > this.sequence)) return false;
+    const sequence = bundle.spiffe_sequence;
+    if (!(sequence >= this.sequence) || (sequence === this.sequence && sequence !== PINNED_SEQUENCE)) return false;
     const next = new Map<string, Entry<K>>();
     for (const value of bundle.keys) {
       const key = this.accept(value);
@@ -89,8 +97,9 @@ export class KeySet<K extends VerifyKey = BundleKey> {
       // A kid names one key: an entry is reused only when its key material is the same.
       next.set(key.kid, known && known.material === material ? known : { key, material });
     }
+    if (sequence === this.sequence && sameKeys(next, this.entries)) return false;
     this.entries = next;
-    this.sequence = bundle.spiffe_sequence;
+    this.sequence = sequence;
     this.version++;
     return true;
   }
@@ -138,4 +147,10 @@ export class KeySet<K extends VerifyKey = BundleKey> {
       },
     };
   }
+}
+
+function sameKeys<K>(a: Map<string, Entry<K>>, b: Map<string, Entry<K>>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [kid, entry] of a) if (b.get(kid)?.material !== entry.material) return false;
+  return true;
 }

@@ -5,7 +5,7 @@
  * control plane, trusts its public part).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
-import { bundleKeyOf, type BundleKey, type SigningAlgorithm, type TrustBundle } from "./bundle.ts";
+import { bundleKeyOf, PINNED_SEQUENCE, type BundleKey, type SigningAlgorithm, type TrustBundle } from "./bundle.ts";
 
 /**
  * 16 base64url characters, 96 bits of the thumbprint: no collision among the few keys a bundle holds,
@@ -40,8 +40,8 @@ export async function pinnedKey(secret: string): Promise<PrivateKey> {
   return keyFromPrivateJwk(jwk, alg);
 }
 
-/** A bundle of the pinned key alone, sequence 0: any bundle the issuer publishes replaces it. */
-export const pinnedBundle = async (secret: string): Promise<TrustBundle> => ({ keys: [(await pinnedKey(secret)).publicJwk], spiffe_sequence: 0, spiffe_refresh_hint: 300 });
+/** A bundle of the pinned key alone, at PINNED_SEQUENCE: any bundle the issuer publishes replaces it. */
+export const pinnedBundle = async (secret: string): Promise<TrustBundle> => ({ keys: [(await pinnedKey(secret)).publicJwk], spiffe_sequence: PINNED_SEQUENCE, spiffe_refresh_hint: 300 });
 
 async function keyFromPrivateJwk(jwk: JWK, alg: SigningAlgorithm): Promise<PrivateKey> {
   const { kty, crv, x, y, d } = jwk;

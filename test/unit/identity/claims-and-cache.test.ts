@@ -158,6 +158,25 @@ describe("bundle updates and refresh on an unknown kid", () => {
     expect(v.keys.has(key.kid)).toBe(true);
   });
 
+  it("a pinned key's bundle (sequence 0) is taken again when its keys change, and keeps its caches when they do not", async () => {
+    const v = new Verifier({ issuer: ISSUER, audience: AUDIENCE, trustDomain: TRUST_DOMAIN, now: () => NOW_S * 1000 });
+    expect(v.keys.update(bundleOf([key], 0))).toBe(true);
+    const token = await validToken(key, NOW_S);
+    expect(await reasonOf(v, token)).toBe("ok");
+    const version = v.keys.version;
+    // A refresh that reads the same pin again changes nothing.
+    expect(v.keys.update(bundleOf([key], 0))).toBe(false);
+    expect(v.keys.version).toBe(version);
+    expect(v.cached(token)?.ok).toBe(true);
+    // A new deploy pins another key, again at sequence 0: verifiers take it without a restart.
+    expect(v.keys.update(bundleOf([other], 0))).toBe(true);
+    expect(v.keys.has(other.kid) && !v.keys.has(key.kid)).toBe(true);
+    expect(v.cached(token)).toBeUndefined();
+    // The issuer's first bundle replaces any pin, and no pin replaces it.
+    expect(v.keys.update(bundleOf([key], 1_800_000_000_000))).toBe(true);
+    expect(v.keys.update(bundleOf([other], 0))).toBe(false);
+  });
+
   it("keys with private parts, of another type or alg, or with a bad kid are left out of the bundle", () => {
     const v = verifierAt({ ms: 0 }, {}, []);
     const { publicJwk: good } = key;

@@ -31,7 +31,7 @@ describe("the client module before its first JWKS", () => {
     const headers = { "edgemesh-caller-token": token };
     const results = await Promise.all(Array.from({ length: 50 }, () => mesh.verify(headers)));
     for (let i = 0; i < 50; i++) expect((await mesh.verify(headers)).ok).toBe(false);
-    expect(results.every((result) => !result.ok && result.reason === "unknown_kid")).toBe(true);
+    expect(results.every((result) => !result.ok && result.reason === "no_jwks")).toBe(true);
     expect(fetches).toBe(1);
     clock.ms += FIRST_FETCH_RETRY_MS;
     await mesh.verify(headers);
