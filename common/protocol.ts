@@ -311,7 +311,8 @@ export interface IssueRequest {
 }
 
 export type IssueResult =
-  | { ok: true; token: string; expiresAt: number; kid: string }
+  /** sequence: the spiffe_sequence of the first bundle that publishes the signing key (or a later one). */
+  | { ok: true; token: string; expiresAt: number; kid: string; sequence?: number }
   | { ok: false; status: 400; reason: "invalid_request"; message: string };
 
 export interface SigningKeyInfo {

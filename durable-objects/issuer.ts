@@ -86,7 +86,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
         { issuer: config.issuer, subject, audience, issuedAt: iat, expiresAt: exp },
       );
       this.keys.signed(signer.kid, exp * 1000);
-      return { ok: true as const, token, expiresAt: exp * 1000, kid: signer.kid };
+      return { ok: true as const, token, expiresAt: exp * 1000, kid: signer.kid, sequence: this.meta.number("sequence") };
     });
     this.ctx.waitUntil(this.push());
     return result;

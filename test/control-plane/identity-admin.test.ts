@@ -10,7 +10,7 @@ import type { TrustBundle } from "../../common/identity/bundle.ts";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute } from "../support/policies.ts";
 import { CALLER, TRUST_DOMAIN } from "../support/tokens.ts";
-import { Upstream } from "../support/upstream.ts";
+import { Upstream, type Echo } from "../support/upstream.ts";
 import { waitFor } from "../support/wait.ts";
 import { exchangedToken } from "../support/workload-token.ts";
 
@@ -86,6 +86,28 @@ describe("signing keys", () => {
     expect(await statusWith(issued.token, 0)).toBe(401);
     expect((await mesh.admin<{ error: { reason: string } }>("POST", `/identity/keys/${issued.kid}/revoke`)).body.error.reason).toBe("not_found");
     expect((await mesh.admin("POST", "/identity/keys/not%20a%20kid/revoke")).status).toBe(400);
+  });
+
+  it("revoke also ends the cached token the gateway sends upstream for a caller: verifying origins never see the revoked key again", async () => {
+    const issuer = await mesh.durableObject("ISSUER", "issuer");
+    const before = await exchangedToken(issuer, CALLER);
+    const sentKid = async (token: string) => {
+      const response = await mesh.fetch("http://app.test/", { headers: { [HEADER]: token } }, 1);
+      expect(response.status).toBe(200);
+      const caller = ((await response.json()) as Echo).headers["edgemesh-caller-token"] as string;
+      return (JSON.parse(atob(caller.split(".")[0]!.replace(/-/g, "+").replace(/_/g, "/"))) as { kid: string }).kid;
+    };
+    // The pair (CALLER, app) has a cached caller token, signed by the key that signs now.
+    expect(await sentKid(before.token)).toBe(before.kid);
+    expect(await sentKid(before.token)).toBe(before.kid);
+    expect((await mesh.admin("POST", `/identity/keys/${before.kid}/revoke`)).status).toBe(200);
+    await waitFor("the revoked kid gone from isolate 1", async () => !(await kidsAt(1)).includes(before.kid), { timeoutMs: 5_000, intervalMs: 50 });
+    const after = await exchangedToken(issuer, CALLER);
+    expect(after.kid).not.toBe(before.kid);
+    // Same pair, same isolate, well within the cached token's life: a token of a key still published goes upstream.
+    const kid = await sentKid(after.token);
+    expect(kid).not.toBe(before.kid);
+    expect(await kidsAt(1)).toContain(kid);
   });
 });
 

@@ -33,7 +33,7 @@ export class MeshIdentity {
   /** Backend name ("details", "shop/details") → its SPIFFE ID. */
   private readonly destinations = new LruMap<string, string>(10_000);
   /** Mesh-signed tokens toward upstreams, per (caller, destination). */
-  readonly upstreamTokens = new UpstreamTokens();
+  readonly upstreamTokens = new UpstreamTokens(() => this.bundle);
 
   /** A bundle from the snapshot or the Issuer; an older or equal one is ignored. Whether it was taken. */
   takeBundle(bundle: TrustBundle): boolean {
