@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -128,6 +129,50 @@ describe("Expect: 100-continue", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** Bytes written as they are over a real connection (fetch() refuses a GET with a body; Node's client frames only some). */
+async function rawRequest(head: string, body = ""): Promise<{ status: number; reason: string | undefined; text: string }> {
+  const { port, hostname } = new URL(await gateway.url());
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\nConnection: close\r\n\r\n${body}`));
+    let raw = "";
+    socket.setTimeout(10_000, () => socket.destroy(new Error("no answer within 10 s")));
+    socket.on("data", (chunk: Buffer) => (raw += chunk));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const [headers = "", text = ""] = raw.split("\r\n\r\n", 2);
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1]);
+      const reason = /^x-edgemesh-reason: (.*)$/im.exec(headers)?.[1];
+      // The echo's JSON, chunked or not: from the first brace to the last.
+      resolve({ status, reason, text: text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1) });
+    });
+  });
+}
+
+describe("a GET or HEAD with a body", () => {
+  it("is refused as the client's mistake (400), never sent, and no endpoint is blamed; an empty one is dropped", async () => {
+    const sent = [
+      ["GET / HTTP/1.1\r\nHost: pair.test\r\nContent-Length: 5", "hello"],
+      ["GET / HTTP/1.1\r\nHost: pair.test\r\nTransfer-Encoding: chunked", "5\r\nhello\r\n0\r\n\r\n"],
+      ["HEAD / HTTP/1.1\r\nHost: pair.test\r\nContent-Length: 5", "hello"],
+    ] as const;
+    for (let i = 0; i < 6; i++) {
+      for (const [head, body] of sent) {
+        const answer = await rawRequest(head, body);
+        expect(answer.status, head).toBe(400);
+        expect(answer.reason).toBe("invalid_request");
+        if (head.startsWith("GET")) expect(JSON.parse(answer.text).error.message).toBe("a GET request cannot carry a body through the mesh (send it with POST, or without a body)");
+      }
+    }
+    expect(b1.received.length + b2.received.length).toBe(0);
+    // Eighteen refusals against consecutive5XxErrors: 2: both endpoints still get their share.
+    const empty = await rawRequest("GET / HTTP/1.1\r\nHost: pair.test\r\nContent-Length: 0");
+    expect(empty.status).toBe(200);
+    expect((JSON.parse(empty.text) as Echo).method).toBe("GET");
+    const servers = await Promise.all(Array.from({ length: 10 }, async () => ((await (await gateway.fetch("http://pair.test/")).json()) as Echo).server));
+    expect(new Set(servers)).toEqual(new Set(["b1", "b2"]));
   });
 });
 

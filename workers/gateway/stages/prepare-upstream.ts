@@ -4,6 +4,7 @@
  * traceparent naming the gateway's span.
  */
 import type { RequestBody, Stage } from "../context.ts";
+import { MeshError } from "../errors.ts";
 import { CALLER_TOKEN_HEADER, WORKLOAD_TOKEN_HEADER } from "../../../common/identity/request-token.ts";
 import { stripHeaders } from "../strip-headers.ts";
 import { formatTraceparent } from "../trace-context.ts";
@@ -34,7 +35,7 @@ export const prepareUpstream: Stage = {
     headers.set("x-forwarded-host", host);
     headers.set("x-request-id", x.requestId);
     headers.set("traceparent", formatTraceparent(trace));
-    const body = request.body;
+    const body = request.body && bodyToForward(request);
     x.upstream = {
       method: request.method,
       host,
@@ -46,3 +47,15 @@ export const prepareUpstream: Stage = {
     return undefined;
   },
 };
+
+/**
+ * A GET or HEAD body cannot go upstream: the Workers runtime's fetch() refuses to send one, which
+ * would fail every try of a healthy endpoint and count against it. An empty one is dropped; one with
+ * content is the client's mistake, said as such, rather than a body silently lost.
+ */
+function bodyToForward(request: Request): ReadableStream | null {
+  const method = request.method;
+  if (method !== "GET" && method !== "HEAD") return request.body;
+  if (request.headers.get("content-length") === "0") return null;
+  throw new MeshError("invalid_request", `a ${method} request cannot carry a body through the mesh (send it with POST, or without a body)`);
+}
