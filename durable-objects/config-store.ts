@@ -21,6 +21,7 @@ import { AuthzAuditCap } from "./authz-audit.ts";
 import { type ApplyRequest, type ApplyResult, type AuditEntry, type AuditRecord, type AuthzAuditEntry, type OutboxRecord, type Bundle, type ConfigStoreApi, type Json, type MeshSnapshot, type ObjectChange, type RegisteredEndpoint, type RollbackRequest, type VersionSummary } from "../common/protocol.ts";
 import { summarize, VersionStore } from "./version-store.ts";
 import { SnapshotDocuments } from "./snapshot-documents.ts";
+import { RegistryTable } from "./registry-table.ts";
 import type { TrustBundle } from "../common/identity/bundle.ts";
 import { jwksRefreshMs, jwksUrisOf, JwksStore } from "./jwks-fetcher.ts";
 
@@ -41,6 +42,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   private readonly authzCap = new AuthzAuditCap();
   private jwks!: JwksStore;
   private auditLog!: AuditLog;
+  private registry!: RegistryTable;
 
   constructor(ctx: DurableObjectState, env: ConfigStoreEnv) {
     super(ctx, env);
@@ -50,7 +52,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     this.publisher = new SnapshotPublisher(this.meta, env.MESH_KV, () => this.buildSnapshot(), () => this.alarmBy(Date.now() + REPUBLISH_DELAY_MS));
     ctx.blockConcurrencyWhile(async () => {
       this.auditLog = new AuditLog(this.sql);
-      this.sql.exec("CREATE TABLE IF NOT EXISTS registry (backend TEXT PRIMARY KEY, endpoints TEXT NOT NULL, seq INTEGER NOT NULL)");
+      this.registry = new RegistryTable(this.sql);
       this.jwks = new JwksStore(this.sql, jwksRefreshMs(env.MESH_JWKS_REFRESH_MS));
     });
   }
@@ -64,19 +66,25 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
     const { hash: bundleHash, builtAt, documents, sources } = bundle;
     if (this.meta.get("bundleHash") === bundleHash || builtAt < this.meta.number("bundleBuiltAt")) return this.versions.current();
     const current = this.versions.current();
+    const takeBundle = () => (this.meta.set("bundleHash", bundleHash), this.meta.set("bundleBuiltAt", builtAt));
     // Versions applied before any gateway brought its bundle are newer than that bundle: note it, keep them.
-    const firstBundle = this.meta.get("bundleHash") === undefined;
-    this.meta.set("bundleHash", bundleHash);
-    this.meta.set("bundleBuiltAt", builtAt);
-    if (firstBundle && current > 0) {
+    if (this.meta.get("bundleHash") === undefined && current > 0) {
+      takeBundle();
       await this.publisher.changed();
       return current;
     }
-    const action = current === 0 ? "seed" : "deploy";
     const serialized = documents.map((document) => JSON.stringify(document));
-    const version = this.versions.append(documents, serialized, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`);
-    this.recordAudit("deploy", action, current || null, version, { bundleHash, changes: diffDocuments(this.versions.documents(current), documents) });
-    const change = this.publisher.record();
+    // Refused before anything is written: a bundle marked taken but never stored would be lost for good.
+    const tooBig = policySetTooBig(serialized, sources);
+    if (tooBig) throw new Error(`the policies bundled with this deploy cannot be stored: ${tooBig}`);
+    const action = current === 0 ? "seed" : "deploy";
+    const changes = diffDocuments(this.versions.documents(current), documents);
+    let change = 0;
+    const version = this.versions.append(documents, serialized, sources, "deploy", action, `policies bundled with the deploy (${bundleHash.slice(0, 12)})`, (version) => {
+      takeBundle();
+      this.recordAudit("deploy", action, current || null, version, { bundleHash, changes });
+      change = this.publisher.record();
+    });
     await this.publishSoonAfterRestart();
     await this.fetchJwks(documents);
     await this.publisher.publish(change);
@@ -145,9 +153,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
    * that arrives after a newer one is ignored, so the registry never goes back to an older list.
    */
   async publishRegistry(backend: string, endpoints: RegisteredEndpoint[], seq: number): Promise<boolean> {
-    const known = this.sql.exec<{ seq: number }>("SELECT seq FROM registry WHERE backend = ?", backend).toArray()[0]?.seq ?? -1;
-    if (seq <= known) return true;
-    this.sql.exec("INSERT OR REPLACE INTO registry (backend, endpoints, seq) VALUES (?, ?, ?)", backend, JSON.stringify(endpoints), seq);
+    if (!this.registry.take(backend, endpoints, seq)) return true;
     this.meta.set("registryVersion", this.meta.number("registryVersion") + 1);
     return await this.publisher.changed();
   }
@@ -215,11 +221,6 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
   private buildSnapshot(): MeshSnapshot {
     const row = this.versions.row(this.versions.current());
     const trustBundle = this.meta.get("trustBundle");
-    const registry: Record<string, RegisteredEndpoint[]> = {};
-    for (const entry of this.sql.exec<{ backend: string; endpoints: string }>("SELECT backend, endpoints FROM registry").toArray()) {
-      const endpoints = JSON.parse(entry.endpoints) as RegisteredEndpoint[];
-      if (endpoints.length) registry[entry.backend] = endpoints;
-    }
     const sources: string[] = row ? JSON.parse(row.sources) : [];
     const { documents, schema } = row ? this.snapshotDocuments.of(row.version, row.documents, sources) : { documents: [], schema: SCHEMA_FINGERPRINT };
     const jwksUris = jwksUrisOf(documents);
@@ -228,7 +229,7 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       documents,
       schema,
       sources,
-      registry,
+      registry: this.registry.all(),
       registryVersion: this.meta.number("registryVersion"),
       publishedAt: Date.now(),
       bundleHash: this.meta.get("bundleHash") ?? "",
@@ -277,11 +278,13 @@ export class ConfigStore extends DurableObject<ConfigStoreEnv> implements Config
       return { ok: true, dryRun: Boolean(request.dryRun), unchanged: true, fromVersion, version: fromVersion, changes, published: !this.publisher.behind, warnings };
     }
     if (request.dryRun) return { ok: true, dryRun: true, unchanged: false, fromVersion, version: fromVersion, changes, published: false, warnings };
-    const version = this.versions.append(documents, serialized, sources, request.actor, action, request.message ?? "");
-    this.recordAudit(request.actor, action, fromVersion, version, { message: request.message ?? "", changes });
-    const change = this.publisher.record();
-    // Everything above ran without an await: two concurrent applies cannot both pass the version check,
-    // and the version, its audit entry and its change to publish are stored together.
+    let change = 0;
+    const version = this.versions.append(documents, serialized, sources, request.actor, action, request.message ?? "", (version) => {
+      this.recordAudit(request.actor, action, fromVersion, version, { message: request.message ?? "", changes });
+      change = this.publisher.record();
+    });
+    // Everything above ran without an await: two concurrent applies cannot both pass the version check;
+    // the version, its audit entry and its change to publish are one transaction.
     await this.publishSoonAfterRestart();
     // The version's JWK Sets are fetched before it is published, so its first snapshot carries them.
     for (const { uri, error } of await this.fetchJwks(documents)) {

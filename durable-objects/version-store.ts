@@ -78,7 +78,8 @@ export class VersionStore {
    * Stores the next version: its row and one row per document, in order, and drops the versions past
    * the newest `kept`, all or nothing. `serialized`: the documents as JSON.
    */
-  append(documents: readonly Json[], serialized: readonly string[], sources: readonly string[], actor: string, action: string, message: string): number {
+  /** Stores the next version; `alongside` writes what must commit with it (its audit entry, its change to publish), in one transaction. */
+  append(documents: readonly Json[], serialized: readonly string[], sources: readonly string[], actor: string, action: string, message: string, alongside: (version: number) => void = () => undefined): number {
     const version = this.current() + 1;
     this.storage.transactionSync(() => {
       const bytes = serialized.reduce((sum, document) => sum + document.length, 0) + sources.reduce((sum, source) => sum + source.length, 0);
@@ -108,6 +109,7 @@ export class VersionStore {
       const oldestKept = this.oldestWithinBudget(version);
       this.sql.exec("DELETE FROM version_documents WHERE version < ?", oldestKept);
       this.sql.exec("DELETE FROM versions WHERE version < ?", oldestKept);
+      alongside(version);
     });
     return version;
   }

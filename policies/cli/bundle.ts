@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { policySetTooBig } from "../../common/config-limits.ts";
 import { formatError } from "../errors.ts";
 import { normalizedValues, SCHEMA_FINGERPRINT } from "../normalized.ts";
 import { defaultPolicyFiles, loadPolicyFiles, printErrors } from "./files.ts";
@@ -26,8 +27,14 @@ if (exposure.errors.length) {
 }
 for (const warning of [...result.warnings, ...exposure.warnings]) console.warn(`warning: ${formatError(warning)}`);
 for (const note of exposure.notes) console.warn(`note: ${note}`);
-mkdirSync(OUT, { recursive: true });
 const values = documents.map(({ value }) => value);
+// The ConfigStore refuses a bundle it cannot store (a row is at most 2 MB): stop the deploy here instead.
+const tooBig = policySetTooBig(values.map((value) => JSON.stringify(value)), documents.map(({ source }) => source));
+if (tooBig) {
+  console.error(`error: ${tooBig}`);
+  process.exit(1);
+}
+mkdirSync(OUT, { recursive: true });
 const bundled = {
   // builtAt orders deploys: the control plane takes a bundle's policies only from a newer build than the
   // one it last took, so isolates of an older deploy still running during a rollout cannot roll it back.

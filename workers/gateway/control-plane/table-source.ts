@@ -118,24 +118,41 @@ export class TableSource {
     try {
       const read = () => withTimeout(env.MESH_KV!.get<MeshSnapshot>(SNAPSHOT_KEY, "json"), CONTROL_PLANE_TIMEOUT_MS);
       let snapshot = await read();
+      let seedError: string | undefined;
       if (!snapshot || (snapshot.bundleHash !== seed.hash && seed.builtAt >= snapshot.bundleBuiltAt)) {
-        if (await this.seedStore(env, seed)) snapshot = await read();
-      }
-      // The trust bundle travels in the same snapshot, whatever the configuration version (its sequence orders it).
-      if (snapshot?.trustBundle) this.isolate.identity.takeBundle(snapshot.trustBundle);
-      if (snapshot && snapshot.publishedAt >= this.newestPublishedAt) {
-        this.newestPublishedAt = snapshot.publishedAt;
-        this.isolate.endUsers.takeJwks(snapshot.jwks ?? {});
-        if (snapshot.version !== 0 && !(this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion)) {
-          this.take(snapshot);
+        // What the store has (its registry, keys and last version) serves while this deploy's policies
+        // are handed over: a seed that is slow or fails must not leave the isolate on its bundle alone.
+        if (snapshot) this.takeSnapshot(snapshot);
+        try {
+          if (await this.seedStore(env, seed)) snapshot = await read();
+        } catch (error) {
+          seedError = `this deploy's policies could not be handed to the ConfigStore (${String(error)}); serving ${this.serving()} until a later poll does`;
+          console.error(JSON.stringify({ level: "warn", message: "deploy policies not seeded; serving what the control plane has", error: String(error) }));
         }
       }
+      if (snapshot) this.takeSnapshot(snapshot);
       this.freshAt = startedAt;
-      this.lastError = this.uncompilable?.error;
+      this.lastError = seedError ?? this.uncompilable?.error;
     } catch (error) {
       this.lastError = String(error);
       console.error(JSON.stringify({ level: "warn", message: "control plane unreachable; serving the last good configuration", error: String(error) }));
     }
+  }
+
+  /** A snapshot read from KV, unless one published later was taken already (KV may lag). */
+  private takeSnapshot(snapshot: MeshSnapshot): void {
+    // The trust bundle travels in the same snapshot, whatever the configuration version (its sequence orders it).
+    if (snapshot.trustBundle) this.isolate.identity.takeBundle(snapshot.trustBundle);
+    if (snapshot.publishedAt < this.newestPublishedAt) return;
+    this.newestPublishedAt = snapshot.publishedAt;
+    this.isolate.endUsers.takeJwks(snapshot.jwks ?? {});
+    if (snapshot.version !== 0 && !(this.loaded?.version === snapshot.version && this.loaded.registryVersion === snapshot.registryVersion)) {
+      this.take(snapshot);
+    }
+  }
+
+  private serving(): string {
+    return this.loaded ? `version ${this.loaded.version}` : "the policies bundled with this deploy";
   }
 
   /** Compiles a newly published snapshot; one that fails leaves the last good table in place, loudly. */
@@ -146,7 +163,7 @@ export class TableSource {
       this.loaded = compileSnapshot(snapshot, this.isolate);
       this.uncompilable = undefined;
     } catch (error) {
-      const serving = this.loaded ? `version ${this.loaded.version}` : "the policies bundled with this deploy";
+      const serving = this.serving();
       const why = error instanceof Error ? error.message : String(error);
       this.uncompilable = { key, error: `configuration version ${snapshot.version} could not be compiled by this deploy (${why}); serving ${serving}` };
       console.error(JSON.stringify({ level: "error", message: "configuration version not compiled; serving the last good one", version: snapshot.version, registryVersion: snapshot.registryVersion, serving, error: why }));
