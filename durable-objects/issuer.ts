@@ -36,7 +36,7 @@ const RETRY_PUSH_MS = 5_000;
 export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
   private readonly meta: MetaTable;
   private readonly keys: SigningKeys;
-  /** Audit records of the admin API's changes here, written with the change (audit-outbox.ts). */
+  /** Audit records of the admin API's changes here, written with the change (audit-outbox.ts); from the id, which every wake has. */
   private readonly outbox: AuditOutbox;
   private readonly config: IdentityConfig | Error;
   private readonly pinned: Promise<PrivateKey> | undefined;
@@ -49,13 +49,14 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     super(ctx, env);
     this.meta = new MetaTable(ctx.storage.sql);
     this.keys = new SigningKeys(ctx.storage.sql);
-    this.outbox = new AuditOutbox(ctx.storage.sql, () => `issuer:${ctx.id.name ?? ctx.id.toString()}`);
+    this.outbox = new AuditOutbox(ctx.storage.sql, () => `issuer:${ctx.id.toString()}`);
     this.config = attempt(() => identityConfig(env));
     this.pinned = env.MESH_ISSUER_KEY ? pinnedKey(env.MESH_ISSUER_KEY) : undefined;
     this.pinned?.catch(() => undefined);
-    // Records kept when this object last stopped have their alarm, whatever stopped it.
+    // Records kept when this object last stopped have their alarm soon, whatever stopped it (a key's far alarm too: the alarm re-plans).
     ctx.blockConcurrencyWhile(async () => {
-      if (env.CONFIG_STORE && this.outbox.pending && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now() + RETRY_PUSH_MS);
+      const alarm = await ctx.storage.getAlarm();
+      if (env.CONFIG_STORE && this.outbox.pending && !(alarm !== null && alarm <= Date.now() + RETRY_PUSH_MS)) await ctx.storage.setAlarm(Date.now() + RETRY_PUSH_MS);
     });
   }
 

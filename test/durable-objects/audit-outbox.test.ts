@@ -129,4 +129,22 @@ describe("audit records written with the change", () => {
     expect(delivered[1]!.detail).toEqual({ spiffeId: "spiffe://edgemesh.local/ns/default/sa/outbox" });
     expect(JSON.stringify(delivered)).not.toContain(created.ok ? created.secret : "-");
   });
+
+  it("an Issuer restarted with records kept retries them soon, even when a key's alarm is days away", async () => {
+    const stub = env.ISSUER.get(env.ISSUER.idFromName("outbox-issuer-restart"));
+    const issuer = stub as unknown as IssuerApi;
+    const actor = `${OPERATOR}-issuer-restart`;
+    await reachStore(stub, false);
+    expect((await issuer.createCredential("spiffe://edgemesh.local/ns/default/sa/restart", actor)).ok).toBe(true);
+    // It stopped before its retry was set: only the next key event's alarm, a week out.
+    await runInDurableObject(stub, (_object, state) => state.storage.setAlarm(Date.now() + 7 * 24 * 3600 * 1000));
+    await runInDurableObject(stub, (_object, state) => state.abort("restart")).catch(() => undefined);
+    const again = env.ISSUER.get(env.ISSUER.idFromName("outbox-issuer-restart"));
+    await (again as unknown as IssuerApi).keyInfo();
+    expect(await alarmOf(again)).toBeLessThanOrEqual(Date.now() + 5_000);
+    await fire(again); // the new instance has the real store
+    expect((await entriesBy(actor)).map((entry) => entry.action)).toEqual(["create_credential"]);
+    // The early alarm planned again: the keys' own next event is still set.
+    expect(await alarmOf(again)).not.toBeNull();
+  });
 });
