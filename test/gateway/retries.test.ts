@@ -55,6 +55,13 @@ beforeAll(async () => {
       retry: retry({ numRetries: 1 }),
       retryBudget: { ratio: 0, minRetriesPerSecond: 1, ttl: "5s" },
     }),
+    backend("parallel", [flaky.url]),
+    simpleRoute("parallel", "parallel.test", "parallel"),
+    trafficPolicy("parallel", { kind: "Backend", name: "parallel" }, {
+      retry: retry({ numRetries: 1, perRetry: { backOff: { baseInterval: "2s", maxInterval: "2s" } } }),
+      retryBudget: { ratio: 0, minRetriesPerSecond: 100 },
+      circuitBreaker: { maxParallelRetries: 1 },
+    }),
     backend("none", [flaky.url]),
     simpleRoute("none", "none.test", "none"),
     backend("deadline", [flaky.url]),
@@ -220,6 +227,18 @@ describe("retry budget", () => {
     expect(attempts).toEqual(["2", "2", "2", "2", "2", "1", "1", "1"]);
     expect(exhausted).toBe(3);
     expect(lonely.received).toHaveLength(13);
+  });
+});
+
+describe("maxParallelRetries", () => {
+  it("lets one retry at a time be in flight to the backend; the other failures are answered as they came", async () => {
+    flaky.setAlways({ kind: "status", status: 503 });
+    // Five at once: their first tries all fail within the one retry's backoff (at least 1 s), so exactly one retries.
+    const responses = await Promise.all(Array.from({ length: 5 }, () => gateway.fetch("http://parallel.test/")));
+    await Promise.all(responses.map((response) => response.arrayBuffer()));
+    expect(responses.map((response) => response.status)).toEqual([503, 503, 503, 503, 503]);
+    expect(responses.map((response) => response.headers.get("x-edgemesh-attempts")).sort()).toEqual(["1", "1", "1", "1", "2"]);
+    expect(flaky.received).toHaveLength(6);
   });
 });
 

@@ -42,9 +42,10 @@ export const retry: Layer = (inner) => async (base) => {
       if (base.outcome) base.outcome.retryBudgetExhausted = true;
       break;
     }
-    await last.response?.body?.cancel();
+    // Counted before the first await: concurrent requests between the check above and here would all pass it.
     state.retriesInFlight++;
     try {
+      await last.response?.body?.cancel();
       await sleep(wait);
       last = await attempt(inner, base);
     } finally {
