@@ -26,7 +26,7 @@ export function writeResults(path: string, results: Results): void {
   writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
 }
 
-const met = (ok: boolean) => (ok ? "met" : "NOT met");
+const met = (ok: boolean, inconclusive?: true) => (inconclusive ? "inconclusive: this run's noise is larger than the target" : ok ? "met" : "NOT met");
 const bound = (check: Check, unit = "") => (check.max !== undefined ? `<= ${check.max}${unit}` : `>= ${check.min}${unit}`);
 const figure = (value: number | null, suffix = "x") => (value === null ? "-" : `${value.toFixed(2)}${suffix}`);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
@@ -81,10 +81,10 @@ export function printReport(results: Results): void {
     `(target ${bound(targets.p50_c1_delta_ms, " ms")}: ${met(targets.p50_c1_delta_ms.met)})`);
   const delta = vsGateway.cpu_per_request_delta_us;
   console.log(`gateway_secure - gateway CPU per request: ${delta === null ? "-" : `${delta >= 0 ? "+" : ""}${delta} us`}  ` +
-    `(target ${bound(targets.secure_cpu_delta_us, " us")}: ${met(targets.secure_cpu_delta_us.met)}; one run: \`npx tsx bench/ab.ts gateway gateway_secure\` is steadier)`);
+    `(target ${bound(targets.secure_cpu_delta_us, " us")}: ${met(targets.secure_cpu_delta_us.met, targets.secure_cpu_delta_us.inconclusive)}; one run: \`npx tsx bench/ab.ts gateway gateway_secure\` is steadier)`);
   const observedDelta = vsObserved.cpu_per_request_delta_us;
   console.log(`gateway_observed - gateway CPU per request: ${observedDelta === null ? "-" : `${observedDelta >= 0 ? "+" : ""}${observedDelta} us`}  ` +
-    `(target ${bound(targets.observed_cpu_delta_us, " us")}: ${met(targets.observed_cpu_delta_us.met)}; one run: \`npx tsx bench/ab.ts gateway gateway_observed\` is steadier)`);
+    `(target ${bound(targets.observed_cpu_delta_us, " us")}: ${met(targets.observed_cpu_delta_us.met, targets.observed_cpu_delta_us.inconclusive)}; one run: \`npx tsx bench/ab.ts gateway gateway_observed\` is steadier)`);
   console.log(`passthrough / direct throughput:       ${ratio(passthrough.rps, direct.rps)}`);
   const limit = results.rate_limit;
   if (!limit) return console.log("global rate limit:                     not measured (BENCH_RATE_LIMIT=off)");

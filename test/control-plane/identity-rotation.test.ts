@@ -126,7 +126,7 @@ describe("a control plane that stops answering", () => {
     const hang = documents([backend(HANG_MARKER, [upstream.url])]);
     expect((await mesh.admin("POST", "/config/apply", { documents: hang })).body).toMatchObject({ published: true });
     // Traffic until the isolate has seen a read of the snapshot fail (2 s without an answer), every request served.
-    const statuses: number[] = [];
+    const statuses: (number | string)[] = [];
     let lastError: string | null = null;
     for (let i = 0; i < 100 && !lastError; i++) {
       statuses.push(await statusWith(mesh, before.token, 0));
