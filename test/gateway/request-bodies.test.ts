@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestGateway } from "../support/gateway.ts";
 import { backend, simpleRoute, trafficPolicy } from "../support/policies.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
+import { waitFor } from "../support/wait.ts";
 
 let up: Upstream;
 let b1: Upstream;
@@ -36,6 +37,11 @@ beforeAll(async () => {
     simpleRoute("upload", "upload.test", "up"),
     trafficPolicy("upload", { kind: "HTTPRoute", name: "upload" }, replayable),
     simpleRoute("stream-upload", "stream-upload.test", "up"),
+    // Retries of any status, bodies up to 16 MiB held for them: two stalled uploads that declare 16 MiB fill the isolate's 32 MiB.
+    simpleRoute("big-buffers", "big-buffers.test", "up", { timeouts: { request: "4s" } }),
+    trafficPolicy("big-buffers", { kind: "HTTPRoute", name: "big-buffers" }, {
+      retry: { numRetries: 1, retryOn: { triggers: ["5xx"] }, bufferLimitBytes: 16 * 1024 * 1024, perRetry: { backOff: { baseInterval: "10ms", maxInterval: "10ms" } } },
+    }),
     backend("pair", [b1.url, b2.url]),
     simpleRoute("pair", "pair.test", "pair"),
     trafficPolicy("pair", { kind: "Backend", name: "pair" }, { healthCheck: { passive: { consecutive5XxErrors: 2, maxEjectionPercent: 50 } } }),
@@ -173,6 +179,35 @@ describe("a GET or HEAD with a body", () => {
     expect((JSON.parse(empty.text) as Echo).method).toBe("GET");
     const servers = await Promise.all(Array.from({ length: 10 }, async () => ((await (await gateway.fetch("http://pair.test/")).json()) as Echo).server));
     expect(new Set(servers)).toEqual(new Set(["b1", "b2"]));
+  });
+});
+
+describe("the isolate's budget for held bodies", () => {
+  it("streams a body once, unretried, while others hold the isolate's 32 MiB, and holds it again once they are answered", async () => {
+    const MiB16 = 16 * 1024 * 1024;
+    const attemptsOfSmallPut = async () => {
+      const response = await gateway.fetch("http://big-buffers.test/", { method: "PUT", body: "small" });
+      await response.arrayBuffer();
+      return response.headers.get("x-edgemesh-attempts");
+    };
+    up.setAlways({ kind: "status", status: 503 });
+    expect(await attemptsOfSmallPut()).toBe("2");
+    const stalled = [0, 1].map(() => gateway.stalledUpload("/", { headers: { host: "big-buffers.test" }, sent: "12345", declaredLength: MiB16, boundMs: 10_000 }));
+    let attempts: string | null = null;
+    await waitFor("a small PUT streamed once while two stalled uploads hold 32 MiB", async () => (attempts = await attemptsOfSmallPut()) === "1", { timeoutMs: 3_000, intervalMs: 20 });
+    expect(attempts).toBe("1");
+    for (const answer of await Promise.all(stalled)) expect(answer?.status).toBe(408);
+    // Their answers gave their holds back.
+    expect(await attemptsOfSmallPut()).toBe("2");
+    expect(await attemptsOfSmallPut()).toBe("2");
+  });
+
+  it("streams a body whose Content-Length is over the limit at once, without holding or reading it first", async () => {
+    up.setAlways({ kind: "status", status: 503 });
+    const answer = await gateway.stalledUpload("/", { headers: { host: "big-buffers.test" }, sent: "12345", declaredLength: 16 * 1024 * 1024 + 1, boundMs: 10_000 });
+    // Streamed: the upstream got the request (and the stall) at once, and the request timeout ended it; no 408 from buffering.
+    expect(answer?.status).toBe(504);
+    expect(answer?.headers["x-edgemesh-reason"]).toBe("request_timeout");
   });
 });
 

@@ -4,6 +4,11 @@
  * counts against the request timeout, which runs from the request's arrival: a client that stops
  * sending gets 408 request_body_timeout within it (Envoy's answer to a request timeout hit while the
  * downstream body is still arriving), not a request that never ends.
+ *
+ * Bodies held at once in an isolate share ISOLATE_BUFFER_BYTES (an isolate has 128 MB in all, and a
+ * policy may allow 16 MiB a request): a request that would take more, or whose Content-Length is
+ * over its limit already, streams through once instead, as a larger body does. Each holds its
+ * Content-Length (or its limit, when it declares none) until its answer leaves the gateway.
  */
 import { retriesMethod } from "../attempt/retry.ts";
 import type { Exchange, RequestBody, Stage } from "../context.ts";
@@ -13,22 +18,46 @@ import { BODY_TIMEOUT, bufferUpTo } from "../bounded-body.ts";
 /** How much of a body a mirrored request may carry when no retry policy sets a larger limit. */
 export const MIRROR_BUFFER_LIMIT = 64 * 1024;
 
+/** Bytes of request bodies one isolate holds at once for retries and mirrors. */
+export const ISOLATE_BUFFER_BYTES = 32 * 1024 * 1024;
+let heldBytes = 0;
+/** What each buffering exchange holds of ISOLATE_BUFFER_BYTES, until its response phase gives it back. */
+const held = new WeakMap<Exchange, number>();
+
 export const bufferBody: Stage = {
   request(x) {
     const upstream = x.upstream;
     if (upstream.body.kind !== "stream") return undefined;
     const { retry } = x.target.policy;
     const limit = Math.max(retriesMethod(retry, upstream.method) ? retry.bufferLimitBytes : 0, x.route.rule.mirrors.length ? MIRROR_BUFFER_LIMIT : 0);
-    return limit > 0 ? buffer(x, upstream.body.stream, limit) : undefined;
+    if (limit === 0) return undefined;
+    const declared = contentLength(upstream.headers);
+    const hold = declared ?? limit;
+    if (hold > limit || heldBytes + hold > ISOLATE_BUFFER_BYTES) return undefined;
+    heldBytes += hold;
+    held.set(x, hold);
+    return buffer(x, upstream.body.stream, limit, declared);
+  },
+  response(x) {
+    release(x);
   },
 };
 
-async function buffer(x: Exchange, stream: ReadableStream<Uint8Array>, limit: number): Promise<undefined> {
+function release(x: Exchange): void {
+  const hold = held.get(x);
+  if (hold === undefined) return;
+  held.delete(x);
+  heldBytes -= hold;
+}
+
+async function buffer(x: Exchange, stream: ReadableStream<Uint8Array>, limit: number, declared: number | undefined): Promise<undefined> {
   const { requestTimeoutMs } = x.target.policy;
   try {
     const deadlineAt = x.outcome.startedAt + requestTimeoutMs;
-    x.upstream.body = await bufferUpTo(stream, limit, deadlineAt, contentLength(x.upstream.headers));
+    x.upstream.body = await bufferUpTo(stream, limit, deadlineAt, declared);
   } catch (cause) {
+    // This stage's response phase does not run for a request it ends.
+    release(x);
     if (cause === BODY_TIMEOUT) {
       throw new MeshError("request_body_timeout", `the request body did not arrive within the request timeout (${requestTimeoutMs} ms)`);
     }
