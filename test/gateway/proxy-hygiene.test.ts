@@ -93,6 +93,14 @@ describe("forwarded headers", () => {
     expect(seen.headers["x-forwarded-host"]).toBe("up.test");
   });
 
+  it("does not forward headers that frameworks take for the real path or method (the mesh authorized the ones it sends)", async () => {
+    const overrides = { "x-original-url": "/admin", "x-rewrite-url": "/admin", "x-http-method-override": "DELETE", "x-http-method": "DELETE", "x-method-override": "DELETE" };
+    const { echo: seen } = await echo("http://up.test/public", { method: "POST", headers: { ...overrides, "x-kept": "yes" } });
+    for (const name of Object.keys(overrides)) expect(seen.headers[name], name).toBeUndefined();
+    expect(seen.headers["x-kept"]).toBe("yes");
+    expect([seen.method, seen.url]).toEqual(["POST", "/public"]);
+  });
+
   it("keeps a well-formed x-request-id, replaces a hostile one, and returns it", async () => {
     const kept = await echo("http://up.test/", { headers: { "x-request-id": "abc-123" } });
     expect(kept.echo.headers["x-request-id"]).toBe("abc-123");

@@ -1,6 +1,6 @@
 /**
  * Proxy hygiene: starts the upstream request from the client's, minus hop-by-hop headers, the mesh's
- * own x-edgemesh-* headers and Expect, with x-forwarded-for / -proto / -host, the request id, and a
+ * own x-edgemesh-* headers, Expect and path or method overrides, with x-forwarded-for / -proto / -host, the request id, and a
  * traceparent naming the gateway's span.
  */
 import type { RequestBody, Stage } from "../context.ts";
@@ -13,7 +13,11 @@ import { formatTraceparent } from "../trace-context.ts";
 // 100 Continue, which fetch() hands back as if it were the response (Envoy strips it too).
 // The workload token is this hop's credential, and only the mesh speaks for the caller
 // (stages/authenticate.ts, stages/caller-token.ts): client-sent identity headers never go upstream.
-const NOT_FORWARDED = new Set(["expect", WORKLOAD_TOKEN_HEADER, CALLER_TOKEN_HEADER]);
+// Some frameworks take these for the request's real path or method (IIS and Symfony: X-Original-URL;
+// Express's method-override, Rails, Spring: X-HTTP-Method-Override): the mesh routes and authorizes the
+// path and method it forwards, which they would replace upstream.
+const OVERRIDES = ["x-original-url", "x-rewrite-url", "x-http-method-override", "x-http-method", "x-method-override"];
+const NOT_FORWARDED = new Set(["expect", WORKLOAD_TOKEN_HEADER, CALLER_TOKEN_HEADER, ...OVERRIDES]);
 // W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
 const NOT_FORWARDED_RESTARTED = new Set([...NOT_FORWARDED, "tracestate"]);
 const NO_BODY: RequestBody = { kind: "none" };
