@@ -9,6 +9,7 @@
  * Every list is bounded, so no policy can make a request's evaluation expensive.
  */
 import { z } from "zod";
+import { normalPath } from "../../common/normal-path.ts";
 import { formatIPv6, parseIpBlock, parseIPv6 } from "../ip-address.ts";
 import { HeaderName, Metadata, PolicyTargetRef } from "./common.ts";
 
@@ -261,9 +262,10 @@ function pathFormIssue(pattern: string): string | undefined {
 
 /**
  * A path as the gateway hands it to policies: the URL parser's (dot segments resolved, "\" as "/",
- * non-ASCII characters, spaces, quotes, "<", ">", "{", "}" percent-encoded), then
- * stages/normalize-path.ts's (unreserved escapes decoded, the others in upper case; undefined for an
- * encoded separator, which it refuses). A test keeps the two in step (test/policies/authorization-policy.test.ts).
+ * non-ASCII characters, spaces, quotes, "<", ">", "{", "}" percent-encoded), then common/normal-path.ts's
+ * (repeated slashes merged, unreserved escapes decoded, the others in upper case; undefined for an
+ * encoded separator, which the gateway refuses). A test keeps this in step with the gateway's stage
+ * (test/policies/authorization-policy.test.ts).
  */
 export function normalizedPath(path: string): string | undefined {
   let pathname: string;
@@ -272,9 +274,5 @@ export function normalizedPath(path: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (/%(2f|5c)/i.test(pathname)) return undefined;
-  return pathname.replace(/%([0-9a-fA-F]{2})/g, (escape, hex: string) => {
-    const char = String.fromCharCode(parseInt(hex, 16));
-    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape.toUpperCase();
-  });
+  return normalPath(pathname);
 }

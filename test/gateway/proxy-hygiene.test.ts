@@ -155,7 +155,10 @@ describe("hostile paths are matched as the upstream sees them", () => {
     ["/public/%2e%2e/private", "shadow", "/private"],
     ["/public/.%2E/private", "shadow", "/private"],
     ["/%70rivate/x", "shadow", "/private/x"],
-    ["//private", "up", "//private"],
+    ["//private", "shadow", "/private"],
+    // The URL parser resolves ".." first (it removes the empty segment before it), then slashes merge.
+    ["/public//..//private//x", "up", "/public/private/x"],
+    ["///private", "shadow", "/private"],
     ["/private%3Fx", "up", "/private%3Fx"],
     ["/public\\..\\private", "shadow", "/private"],
   ];
@@ -225,6 +228,14 @@ describe("paths the admin API and the mesh must read alike (the workerd binary: 
     expect(up.received).toHaveLength(0);
     expect(await get("/admin/%2e%2e/x")).toBe(200);
     expect(up.received.map((request) => request.url)).toEqual(["/x"]);
+  });
+
+  it("repeated slashes merge for both: //admin is the admin API, and //x//y reaches the upstream as /x/y", async () => {
+    expect(await get("//admin")).toBe(401);
+    expect(await get("/admin//config")).toBe(401);
+    expect(up.received).toHaveLength(0);
+    expect(await get("//x//y")).toBe(200);
+    expect(up.received.map((request) => request.url)).toEqual(["/x/y"]);
   });
 
   it("a client that lists CF-Connecting-IP in Connection still gets its address appended to X-Forwarded-For", async () => {

@@ -100,7 +100,8 @@ describe("path normalization", () => {
   it("decodes unreserved characters only, and uppercases the escapes it keeps", () => {
     expect(normalizePathname("/%61pi/%7euser/%2D")).toBe("/api/~user/-");
     expect(normalizePathname("/a%20b/%3f%25")).toBe("/a%20b/%3F%25");
-    expect(normalizePathname("/plain//path")).toBe("/plain//path");
+    expect(normalizePathname("/plain//path")).toBe("/plain/path");
+    expect(normalizePathname("///a//%61//")).toBe("/a/a/");
   });
 
   it("refuses encoded slashes and backslashes, in any case", () => {

@@ -32,10 +32,10 @@ const adminApp = createAdminApp({ tables, isolate });
 /**
  * The request as the admin API should get it, if it is for the admin API: /admin and below, on
  * ADMIN_HOST when that is set (so that /admin on every other host stays the mesh's), on any host
- * otherwise. Decided on the path normalized as the mesh routes it (normalize-path.ts), so /%61dmin is
- * /admin for both; a path the mesh refuses (an encoded slash) is left to the mesh and its 400.
- * Read off the URL string when the path has no "%" (workerd resolved its "." and ".." already): a
- * mesh request then pays no parse; one with "%" is parsed as the mesh parses it.
+ * otherwise. Decided on the path normalized as the mesh routes it (normalize-path.ts), so /%61dmin
+ * and //admin are /admin for both; a path the mesh refuses (an encoded slash) is left to the mesh and
+ * its 400. Read off the URL string when the path has no "%" and no "//" (workerd resolved its "." and
+ * ".." already): a mesh request then pays no parse; any other is parsed as the mesh parses it.
  */
 function adminRequest(request: Request, adminHost: string | undefined): Request | undefined {
   const url = request.url;
@@ -45,8 +45,9 @@ function adminRequest(request: Request, adminHost: string | undefined): Request 
   const query = url.indexOf("?", pathStart);
   const pathEnd = query < 0 ? url.length : query;
   const percent = url.indexOf("%", pathStart);
+  const slashes = url.indexOf("//", pathStart);
   let path: string | undefined;
-  if (percent >= 0 && percent < pathEnd) {
+  if ((percent >= 0 && percent < pathEnd) || (slashes >= 0 && slashes < pathEnd)) {
     try {
       // The URL parser's path, as the mesh reads it (record-outcome.ts): the raw string still holds
       // "%2e%2e", which only the parser resolves as "..", so /x/%2e%2e/admin is /admin for both.
