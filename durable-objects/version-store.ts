@@ -38,6 +38,9 @@ export class VersionStore {
       version INTEGER NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
       source TEXT, document TEXT NOT NULL, PRIMARY KEY (version, position))`);
     sql.exec("CREATE INDEX IF NOT EXISTS version_documents_by_object ON version_documents (version, kind, namespace, name)");
+    // Versions stored before the size was kept: sized from their rows (their documents may be in version_documents).
+    sql.exec(`UPDATE versions SET bytes = length(documents) + length(sources) + COALESCE(
+      (SELECT SUM(length(document) + COALESCE(length(source), 0)) FROM version_documents d WHERE d.version = versions.version), 0) WHERE bytes IS NULL`);
   }
 
   current(): number {
@@ -118,7 +121,7 @@ export class VersionStore {
   private oldestWithinBudget(current: number): number {
     const newest = this.sql
       .exec<{ version: number; bytes: number }>(
-        "SELECT version, COALESCE(bytes, length(documents) + length(sources)) AS bytes FROM versions ORDER BY version DESC LIMIT ?",
+        "SELECT version, bytes FROM versions ORDER BY version DESC LIMIT ?",
         this.kept.versions,
       )
       .toArray();

@@ -74,6 +74,25 @@ describe("version retention", () => {
     });
   });
 
+  it("sizes versions stored before their size was kept (documents in rows of their own) when the store starts, and counts them", async () => {
+    const stub = env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("retention-unsized"));
+    await runInDurableObject(stub, (_object, state) => {
+      const sql = state.storage.sql;
+      const padded = (port: number) => ({ ...backend(port), metadata: { name: "a", annotations: { pad: "x".repeat(600) } } });
+      const first = new VersionStore(sql, state.storage, { versions: 100, bytes: 10_000 });
+      first.append([padded(1)], [JSON.stringify(padded(1))], [], "test", "apply", "");
+      first.append([padded(2)], [JSON.stringify(padded(2))], [], "test", "apply", "");
+      // As a store of that time left them: per-document rows, no size.
+      sql.exec("UPDATE versions SET bytes = NULL");
+      const restarted = new VersionStore(sql, state.storage, { versions: 100, bytes: 1_000 });
+      const sizes = sql.exec<{ bytes: number }>("SELECT bytes FROM versions ORDER BY version").toArray().map((row) => row.bytes);
+      expect(sizes).toEqual([JSON.stringify(padded(1)).length, JSON.stringify(padded(2)).length]);
+      // Each is about 750 bytes: with a third, the newest two are over 1 000, so only the new one stays.
+      restarted.append([padded(3)], [JSON.stringify(padded(3))], [], "test", "apply", "");
+      expect(restarted.history(10).map((summary) => summary.version)).toEqual([3]);
+    });
+  });
+
   it("a rollback to a dropped version says it was dropped, and the running version stays", async () => {
     const stub = env.CONFIG_STORE.get(env.CONFIG_STORE.idFromName("retention-full"));
     const store = stub as unknown as ConfigStoreApi;
