@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PERSIST_INTERVAL_MS } from "../../durable-objects/metrics-state.ts";
 import { ADMIN_TOKEN, TestGateway } from "../support/gateway.ts";
@@ -18,12 +19,32 @@ import { waitFor } from "../support/wait.ts";
 
 let up: Upstream;
 let mesh: TestGateway;
+/** The end users' issuer's key (inline in the RequestAuthentication), and one it does not publish, under the same kid. */
+let idp: CryptoKey;
+let stranger: CryptoKey;
+const END_USER_ISSUER = "https://idp.test";
+const endUserToken = (key: CryptoKey) =>
+  new SignJWT({ iss: END_USER_ISSUER, aud: "account", sub: "user-1" }).setProtectedHeader({ alg: "ES256", kid: "idp-1", typ: "JWT" }).setIssuedAt().setExpirationTime("5m").sign(key);
 
 beforeAll(async () => {
   up = await Upstream.start("up");
   const strict = { ...backend("vault", [up.url]), spec: { endpoints: [{ url: up.url }], peerAuthentication: { mode: "STRICT" } } };
   const denyAll = { apiVersion: "edgemesh.dev/v1alpha1", kind: "AuthorizationPolicy", metadata: { name: "nobody" }, spec: { targetRefs: [{ group: "edgemesh.dev", kind: "Backend", name: "locked" }] } };
-  mesh = await TestGateway.start([backend("up", [up.url]), simpleRoute("shop", "shop.test", "up"), strict, simpleRoute("vault", "vault.test", "vault"), backend("locked", [up.url]), simpleRoute("locked", "locked.test", "locked"), denyAll], {
+  const idpKeys = await generateKeyPair("ES256", { extractable: true });
+  idp = idpKeys.privateKey;
+  stranger = (await generateKeyPair("ES256")).privateKey;
+  const endUsers = {
+    apiVersion: "edgemesh.dev/v1alpha1",
+    kind: "RequestAuthentication",
+    metadata: { name: "account-users" },
+    spec: {
+      targetRefs: [{ group: "edgemesh.dev", kind: "Backend", name: "account" }],
+      jwtRules: [{ issuer: END_USER_ISSUER, audiences: ["account"], jwks: { keys: [{ ...(await exportJWK(idpKeys.publicKey)), kid: "idp-1", alg: "ES256", use: "sig" }] } }],
+    },
+  };
+  // peerAuthentication DISABLE: a token in the query reaches the end-user check (PERMISSIVE's workload-token check would refuse it first).
+  const account = [{ ...backend("account", [up.url]), spec: { endpoints: [{ url: up.url }], peerAuthentication: { mode: "DISABLE" } } }, simpleRoute("account", "account.test", "account"), endUsers];
+  mesh = await TestGateway.start([backend("up", [up.url]), simpleRoute("shop", "shop.test", "up"), strict, simpleRoute("vault", "vault.test", "vault"), backend("locked", [up.url]), simpleRoute("locked", "locked.test", "locked"), denyAll, ...account], {
     isolates: 2,
     vars: { METRICS_FLUSH_INTERVAL_MS: "200" },
     callers: [{ name: "web", props: { service: "web" } }],
@@ -133,6 +154,39 @@ describe("metrics across isolates", () => {
     expect(sample(text, "edgemesh_unauthenticated_total", { route: "vault", code: "missing_token" })).toBe(1);
     expect(sample(text, "edgemesh_unauthenticated_total", { route: "vault", code: "non_canonical_encoding" })).toBe(1);
     expect(sample(text, "edgemesh_denied_total", { source_workload: "web", policy: "default/nobody" })).toBe(1);
+  });
+
+  it("counts end users' refused tokens (RequestAuthentication) by their refusal code too", async () => {
+    const valid = await endUserToken(idp);
+    expect((await mesh.fetch("http://account.test/", { headers: { authorization: `Bearer ${valid}` } })).status).toBe(200);
+    const before = up.received.length;
+    // Two Authorization lines, as a raw client sends them (fetch would join them first).
+    const twice = await mesh.raw("/", { host: "account.test", authorization: [`Bearer ${valid}`, `Bearer ${valid}`] as unknown as string });
+    const inQuery = await mesh.fetch(`http://account.test/?access_token=${valid}`);
+    const forged = await mesh.fetch("http://account.test/", { headers: { authorization: `Bearer ${await endUserToken(stranger)}` } });
+    await Promise.all([inQuery.arrayBuffer(), forged.arrayBuffer()]);
+    const refusals = await Promise.all([twice.headers["x-request-id"] as string, inQuery.headers.get("x-request-id")!, forged.headers.get("x-request-id")!].map((id) => mesh.outcomeOf(id)));
+    // Refused by the end-user check (not the workload-token one), each with its code.
+    expect(refusals.map((outcome) => [outcome.status, outcome.endUser, outcome.source])).toEqual([
+      [401, { refused: "multiple_tokens" }, undefined],
+      [401, { refused: "token_in_query" }, undefined],
+      [401, { refused: "bad_signature" }, undefined],
+    ]);
+    expect(up.received.length).toBe(before);
+    const codes = async () => {
+      const text = await exposition();
+      return Object.fromEntries(["multiple_tokens", "token_in_query", "bad_signature"].map((code) => [code, sample(text, "edgemesh_unauthenticated_total", { route: "account", code })]));
+    };
+    let counted: Record<string, number> = {};
+    await waitFor("the end users' refusals at /admin/metrics", async () => {
+      counted = await codes();
+      return Object.values(counted).reduce((sum, count) => sum + count, 0) >= 3;
+    }, { timeoutMs: 15_000, intervalMs: 100 }).catch((error: Error) => {
+      throw new Error(`${error.message}; counted ${JSON.stringify(counted)}`);
+    });
+    expect(counted).toEqual({ multiple_tokens: 1, token_in_query: 1, bad_signature: 1 });
+    // Every refusal on the route is one of the three (the accepted token is no refusal).
+    expect(sample(await exposition(), "edgemesh_unauthenticated_total", { route: "account" })).toBe(3);
   });
 });
 

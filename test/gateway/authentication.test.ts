@@ -2,13 +2,19 @@
  * Peer authentication at the gateway, against real upstreams: STRICT / PERMISSIVE / DISABLE per
  * backend, workload tokens in their own header (verified against the pinned key's bundle: no
  * control plane here), Worker callers identified by their service binding's props, and hostile
- * tokens, each refused with 401 before anything reaches the upstream, and recorded in the outcome.
+ * tokens, each refused with 401 before anything reaches the upstream, recorded in the outcome, and
+ * counted in edgemesh_unauthenticated_total by its code (the catalogue runs through gateways with
+ * the control plane, which holds the metrics).
  */
+import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { TestGateway } from "../support/gateway.ts";
+import { encode } from "../../common/identity/base64url.ts";
+import { REFUSALS, type Refusal } from "../../common/identity/reasons.ts";
+import { ADMIN_TOKEN, TestGateway } from "../support/gateway.ts";
 import { backend, route, simpleRoute } from "../support/policies.ts";
 import { b64, CALLER, claims, makeKey, signParts, TRUST_DOMAIN, validToken, type TestKey } from "../support/tokens.ts";
 import { Upstream, type Echo } from "../support/upstream.ts";
+import { waitFor } from "../support/wait.ts";
 
 const HEADER = "edgemesh-workload-token";
 let strict: Upstream;
@@ -52,10 +58,10 @@ beforeEach(() => {
   for (const upstream of [strict, permissive, disabled]) upstream.received.length = 0;
 });
 
-async function call(host: string, headers: Record<string, string> = {}, path = "/") {
-  const response = await mesh.fetch(`http://${host}${path}`, { headers });
+async function call(host: string, headers: Record<string, string> = {}, path = "/", gateway = mesh) {
+  const response = await gateway.fetch(`http://${host}${path}`, { headers });
   const text = await response.text();
-  const outcome = await mesh.outcomeOf(response.headers.get("x-request-id")!);
+  const outcome = await gateway.outcomeOf(response.headers.get("x-request-id")!);
   return { status: response.status, headers: response.headers, body: text.startsWith("{") ? JSON.parse(text) : text, outcome };
 }
 
@@ -80,47 +86,161 @@ describe("STRICT", () => {
     // The same token again: from the verified-token cache, same answer.
     expect((await call("strict.test", { [HEADER]: token })).outcome.source).toEqual({ id: CALLER, via: "token" });
   });
+});
 
-  it("refuses the hostile-token catalogue with its reason; none reaches the upstream", async () => {
+/**
+ * The catalogue runs through gateways with the control plane, which holds the metrics: one pinning
+ * the ES256 key above, one pinning an EdDSA key (for key confusion against that key). Their trust
+ * bundles come from the Issuer, which signs with the pinned key alone.
+ */
+describe("the hostile-token catalogue (STRICT), counted", () => {
+  let counted: TestGateway;
+  let countedEd: TestGateway;
+  let edKey: TestKey;
+
+  beforeAll(async () => {
+    edKey = await makeKey("EdDSA");
+    const policies = [withMode("strict", strict.url, "STRICT"), simpleRoute("strict", "strict.test", "strict")];
+    const pinning = (pinned: TestKey) => ({ isolates: 1, vars: { MESH_TRUST_DOMAIN: TRUST_DOMAIN, MESH_ISSUER_KEY: JSON.stringify(pinned.privateJwk), METRICS_FLUSH_INTERVAL_MS: "200" } });
+    [counted, countedEd] = await Promise.all([TestGateway.start(policies, pinning(key)), TestGateway.start(policies, pinning(edKey))]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([counted, countedEd].map((gateway) => gateway?.dispose()));
+  });
+
+  interface Hostile {
+    label: string;
+    reason: Refusal;
+    token: string;
+    path?: string;
+    /** What the message names after the reason's text, in parentheses (the claim, the header parameter). */
+    detail?: string;
+  }
+
+  /** A token whose signature part is replaced. */
+  const withSignature = (token: string, signature: Uint8Array | string) =>
+    `${token.slice(0, token.lastIndexOf(".") + 1)}${typeof signature === "string" ? signature : encode(signature)}`;
+
+  /** An HS256 token whose HMAC secret is `secret` (a public key, for key confusion). */
+  const hmacToken = (header: object, payload: string, secret: Uint8Array | string) => {
+    const input = `${b64(JSON.stringify(header))}.${b64(payload)}`;
+    return `${input}.${encode(createHmac("sha256", secret).update(input).digest())}`;
+  };
+
+  /** edgemesh_unauthenticated_total of `route` at /admin/metrics, by code. */
+  async function countsByCode(gateway: TestGateway, route = "strict"): Promise<Record<string, number>> {
+    const response = await gateway.fetch("http://admin.test/admin/metrics", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(response.status).toBe(200);
+    const counts: Record<string, number> = {};
+    for (const line of (await response.text()).split("\n")) {
+      const series = /^edgemesh_unauthenticated_total\{(.*)\} (\S+)$/.exec(line);
+      if (!series) continue;
+      const labels = Object.fromEntries([...series[1]!.matchAll(/(\w+)="([^"]*)"/g)].map(([, name, value]) => [name, value]));
+      if (labels.route === route) counts[labels.code!] = (counts[labels.code!] ?? 0) + Number(series[2]);
+    }
+    return counts;
+  }
+
+  const tally = (codes: string[]) => {
+    const counts: Record<string, number> = {};
+    for (const code of codes) counts[code] = (counts[code] ?? 0) + 1;
+    return counts;
+  };
+
+  /** Sends the case; its 401, reason, WWW-Authenticate and outcome name the case's refusal code. */
+  async function refused(gateway: TestGateway, { label, reason, token, path, detail }: Hostile): Promise<void> {
+    const { status, headers, body, outcome } = await call("strict.test", { [HEADER]: token }, path, gateway);
+    const message = String(body.error?.message);
+    expect({ status, reason: body.error?.reason, code: message.slice(0, message.indexOf(":")), authenticate: headers.get("www-authenticate"), source: outcome.source }, label).toEqual({
+      status: 401,
+      reason: "unauthenticated",
+      code: reason,
+      authenticate: `Edgemesh-Workload-Token error="${reason}"`,
+      source: { refused: reason },
+    });
+    if (detail !== undefined) expect(message, label).toBe(`${reason}: ${REFUSALS[reason]} (${detail})`);
+  }
+
+  it("refuses each hostile token with its reason, lets none reach the upstream, and counts each by its code", async () => {
     const now = nowS();
     const h = { alg: "ES256", kid: key.kid, typ: "JWT" };
     const valid = await validToken(key, now);
     const payload = JSON.stringify(claims(now));
     const other = await makeKey();
-    const cases: [string, string | Record<string, string>, string?][] = [
-      ["alg_not_allowed", `${b64(JSON.stringify({ alg: "none", kid: key.kid }))}.${b64(payload)}.`],
-      ["alg_not_allowed", await signParts(key, { ...h, alg: "HS256" }, payload)],
-      ["header_not_allowed", await signParts(key, { ...h, jwk: key.publicJwk }, payload)],
-      ["header_not_allowed", await signParts(key, { ...h, jku: "https://attacker.example/jwks" }, payload)],
-      ["header_not_allowed", await signParts(key, { ...h, x5u: "https://attacker.example/cert" }, payload)],
-      ["header_not_allowed", await signParts(key, { ...h, crit: ["b64"], b64: false }, payload)],
-      ["invalid_kid", await signParts(key, { ...h, kid: "../../etc/passwd" }, payload)],
-      ["unknown_kid", await validToken(other, now)],
-      ["bad_signature", `${valid.slice(0, valid.lastIndexOf(".") + 1)}${"A".repeat(86)}`],
-      ["missing_signature", valid.slice(0, valid.lastIndexOf(".") + 1)],
-      ["expired", await validToken(key, now - 1000, { exp: now - 700 })],
-      ["issued_in_future", await validToken(key, now + 600)],
-      ["missing_claim", await validToken(key, now, { exp: undefined })],
-      ["duplicate_key", await signParts(key, h, `${payload.slice(0, -1)},"sub":"spiffe://${TRUST_DOMAIN}/ns/default/sa/admin"}`)],
-      ["non_canonical_encoding", `${valid}=`],
-      ["token_too_large", await validToken(key, now, { pad: "x".repeat(5000) })],
-      ["too_deeply_nested", await signParts(key, h, claims(now, { x: [[[[[1]]]]] }))],
-      ["jwe_not_accepted", `${b64('{"alg":"dir","enc":"A256GCM"}')}..aXY.Y2lwaGVy.dGFn`],
-      ["wrong_audience", await validToken(key, now, { aud: `spiffe://${TRUST_DOMAIN}/ns/default/sa/reviews` })],
-      ["invalid_subject", await validToken(key, now, { sub: "spiffe://other.test/ns/default/sa/productpage" })],
-      ["multiple_tokens", `${valid}, ${valid}`],
-      ["token_in_query", valid, `/?access_token=${valid}`],
+    // The trust bundles hold the pinned keys: a valid token of each passes (and nothing else below does).
+    expect((await call("strict.test", { [HEADER]: valid }, "/", counted)).status).toBe(200);
+    expect((await call("strict.test", { [HEADER]: await validToken(edKey, now) }, "/", countedEd)).status).toBe(200);
+    expect(strict.received).toHaveLength(2);
+    strict.received.length = 0;
+    expect([await countsByCode(counted), await countsByCode(countedEd)]).toEqual([{}, {}]);
+
+    const cases: Hostile[] = [
+      { label: "alg none", reason: "alg_not_allowed", token: `${b64(JSON.stringify({ alg: "none", kid: key.kid }))}.${b64(payload)}.` },
+      { label: "alg HS256 on the ES256 key's kid", reason: "alg_not_allowed", token: await signParts(key, { ...h, alg: "HS256" }, payload), detail: "HS256" },
+      { label: "key confusion: alg EdDSA on the ES256 key's kid", reason: "key_mismatch", token: await signParts(key, { ...h, alg: "EdDSA" }, payload) },
+      { label: "embedded jwk", reason: "header_not_allowed", token: await signParts(key, { ...h, jwk: key.publicJwk }, payload), detail: "jwk" },
+      { label: "jku", reason: "header_not_allowed", token: await signParts(key, { ...h, jku: "https://attacker.example/jwks" }, payload), detail: "jku" },
+      { label: "x5u", reason: "header_not_allowed", token: await signParts(key, { ...h, x5u: "https://attacker.example/cert" }, payload), detail: "x5u" },
+      { label: "x5c", reason: "header_not_allowed", token: await signParts(key, { ...h, x5c: ["MIIB"] }, payload), detail: "x5c" },
+      { label: "crit and b64 (an unencoded payload)", reason: "header_not_allowed", token: await signParts(key, { ...h, crit: ["b64"], b64: false }, payload) },
+      // RFC 7519 §5.2: cty "JWT", the payload another (valid) token.
+      { label: "a nested token (cty JWT)", reason: "header_not_allowed", token: await signParts(key, { ...h, cty: "JWT" }, valid), detail: "cty" },
+      { label: "kid injection (a path)", reason: "invalid_kid", token: await signParts(key, { ...h, kid: "../../etc/passwd" }, payload) },
+      { label: "a kid outside the bundle", reason: "unknown_kid", token: await validToken(other, now) },
+      { label: "psychic signature: ECDSA r = s = 0", reason: "bad_signature", token: withSignature(valid, new Uint8Array(64)) },
+      { label: "ECDSA r = 0 alone", reason: "bad_signature", token: withSignature(valid, new Uint8Array(64).fill(1, 32)) },
+      { label: "ECDSA s = 0 alone", reason: "bad_signature", token: withSignature(valid, new Uint8Array(64).fill(1, 0, 32)) },
+      { label: "a stripped signature", reason: "missing_signature", token: valid.slice(0, valid.lastIndexOf(".") + 1) },
+      { label: "expired", reason: "expired", token: await validToken(key, now - 1000, { exp: now - 700 }) },
+      { label: "issued in the future", reason: "issued_in_future", token: await validToken(key, now + 600) },
+      { label: "no exp", reason: "missing_claim", token: await validToken(key, now, { exp: undefined }), detail: "exp" },
+      { label: "no iat", reason: "missing_claim", token: await validToken(key, now, { iat: undefined }), detail: "iat" },
+      { label: "no sub", reason: "missing_claim", token: await validToken(key, now, { sub: undefined }), detail: "sub" },
+      { label: "another issuer", reason: "wrong_issuer", token: await validToken(key, now, { iss: `https://${TRUST_DOMAIN}` }) },
+      { label: "a lifetime over the hour", reason: "lifetime_too_long", token: await validToken(key, now, { exp: now + 3601 }) },
+      { label: "a duplicate sub", reason: "duplicate_key", token: await signParts(key, h, `${payload.slice(0, -1)},"sub":"spiffe://${TRUST_DOMAIN}/ns/default/sa/admin"}`) },
+      { label: "padded base64url", reason: "non_canonical_encoding", token: `${valid}=` },
+      { label: "oversized", reason: "token_too_large", token: await validToken(key, now, { pad: "x".repeat(5000) }) },
+      { label: "JSON nested past the bound", reason: "too_deeply_nested", token: await signParts(key, h, claims(now, { x: [[[[[1]]]]] })) },
+      { label: "JWE instead of JWS", reason: "jwe_not_accepted", token: `${b64('{"alg":"dir","enc":"A256GCM"}')}..aXY.Y2lwaGVy.dGFn` },
+      { label: "another audience", reason: "wrong_audience", token: await validToken(key, now, { aud: `spiffe://${TRUST_DOMAIN}/ns/default/sa/reviews` }) },
+      { label: "a subject of another trust domain", reason: "invalid_subject", token: await validToken(key, now, { sub: "spiffe://other.test/ns/default/sa/productpage" }) },
+      { label: "two tokens in one header", reason: "multiple_tokens", token: `${valid}, ${valid}` },
+      { label: "a token in the query", reason: "token_in_query", token: valid, path: `/?access_token=${valid}` },
     ];
-    for (const [reason, token, path] of cases) {
-      const { status, body, outcome } = await call("strict.test", { [HEADER]: token as string }, path);
-      expect([reason, status, body.error?.reason, outcome.source]).toEqual([reason, 401, "unauthenticated", { refused: reason }]);
-    }
+    for (const hostile of cases) await refused(counted, hostile);
     // Two header lines, as a raw client sends them (fetch would join them first).
-    const twice = await mesh.raw("/", { host: "strict.test", [HEADER]: [valid, valid] as unknown as string });
-    expect([twice.status, JSON.parse(twice.body).error.message]).toEqual([401, "multiple_tokens: more than one token was sent (a repeated header, or different tokens in the places looked at)"]);
+    const twice = await counted.raw("/", { host: "strict.test", [HEADER]: [valid, valid] as unknown as string });
+    expect([twice.status, JSON.parse(twice.body).error.message]).toEqual([401, `multiple_tokens: ${REFUSALS.multiple_tokens}`]);
+    expect((await counted.outcomeOf(twice.headers["x-request-id"] as string)).source).toEqual({ refused: "multiple_tokens" });
+
+    // Key confusion against the EdDSA key: its public key as an HMAC secret, and the other curve's alg.
+    const ed = { alg: "EdDSA", kid: edKey.kid, typ: "JWT" };
+    const edCases: Hostile[] = [
+      { label: "HS256, the Ed25519 public key's bytes as the secret", reason: "alg_not_allowed", token: hmacToken({ ...ed, alg: "HS256" }, payload, Buffer.from(edKey.publicJwk.x!, "base64url")), detail: "HS256" },
+      { label: "HS256, the EdDSA key's JWK text as the secret", reason: "alg_not_allowed", token: hmacToken({ ...ed, alg: "HS256" }, payload, JSON.stringify(edKey.publicJwk)), detail: "HS256" },
+      { label: "key confusion: alg ES256 on the EdDSA key's kid", reason: "key_mismatch", token: await signParts(edKey, { ...ed, alg: "ES256" }, payload) },
+    ];
+    for (const hostile of edCases) await refused(countedEd, hostile);
     expect(strict.received).toHaveLength(0);
-    const refusals = mesh.outcomes.filter((outcome) => outcome.reason === "unauthenticated" && outcome.host === "strict.test");
-    expect(refusals.length).toBeGreaterThanOrEqual(cases.length);
+
+    // Counted: each code's counter went up by the number of requests refused with it, and no other code's.
+    const expected: [TestGateway, Record<string, number>][] = [
+      [counted, tally([...cases.map((hostile) => hostile.reason), "multiple_tokens"])],
+      [countedEd, tally(edCases.map((hostile) => hostile.reason))],
+    ];
+    for (const [gateway, counts] of expected) {
+      const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
+      let seen: Record<string, number> = {};
+      await waitFor(`${total} refusals at /admin/metrics`, async () => {
+        seen = await countsByCode(gateway);
+        return Object.values(seen).reduce((sum, count) => sum + count, 0) >= total;
+      }, { timeoutMs: 15_000, intervalMs: 100 }).catch((error: Error) => {
+        throw new Error(`${error.message}; counted ${JSON.stringify(seen)}`);
+      });
+      expect(seen).toEqual(counts);
+    }
   });
 });
 

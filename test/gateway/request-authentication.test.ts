@@ -41,6 +41,8 @@ async function mint(key: SigningKey, claims: Record<string, unknown> = {}, heade
 let shop: Upstream;
 let cookies: Upstream;
 let open: Upstream;
+/** A backend whose peerAuthentication is DISABLE: nothing but the end-user check looks at the request's credentials. */
+let direct: Upstream;
 let mesh: TestGateway;
 let rsa: SigningKey;
 let ec: SigningKey;
@@ -55,14 +57,16 @@ const requestAuthentication = (name: string, targetRefs: unknown[], rule: Record
 });
 
 beforeAll(async () => {
-  [shop, cookies, open] = await Promise.all([Upstream.start("shop"), Upstream.start("cookies"), Upstream.start("open")]);
+  [shop, cookies, open, direct] = await Promise.all([Upstream.start("shop"), Upstream.start("cookies"), Upstream.start("open"), Upstream.start("direct")]);
   [rsa, ec, ps, stranger] = await Promise.all([signingKey("RS256", "rsa-1"), signingKey("ES256", "ec-1"), signingKey("PS256", "ps-1"), signingKey("RS256", "rsa-1")]);
   const jwks = { keys: [rsa.publicJwk, ec.publicJwk, { ...ps.publicJwk, alg: "RS256" }] };
   mesh = await TestGateway.start([
     backend("shop", [shop.url]),
     backend("cookies", [cookies.url]),
     backend("open", [open.url]),
+    { ...backend("direct", [direct.url]), spec: { endpoints: [{ url: direct.url }], peerAuthentication: { mode: "DISABLE" } } },
     simpleRoute("shop", "shop.test", "shop"),
+    simpleRoute("direct", "direct.test", "direct"),
     simpleRoute("cookies", "cookies.test", "cookies"),
     simpleRoute("open", "open.test", "open"),
     // Mostly to "open", which has no RequestAuthentication of its own: the split takes shop's.
@@ -85,16 +89,17 @@ beforeAll(async () => {
       outputClaimToHeaders: [{ header: "x-user", claim: "sub" }],
     }),
     requestAuthentication("strip-users", [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "strip" }], { jwks, fromCookies: ["session"] }),
+    requestAuthentication("direct-users", [{ group: "edgemesh.dev", kind: "Backend", name: "direct" }], { jwks }),
   ]);
 });
 
 afterAll(async () => {
   await mesh?.dispose();
-  await Promise.all([shop, cookies, open].map((upstream) => upstream?.close()));
+  await Promise.all([shop, cookies, open, direct].map((upstream) => upstream?.close()));
 });
 
 beforeEach(() => {
-  for (const upstream of [shop, cookies, open]) upstream.received.length = 0;
+  for (const upstream of [shop, cookies, open, direct]) upstream.received.length = 0;
 });
 
 async function call(host: string, headers: Record<string, string> = {}, path = "/") {
@@ -244,40 +249,52 @@ describe("an invalid token is 401 and never reaches the upstream", () => {
     expect(status).toBe(401);
     expect(JSON.parse(body).error.message).toMatch(/^multiple_tokens: /);
     expect(headers["www-authenticate"]).toBe('Bearer error="invalid_request"');
+    expect(await mesh.outcomeOf(headers["x-request-id"] as string)).toMatchObject({ status: 401, reason: "unauthenticated", endUser: { refused: "multiple_tokens" } });
     expect(shop.received).toHaveLength(0);
   });
 
   it("two different tokens in a rule's two places: multiple_tokens", async () => {
-    const { status, body } = await call("cookies.test", { "x-jwt": await mint(rsa), cookie: `session=${await mint(ec)}` });
+    const { status, body, outcome } = await call("cookies.test", { "x-jwt": await mint(rsa), cookie: `session=${await mint(ec)}` });
     expect(status).toBe(401);
     expect(body.error.message).toMatch(/^multiple_tokens: /);
+    expect(outcome).toMatchObject({ status: 401, reason: "unauthenticated", endUser: { refused: "multiple_tokens" } });
     expect(cookies.received).toHaveLength(0);
   });
 
   it("the Bearer scheme with another separator is refused, never passed on unverified", async () => {
     const forged = await mint(stranger);
     for (const authorization of [`Bearer\t${forged}`, `Bearer: ${forged}`, `Bearer${forged}`]) {
-      const { status, body } = await call("shop.test", { authorization });
+      const { status, body, outcome } = await call("shop.test", { authorization });
       expect(status, JSON.stringify(authorization)).toBe(401);
       expect(body.error.message).toMatch(/^malformed: /);
+      expect(outcome, JSON.stringify(authorization)).toMatchObject({ status: 401, reason: "unauthenticated", endUser: { refused: "malformed" } });
     }
     expect(shop.received).toHaveLength(0);
   });
 
   it("a cookie behind a comma is found, as parsers that split at commas would find it", async () => {
-    const { status, body } = await call("cookies.test", { cookie: `theme=dark, session=${await mint(stranger)}` });
+    const { status, body, outcome } = await call("cookies.test", { cookie: `theme=dark, session=${await mint(stranger)}` });
     expect(status).toBe(401);
     expect(body.error.message).toMatch(/^bad_signature: /);
+    expect(outcome).toMatchObject({ status: 401, reason: "unauthenticated", endUser: { refused: "bad_signature" } });
     expect(cookies.received).toHaveLength(0);
   });
 
   it("a token in the query string: token_in_query, however its name is escaped", async () => {
     const token = await mint(rsa);
     for (const name of ["access_token", "ACCESS_TOKEN", "access%5Ftoken", "access_t%6Fken", "%61ccess_token"]) {
-      const { status, body } = await call("shop.test", {}, `/?${name}=${token}`);
+      // The end-user check's own refusal, where the backend takes no workload tokens (DISABLE).
+      const { status, headers, body, outcome } = await call("direct.test", {}, `/?${name}=${token}`);
       expect(status, name).toBe(401);
       expect(body.error.message, name).toMatch(/^token_in_query: /);
+      expect(headers.get("www-authenticate"), name).toBe('Bearer error="invalid_request"');
+      expect(outcome, name).toMatchObject({ status: 401, reason: "unauthenticated", endUser: { refused: "token_in_query" } });
+      expect(outcome.source, name).toBeUndefined();
+      // Under PERMISSIVE (shop's), the workload-token check, which runs first, refuses it already.
+      const permissive = await call("shop.test", {}, `/?${name}=${token}`);
+      expect([permissive.status, permissive.body.error.message.split(":")[0], permissive.outcome.source, permissive.outcome.endUser], name).toEqual([401, "token_in_query", { refused: "token_in_query" }, undefined]);
     }
+    expect(direct.received).toHaveLength(0);
     expect(shop.received).toHaveLength(0);
   });
 });

@@ -125,11 +125,16 @@ function recordRest(store: MetricStore, outcome: Outcome, workload: string, dest
   recordRare(store, outcome, workload, destination, route);
 }
 
-/** What only some requests count (retries, refusals): by labels, no handles kept. */
+/**
+ * What only some requests count (retries, refusals): by labels, no handles kept. A refused credential
+ * is the caller's workload token (or binding) or the end user's token (RequestAuthentication), both
+ * by their refusal code; a request has at most one, as the first refusal ends it.
+ */
 function recordRare(store: MetricStore, outcome: Outcome, workload: string, destination: string, route: string): void {
   if (outcome.attempts > 1) store.inc("retries", [destination, route], outcome.attempts - 1);
   if (outcome.retryBudgetExhausted) store.inc("retryBudgetExhausted", [destination]);
   if (outcome.reason === "rate_limited") store.inc("rateLimited", [workload, destination, route]);
   if (outcome.authz?.decision === "deny" && !outcome.authz.dryRun) store.inc("denied", [workload, destination, outcome.authz.policy ?? ""]);
   if (outcome.source && "refused" in outcome.source) store.inc("unauthenticated", [route, outcome.source.refused]);
+  else if (outcome.endUser && "refused" in outcome.endUser) store.inc("unauthenticated", [route, outcome.endUser.refused]);
 }
