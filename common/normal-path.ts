@@ -13,7 +13,11 @@ const ESCAPE = /%([0-9a-fA-F]{2})/g;
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
 export function normalPath(pathname: string): string | undefined {
-  if (pathname.includes("//")) pathname = pathname.replace(REPEATED_SLASHES, "/");
+  return decodedPath(pathname.includes("//") ? pathname.replace(REPEATED_SLASHES, "/") : pathname);
+}
+
+/** The normal form's escapes alone, slashes as they are: for the admin API, whose paths hold SPIFFE IDs ("spiffe://…"). */
+export function decodedPath(pathname: string): string | undefined {
   if (!pathname.includes("%")) return pathname;
   if (ENCODED_SEPARATOR.test(pathname)) return undefined;
   return pathname.replace(ESCAPE, (escape, hex: string) => {

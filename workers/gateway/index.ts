@@ -14,6 +14,7 @@ import { reportMetrics } from "./sinks/metrics.ts";
 import { recordRecent } from "./sinks/recent.ts";
 import { exportTraces } from "./sinks/traces.ts";
 import { normalizePathname } from "./stages/normalize-path.ts";
+import { decodedPath } from "../../common/normal-path.ts";
 import { hostnameOf } from "./table/index.ts";
 
 export { AlertEvaluator } from "../../durable-objects/alert-evaluator.ts";
@@ -51,15 +52,20 @@ function adminRequest(request: Request, adminHost: string | undefined): Request 
     try {
       // The URL parser's path, as the mesh reads it (record-outcome.ts): the raw string still holds
       // "%2e%2e", which only the parser resolves as "..", so /x/%2e%2e/admin is /admin for both.
-      path = normalizePathname(new URL(url).pathname);
+      const parsed = new URL(url).pathname;
+      const meshPath = normalizePathname(parsed);
+      if (!isAdminPath(meshPath, 0, meshPath.length)) return undefined;
+      // The admin API's paths may hold SPIFFE IDs ("spiffe://…"): it gets them unmerged, bar the leading slashes.
+      path = decodedPath(parsed)!.replace(LEADING_SLASHES, "/");
     } catch {
       return undefined;
     }
-    if (!isAdminPath(path, 0, path.length)) return undefined;
   } else if (!isAdminPath(url, pathStart, pathEnd)) return undefined;
   if (adminHost && hostnameOf(url.slice(hostStart, pathStart)) !== adminHost) return undefined;
   return path === undefined ? request : new Request(url.slice(0, pathStart) + path + url.slice(pathEnd), request);
 }
+
+const LEADING_SLASHES = /^\/{2,}/;
 
 /** Whether text[start, end) is /admin or below it. */
 const isAdminPath = (text: string, start: number, end: number) => text.startsWith("/admin", start) && (end === start + 6 || text[start + 6] === "/");
