@@ -1,10 +1,16 @@
 /**
- * A MetricsAggregator's counts, in memory, and the SQLite tables they are written to: the cumulative
- * series (the exposition), one row per minute of the windowed families (requests and their
- * durations, for WINDOW_MINUTES: the service graph and dashboard) and per-destination minute counts
- * (SLO_MINUTES: SLO evaluation). A report changes memory only; `write` puts what changed into the
- * tables in one go (the object's alarm, at most every PERSIST_INTERVAL_MS). Reads take memory's rows
- * over the tables' (they are newer), so every reader sees every report at once.
+ * A MetricsAggregator's counts: the cumulative series (the exposition), in memory only, and one row
+ * per minute of the windowed families (requests and their durations, for WINDOW_MINUTES: the service
+ * graph and dashboard) and per-destination minute counts (SLO_MINUTES: SLO evaluation), in memory and
+ * in SQLite. A report changes memory only; `write` puts what changed into the tables in one go (the
+ * object's alarm, at most every PERSIST_INTERVAL_MS). Reads take memory's rows over the tables' (they
+ * are newer), so every reader sees every report at once.
+ *
+ * The cumulative series start from zero in each new instance (a deploy, a crash, an eviction), as a
+ * process's counters do: Prometheus takes a drop for a reset and counts from the new value. Reloaded
+ * from the last write, they would drop by the counts of the last interval only, which Prometheus would
+ * also take for a reset, adding their whole past to every rate and increase over it. Past MAX_SERIES a
+ * new series counts in its family's overflow series, and no series is folded (store.ts: "overflow").
  */
 import { FAMILIES, type FamilyKey } from "../common/metrics/families.ts";
 import type { MetricsReport, MinuteRow, SloCounts, SloCountsQuery } from "../common/metrics/protocol.ts";
@@ -40,7 +46,7 @@ interface SloRow {
 const sloKey = (minute: number, service: string, route: string) => `${minute}\u0000${service}\u0000${route}`;
 
 export class MetricsState {
-  readonly totals = new MetricStore(MAX_SERIES);
+  readonly totals = new MetricStore(MAX_SERIES, "overflow");
   /**
    * The rows changed since the last write, whole (the stored row read in when first touched), so a
    * write replaces rows and a repeated one changes nothing.
@@ -50,12 +56,11 @@ export class MetricsState {
   private changed = false;
 
   constructor(private readonly sql: SqlStorage) {
-    sql.exec("CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 1), entries TEXT NOT NULL)");
+    // Where earlier deploys kept the cumulative series (see above).
+    sql.exec("DROP TABLE IF EXISTS totals");
     sql.exec("CREATE TABLE IF NOT EXISTS minutes (minute INTEGER PRIMARY KEY, entries TEXT NOT NULL)");
     sql.exec(`CREATE TABLE IF NOT EXISTS slo_minutes (minute INTEGER NOT NULL, service TEXT NOT NULL, route TEXT NOT NULL,
       total INTEGER NOT NULL, errors INTEGER NOT NULL, buckets TEXT NOT NULL, PRIMARY KEY (minute, service, route))`);
-    const saved = sql.exec<{ entries: string }>("SELECT entries FROM totals WHERE id = 1").toArray()[0];
-    if (saved) this.totals.merge(JSON.parse(saved.entries) as SeriesEntry[]);
   }
 
   /** Whether memory holds counts the tables do not. */
@@ -80,7 +85,6 @@ export class MetricsState {
   /** Writes what changed since the last write and drops the rows past their windows. */
   write(): void {
     if (!this.changed) return;
-    this.sql.exec("INSERT OR REPLACE INTO totals (id, entries) VALUES (1, ?)", JSON.stringify(this.totals.toEntries()));
     for (const [minute, row] of this.minuteRows) {
       this.sql.exec("INSERT OR REPLACE INTO minutes (minute, entries) VALUES (?, ?)", minute, JSON.stringify(row.toEntries()));
     }

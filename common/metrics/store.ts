@@ -48,7 +48,16 @@ export class MetricStore {
   private readonly families = new Map<FamilyKey, Map<string, Series>>();
   private dropped = 0;
 
-  constructor(readonly maxSeries = 2_000) {}
+  /**
+   * `full`: what a full family does with a new series. "fold" (deltas, per-minute rows): fold the
+   * least-counted half, as above. "overflow" (cumulative series, which an exposition must keep
+   * monotonic): keep every series it has and count the new one in its overflow series from then on,
+   * as folding a counter's whole past into another series would count it twice.
+   */
+  constructor(
+    readonly maxSeries = 2_000,
+    private readonly full: "fold" | "overflow" = "fold",
+  ) {}
 
   /**
    * Changes whenever series leave the store (clear, or a fold): a handle taken before is then stale.
@@ -117,6 +126,7 @@ export class MetricStore {
     const key = labels.join(SEPARATOR);
     let series = byKey.get(key);
     if (series) return series;
+    if (byKey.size >= this.maxSeries && this.full === "overflow") return this.overflowOf(family, byKey, labels);
     if (byKey.size >= this.maxSeries) {
       this.fold(family, byKey, true);
       // Services are few, but should there be more of them than the cap, they fold too.
@@ -125,6 +135,16 @@ export class MetricStore {
     const definition: Family = FAMILIES[family];
     series = { labels: [...labels], count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined };
     byKey.set(key, series);
+    return series;
+  }
+
+  /** The overflow series a new series of a full family counts in (made past the cap: services and code classes are few). */
+  private overflowOf(family: FamilyKey, byKey: Map<string, Series>, labels: string[]): Series {
+    const definition: Family = FAMILIES[family];
+    const folded = labels.map((value, i) => foldedLabel(definition.labels[i]!, value, true));
+    const key = folded.join(SEPARATOR);
+    let series = byKey.get(key);
+    if (!series) byKey.set(key, (series = { labels: folded, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined }));
     return series;
   }
 

@@ -1,15 +1,18 @@
 /// <reference types="@cloudflare/vitest-pool-workers/types" />
 /**
- * The MetricsAggregator writes its counts by alarm, not per report: many reports leave its tables
- * as they were and share one alarm, while every read already sees them; the alarm writes them (fired
- * again, it changes nothing), and a new instance over the same storage finds them and adds to them.
- * (Across a restart of workerd: test/control-plane/metrics.test.ts.)
+ * The MetricsAggregator writes its windowed counts by alarm, not per report: many reports leave its
+ * tables as they were and share one alarm, while every read already sees them; the alarm writes them
+ * (fired again, it changes nothing), and a new instance over the same storage finds them and adds to
+ * them. The cumulative series (the exposition) start from zero in a new instance, as a process's
+ * counters do, and stay monotonic when a family is full. (Across a restart of workerd:
+ * test/control-plane/metrics.test.ts.)
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FAMILIES } from "../../common/metrics/families.ts";
 import type { MetricsApi, MetricsReport } from "../../common/metrics/protocol.ts";
 import { PERSIST_INTERVAL_MS } from "../../durable-objects/metrics-state.ts";
+import { MetricStore } from "../../common/metrics/store.ts";
 
 const BUCKETS = FAMILIES.requestDuration.buckets.length + 1;
 
@@ -31,7 +34,6 @@ const oneRequest = (at: number, code: number): MetricsReport => ({
 const stored = (stub: DurableObjectStub) =>
   runInDurableObject(stub, async (_object, state) => ({
     alarm: await state.storage.getAlarm(),
-    totals: state.storage.sql.exec<{ entries: string }>("SELECT entries FROM totals").toArray().map((row) => JSON.parse(row.entries) as unknown[]),
     minutes: state.storage.sql.exec<{ minute: number; entries: string }>("SELECT minute, entries FROM minutes").toArray(),
     slo: state.storage.sql.exec("SELECT minute, service, route, total, errors, buckets FROM slo_minutes").toArray(),
   }));
@@ -61,7 +63,7 @@ describe("MetricsAggregator writes", () => {
     // Nothing written yet, the same alarm pending (the real one fires PERSIST_INTERVAL_MS after the first report).
     const before = await stored(stub);
     expect(Date.now()).toBeLessThan(alarm!);
-    expect(before).toEqual({ alarm, totals: [], minutes: [], slo: [] });
+    expect(before).toEqual({ alarm, minutes: [], slo: [] });
     // Yet every read sees all 50.
     const expected = { totals: 50, window: 50, minutes: [{ minute, requests: 50 }], slo: { total: 50, errors: 10, buckets: Array.from({ length: BUCKETS }, (_, i) => (i === 3 ? 50 : 0)) } };
     expect(await reads(api, since)).toEqual(expected);
@@ -69,7 +71,6 @@ describe("MetricsAggregator writes", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const written = await stored(stub);
     expect(written.alarm).toBeNull();
-    expect(written.totals).toHaveLength(1);
     expect(written.minutes.map((row) => row.minute)).toEqual([minute]);
     expect(written.slo).toEqual([{ minute, service: "up", route: "default/shop", total: 50, errors: 10, buckets: JSON.stringify(expected.slo.buckets) }]);
 
@@ -78,15 +79,16 @@ describe("MetricsAggregator writes", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await stored(stub)).toEqual(written);
 
-    // A new instance over the same storage, as after an eviction or a restart.
+    // A new instance over the same storage, as after an eviction or a restart: the windows are
+    // there; the exposition's counters start again from zero (a reset, which Prometheus expects).
     await runInDurableObject(stub, (_object, state) => state.abort("restart")).catch(() => undefined);
     const again = shardNamed("writes-by-alarm");
-    expect(await reads(again.api, since)).toEqual(expected);
+    expect(await reads(again.api, since)).toEqual({ ...expected, totals: 0 });
 
     // Its next report adds to the stored rows (the same minute) and sets the alarm again.
     await again.api.report(oneRequest(at, 503));
     expect((await stored(again.stub)).alarm).not.toBeNull();
-    expect(await reads(again.api, since)).toEqual({ ...expected, totals: 51, window: 51, minutes: [{ minute, requests: 51 }], slo: { ...expected.slo, total: 51, errors: 11, buckets: expected.slo.buckets.map((n) => (n ? 51 : 0)) } });
+    expect(await reads(again.api, since)).toEqual({ ...expected, totals: 1, window: 51, minutes: [{ minute, requests: 51 }], slo: { ...expected.slo, total: 51, errors: 11, buckets: expected.slo.buckets.map((n) => (n ? 51 : 0)) } });
     expect(await runDurableObjectAlarm(again.stub)).toBe(true);
     expect((await stored(again.stub)).slo).toMatchObject([{ minute, total: 51, errors: 11 }]);
   });
@@ -94,6 +96,25 @@ describe("MetricsAggregator writes", () => {
   it("writes nothing and sets no alarm for a report without entries", async () => {
     const { stub, api } = shardNamed("empty-report");
     await api.report({ at: Date.now(), entries: [] });
-    expect(await stored(stub)).toEqual({ alarm: null, totals: [], minutes: [], slo: [] });
+    expect(await stored(stub)).toEqual({ alarm: null, minutes: [], slo: [] });
+  });
+
+  it("keeps every cumulative series monotonic when a family is full: new series count in the overflow series, none is folded", async () => {
+    const store = new MetricStore(4, "overflow");
+    const labels = (service: string, code: string) => ["web", "spiffe://edgemesh.local/ns/default/sa/web", service, "default/shop", code, ""];
+    const scrape = () => new Map(store.read("requests").map((series) => [series.labels.join("|"), series.count]));
+    for (const service of ["a", "b", "c", "d"]) store.inc("requests", labels(service, "200"), 10);
+    const before = scrape();
+    // New series past the cap, and more on the old ones.
+    store.inc("requests", labels("e", "503"), 3);
+    store.inc("requests", labels("f", "200"));
+    store.inc("requests", labels("a", "200"));
+    const after = scrape();
+    for (const [key, count] of before) expect(after.get(key), key).toBeGreaterThanOrEqual(count);
+    expect(after.get(labels("a", "200").join("|"))).toBe(11);
+    // The service stays, the code becomes its class: a quiet service's failures stay its failures.
+    expect(after.get(["__overflow__", "__overflow__", "e", "__overflow__", "5xx", "__overflow__"].join("|"))).toBe(3);
+    // Every request counted once: 40 + 3 + 1 + 1.
+    expect([...after.values()].reduce((sum, count) => sum + count, 0)).toBe(45);
   });
 });
