@@ -1,0 +1,47 @@
+/// <reference types="@cloudflare/vitest-pool-workers/types" />
+/**
+ * The RateLimiter's counts per key and window: a rule whose window length changes (Second to Minute,
+ * 90 s to 120 s) counts afresh instead of comparing window numbers of two lengths, which left every
+ * lease at 0 (and every request 429) for good.
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { RateLimiterApi } from "../../common/protocol.ts";
+
+const shard = (name: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)) as unknown as RateLimiterApi & DurableObjectStub;
+const windowOf = (windowMs: number) => Math.floor(Date.now() / windowMs);
+
+describe("RateLimiter windows", () => {
+  it("a key counted per second, then per minute (the rule changed), gets tokens in its new window, and back again", async () => {
+    const limiter = shard("window-length");
+    const perSecond = { key: "3:ann", limit: 10, want: 4 };
+    expect((await limiter.lease({ ...perSecond, windowMs: 1_000, window: windowOf(1_000) })).granted).toBe(4);
+    // Per-second window numbers (~1.8e9) are far above per-minute ones (~3e7).
+    const minute = await limiter.lease({ ...perSecond, limit: 100, windowMs: 60_000, window: windowOf(60_000) });
+    expect(minute.granted).toBe(4);
+    expect(minute.remaining).toBe(96);
+    expect((await limiter.lease({ ...perSecond, windowMs: 1_000, window: windowOf(1_000) })).granted).toBe(4);
+  });
+
+  it("still refuses a lease for a window of the same length that is over, and never grants past the limit", async () => {
+    const limiter = shard("same-length");
+    const now = windowOf(60_000);
+    const request = { key: "3:bob", limit: 20, want: 4, windowMs: 60_000 };
+    expect((await limiter.lease({ ...request, window: now })).granted).toBe(4);
+    expect((await limiter.lease({ ...request, window: now - 1 })).granted).toBe(0);
+    let total = 4;
+    for (let i = 0; i < 20; i++) total += (await limiter.lease({ ...request, window: now })).granted;
+    expect(total).toBe(20);
+  });
+
+  it("reads counters stored before the window length was kept as of another length: counted afresh", async () => {
+    const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("old-rows"));
+    const limiter = stub as unknown as RateLimiterApi;
+    const now = windowOf(60_000);
+    await limiter.lease({ key: "3:cat", limit: 5, want: 1, windowMs: 60_000, window: now });
+    await runInDurableObject(stub, (_object, state) => void state.storage.sql.exec("UPDATE counters SET window_ms = NULL, granted = 5"));
+    await runInDurableObject(stub, (_object, state) => state.abort("restart")).catch(() => undefined);
+    const again = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("old-rows")) as unknown as RateLimiterApi;
+    expect((await again.lease({ key: "3:cat", limit: 5, want: 1, windowMs: 60_000, window: now })).granted).toBe(1);
+  });
+});
