@@ -95,16 +95,18 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
       weight: registration.weight ?? 1,
       ...(registration.zone !== undefined && { zone: registration.zone }),
       ...(registration.version !== undefined && { version: registration.version }),
-      draining: false,
+      // A renewal keeps an operator's drain (an agent that renews by registering again must not undo it).
+      draining: this.sql.exec<{ draining: number }>("SELECT draining FROM endpoints WHERE url = ? AND expires_at > ?", checked.origin, Date.now()).toArray()[0]?.draining === 1,
     };
     const { zone, version } = endpoint;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
-        "INSERT OR REPLACE INTO endpoints (url, weight, zone, version, draining, ttl_ms, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
+        "INSERT OR REPLACE INTO endpoints (url, weight, zone, version, draining, ttl_ms, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         endpoint.url,
         endpoint.weight,
         zone ?? null,
         version ?? null,
+        endpoint.draining ? 1 : 0,
         registration.ttlMs,
         Date.now() + registration.ttlMs,
       );
@@ -119,7 +121,9 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
   /** Extends a registration by its TTL; false when the endpoint is not (or no longer) registered. */
   async heartbeat(backend: string, url: string): Promise<boolean> {
     this.remember(backend);
-    if (!this.update("UPDATE endpoints SET expires_at = ? + ttl_ms WHERE url = ?", Date.now(), url)) return false;
+    // An endpoint whose TTL passed is gone, whether or not the alarm has deleted its row yet.
+    const now = Date.now();
+    if (!this.update("UPDATE endpoints SET expires_at = ? + ttl_ms WHERE url = ? AND expires_at > ?", now, url, now)) return false;
     await this.scheduleAlarm();
     return true;
   }

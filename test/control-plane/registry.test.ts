@@ -80,6 +80,14 @@ describe("registration", () => {
     expect(body.registered[0]!.draining).toBe(true);
   });
 
+  it("keeps the drain when the endpoint's agent renews by registering again", async () => {
+    const renewed = await mesh.admin<{ draining: boolean }>("POST", "/backends/api/endpoints", { url: extra.url, ttlSeconds: 60 });
+    expect(renewed.status).toBe(201);
+    expect(renewed.body.draining).toBe(true);
+    expect((await mesh.admin<{ registered: { draining: boolean }[] }>("GET", "/backends/api")).body.registered[0]!.draining).toBe(true);
+    expect(await eventually("api.test", (s) => s.every((server) => server === "fixed"))).toEqual(Array(8).fill("fixed"));
+  });
+
   it("deregisters an endpoint", async () => {
     expect((await mesh.admin("DELETE", `/backends/api/endpoints?url=${encodeURIComponent(extra.url)}`)).status).toBe(200);
     expect((await mesh.admin<{ registered: unknown[] }>("GET", "/backends/api")).body.registered).toEqual([]);
