@@ -233,6 +233,8 @@ describe("paths the admin API and the mesh must read alike (the workerd binary: 
   it("repeated slashes merge for both: //admin is the admin API, and //x//y reaches the upstream as /x/y", async () => {
     expect(await get("//admin")).toBe(401);
     expect(await get("/admin//config")).toBe(401);
+    // A backslash is a slash to the URL parser: the same path for both.
+    for (const path of ["/\\admin", "/\\/admin", "/x/..\\admin", "/\\admin/config"]) expect(await get(path), path).toBe(401);
     expect(up.received).toHaveLength(0);
     expect(await get("//x//y")).toBe(200);
     expect(up.received.map((request) => request.url)).toEqual(["/x/y"]);

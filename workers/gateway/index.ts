@@ -35,8 +35,8 @@ const adminApp = createAdminApp({ tables, isolate });
  * ADMIN_HOST when that is set (so that /admin on every other host stays the mesh's), on any host
  * otherwise. Decided on the path normalized as the mesh routes it (normalize-path.ts), so /%61dmin
  * and //admin are /admin for both; a path the mesh refuses (an encoded slash) is left to the mesh and
- * its 400. Read off the URL string when the path has no "%" and no "//" (workerd resolved its "." and
- * ".." already): a mesh request then pays no parse; any other is parsed as the mesh parses it.
+ * its 400. Read off the URL string when the path has no "%", "\" or "//" (workerd resolved its "."
+ * and ".." already): a mesh request then pays no parse; any other is parsed as the mesh parses it.
  */
 function adminRequest(request: Request, adminHost: string | undefined): Request | undefined {
   const url = request.url;
@@ -45,10 +45,8 @@ function adminRequest(request: Request, adminHost: string | undefined): Request 
   if (pathStart < 0) return undefined;
   const query = url.indexOf("?", pathStart);
   const pathEnd = query < 0 ? url.length : query;
-  const percent = url.indexOf("%", pathStart);
-  const slashes = url.indexOf("//", pathStart);
   let path: string | undefined;
-  if ((percent >= 0 && percent < pathEnd) || (slashes >= 0 && slashes < pathEnd)) {
+  if (needsParse(url, pathStart, pathEnd)) {
     try {
       // The URL parser's path, as the mesh reads it (record-outcome.ts): the raw string still holds
       // "%2e%2e", which only the parser resolves as "..", so /x/%2e%2e/admin is /admin for both.
@@ -66,6 +64,17 @@ function adminRequest(request: Request, adminHost: string | undefined): Request 
 }
 
 const LEADING_SLASHES = /^\/{2,}/;
+
+const PARSE_MARKS = ["%", "\\", "//"];
+
+/** Whether the raw path may read otherwise once parsed and normalized: an escape, a "\" (a "/" to the parser), or "//". */
+function needsParse(url: string, start: number, end: number): boolean {
+  for (const mark of PARSE_MARKS) {
+    const at = url.indexOf(mark, start);
+    if (at >= 0 && at < end) return true;
+  }
+  return false;
+}
 
 /** Whether text[start, end) is /admin or below it. */
 const isAdminPath = (text: string, start: number, end: number) => text.startsWith("/admin", start) && (end === start + 6 || text[start + 6] === "/");
