@@ -45,7 +45,7 @@ beforeAll(async () => {
     backend("pair", [b1.url, b2.url]),
     simpleRoute("pair", "pair.test", "pair"),
     trafficPolicy("pair", { kind: "Backend", name: "pair" }, { healthCheck: { passive: { consecutive5XxErrors: 2, maxEjectionPercent: 50 } } }),
-  ]);
+  ], { isolates: 1 });
 });
 
 afterEach(() => {
@@ -192,12 +192,20 @@ describe("the isolate's budget for held bodies", () => {
     };
     up.setAlways({ kind: "status", status: 503 });
     expect(await attemptsOfSmallPut()).toBe("2");
-    const stalled = [0, 1].map(() => gateway.stalledUpload("/", { headers: { host: "big-buffers.test" }, sent: "12345", declaredLength: MiB16, boundMs: 10_000 }));
-    let attempts: string | null = null;
-    await waitFor("a small PUT streamed once while two stalled uploads hold 32 MiB", async () => (attempts = await attemptsOfSmallPut()) === "1", { timeoutMs: 3_000, intervalMs: 20 });
-    expect(attempts).toBe("1");
+    const held = async () => (await gateway.admin<{ isolate: { heldBodyBytes: number } }>("GET", "/status")).body.isolate.heldBodyBytes;
+    // Declaring 16 MiB holds nothing: the budget counts bytes as they arrive.
+    const declaredOnly = [0, 1].map(() => gateway.stalledUpload("/", { headers: { host: "big-buffers.test" }, sent: "12345", declaredLength: MiB16, boundMs: 10_000 }));
+    await waitFor("the two 5-byte starts held", async () => (await held()) === 10, { timeoutMs: 5_000, intervalMs: 20 });
+    expect(await attemptsOfSmallPut()).toBe("2");
+    for (const answer of await Promise.all(declaredOnly)) expect(answer?.status).toBe(408);
+    expect(await held()).toBe(0);
+    // Two uploads that send all but 2 bytes of 16 MiB each, then stall, hold 32 MiB less 4 bytes.
+    const stalled = [0, 1].map(() => gateway.stalledUpload("/", { headers: { host: "big-buffers.test" }, sent: "x".repeat(MiB16 - 2), declaredLength: MiB16, boundMs: 10_000 }));
+    await waitFor("both stalled uploads held", async () => (await held()) === 2 * (MiB16 - 2), { timeoutMs: 5_000, intervalMs: 20 });
+    expect(await attemptsOfSmallPut()).toBe("1");
     for (const answer of await Promise.all(stalled)) expect(answer?.status).toBe(408);
     // Their answers gave their holds back.
+    expect(await held()).toBe(0);
     expect(await attemptsOfSmallPut()).toBe("2");
     expect(await attemptsOfSmallPut()).toBe("2");
   });

@@ -13,10 +13,17 @@ export const BODY_TIMEOUT = Symbol("request body timeout");
 
 /**
  * Reads up to `limit` bytes by `deadlineAt` (epoch ms; rejects with BODY_TIMEOUT past it); past the
- * limit, returns a stream that replays what was read, then the rest. `length` is the declared
- * Content-Length, kept on the replayed stream (a stream of unknown length would go out chunked).
+ * limit, or when `take` refuses a chunk's bytes (a budget shared with other requests), returns a
+ * stream that replays what was read, then the rest. `length` is the declared Content-Length, kept on
+ * the replayed stream (a stream of unknown length would go out chunked).
  */
-export async function bufferUpTo(stream: ReadableStream<Uint8Array>, limit: number, deadlineAt = Infinity, length?: number): Promise<RequestBody> {
+export async function bufferUpTo(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  deadlineAt = Infinity,
+  length?: number,
+  take: (bytes: number) => boolean = () => true,
+): Promise<RequestBody> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -32,7 +39,7 @@ export async function bufferUpTo(stream: ReadableStream<Uint8Array>, limit: numb
       if (done) break;
       chunks.push(value);
       size += value.byteLength;
-      if (size > limit) {
+      if (size > limit || !take(value.byteLength)) {
         const rest = replay(chunks, reader);
         return { kind: "stream", stream: length === undefined ? rest : rest.pipeThrough(new FixedLengthStream(length)) };
       }

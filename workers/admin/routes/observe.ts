@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { RateLimitRule } from "../../gateway/ratelimit/index.ts";
 import { configStore, rateLimiter, type AdminApp, type AdminDeps } from "../context.ts";
 import { AuditEntry, json, Page, RateLimitView } from "../schemas.ts";
+import { heldBodyBytes } from "../../gateway/stages/buffer-body.ts";
 
 
 const Status = z
@@ -10,6 +11,8 @@ const Status = z
     isolate: z.object({
       tableVersion: z.number(),
       controlPlane: z.object({ version: z.number().nullable(), registryVersion: z.number().nullable(), checkedAt: z.number().nullable(), lastError: z.string().nullable() }),
+      /** Request bodies this isolate holds for retries and mirrors now, of its ISOLATE_BUFFER_BYTES. */
+      heldBodyBytes: z.number(),
     }),
     controlPlane: z.object({ version: z.number(), registryVersion: z.number(), bundleHash: z.string() }),
   })
@@ -23,7 +26,7 @@ export function observeRoutes(app: AdminApp, { tables, isolate: state }: AdminDe
       const snapshot = await configStore(c.env).snapshot();
       return c.json(
         {
-          isolate: { tableVersion: table.version, controlPlane: tables.describe() },
+          isolate: { tableVersion: table.version, controlPlane: tables.describe(), heldBodyBytes: heldBodyBytes() },
           controlPlane: { version: snapshot.version, registryVersion: snapshot.registryVersion, bundleHash: snapshot.bundleHash },
         },
         200,

@@ -6,9 +6,10 @@
  * downstream body is still arriving), not a request that never ends.
  *
  * Bodies held at once in an isolate share ISOLATE_BUFFER_BYTES (an isolate has 128 MB in all, and a
- * policy may allow 16 MiB a request): a request that would take more, or whose Content-Length is
- * over its limit already, streams through once instead, as a larger body does. Each holds its
- * Content-Length (or its limit, when it declares none) until its answer leaves the gateway.
+ * policy may allow 16 MiB a request), counted as their bytes arrive (a client that declares much and
+ * sends little holds little): a body that would take more, or whose Content-Length is over its limit
+ * already, streams through once instead, as a larger body does. What a request read stays held until
+ * its answer leaves the gateway.
  */
 import { retriesMethod } from "../attempt/retry.ts";
 import type { Exchange, RequestBody, Stage } from "../context.ts";
@@ -21,8 +22,10 @@ export const MIRROR_BUFFER_LIMIT = 64 * 1024;
 /** Bytes of request bodies one isolate holds at once for retries and mirrors. */
 export const ISOLATE_BUFFER_BYTES = 32 * 1024 * 1024;
 let heldBytes = 0;
+/** What this isolate's requests hold of ISOLATE_BUFFER_BYTES now (/admin/status). */
+export const heldBodyBytes = () => heldBytes;
 /** What each buffering exchange holds of ISOLATE_BUFFER_BYTES, until its response phase gives it back. */
-const held = new WeakMap<Exchange, number>();
+const held = new WeakMap<Exchange, { bytes: number }>();
 
 export const bufferBody: Stage = {
   request(x) {
@@ -32,11 +35,11 @@ export const bufferBody: Stage = {
     const limit = Math.max(retriesMethod(retry, upstream.method) ? retry.bufferLimitBytes : 0, x.route.rule.mirrors.length ? MIRROR_BUFFER_LIMIT : 0);
     if (limit === 0) return undefined;
     const declared = contentLength(upstream.headers);
-    const hold = declared ?? limit;
-    if (hold > limit || heldBytes + hold > ISOLATE_BUFFER_BYTES) return undefined;
-    heldBytes += hold;
+    if (declared !== undefined && declared > limit) return undefined;
+    const hold = { bytes: 0 };
     held.set(x, hold);
-    return buffer(x, upstream.body.stream, limit, declared);
+    const take = (bytes: number) => heldBytes + bytes <= ISOLATE_BUFFER_BYTES && ((heldBytes += bytes), (hold.bytes += bytes), true);
+    return buffer(x, upstream.body.stream, limit, declared, take);
   },
   response(x) {
     release(x);
@@ -47,14 +50,14 @@ function release(x: Exchange): void {
   const hold = held.get(x);
   if (hold === undefined) return;
   held.delete(x);
-  heldBytes -= hold;
+  heldBytes -= hold.bytes;
 }
 
-async function buffer(x: Exchange, stream: ReadableStream<Uint8Array>, limit: number, declared: number | undefined): Promise<undefined> {
+async function buffer(x: Exchange, stream: ReadableStream<Uint8Array>, limit: number, declared: number | undefined, take: (bytes: number) => boolean): Promise<undefined> {
   const { requestTimeoutMs } = x.target.policy;
   try {
     const deadlineAt = x.outcome.startedAt + requestTimeoutMs;
-    x.upstream.body = await bufferUpTo(stream, limit, deadlineAt, declared);
+    x.upstream.body = await bufferUpTo(stream, limit, deadlineAt, declared, take);
   } catch (cause) {
     // This stage's response phase does not run for a request it ends.
     release(x);
