@@ -92,13 +92,15 @@ describe("a new deploy whose seed is slow", () => {
       await waitFor("the refusal in /admin/status", async () => (await status(third)).controlPlane.lastError !== null, { timeoutMs: 10_000, intervalMs: 50 });
       const { controlPlane } = await status(third);
       expect(controlPlane.version).toBe(2);
-      expect(controlPlane.lastError).toMatch(/^this deploy's policies could not be handed to the ConfigStore \(.*the policies bundled with this deploy cannot be stored: document 3 \(MESH_POLICIES\) is \d+ bytes as JSON; the limit per document is 1048576 bytes \(1 MiB\).*\); serving version 2 until a later poll does$/);
+      expect(controlPlane.lastError).toMatch(/^this deploy's policies could not be handed to the ConfigStore \(.*the policies bundled with this deploy cannot be stored: document 3 \(MESH_POLICIES\) is \d+ bytes as JSON; the limit per document is 1048576 bytes \(1 MiB\).*\); serving version 2 until a later try does$/);
       expect(((await (await third.fetch("http://pool.test/")).json()) as Echo).server).toBe("registered");
-      // Refused on every poll, never marked taken: the versions are those of the first two deploys.
+      // Refused, never marked taken (and not sent again on every poll): the versions are those of the first two deploys.
       const versions = (await third.admin<{ versions: { version: number }[] }>("GET", "/config/versions")).body.versions.map((entry) => entry.version);
       expect(versions).toEqual([2, 1]);
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect((await status(third)).controlPlane.lastError).toMatch(/cannot be stored/);
+      // Polled every 100 ms, the bundle was sent once: the next try waits 30 s.
+      expect(third.logs.filter((line) => line.message === "deploy policies not seeded; serving what the control plane has")).toHaveLength(1);
     } finally {
       await third.dispose();
     }

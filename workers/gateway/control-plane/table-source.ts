@@ -21,6 +21,8 @@ export const DEFAULT_POLL_INTERVAL_MS = 5_000;
 const READ_WAIT_MS = 300;
 /** A read or seed that takes longer is abandoned, so a hung control plane cannot stall the next poll. */
 const CONTROL_PLANE_TIMEOUT_MS = 2_000;
+/** After a failed seed, how long an isolate waits before it sends its bundle again. */
+const SEED_RETRY_MS = 30_000;
 
 interface Loaded {
   table: RoutingTable;
@@ -56,6 +58,9 @@ export class TableSource {
   private boundMs = DEFAULT_POLL_INTERVAL_MS;
   private reading: Read | undefined;
   private seededHash: string | undefined;
+  /** Why the last seed failed, and when the next may be tried. */
+  private seedError: string | undefined;
+  private seedRetryAt = 0;
   private lastError: string | undefined;
   /**
    * A snapshot this deploy's code could not compile (a version stored under older code, or a bug),
@@ -118,21 +123,26 @@ export class TableSource {
     try {
       const read = () => withTimeout(env.MESH_KV!.get<MeshSnapshot>(SNAPSHOT_KEY, "json"), CONTROL_PLANE_TIMEOUT_MS);
       let snapshot = await read();
-      let seedError: string | undefined;
-      if (!snapshot || (snapshot.bundleHash !== seed.hash && seed.builtAt >= snapshot.bundleBuiltAt)) {
+      const unseeded = !snapshot || (snapshot.bundleHash !== seed.hash && seed.builtAt >= snapshot.bundleBuiltAt);
+      if (unseeded) {
         // What the store has (its registry, keys and last version) serves while this deploy's policies
         // are handed over: a seed that is slow or fails must not leave the isolate on its bundle alone.
         if (snapshot) this.takeSnapshot(snapshot);
-        try {
-          if (await this.seedStore(env, seed)) snapshot = await read();
-        } catch (error) {
-          seedError = `this deploy's policies could not be handed to the ConfigStore (${String(error)}); serving ${this.serving()} until a later poll does`;
-          console.error(JSON.stringify({ level: "warn", message: "deploy policies not seeded; serving what the control plane has", error: String(error) }));
+        if (Date.now() >= this.seedRetryAt) {
+          try {
+            if (await this.seedStore(env, seed)) snapshot = await read();
+            this.seedError = undefined;
+          } catch (error) {
+            // Not again for SEED_RETRY_MS: every isolate would send the whole bundle on every poll.
+            this.seedRetryAt = Date.now() + SEED_RETRY_MS;
+            this.seedError = `this deploy's policies could not be handed to the ConfigStore (${String(error)}); serving ${this.serving()} until a later try does`;
+            console.error(JSON.stringify({ level: "warn", message: "deploy policies not seeded; serving what the control plane has", error: String(error) }));
+          }
         }
       }
       if (snapshot) this.takeSnapshot(snapshot);
       this.freshAt = startedAt;
-      this.lastError = seedError ?? this.uncompilable?.error;
+      this.lastError = (unseeded ? this.seedError : undefined) ?? this.uncompilable?.error;
     } catch (error) {
       this.lastError = String(error);
       console.error(JSON.stringify({ level: "warn", message: "control plane unreachable; serving the last good configuration", error: String(error) }));
