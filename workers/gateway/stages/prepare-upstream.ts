@@ -14,9 +14,10 @@ import { formatTraceparent } from "../trace-context.ts";
 // The workload token is this hop's credential, and only the mesh speaks for the caller
 // (stages/authenticate.ts, stages/caller-token.ts): client-sent identity headers never go upstream.
 // Some frameworks take these for the request's real path or method (IIS and Symfony: X-Original-URL;
-// Express's method-override, Rails, Spring: X-HTTP-Method-Override): the mesh routes and authorizes the
-// path and method it forwards, which they would replace upstream.
-const OVERRIDES = ["x-original-url", "x-rewrite-url", "x-http-method-override", "x-http-method", "x-method-override"];
+// Spring's ForwardedHeaderFilter: X-Forwarded-Prefix before the path; Express's method-override, Rails,
+// Spring: X-HTTP-Method-Override): the mesh routes and authorizes the path and method it forwards,
+// which they would replace upstream.
+const OVERRIDES = ["x-original-url", "x-rewrite-url", "x-forwarded-prefix", "x-http-method-override", "x-http-method", "x-method-override"];
 const NOT_FORWARDED = new Set(["expect", WORKLOAD_TOKEN_HEADER, CALLER_TOKEN_HEADER, ...OVERRIDES]);
 // W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
 const NOT_FORWARDED_RESTARTED = new Set([...NOT_FORWARDED, "tracestate"]);
@@ -54,8 +55,9 @@ export const prepareUpstream: Stage = {
 
 /**
  * A GET or HEAD body cannot go upstream: the Workers runtime's fetch() refuses to send one, which
- * would fail every try of a healthy endpoint and count against it. An empty one is dropped; one with
- * content is the client's mistake, said as such, rather than a body silently lost.
+ * would fail every try of a healthy endpoint and count against it. One declared empty (Content-Length:
+ * 0) is dropped; any other (chunked ones too: their length is unknown until read) is the client's
+ * mistake, said as such, rather than a body silently lost.
  */
 function bodyToForward(request: Request): ReadableStream | null {
   const method = request.method;
