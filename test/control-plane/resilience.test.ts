@@ -91,6 +91,7 @@ for (const behaviour of ["hang", "throw"] as const) {
     afterAll(() => mesh.dispose());
 
     it("keeps serving the deploy's policies, with health reports and rate limits failing open", async () => {
+      const startedAt = Date.now();
       for (let i = 0; i < 20; i++) {
         for (const [host, server] of [["app.test", "a"], ["guarded.test", "a"]]) {
           const response = await mesh.fetch(`http://${host}/`, {}, i % 2);
@@ -98,6 +99,11 @@ for (const behaviour of ["hang", "throw"] as const) {
           expect(((await response.json()) as Echo).server).toBe(server);
         }
       }
+      // A failed lease makes the rule fail open without asking for 5 s: one call (and wait) per isolate per 5 s, not one per request.
+      const intervals = Math.floor((Date.now() - startedAt) / 5_000) + 1;
+      const failed = mesh.logs.filter((line) => line.message === "rate limiter unreachable; allowing traffic");
+      expect(failed.length).toBeGreaterThan(0);
+      expect(failed.length).toBeLessThanOrEqual(2 * intervals);
     });
 
     if (behaviour === "throw") {

@@ -3,7 +3,9 @@
  * `shards`, by key) in batches sized to this isolate's traffic, and spent locally. A request waits on
  * the Durable Object only when the isolate has no tokens left; the next batch is fetched in the
  * background before that happens. If the Durable Object cannot be reached, requests are allowed
- * (fail open): a slow control plane must not take the mesh down.
+ * (fail open): a slow control plane must not take the mesh down. After a lease fails, the rule's keys
+ * fail open at once for FAIL_OPEN_MS instead of each waiting LEASE_TIMEOUT_MS on an object that is
+ * away: at most one request per interval per isolate waits on it.
  */
 import { rateLimiterOf, type Namespace } from "../../../common/protocol.ts";
 import { fnv1a } from "../lb/hash.ts";
@@ -14,6 +16,7 @@ import type { RateLimitRule, Verdict, Waiter } from "./rule.ts";
 /** How much traffic a lease should cover: about a second of this isolate's recent rate. */
 const LEASE_HORIZON_MS = 1_000;
 const LEASE_TIMEOUT_MS = 1_000;
+const FAIL_OPEN_MS = 5_000;
 const MAX_KEYS = 10_000;
 
 interface KeyState {
@@ -34,6 +37,8 @@ export class GlobalLimiter {
   private readonly states = new LruMap<string, KeyState>(MAX_KEYS);
   /** Lease calls this isolate made (for the benchmark's calls per 100 requests). */
   calls = 0;
+  /** Until when a lease is not tried: the last one failed. */
+  private failedOpenUntil = 0;
 
   constructor(public rule: RateLimitRule) {}
 
@@ -51,11 +56,12 @@ export class GlobalLimiter {
   private spend(state: KeyState, key: string, namespace: Namespace, ctx: Waiter, now: number, resetMs: number): Verdict | undefined {
     if (state.tokens > 0) {
       state.tokens--;
-      if (!state.exhausted && !state.pending && state.tokens <= state.lastWant / 4) ctx.waitUntil(this.lease(state, key, namespace, now));
+      if (!state.exhausted && !state.pending && state.tokens <= state.lastWant / 4 && now >= this.failedOpenUntil) ctx.waitUntil(this.lease(state, key, namespace, now));
       // An estimate: this isolate's tokens plus what the object had left when it last asked.
       return { allowed: true, remaining: state.tokens + state.leftGlobally, resetMs };
     }
-    return state.exhausted ? { allowed: false, remaining: 0, resetMs } : undefined;
+    if (state.exhausted) return { allowed: false, remaining: 0, resetMs };
+    return now < this.failedOpenUntil ? { allowed: true, remaining: 0, resetMs } : undefined;
   }
 
   private async awaitTokens(state: KeyState, key: string, namespace: Namespace, ctx: Waiter, now: number, resetMs: number): Promise<Verdict> {
@@ -95,8 +101,9 @@ export class GlobalLimiter {
         if (lease.granted === 0) state.exhausted = true;
       })
       .catch((error) => {
-        // Fail open for this batch, and say so.
+        // Fail open for this batch and, without asking, for FAIL_OPEN_MS; and say so.
         state.tokens += want;
+        this.failedOpenUntil = Date.now() + FAIL_OPEN_MS;
         console.error(JSON.stringify({ level: "warn", message: "rate limiter unreachable; allowing traffic", rule: id, error: String(error) }));
       })
       .finally(() => {
