@@ -8,6 +8,7 @@ import type { EndpointRuntime } from "../../workers/gateway/lb/index.ts";
 import { leastRequest } from "../../workers/gateway/lb/least-request.ts";
 import { prefixSums, random, searchSums, weightedRandom } from "../../workers/gateway/lb/random.ts";
 import { roundRobin } from "../../workers/gateway/lb/round-robin.ts";
+import { pickEndpoint } from "../../workers/gateway/attempt/balance.ts";
 import { prng } from "../support/prng.ts";
 
 const request = new Request("http://x/");
@@ -135,5 +136,28 @@ describe("least request", () => {
     const draws = [0, 0];
     let next = 0;
     expect(leastRequest(() => draws[next++]!)(endpoints, request)).toBe(endpoints[1]);
+  });
+});
+
+describe("a retry's pick (attempt/balance.ts)", () => {
+  it("keeps the weights among the endpoints not tried yet: a:1, b:1, c:3 with a tried gives b and c 1:3", () => {
+    const endpoints = endpointsOf([1, 1, 3]);
+    const balance = roundRobin();
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 1_000; i++) {
+      const id = pickEndpoint(balance, endpoints, [endpoints[0]!], request)!.id;
+      counts[id] = (counts[id] ?? 0) + 1;
+    }
+    expect(counts.e0).toBeUndefined();
+    // Exact per cycle of the schedule (deterministic): 250 and 750.
+    expect(counts).toEqual({ e1: 250, e2: 750 });
+  });
+
+  it("gives a balancer that keeps answering a tried endpoint the untried ones, and all of them once every one was tried", () => {
+    const endpoints = endpointsOf([1, 1]);
+    const busy = endpoints.map((endpoint, i) => ({ ...endpoint, inFlight: i === 0 ? 0 : 5 }));
+    const least = leastRequest(prng(7));
+    expect(pickEndpoint(least, busy, [busy[0]!], request)!.id).toBe("e1");
+    expect(busy.map(() => pickEndpoint(least, busy, busy, request)!.id)).toEqual(["e0", "e0"]);
   });
 });
