@@ -117,7 +117,7 @@ describe("metrics across isolates", () => {
 
   it("draws the service graph from the traffic: edges by SPIFFE ID with rate, success rate and quantiles, busiest first", async () => {
     for (let i = 0; i < 20; i++) expect((await mesh.fetchAs("web", "http://shop.test/from-web")).status).toBe(200);
-    type Graph = { windowSeconds: number; nodes: { id: string }[]; edges: { source: string; destination: string; requests: number; successRate: number; latencySeconds: Record<string, number | null> }[]; others?: { edges: number; requests: number } };
+    type Graph = { windowSeconds: number; nodes: { id: string }[]; edges: { source: string; destination: string; requests: number; requestsPerSecond: number; successRate: number; latencySeconds: Record<string, number | null> }[]; others?: { edges: number; requests: number } };
     let graph: Graph | undefined;
     await waitFor("the Worker caller's edge in /admin/graph", async () => {
       graph = (await mesh.admin<Graph>("GET", "/graph")).body;
@@ -126,6 +126,10 @@ describe("metrics across isolates", () => {
     const web = graph!.edges.find((edge) => edge.source === "spiffe://edgemesh.local/ns/default/sa/web")!;
     expect(web.destination).toBe("spiffe://edgemesh.local/ns/default/sa/up");
     expect(web.successRate).toBe(1);
+    // The rate is over the minutes the shards summed: the 5 asked for and the current one so far (300 to 360 s).
+    expect(graph!.windowSeconds).toBeGreaterThanOrEqual(300);
+    expect(graph!.windowSeconds).toBeLessThanOrEqual(360);
+    expect(web.requestsPerSecond).toBeCloseTo(20 / graph!.windowSeconds, 10);
     expect(web.latencySeconds.p50).toBeGreaterThan(0);
     expect(web.latencySeconds.p99).toBeGreaterThanOrEqual(web.latencySeconds.p50!);
     const anonymous = graph!.edges.find((edge) => edge.source === "unknown")!;

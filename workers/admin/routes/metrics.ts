@@ -64,8 +64,13 @@ export function metricsRoutes(app: AdminApp, { isolate }: AdminDeps): void {
     createRoute({ method: "get", path: "/graph", tags: ["observability"], summary: "The service graph from observed traffic: edges source → destination with rate, success and latency", request: { query: GraphQuery }, responses: { 200: json(Graph, "the graph") } }),
     async (c) => {
       const { window, limit } = c.req.valid("query");
-      const store = await meshMetrics(c.env, (shard) => shard.window(Date.now() - window * 60_000));
-      return c.json(serviceGraph(store, window * 60, limit, (service) => isolate.identity.destinationId(c.env, service)), 200);
+      const now = Date.now();
+      const sinceMs = now - window * 60_000;
+      const store = await meshMetrics(c.env, (shard) => shard.window(sinceMs));
+      // The shards sum whole minutes, from the one `sinceMs` falls in to the current one (partly gone):
+      // rates are over that span, not the window asked for, which it exceeds by up to a minute.
+      const coveredSeconds = (now - Math.floor(sinceMs / 60_000) * 60_000) / 1000;
+      return c.json(serviceGraph(store, coveredSeconds, limit, (service) => isolate.identity.destinationId(c.env, service)), 200);
     },
   );
 
