@@ -7,6 +7,7 @@
  * Alertmanager webhook's JSON shape) are retried with backoff, up to MAX_DELIVERIES times.
  */
 import { DurableObject } from "cloudflare:workers";
+import { redactUrl } from "../common/redact-url.ts";
 import { metricsShardCount, metricsShardOf, type AlertState, type AlertsApi, type AlertsStatus, type ObjectiveStatus, type SloCounts } from "../common/metrics/protocol.ts";
 import { configStoreOf, coordinatorOf, type Namespace } from "../common/protocol.ts";
 import { qualifiedName } from "../policies/qualified-name.ts";
@@ -138,7 +139,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
       }
       const deliveries = notification.deliveries + 1;
       if (ok || deliveries >= MAX_DELIVERIES) {
-        if (!ok) console.error(JSON.stringify({ level: "warn", message: "alert notification dropped after retries", url: notification.url, deliveries }));
+        // The webhook URL is a secret (redact.ts): logs get its origin.
+        if (!ok) console.error(JSON.stringify({ level: "warn", message: "alert notification dropped after retries", url: redactUrl(notification.url), deliveries }));
         this.sql.exec("DELETE FROM notifications WHERE id = ?", notification.id);
       } else {
         // 1 s, 2 s, 4 s... between tries.

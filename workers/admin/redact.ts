@@ -6,15 +6,11 @@
  * non-admin (the configuration, its versions and diffs, the audit log, the SLO status), by key, so a
  * new route that returns documents is covered without naming it.
  */
+import { redactUrl } from "../../common/redact-url.ts";
+
 const SECRET_KEYS = new Set(["webhook"]);
 
-export function redactUrl(url: string): string {
-  try {
-    return `${new URL(url).origin}/<redacted>`;
-  } catch {
-    return "<redacted>";
-  }
-}
+export { redactUrl };
 
 /** A copy of `value` with every string under a secret key (and a diff's from/to of such a path) redacted. */
 export function redactSecrets(value: unknown): unknown {
