@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PERSIST_INTERVAL_MS } from "../../durable-objects/metrics-state.ts";
 import { ADMIN_TOKEN, TestGateway } from "../support/gateway.ts";
@@ -158,6 +159,26 @@ describe("metrics across isolates", () => {
     expect(sample(text, "edgemesh_unauthenticated_total", { route: "vault", code: "missing_token" })).toBe(1);
     expect(sample(text, "edgemesh_unauthenticated_total", { route: "vault", code: "non_canonical_encoding" })).toBe(1);
     expect(sample(text, "edgemesh_denied_total", { source_workload: "web", policy: "default/nobody" })).toBe(1);
+  });
+
+  it("counts request bytes sent upstream only: a refused request's Content-Length counts nothing", async () => {
+    const before = sample(await exposition(), "edgemesh_request_bytes_total", {});
+    // Over a real connection, with Content-Length as sent.
+    const url = new URL("/bytes", await mesh.url());
+    const post = (host: string, body: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest(url, { method: "POST", agent: false, headers: { host, "content-length": String(body.length) } }, (response) => {
+          response.resume();
+          response.on("end", () => resolve(response.statusCode!));
+        });
+        request.on("error", reject);
+        request.end(body);
+      });
+    expect(await post("vault.test", "x".repeat(1_000))).toBe(401);
+    expect(await post("shop.test", "12345")).toBe(200);
+    await waitFor("the forwarded POST's bytes at /admin/metrics", async () => sample(await exposition(), "edgemesh_request_bytes_total", {}) > before, { timeoutMs: 15_000, intervalMs: 100 });
+    expect(sample(await exposition(), "edgemesh_request_bytes_total", {}) - before).toBe(5);
+    expect(sample(await exposition(), "edgemesh_request_bytes_total", { route: "vault" })).toBe(0);
   });
 
   it("counts end users' refused tokens (RequestAuthentication) by their refusal code too", async () => {

@@ -64,8 +64,12 @@ function complete(x: Exchange, response: Response, sinks: readonly OutcomeSink[]
   // but a ResponseHeaderModifier may still set one).
   outcome.reason = isSynthetic(response) ? ((headers.get(REASON_HEADER) as Reason | null) ?? undefined) : undefined;
   outcome.latencyMs = Date.now() - outcome.startedAt;
-  const requestBytes = Number(x.headers.get("content-length"));
-  if (requestBytes > 0) outcome.requestBytes = requestBytes;
+  // Bytes sent upstream: a request the mesh answered before any try (401, 404, 429...) sent none,
+  // whatever its Content-Length claims (workerd holds a forwarded body to its Content-Length).
+  if (outcome.attempts > 0) {
+    const requestBytes = Number(x.headers.get("content-length"));
+    if (requestBytes > 0) outcome.requestBytes = requestBytes;
+  }
   if (x.env.SERVER_TIMING === "on") headers.append("server-timing", serverTiming(outcome));
   const responseBytes = Number(headers.get("content-length"));
   if (responseBytes > 0) outcome.responseBytes = responseBytes;
