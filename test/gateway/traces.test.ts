@@ -83,6 +83,16 @@ describe("traces", () => {
     expect(collector.requests.every((request) => request.path === "/v1/traces" && request.contentType === "application/json")).toBe(true);
   });
 
+  it("cuts a long path to 1 024 characters in the span (OpenTelemetry's attribute length limit)", async () => {
+    const path = `/start/${"p".repeat(3_000)}`;
+    const response = await mesh.fetch(`http://a.test${path}`);
+    expect(response.status).toBe(200);
+    const traceId = (await mesh.outcomeOf(response.headers.get("x-request-id")!)).traceId as string;
+    await waitFor("the trace's server span at the collector", () => collector.trace(traceId).some((span) => span.attributes["server.address"] === "a.test"), { timeoutMs: 10_000 });
+    const server = collector.trace(traceId).find((span) => span.attributes["server.address"] === "a.test")!;
+    expect(server.attributes["url.path"]).toBe(path.slice(0, 1_024));
+  });
+
   it("gives each retry a client span of its own with http.request.resend_count, and the upstream saw each as its parent", async () => {
     up.failNext(2, 503);
     const before = up.received.length;

@@ -46,7 +46,7 @@ export function spansOf(outcome: Outcome): OtlpSpan[] {
     endTimeUnixNano: nanos(outcome.startedAt + outcome.latencyMs),
     attributes: [
       { key: "http.request.method", value: { stringValue: outcome.method } },
-      { key: "url.path", value: { stringValue: outcome.path } },
+      { key: "url.path", value: { stringValue: bounded(outcome.path) } },
       ...str("server.address", host),
       ...(port ? [int("server.port", Number(port))] : []),
       int("http.response.status_code", outcome.status),
@@ -95,3 +95,10 @@ function splitHost(hostPort: string): [string, string | undefined] {
   const match = /^(\[[^\]]*\]|[^:]*)(?::([0-9]+))?$/.exec(hostPort);
   return match ? [match[1]!, match[2]] : [hostPort, undefined];
 }
+
+/**
+ * A span's client-chosen text, cut to MAX_ATTRIBUTE_LENGTH (OpenTelemetry's attribute value length
+ * limit): a queued span holds it until export, and a path may be kilobytes long.
+ */
+export const MAX_ATTRIBUTE_LENGTH = 1_024;
+const bounded = (text: string) => (text.length > MAX_ATTRIBUTE_LENGTH ? text.slice(0, MAX_ATTRIBUTE_LENGTH) : text);
