@@ -10,6 +10,7 @@ import { checkEndpointUrl } from "../policies/endpoint-url.ts";
 import { applyReports, expireEjections, nextEjectionEnd, type EndpointHealth } from "../common/outlier-detection.ts";
 import { configStoreOf, type BackendCoordinatorApi, type HealthReport, type HealthSnapshot, type Namespace, type RegisteredEndpoint, type Registration, type RegisterResult } from "../common/protocol.ts";
 import { AuditOutbox } from "./audit-outbox.ts";
+import { EndpointRows } from "./endpoint-rows.ts";
 import { MetaTable } from "./meta.ts";
 
 export interface BackendCoordinatorEnv {
@@ -26,6 +27,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
   private readonly sql: SqlStorage;
   private readonly meta: MetaTable;
   private readonly outbox: AuditOutbox;
+  private rows!: EndpointRows;
   private health = new Map<string, EndpointHealth>();
   private healthVersion = 0;
 
@@ -36,8 +38,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
     this.outbox = new AuditOutbox(this.sql, () => `coordinator:${this.name()}`);
     ctx.blockConcurrencyWhile(async () => {
       this.sql.exec("CREATE TABLE IF NOT EXISTS health (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL)");
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS endpoints (url TEXT PRIMARY KEY, weight INTEGER NOT NULL, zone TEXT,
-        version TEXT, draining INTEGER NOT NULL, ttl_ms INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
+      this.rows = new EndpointRows(this.sql);
       for (const row of this.sql.exec<{ endpoint: string; state: string }>("SELECT * FROM health").toArray()) {
         this.health.set(row.endpoint, JSON.parse(row.state));
       }
@@ -96,20 +97,11 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
       ...(registration.zone !== undefined && { zone: registration.zone }),
       ...(registration.version !== undefined && { version: registration.version }),
       // A renewal keeps an operator's drain (an agent that renews by registering again must not undo it).
-      draining: this.sql.exec<{ draining: number }>("SELECT draining FROM endpoints WHERE url = ? AND expires_at > ?", checked.origin, Date.now()).toArray()[0]?.draining === 1,
+      draining: this.rows.draining(checked.origin, Date.now()),
     };
     const { zone, version } = endpoint;
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec(
-        "INSERT OR REPLACE INTO endpoints (url, weight, zone, version, draining, ttl_ms, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        endpoint.url,
-        endpoint.weight,
-        zone ?? null,
-        version ?? null,
-        endpoint.draining ? 1 : 0,
-        registration.ttlMs,
-        Date.now() + registration.ttlMs,
-      );
+      this.rows.put(endpoint, registration.ttlMs, Date.now());
       this.audit(actor, "register", { backend, url: endpoint.url, weight: endpoint.weight, ttlSeconds: registration.ttlMs / 1000, ...(zone !== undefined && { zone }), ...(version !== undefined && { version }) });
     });
     await this.scheduleAlarm(); // before any call out: the record is sent by the alarm if this object stops now
@@ -147,12 +139,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
   }
 
   async endpoints(): Promise<(RegisteredEndpoint & { expiresAt: number })[]> {
-    return this.sql
-      .exec<{ url: string; weight: number; zone: string | null; version: string | null; draining: number; expires_at: number }>(
-        "SELECT * FROM endpoints ORDER BY url",
-      )
-      .toArray()
-      .map((row) => ({ ...toEndpoint(row), expiresAt: row.expires_at }));
+    return this.rows.list();
   }
 
   // --- Alarm ----------------------------------------------------------------------------------
@@ -250,10 +237,7 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
   }
 
   private registered(): RegisteredEndpoint[] {
-    return this.sql
-      .exec<{ url: string; weight: number; zone: string | null; version: string | null; draining: number }>("SELECT * FROM endpoints ORDER BY url")
-      .toArray()
-      .map(toEndpoint);
+    return this.rows.list().map(({ expiresAt: _, ...endpoint }) => endpoint);
   }
 
   /** The backend this object serves: callers name it, since an object cannot always see its own name. */
@@ -291,14 +275,4 @@ export class BackendCoordinator extends DurableObject<BackendCoordinatorEnv> imp
     this.healthVersion++;
     this.meta.set("healthVersion", this.healthVersion);
   }
-}
-
-function toEndpoint(row: { url: string; weight: number; zone: string | null; version: string | null; draining: number }): RegisteredEndpoint {
-  return {
-    url: row.url,
-    weight: row.weight,
-    ...(row.zone !== null && { zone: row.zone }),
-    ...(row.version !== null && { version: row.version }),
-    draining: row.draining === 1,
-  };
 }

@@ -78,7 +78,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
     const result = await this.serially(async () => {
       const now = Date.now();
       await this.advance(config, now);
-      const signer = this.signer(now);
+      const signer = this.keys.signer(now);
       if (!signer) throw new Error("no signing key");
       const iat = Math.floor(now / 1000);
       const exp = iat + Math.floor(lifetimeMs / 1000);
@@ -160,7 +160,7 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       const pin = this.pinned && (await this.pinned);
       // Only the key the secret pins now: one it pinned before is an ordinary retired key.
       if (pin && pin.kid === row.kid) return { ok: false, status: 409, reason: "key_pinned", message: "this key is pinned by MESH_ISSUER_KEY: replace that secret to change it" };
-      const signing = this.signer(now)?.kid === kid;
+      const signing = this.keys.signer(now)?.kid === kid;
       // Made before the transaction: no await may split the removal from its replacement and record.
       const fresh = signing && !this.keys.all().some((candidate) => candidate.retired_at === null && candidate.activates_at > now) ? await generateKey() : undefined;
       this.ctx.storage.transactionSync(() => {
@@ -252,10 +252,6 @@ export class Issuer extends DurableObject<IssuerEnv> implements IssuerApi {
       // Verifiers that fetch the bundle must see a new key before it signs: twice per pre-publication.
       spiffe_refresh_hint: Math.max(1, Math.round(config.prepublishMs / 2000)),
     };
-  }
-
-  private signer(now: number): KeyRow | undefined {
-    return this.keys.signer(now);
   }
 
   private cryptoKey(row: KeyRow): Promise<CryptoKey> {
