@@ -38,6 +38,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
       state TEXT NOT NULL, since INTEGER, value REAL, summary TEXT NOT NULL)`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, body TEXT NOT NULL,
       deliveries INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL)`);
+    // Where an alert's notifications went, so a firing one whose objective is removed can be resolved there.
+    if (!this.sql.exec("SELECT * FROM alerts LIMIT 0").columnNames.includes("webhook")) this.sql.exec("ALTER TABLE alerts ADD COLUMN webhook TEXT");
   }
 
   private get intervalMs(): number {
@@ -85,8 +87,17 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
         this.transition({ id: alertId, objective: id, alert: check.alert, severity: check.severity, state: check.firing ? "firing" : "inactive", since: null, value: check.value, summary: check.summary }, now, slo.spec.notify?.webhook);
       }
     }
-    // Alerts of objectives (or thresholds) no longer configured are dropped, without a notification.
-    for (const { id } of this.sql.exec<{ id: string }>("SELECT id FROM alerts").toArray()) if (!seen.has(id)) this.sql.exec("DELETE FROM alerts WHERE id = ?", id);
+    // Alerts of objectives (or thresholds) no longer configured are dropped; a firing one is resolved
+    // first, so its receiver does not keep an incident open for good.
+    type Saved = { id: string; objective: string; alert: string; severity: string; state: string; since: number | null; value: number | null; summary: string; webhook: string | null };
+    for (const saved of this.sql.exec<Saved>("SELECT * FROM alerts").toArray()) {
+      if (seen.has(saved.id)) continue;
+      if (saved.state === "firing" && saved.webhook) {
+        const summary = `${saved.summary} (resolved: the objective or threshold was removed)`;
+        this.enqueue(saved.webhook, { ...saved, severity: saved.severity as AlertState["severity"], state: "inactive", since: now, summary }, saved.since ?? now, now);
+      }
+      this.sql.exec("DELETE FROM alerts WHERE id = ?", saved.id);
+    }
     this.objectives = objectives;
     this.evaluatedAt = now;
     const firing = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM alerts WHERE state = 'firing'").one().n;
@@ -98,8 +109,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
     const changed = (saved?.state ?? "inactive") !== next.state;
     const since = changed ? now : (saved?.since ?? null);
     this.sql.exec(
-      "INSERT OR REPLACE INTO alerts (id, objective, alert, severity, state, since, value, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      next.id, next.objective, next.alert, next.severity, next.state, since, next.value, next.summary,
+      "INSERT OR REPLACE INTO alerts (id, objective, alert, severity, state, since, value, summary, webhook) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      next.id, next.objective, next.alert, next.severity, next.state, since, next.value, next.summary, webhook ?? null,
     );
     if (changed && webhook) this.enqueue(webhook, { ...next, since }, saved?.since ?? now, now);
   }
@@ -194,7 +205,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
     const alerts = this.sql
       .exec<{ id: string; objective: string; alert: string; severity: AlertState["severity"]; state: AlertState["state"]; since: number | null; value: number | null; summary: string }>("SELECT * FROM alerts ORDER BY id")
       .toArray()
-      .map((row) => ({ ...row }));
+      // Every column but the webhook (a secret, and the objective's own to show).
+      .map(({ id, objective, alert, severity, state, since, value, summary }) => ({ id, objective, alert, severity, state, since, value, summary }));
     const pending = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM notifications").one().n;
     return { evaluatedAt: this.evaluatedAt, objectives: this.objectives, alerts, pendingNotifications: pending };
   }

@@ -157,4 +157,15 @@ describe("service level objectives", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("resolves the alerts still firing when their objective is removed, at the webhook they went to", async () => {
+    const firing = (await status()).alerts.filter((alert) => alert.state === "firing").map((alert) => alert.id.split("/").at(-1));
+    expect(firing).toContain("page");
+    const before = notifications.length;
+    expect((await mesh.admin("POST", "/config/apply", { documents: [backend("up", [up.url]), simpleRoute("shop", "shop.test", "up")] })).status).toBe(200);
+    await waitFor("a resolved notification for every alert that was firing", () => firing.every((name) => notifications.slice(before).some((n) => n.status === "resolved" && n.alerts[0]!.labels.alertname === name)), { timeoutMs: 20_000, intervalMs: 50 });
+    const page = notifications.slice(before).find((n) => n.alerts[0]!.labels.alertname === "page")!;
+    expect(page.alerts[0]!.annotations.summary).toContain("resolved: the objective or threshold was removed");
+    expect((await status()).alerts).toEqual([]);
+  });
 });
