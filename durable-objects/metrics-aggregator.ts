@@ -13,6 +13,7 @@ import { alertsOf, type MetricsApi, type MetricsReport, type MinuteRow, type Slo
 import type { Namespace } from "../common/protocol.ts";
 import type { SeriesEntry } from "../common/metrics/store.ts";
 import { MetricsState, PERSIST_INTERVAL_MS } from "./metrics-state.ts";
+import { LruMap } from "../common/lru.ts";
 
 /** How often, at most, a shard reminds the alert evaluator that traffic is flowing. */
 const WAKE_INTERVAL_MS = 30_000;
@@ -22,6 +23,8 @@ export class MetricsAggregator extends DurableObject<{ ALERTS?: Namespace }> imp
   private wokeAt = 0;
   /** The alarm that writes the counts is set (or was found set); the reports until it runs share it. */
   private writeScheduled = false;
+  /** The last report number taken from each isolate (a new instance knows none: a resend right after a restart counts again). */
+  private readonly lastSeq = new LruMap<string, number>(10_000);
 
   constructor(ctx: DurableObjectState, env: { ALERTS?: Namespace }) {
     super(ctx, env);
@@ -29,6 +32,12 @@ export class MetricsAggregator extends DurableObject<{ ALERTS?: Namespace }> imp
   }
 
   async report(report: MetricsReport): Promise<void> {
+    const { source, seq } = report;
+    if (typeof source === "string" && typeof seq === "number") {
+      // A report sent again (its first call failed or timed out, yet may have landed) is taken once.
+      if ((this.lastSeq.get(source) ?? 0) >= seq) return;
+      this.lastSeq.set(source, seq);
+    }
     const traffic = this.state.add(report);
     if (this.state.dirty && !this.writeScheduled) await this.scheduleWrite();
     if (traffic && this.env.ALERTS && Date.now() - this.wokeAt > WAKE_INTERVAL_MS) {

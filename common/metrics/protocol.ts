@@ -11,6 +11,13 @@ export interface MetricsReport {
   entries: SeriesEntry[];
   /** Epoch milliseconds the deltas were gathered up to. */
   at: number;
+  /**
+   * The reporting isolate (random, per isolate) and its report's number: a report sent again after a
+   * failed or timed-out call keeps both, so a shard that took it already does not count it twice.
+   * Optional: isolates of earlier deploys send neither.
+   */
+  source?: string;
+  seq?: number;
 }
 
 /** Requests to one destination (and route) over several windows, for SLOs and alerts. */

@@ -99,6 +99,23 @@ describe("MetricsAggregator writes", () => {
     expect(await stored(stub)).toEqual({ alarm: null, minutes: [], slo: [] });
   });
 
+  it("takes a report sent again (same source and number) once, and the isolate's next report as usual", async () => {
+    const { api } = shardNamed("resent-report");
+    const at = Date.now();
+    const since = at - 60_000;
+    const report = { ...oneRequest(at, 200), source: "isolate-a", seq: 7 };
+    await api.report(report);
+    await api.report(report); // its first call timed out in the isolate, yet had landed
+    expect((await reads(api, since)).totals).toBe(1);
+    await api.report({ ...oneRequest(at, 200), source: "isolate-a", seq: 8 });
+    await api.report({ ...oneRequest(at, 200), source: "isolate-b", seq: 7 });
+    // Reports of earlier deploys carry no number: each is taken.
+    await api.report(oneRequest(at, 200));
+    await api.report(oneRequest(at, 200));
+    const read = await reads(api, since);
+    expect([read.totals, read.window, read.slo?.total]).toEqual([5, 5, 5]);
+  });
+
   it("keeps every cumulative series monotonic when a family is full: new series count in the overflow series, none is folded", async () => {
     const store = new MetricStore(4, "overflow");
     const labels = (service: string, code: string) => ["web", "spiffe://edgemesh.local/ns/default/sa/web", service, "default/shop", code, ""];

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { SeriesEntry } from "../../common/metrics/store.ts";
+import type { MetricsReport } from "../../common/metrics/protocol.ts";
 import type { GatewayEnv } from "../../workers/gateway/env.ts";
 import type { Outcome } from "../../workers/gateway/outcome.ts";
 import { IsolateMetrics, reportMetrics } from "../../workers/gateway/sinks/metrics.ts";
@@ -44,5 +45,33 @@ describe("metrics flush", () => {
     shard.answer();
     await first;
     expect(shard.reports).toHaveLength(2); // nothing left: no flush after that
+  });
+
+  it("sends a report whose call failed again as it was (same source and number), and new deltas in a report of their own", async () => {
+    const sent: MetricsReport[] = [];
+    let failNext = true;
+    const stub = {
+      report: async (report: MetricsReport) => {
+        sent.push(structuredClone(report));
+        // It landed, but the answer is lost: the isolate cannot tell it from a failure.
+        if (failNext) {
+          failNext = false;
+          throw new Error("timed out");
+        }
+      },
+    };
+    const env = { METRICS: { idFromName: (name: string) => name, get: () => stub }, METRICS_FLUSH_INTERVAL_MS: "1" } as unknown as GatewayEnv;
+    const sink = reportMetrics(new IsolateMetrics());
+    await sink(outcome(1), env);
+    expect(sent).toHaveLength(1);
+    // The next request's flush: the failed report again, then (the run goes on) its own deltas.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sink(outcome(2), env);
+    for (let i = 0; i < 200 && sent.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(sent).toHaveLength(3);
+    expect(sent[1]).toEqual(sent[0]);
+    expect(sent[2]!.source).toBe(sent[0]!.source);
+    expect(sent[2]!.seq).toBe(sent[0]!.seq! + 1);
+    expect(sent.map((report) => requestsIn(report.entries))).toEqual([1, 1, 1]);
   });
 });

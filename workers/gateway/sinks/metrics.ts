@@ -3,9 +3,11 @@
  * updates), and at most once per METRICS_FLUSH_INTERVAL_MS (never two at once) the gathered deltas go
  * to this isolate's metrics shard, after the response (`waitUntil`). The first outcome of an isolate
  * is sent at once, later ones batched; a batch left when traffic stops goes when its interval is up.
- * A failed flush puts its deltas back, so counts are late rather than lost (bounded by the store).
+ * A failed flush keeps its report and sends that same report (same source and number) first next
+ * time, so counts are late rather than lost, and a report that landed although its call failed (a
+ * timeout) is not counted twice: the shard takes each (source, seq) once.
  */
-import { metricsShardCount, metricsShardOf } from "../../../common/metrics/protocol.ts";
+import { metricsShardCount, metricsShardOf, type MetricsReport } from "../../../common/metrics/protocol.ts";
 import { MetricStore } from "../../../common/metrics/store.ts";
 import { sleep } from "../attempt/sleep.ts";
 import type { GatewayEnv } from "../env.ts";
@@ -24,6 +26,15 @@ export class IsolateMetrics {
   /** When the flush run under way started (0: none); see background.ts. */
   flushingSince = 0;
   lastFlushAt = 0;
+  /** Who reports (made on first use: Workers allow no random values at startup), and the last report's number (a shard takes each once). */
+  private sourceId: string | undefined;
+  seq = 0;
+  /** A report whose call failed: sent again, as it was, before any new deltas. */
+  unacked: MetricsReport | undefined;
+
+  get source(): string {
+    return (this.sourceId ??= crypto.randomUUID());
+  }
 
   get flushScheduled(): boolean {
     return running(this.flushingSince);
@@ -54,14 +65,18 @@ async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv
   try {
     if (wait > 0) await sleep(wait);
     metrics.lastFlushAt = Date.now();
-    const entries = metrics.store.toEntries();
-    metrics.store.clear();
+    let report = metrics.unacked;
+    if (!report) {
+      report = { entries: metrics.store.toEntries(), at: metrics.lastFlushAt, source: metrics.source, seq: ++metrics.seq };
+      metrics.store.clear();
+    }
+    metrics.unacked = report;
     try {
-      await withTimeout(metricsShardOf(env.METRICS!, metrics.shard(env)).report({ entries, at: metrics.lastFlushAt }), FLUSH_TIMEOUT_MS);
+      await withTimeout(metricsShardOf(env.METRICS!, metrics.shard(env)).report(report), FLUSH_TIMEOUT_MS);
+      metrics.unacked = undefined;
       sent = true;
     } catch (error) {
-      // Back into the store: sent with the next flush. A timed-out call may have landed (counted twice): rare, and stated.
-      metrics.store.merge(entries);
+      // Kept as it is, for the next flush: a timed-out call may have landed, and the shard knows it by its number.
       console.error(JSON.stringify({ level: "warn", message: "metrics flush failed; kept for the next one", error: String(error) }));
     }
   } finally {
