@@ -5,13 +5,14 @@
  */
 import { MeshError } from "../errors.ts";
 import type { Balancer, EndpointRuntime } from "../lb/index.ts";
+import { weightedRandom } from "../lb/random.ts";
 import type { Layer } from "./call.ts";
-
-const NONE: readonly EndpointRuntime[] = [];
 
 export const loadBalance: Layer = (inner) => async (call) => {
   const backend = call.target.backend;
-  const endpoint = pickEndpoint(backend.balance, backend.eligible, backend.retriesAvoidTried ? call.tried : NONE, call.request);
+  const endpoint = call.tried.length && backend.retries !== "any"
+    ? retryPick(backend.balance, backend.eligible, call.tried, call.request, backend.retries === "by-weight")
+    : backend.balance(backend.eligible, call.request);
   if (!endpoint) throw new MeshError("no_healthy_upstream", `backend ${backend.name} has no healthy endpoint`);
   call.endpoint = endpoint;
   call.tried.push(endpoint);
@@ -24,18 +25,15 @@ export const loadBalance: Layer = (inner) => async (call) => {
 };
 
 /**
- * The balancer's pick among `candidates`, skipping those already `tried`. It asks the balancer over
- * the whole list first, as many times as there are candidates: a list without the tried ones would
- * get a schedule of its own, started afresh on every retry, which sends every retry to the same
- * endpoint whatever the weights (a:1, b:1, c:3 with a tried: all to b). Only a balancer that keeps
- * answering tried ones (least request) is then given the untried list.
+ * A retry's endpoint among those not tried yet (all of them when every one was). `byWeight`, for a
+ * balancer that keeps state (round robin): a weighted random draw, which keeps the weights among the
+ * untried and leaves the schedule to first attempts. Giving the schedule the untried list would start
+ * a schedule of its own for it on every retry, all of them to one endpoint; taking slots from the
+ * shared one would leave the failing endpoint's slots to everyone else's first attempts. A stateless
+ * balancer (least request, random) just gets the untried list.
  */
-export function pickEndpoint(balance: Balancer, candidates: readonly EndpointRuntime[], tried: readonly EndpointRuntime[], request: Request): EndpointRuntime | undefined {
-  if (!tried.length) return balance(candidates, request);
-  for (let i = 0; i < candidates.length; i++) {
-    const endpoint = balance(candidates, request);
-    if (!endpoint || !tried.includes(endpoint)) return endpoint;
-  }
+export function retryPick(balance: Balancer, candidates: readonly EndpointRuntime[], tried: readonly EndpointRuntime[], request: Request, byWeight: boolean, draw = Math.random): EndpointRuntime | undefined {
   const untried = candidates.filter((endpoint) => !tried.includes(endpoint));
-  return balance(untried.length ? untried : candidates, request);
+  if (!untried.length) return balance(candidates, request);
+  return byWeight ? weightedRandom(untried, draw) : balance(untried, request);
 }

@@ -22,8 +22,8 @@ export interface BackendRuntime {
   /** Endpoints a balancer may pick now (not ejected, not draining). */
   readonly eligible: readonly EndpointRuntime[];
   readonly balance: Balancer;
-  /** Whether a retry should prefer an endpoint the request has not tried (not under consistent hashing). */
-  readonly retriesAvoidTried: boolean;
+  /** How a retry picks (attempt/balance.ts): any endpoint (consistent hashing: the key owns one), or an untried one by weight or by the balancer. */
+  readonly retries: RetryPicks;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
   /** Who may call it (stages/authenticate.ts): the effective mode, its own or its PeerAuthentications' (peer-authentication.ts). */
@@ -56,10 +56,12 @@ interface Built {
   readonly health: BackendHealth;
 }
 
+export type RetryPicks = "any" | "by-weight" | "balancer";
+
 class CompiledBackend implements BackendRuntime {
   readonly name: string;
   readonly service: string | undefined;
-  readonly retriesAvoidTried: boolean;
+  readonly retries: RetryPicks;
   readonly maxParallelRequests: number;
   readonly maxParallelRetries: number;
   private built: Built | undefined;
@@ -74,7 +76,8 @@ class CompiledBackend implements BackendRuntime {
     const { namespace, name } = backend.metadata;
     this.name = qualifiedName(namespace, name);
     this.service = backend.spec.worker?.service;
-    this.retriesAvoidTried = policy?.loadBalancer?.type !== "ConsistentHash";
+    const type = policy?.loadBalancer?.type ?? "RoundRobin";
+    this.retries = type === "ConsistentHash" ? "any" : type === "RoundRobin" ? "by-weight" : "balancer";
     const limits = policy?.circuitBreaker ?? DEFAULT_LIMITS;
     this.maxParallelRequests = limits.maxParallelRequests;
     this.maxParallelRetries = limits.maxParallelRetries;
