@@ -1,7 +1,9 @@
 /**
  * The Prometheus text exposition format (version 0.0.4): HELP and TYPE for every family, label values
  * escaped (backslash, double quote, newline), histograms as cumulative `_bucket{le}` series ending at
- * +Inf, then `_sum` and `_count`.
+ * +Inf, then `_sum` and `_count`. Given several stores (the metrics shards), each series carries a
+ * `shard` label: a shard restarts on its own, and its counters with it, which Prometheus reads as the
+ * reset it is only per shard (summed, the drop of one shard's part would be taken for a reset of all).
  */
 import { FAMILIES, type Family, type FamilyKey } from "./families.ts";
 import type { MetricStore } from "./store.ts";
@@ -20,25 +22,31 @@ function labelText(names: readonly string[], values: readonly string[], extra?: 
 /** Go's %g-like formatting Prometheus reads: integers as integers, +Inf for the last bucket. */
 const number = (value: number) => (value === Infinity ? "+Inf" : String(value));
 
-export function renderPrometheus(store: MetricStore, families: readonly FamilyKey[] = Object.keys(FAMILIES) as FamilyKey[]): string {
+export function renderPrometheus(source: MetricStore | readonly MetricStore[], families: readonly FamilyKey[] = Object.keys(FAMILIES) as FamilyKey[]): string {
+  const stores = Array.isArray(source) ? source : [source as MetricStore];
   const lines: string[] = [];
   for (const key of families) {
     const family: Family = FAMILIES[key];
     lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
-    for (const series of store.read(key)) {
-      if (family.type === "counter") {
-        lines.push(`${family.name}${labelText(family.labels, series.labels)} ${number(series.count)}`);
-        continue;
+    stores.forEach((store, shard) => {
+      const own = Array.isArray(source) ? `shard="${shard}"` : undefined;
+      for (const series of store.read(key)) {
+        const labels = labelText(family.labels, series.labels, own);
+        if (family.type === "counter") {
+          lines.push(`${family.name}${labels} ${number(series.count)}`);
+          continue;
+        }
+        const bounds = family.buckets!;
+        let cumulative = 0;
+        for (let i = 0; i <= bounds.length; i++) {
+          cumulative += series.buckets![i]!;
+          const le = `le="${number(bounds[i] ?? Infinity)}"`;
+          lines.push(`${family.name}_bucket${labelText(family.labels, series.labels, own ? `${own},${le}` : le)} ${cumulative}`);
+        }
+        lines.push(`${family.name}_sum${labels} ${number(series.sum)}`);
+        lines.push(`${family.name}_count${labels} ${series.count}`);
       }
-      const bounds = family.buckets!;
-      let cumulative = 0;
-      for (let i = 0; i <= bounds.length; i++) {
-        cumulative += series.buckets![i]!;
-        lines.push(`${family.name}_bucket${labelText(family.labels, series.labels, `le="${number(bounds[i] ?? Infinity)}"`)} ${cumulative}`);
-      }
-      lines.push(`${family.name}_sum${labelText(family.labels, series.labels)} ${number(series.sum)}`);
-      lines.push(`${family.name}_count${labelText(family.labels, series.labels)} ${series.count}`);
-    }
+    });
   }
   return lines.join("\n") + "\n";
 }

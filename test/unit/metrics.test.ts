@@ -94,6 +94,21 @@ describe("Prometheus exposition", () => {
     expect(text).toMatch(/edgemesh_request_duration_seconds_count\{[^}]*\} 1\n/);
   });
 
+  it("labels each shard's series with its shard, each family's lines together, so a restarted shard is a reset of its own series", () => {
+    const other = new MetricStore();
+    other.inc("requests", routeLabels("details", "503"), 5);
+    other.observe("requestDuration", ["productpage", "spiffe://edgemesh.local/ns/default/sa/productpage", "details", "default/details", "200"], 0.004);
+    const shards = renderPrometheus([store, other]);
+    const requests = shards.split("\n").filter((line) => line.startsWith("edgemesh_requests_total{") && line.includes('destination_service="details"'));
+    expect(requests.map((line) => [/shard="(\d)"/.exec(line)?.[1], line.split(" ").at(-1)])).toEqual([["0", "2"], ["1", "5"]]);
+    expect(shards).toMatch(/edgemesh_request_duration_seconds_bucket\{[^}]*shard="1",le="\+Inf"\} 1\n/);
+    // One HELP and TYPE per family, every series of a family after them.
+    expect(shards.match(/# TYPE edgemesh_requests_total /g)).toHaveLength(1);
+    const families = shards.split("\n").filter((line) => line && !line.startsWith("#")).map((line) => line.replace(/(_bucket|_sum|_count)?\{.*/, ""));
+    expect(families.filter((name, i) => i > 0 && name !== families[i - 1] && families.slice(0, i - 1).includes(name))).toEqual([]);
+    if (existsSync("/usr/bin/promtool")) expect(execFileSync("/usr/bin/promtool", ["check", "metrics"], { input: shards, encoding: "utf8" })).toBe("");
+  });
+
   // Debian's prometheus package; .ci/run installs it when missing.
   it.runIf(existsSync("/usr/bin/promtool"))("passes promtool check metrics", () => {
     const result = execFileSync("/usr/bin/promtool", ["check", "metrics"], { input: text, encoding: "utf8" });

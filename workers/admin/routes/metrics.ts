@@ -79,12 +79,17 @@ export function metricsRoutes(app: AdminApp, { isolate }: AdminDeps): void {
       method: "get",
       path: "/metrics",
       tags: ["observability"],
-      summary: "Golden metrics of the whole mesh in the Prometheus text format (every isolate's, summed)",
+      summary: "Golden metrics of the whole mesh in the Prometheus text format (every isolate's, summed per metrics shard, with a shard label)",
       responses: { 200: { description: "Prometheus text exposition format 0.0.4", content: { "text/plain": { schema: z.string() } } } },
     }),
     async (c) => {
-      const store = await meshMetrics(c.env, (shard) => shard.totals());
-      return c.text(renderPrometheus(store), 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+      // Per shard (a `shard` label), not summed: each shard's counters reset on their own (exposition.ts).
+      const shards = (await meshShards(c.env, (shard) => shard.totals())).map((entries) => {
+        const store = new MetricStore(Infinity);
+        store.merge(entries);
+        return store;
+      });
+      return c.text(renderPrometheus(shards), 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
     },
   );
 }
