@@ -72,7 +72,7 @@ describe("outlier detection across isolates", () => {
     // Isolate 0's own detector ejected it: counted in the mesh's metrics (flushed after responses).
     await waitFor("the ejection in /admin/metrics", async () => {
       const response = await mesh.fetch("http://admin.test/admin/metrics", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-      return (await response.text()).includes(`edgemesh_ejections_total{destination_service="eject",endpoint="${bad!.url}"} 1`);
+      return (await response.text()).includes(`edgemesh_ejections_total{destination_service="eject",endpoint="${bad!.url}",shard="0"} 1`);
     }, { timeoutMs: 10_000, intervalMs: 50 });
     // Isolates 1 and 2 never saw it fail. Their first request reports at once and brings the decision
     // back: from then on they leave the endpoint out. (The README's bound is one report interval; the
