@@ -108,6 +108,9 @@ describe("signing keys", () => {
     const kid = await sentKid(after.token);
     expect(kid).not.toBe(before.kid);
     expect(await kidsAt(1)).toContain(kid);
+    // The key that signs now in both isolates' bundles before the next test mints with it (an isolate
+    // that lacks it refreshes on an unknown kid at most once per 10 s, which these calls may have used).
+    await waitFor("the signing key in both isolates", async () => (await kidsAt(0)).includes(after.kid) && (await kidsAt(1)).includes(after.kid), { timeoutMs: 5_000, intervalMs: 50 });
   });
 });
 
