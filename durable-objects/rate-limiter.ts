@@ -38,7 +38,10 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
 
   async lease(request: LeaseRequest): Promise<Lease> {
     const resetAt = (request.window + 1) * request.windowMs;
-    let counter = this.counter(request.key);
+    // One count per window length: while a changed rule rolls out, isolates of both lengths lease the
+    // same key, and one counter reset by each in turn would enforce neither limit.
+    const key = `${request.windowMs}|${request.key}`;
+    let counter = this.counter(key);
     if (!counter || counter.windowMs !== request.windowMs || counter.window < request.window) {
       counter = { window: request.window, windowMs: request.windowMs, granted: 0, expiresAt: resetAt };
     }
@@ -47,10 +50,10 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
     const want = Math.max(1, Math.floor(request.want));
     const granted = left >= 2 * want ? want : Math.min(left, Math.ceil(left / 2));
     counter.granted += granted;
-    this.counters.set(request.key, counter);
+    this.counters.set(key, counter);
     this.sql.exec(
       "INSERT OR REPLACE INTO counters (key, window, window_ms, granted, expires_at) VALUES (?, ?, ?, ?, ?)",
-      request.key,
+      key,
       counter.window,
       counter.windowMs,
       counter.granted,

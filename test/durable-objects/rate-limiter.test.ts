@@ -1,8 +1,9 @@
 /// <reference types="@cloudflare/vitest-pool-workers/types" />
 /**
- * The RateLimiter's counts per key and window: a rule whose window length changes (Second to Minute,
- * 90 s to 120 s) counts afresh instead of comparing window numbers of two lengths, which left every
- * lease at 0 (and every request 429) for good.
+ * The RateLimiter's counts per key, window length and window: a rule whose window length changes
+ * (Second to Minute, 90 s to 120 s) counts in a counter of its own instead of comparing window numbers
+ * of two lengths (which left every lease at 0, and every request 429, for good), and isolates of the
+ * old and the new length leasing in turn during the rollout are each held to their limit.
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -14,13 +15,25 @@ const windowOf = (windowMs: number) => Math.floor(Date.now() / windowMs);
 describe("RateLimiter windows", () => {
   it("a key counted per second, then per minute (the rule changed), gets tokens in its new window, and back again", async () => {
     const limiter = shard("window-length");
-    const perSecond = { key: "3:ann", limit: 10, want: 4 };
-    expect((await limiter.lease({ ...perSecond, windowMs: 1_000, window: windowOf(1_000) })).granted).toBe(4);
+    const perSecond = { key: "3:ann", limit: 10, want: 4, windowMs: 1_000, window: 1_800_000_000 };
+    expect((await limiter.lease(perSecond)).granted).toBe(4);
     // Per-second window numbers (~1.8e9) are far above per-minute ones (~3e7).
-    const minute = await limiter.lease({ ...perSecond, limit: 100, windowMs: 60_000, window: windowOf(60_000) });
+    const minute = await limiter.lease({ ...perSecond, limit: 100, windowMs: 60_000, window: 30_000_000 });
     expect(minute.granted).toBe(4);
     expect(minute.remaining).toBe(96);
-    expect((await limiter.lease({ ...perSecond, windowMs: 1_000, window: windowOf(1_000) })).granted).toBe(4);
+    // And the per-second count goes on where it was: 6 left, half of them near the end.
+    expect((await limiter.lease(perSecond)).granted).toBe(3);
+  });
+
+  it("counts each window length apart while a changed rule rolls out: isolates of both lengths, leasing in turn, are held to each limit", async () => {
+    const limiter = shard("rollout");
+    const [second, minute] = [{ windowMs: 1_000, window: 1_800_000_000 }, { windowMs: 60_000, window: 30_000_000 }];
+    let granted = 0;
+    for (let i = 0; i < 50; i++) {
+      for (const length of [second, minute]) granted += (await limiter.lease({ key: "3:dan", want: 1, limit: 10, ...length })).granted;
+    }
+    // Each length's limit in its window, and no more.
+    expect(granted).toBe(20);
   });
 
   it("still refuses a lease for a window of the same length that is over, and never grants past the limit", async () => {
