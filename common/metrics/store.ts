@@ -138,10 +138,14 @@ export class MetricStore {
     return series;
   }
 
-  /** The overflow series a new series of a full family counts in (made past the cap: services and code classes are few). */
+  /**
+   * The overflow series a new series of a full family counts in. Made past the cap (services and code
+   * classes are few); should even those pass twice the cap, the service is folded too.
+   */
   private overflowOf(family: FamilyKey, byKey: Map<string, Series>, labels: string[]): Series {
     const definition: Family = FAMILIES[family];
-    const folded = labels.map((value, i) => foldedLabel(definition.labels[i]!, value, true));
+    const keepService = byKey.size < 2 * this.maxSeries;
+    const folded = labels.map((value, i) => foldedLabel(definition.labels[i]!, value, keepService));
     const key = folded.join(SEPARATOR);
     let series = byKey.get(key);
     if (!series) byKey.set(key, (series = { labels: folded, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined }));

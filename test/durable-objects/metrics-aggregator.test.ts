@@ -133,5 +133,10 @@ describe("MetricsAggregator writes", () => {
     expect(after.get(["__overflow__", "__overflow__", "e", "__overflow__", "5xx", "__overflow__"].join("|"))).toBe(3);
     // Every request counted once: 40 + 3 + 1 + 1.
     expect([...after.values()].reduce((sum, count) => sum + count, 0)).toBe(45);
+    // A family whose labels are all kept (the destination alone) still stops growing: past twice the cap the service folds too.
+    for (let i = 0; i < 100; i++) store.inc("retryBudgetExhausted", [`service-${i}`]);
+    const budget = store.read("retryBudgetExhausted");
+    expect(budget.length).toBeLessThanOrEqual(2 * 4 + 1);
+    expect(budget.reduce((sum, series) => sum + series.count, 0)).toBe(100);
   });
 });

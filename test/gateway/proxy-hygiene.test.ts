@@ -94,7 +94,7 @@ describe("forwarded headers", () => {
   });
 
   it("does not forward headers that frameworks take for the real path or method (the mesh authorized the ones it sends)", async () => {
-    const overrides = { "x-original-url": "/admin", "x-rewrite-url": "/admin", "x-forwarded-prefix": "/admin", "x-http-method-override": "DELETE", "x-http-method": "DELETE", "x-method-override": "DELETE" };
+    const overrides = { "x-original-url": "/admin", "x-rewrite-url": "/admin", "x-forwarded-prefix": "/admin", "x-original-uri": "/admin", "x-forwarded-uri": "/admin", "x-envoy-original-path": "/admin", "x-http-method-override": "DELETE", "x-http-method": "DELETE", "x-method-override": "DELETE" };
     const { echo: seen } = await echo("http://up.test/public", { method: "POST", headers: { ...overrides, "x-kept": "yes" } });
     for (const name of Object.keys(overrides)) expect(seen.headers[name], name).toBeUndefined();
     expect(seen.headers["x-kept"]).toBe("yes");

@@ -134,7 +134,8 @@ export class TableSource {
             this.seedError = undefined;
           } catch (error) {
             // Not again for SEED_RETRY_MS: every isolate would send the whole bundle on every poll.
-            this.seedRetryAt = Date.now() + SEED_RETRY_MS;
+            // Jittered: isolates that failed together (a store away) do not all come back together.
+            this.seedRetryAt = Date.now() + SEED_RETRY_MS * (1 + Math.random() / 2);
             this.seedError = `this deploy's policies could not be handed to the ConfigStore (${String(error)}); serving ${this.serving()} until a later try does`;
             console.error(JSON.stringify({ level: "warn", message: "deploy policies not seeded; serving what the control plane has", error: String(error) }));
           }

@@ -13,11 +13,15 @@ import { formatTraceparent } from "../trace-context.ts";
 // 100 Continue, which fetch() hands back as if it were the response (Envoy strips it too).
 // The workload token is this hop's credential, and only the mesh speaks for the caller
 // (stages/authenticate.ts, stages/caller-token.ts): client-sent identity headers never go upstream.
-// Some frameworks take these for the request's real path or method (IIS and Symfony: X-Original-URL;
-// Spring's ForwardedHeaderFilter: X-Forwarded-Prefix before the path; Express's method-override, Rails,
-// Spring: X-HTTP-Method-Override): the mesh routes and authorizes the path and method it forwards,
-// which they would replace upstream.
-const OVERRIDES = ["x-original-url", "x-rewrite-url", "x-forwarded-prefix", "x-http-method-override", "x-http-method", "x-method-override"];
+// Some frameworks and proxies take these for the request's real path or method (IIS and Symfony:
+// X-Original-URL; Spring's ForwardedHeaderFilter: X-Forwarded-Prefix before the path; nginx and
+// Traefik auth setups: X-Original-URI, X-Forwarded-Uri; Envoy: X-Envoy-Original-Path; Express's
+// method-override, Rails, Spring: X-HTTP-Method-Override): the mesh routes and authorizes the path
+// and method it forwards, which they would replace upstream.
+const OVERRIDES = [
+  ...["x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-forwarded-prefix", "x-envoy-original-path"],
+  ...["x-http-method-override", "x-http-method", "x-method-override"],
+];
 const NOT_FORWARDED = new Set(["expect", WORKLOAD_TOKEN_HEADER, CALLER_TOKEN_HEADER, ...OVERRIDES]);
 // W3C Trace Context: a restarted trace (traceparent missing or malformed) drops the old tracestate.
 const NOT_FORWARDED_RESTARTED = new Set([...NOT_FORWARDED, "tracestate"]);

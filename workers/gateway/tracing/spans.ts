@@ -98,7 +98,11 @@ function splitHost(hostPort: string): [string, string | undefined] {
 
 /**
  * A span's client-chosen text, cut to MAX_ATTRIBUTE_LENGTH (OpenTelemetry's attribute value length
- * limit): a queued span holds it until export, and a path may be kilobytes long.
+ * limit): a queued span holds it until export, and a path may be kilobytes long. Copied, not sliced:
+ * V8's slice of a long string keeps the whole of it alive.
  */
 export const MAX_ATTRIBUTE_LENGTH = 1_024;
-const bounded = (text: string) => (text.length > MAX_ATTRIBUTE_LENGTH ? text.slice(0, MAX_ATTRIBUTE_LENGTH) : text);
+const bounded = (text: string) => (text.length > MAX_ATTRIBUTE_LENGTH ? copyOf(text.slice(0, MAX_ATTRIBUTE_LENGTH)) : text);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const copyOf = (text: string) => decoder.decode(encoder.encode(text));
