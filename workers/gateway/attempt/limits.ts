@@ -1,20 +1,21 @@
 /**
  * Local concurrency limit per backend (Envoy's max_requests circuit breaker, per isolate): past
- * `maxParallelRequests` attempts in flight, fail fast with 503 overflow instead of queueing.
+ * `maxParallelRequests` attempts in flight, fail fast with 503 overflow instead of queueing. The
+ * slots expire (slots.ts), so work the platform cancelled cannot hold the limit for good.
  */
 import { MeshError } from "../errors.ts";
 import type { Layer } from "./call.ts";
 
 export const concurrencyLimit: Layer = (inner) => async (call) => {
   const backend = call.target.backend;
-  const counters = backend.state;
-  if (counters.inFlight >= backend.maxParallelRequests) {
-    throw new MeshError("overflow", `backend ${backend.name} has ${counters.inFlight} requests in flight, the limit`);
+  const slots = backend.state.inFlight;
+  if (slots.size >= backend.maxParallelRequests && slots.sweep(Date.now()) >= backend.maxParallelRequests) {
+    throw new MeshError("overflow", `backend ${backend.name} has ${slots.size} requests in flight, the limit`);
   }
-  counters.inFlight++;
+  const slot = slots.take(call.deadlineAt);
   try {
     return await inner(call);
   } finally {
-    counters.inFlight--;
+    slots.give(slot);
   }
 };

@@ -6,10 +6,12 @@
  */
 import type { LoadBalancer, RetryBudget as RetryBudgetConfig } from "../../../policies/schema/index.ts";
 import { RetryBudget } from "../attempt/retry-budget.ts";
+import { Slots } from "../attempt/slots.ts";
 import { createBalancer, type Balancer, type EndpointRuntime } from "../lb/index.ts";
 
 export interface BackendState {
-  inFlight: number;
+  /** Attempts in flight (the circuit breaker's slots, which expire: slots.ts). */
+  readonly inFlight: Slots;
   retriesInFlight: number;
   retryBudget: RetryBudget;
   balance: Balancer;
@@ -28,7 +30,7 @@ export class BackendStates {
     const balancerKey = JSON.stringify(loadBalancer ?? null);
     let state = this.states.get(backend);
     if (!state) {
-      state = { inFlight: 0, retriesInFlight: 0, retryBudget: new RetryBudget(budget), balance: createBalancer(loadBalancer), endpoints: new Map(), budgetKey, balancerKey };
+      state = { inFlight: new Slots(), retriesInFlight: 0, retryBudget: new RetryBudget(budget), balance: createBalancer(loadBalancer), endpoints: new Map(), budgetKey, balancerKey };
       this.states.set(backend, state);
     }
     if (state.budgetKey !== budgetKey) Object.assign(state, { retryBudget: new RetryBudget(budget), budgetKey });
