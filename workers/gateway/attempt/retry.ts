@@ -32,7 +32,8 @@ export const retry: Layer = (inner) => async (base) => {
   let last = await attempt(inner, base);
   for (let retryIndex = 0; replayable && retryIndex < retryPolicy.numRetries; retryIndex++) {
     if (!isRetriable(retryPolicy, last.result, last.status)) break;
-    if (state.retriesInFlight >= backend.maxParallelRetries) break;
+    const retries = state.retriesInFlight;
+    if (retries.size >= backend.maxParallelRetries && retries.sweep(Date.now()) >= backend.maxParallelRetries) break;
     const wait = backoffMs(retryPolicy, retryIndex);
     if (wait >= base.deadlineAt - Date.now()) {
       await last.response?.body?.cancel();
@@ -43,13 +44,13 @@ export const retry: Layer = (inner) => async (base) => {
       break;
     }
     // Counted before the first await: concurrent requests between the check above and here would all pass it.
-    state.retriesInFlight++;
+    const slot = retries.take(base.deadlineAt);
     try {
       await last.response?.body?.cancel();
       await sleep(wait);
       last = await attempt(inner, base);
     } finally {
-      state.retriesInFlight--;
+      retries.give(slot);
     }
   }
   if (last.error) throw last.error;

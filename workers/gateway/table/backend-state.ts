@@ -12,7 +12,8 @@ import { createBalancer, type Balancer, type EndpointRuntime } from "../lb/index
 export interface BackendState {
   /** Attempts in flight (the circuit breaker's slots, which expire: slots.ts). */
   readonly inFlight: Slots;
-  retriesInFlight: number;
+  /** Retries in flight, as slots that expire too. */
+  readonly retriesInFlight: Slots;
   retryBudget: RetryBudget;
   balance: Balancer;
   readonly endpoints: Map<string, EndpointRuntime>;
@@ -30,7 +31,7 @@ export class BackendStates {
     const balancerKey = JSON.stringify(loadBalancer ?? null);
     let state = this.states.get(backend);
     if (!state) {
-      state = { inFlight: new Slots(), retriesInFlight: 0, retryBudget: new RetryBudget(budget), balance: createBalancer(loadBalancer), endpoints: new Map(), budgetKey, balancerKey };
+      state = { inFlight: new Slots(), retriesInFlight: new Slots(), retryBudget: new RetryBudget(budget), balance: createBalancer(loadBalancer), endpoints: new Map(), budgetKey, balancerKey };
       this.states.set(backend, state);
     }
     if (state.budgetKey !== budgetKey) Object.assign(state, { retryBudget: new RetryBudget(budget), budgetKey });
