@@ -21,11 +21,19 @@ export const MIRROR_BUFFER_LIMIT = 64 * 1024;
 
 /** Bytes of request bodies one isolate holds at once for retries and mirrors. */
 export const ISOLATE_BUFFER_BYTES = 32 * 1024 * 1024;
+/** After its request's deadline, how long a hold may stay before it is taken for one the platform cancelled. */
+const HOLD_GRACE_MS = 30_000;
 let heldBytes = 0;
 /** What this isolate's requests hold of ISOLATE_BUFFER_BYTES now (/admin/status). */
 export const heldBodyBytes = () => heldBytes;
+interface Hold {
+  bytes: number;
+  /** When its request has surely ended: a cancelled request (a disconnected client) never gives its hold back. */
+  end: number;
+}
 /** What each buffering exchange holds of ISOLATE_BUFFER_BYTES, until its response phase gives it back. */
-const held = new WeakMap<Exchange, { bytes: number }>();
+const held = new WeakMap<Exchange, Hold>();
+const holds = new Set<Hold>();
 
 export const bufferBody: Stage = {
   request(x) {
@@ -36,9 +44,16 @@ export const bufferBody: Stage = {
     if (limit === 0) return undefined;
     const declared = contentLength(upstream.headers);
     if (declared !== undefined && declared > limit) return undefined;
-    const hold = { bytes: 0 };
+    const hold: Hold = { bytes: 0, end: x.outcome.startedAt + x.target.policy.requestTimeoutMs + HOLD_GRACE_MS };
     held.set(x, hold);
-    const take = (bytes: number) => heldBytes + bytes <= ISOLATE_BUFFER_BYTES && ((heldBytes += bytes), (hold.bytes += bytes), true);
+    holds.add(hold);
+    const take = (bytes: number) => {
+      if (heldBytes + bytes > ISOLATE_BUFFER_BYTES) dropEnded(Date.now());
+      if (heldBytes + bytes > ISOLATE_BUFFER_BYTES) return false;
+      heldBytes += bytes;
+      hold.bytes += bytes;
+      return true;
+    };
     return buffer(x, upstream.body.stream, limit, declared, take);
   },
   response(x) {
@@ -50,7 +65,18 @@ function release(x: Exchange): void {
   const hold = held.get(x);
   if (hold === undefined) return;
   held.delete(x);
+  free(hold);
+}
+
+function free(hold: Hold): void {
+  holds.delete(hold);
   heldBytes -= hold.bytes;
+  hold.bytes = 0;
+}
+
+/** Frees the holds of requests past their deadline and grace: only a request the platform cancelled keeps one that long. */
+function dropEnded(now: number): void {
+  for (const hold of holds) if (hold.end < now) free(hold);
 }
 
 async function buffer(x: Exchange, stream: ReadableStream<Uint8Array>, limit: number, declared: number | undefined, take: (bytes: number) => boolean): Promise<undefined> {
