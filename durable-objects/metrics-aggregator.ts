@@ -32,18 +32,24 @@ export class MetricsAggregator extends DurableObject<{ ALERTS?: Namespace }> imp
   }
 
   async report(report: MetricsReport): Promise<void> {
-    const { source, seq } = report;
-    if (typeof source === "string" && typeof seq === "number") {
-      // A report sent again (its first call failed or timed out, yet may have landed) is taken once.
-      if ((this.lastSeq.get(source) ?? 0) >= seq) return;
-      this.lastSeq.set(source, seq);
-    }
-    const traffic = this.state.add(report);
+    let traffic = false;
+    for (const batch of [...(Array.isArray(report.earlier) ? report.earlier : []), report]) if (this.take(batch)) traffic = true;
     if (this.state.dirty && !this.writeScheduled) await this.scheduleWrite();
     if (traffic && this.env.ALERTS && Date.now() - this.wokeAt > WAKE_INTERVAL_MS) {
       this.wokeAt = Date.now();
       this.ctx.waitUntil(alertsOf(this.env.ALERTS).wake().catch(() => (this.wokeAt = 0)));
     }
+  }
+
+  /** One report into the counts, unless it was taken already; whether it carried requests. */
+  private take(report: MetricsReport): boolean {
+    const { source, seq } = report;
+    if (typeof source === "string" && typeof seq === "number") {
+      // A report sent again (its first call failed or timed out, yet may have landed) is taken once.
+      if ((this.lastSeq.get(source) ?? 0) >= seq) return false;
+      this.lastSeq.set(source, seq);
+    }
+    return this.state.add(report);
   }
 
   /** Writes the counts gathered since the last write. Run twice or late, it writes what is there (or nothing). */

@@ -18,6 +18,12 @@ export interface MetricsReport {
    */
   source?: string;
   seq?: number;
+  /**
+   * Earlier reports of the same source whose calls failed, oldest first, sent again with this one:
+   * the shard takes those it has not (by seq). Each flush sends them all in one call, so a shard that
+   * answers too late for every call still gets every report, once.
+   */
+  earlier?: MetricsReport[];
 }
 
 /** Requests to one destination (and route) over several windows, for SLOs and alerts. */

@@ -3,9 +3,11 @@
  * updates), and at most once per METRICS_FLUSH_INTERVAL_MS (never two at once) the gathered deltas go
  * to this isolate's metrics shard, after the response (`waitUntil`). The first outcome of an isolate
  * is sent at once, later ones batched; a batch left when traffic stops goes when its interval is up.
- * A failed flush keeps its report and sends that same report (same source and number) first next
- * time, so counts are late rather than lost, and a report that landed although its call failed (a
- * timeout) is not counted twice: the shard takes each (source, seq) once.
+ * A failed flush keeps its report, and the next sends it again (same source and number) with the new
+ * one, in one call: counts are late rather than lost, a report that landed although its call failed
+ * (a timeout) is not counted twice (the shard takes each (source, seq) once), and a shard too slow to
+ * answer any call in time still gets every report. At most MAX_UNACKED are kept; past that the oldest
+ * is dropped, and said so.
  */
 import { metricsShardCount, metricsShardOf, type MetricsReport } from "../../../common/metrics/protocol.ts";
 import { MetricStore } from "../../../common/metrics/store.ts";
@@ -18,6 +20,7 @@ import { RUN_BUDGET_MS, running } from "./background.ts";
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 2_000;
 const FLUSH_TIMEOUT_MS = 2_000;
+const MAX_UNACKED = 8;
 /** Series an isolate holds between flushes; beyond, the least-counted fold into overflow. */
 const ISOLATE_SERIES = 1_000;
 
@@ -29,8 +32,8 @@ export class IsolateMetrics {
   /** Who reports (made on first use: Workers allow no random values at startup), and the last report's number (a shard takes each once). */
   private sourceId: string | undefined;
   seq = 0;
-  /** A report whose call failed: sent again, as it was, before any new deltas. */
-  unacked: MetricsReport | undefined;
+  /** Reports whose calls failed, oldest first: sent again, as they were, with the next. */
+  unacked: MetricsReport[] = [];
 
   get source(): string {
     return (this.sourceId ??= crypto.randomUUID());
@@ -65,19 +68,23 @@ async function flushAfter(wait: number, metrics: IsolateMetrics, env: GatewayEnv
   try {
     if (wait > 0) await sleep(wait);
     metrics.lastFlushAt = Date.now();
-    let report = metrics.unacked;
-    if (!report) {
-      report = { entries: metrics.store.toEntries(), at: metrics.lastFlushAt, source: metrics.source, seq: ++metrics.seq };
+    const unacked = metrics.unacked;
+    if (metrics.store.size > 0 || !unacked.length) {
+      unacked.push({ entries: metrics.store.toEntries(), at: metrics.lastFlushAt, source: metrics.source, seq: ++metrics.seq });
       metrics.store.clear();
     }
-    metrics.unacked = report;
+    if (unacked.length > MAX_UNACKED) {
+      const dropped = unacked.splice(0, unacked.length - MAX_UNACKED);
+      console.error(JSON.stringify({ level: "warn", message: "metrics reports dropped: the shard failed too many flushes in a row", reports: dropped.length }));
+    }
+    const latest = unacked[unacked.length - 1]!;
     try {
-      await withTimeout(metricsShardOf(env.METRICS!, metrics.shard(env)).report(report), FLUSH_TIMEOUT_MS);
-      metrics.unacked = undefined;
+      await withTimeout(metricsShardOf(env.METRICS!, metrics.shard(env)).report({ ...latest, earlier: unacked.slice(0, -1) }), FLUSH_TIMEOUT_MS);
+      unacked.length = 0;
       sent = true;
     } catch (error) {
-      // Kept as it is, for the next flush: a timed-out call may have landed, and the shard knows it by its number.
-      console.error(JSON.stringify({ level: "warn", message: "metrics flush failed; kept for the next one", error: String(error) }));
+      // Kept as they are, for the next flush: a timed-out call may have landed, and the shard knows each by its number.
+      console.error(JSON.stringify({ level: "warn", message: "metrics flush failed; kept for the next one", error: String(error), reports: unacked.length }));
     }
   } finally {
     if (metrics.flushingSince === since) metrics.flushingSince = 0;
