@@ -65,4 +65,23 @@ describe("a global rule whose shard is away", () => {
     expect(allowed).toBe(10 * shard0Keys);
     expect(new Set(calls)).toEqual(new Set(Array.from({ length: 8 }, (_, i) => `r#${i}`)));
   });
+
+  it("counts what the shard granted this window with what it gives itself: a lease of the whole limit, then the shard away, allows the limit, not twice", async () => {
+    let calls = 0;
+    const namespace = {
+      idFromName: (name: string) => name,
+      get: () => ({
+        lease: async (request: LeaseRequest): Promise<Lease> => {
+          if (calls++ > 0) throw new Error("shard away");
+          return { granted: request.limit, remaining: 0, resetAt: (request.window + 1) * request.windowMs };
+        },
+      }),
+    } as unknown as Namespace;
+    const limiter = new GlobalLimiter({ ...rule(1), requests: 10 });
+    // The first request's lease asks for all 10 (ramp: the limit), and gets them.
+    const now = 1_800_000_000_000;
+    let allowed = 0;
+    for (let i = 0; i < 100; i++) if ((await limiter.take("a", namespace, ctx, now + i)).allowed) allowed++;
+    expect(allowed).toBe(10);
+  });
 });

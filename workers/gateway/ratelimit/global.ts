@@ -29,7 +29,8 @@ interface KeyState {
   leftGlobally: number;
   /** Its shard (fnv1a of the key). */
   shard: number;
-  /** Tokens this isolate gave itself, this window, while the shard was away (at most the limit). */
+  /** Tokens this isolate was granted and gave itself this window (the latter while the shard was away): at most the limit together. */
+  leased: number;
   local: number;
   pending: Promise<void> | undefined;
   seen: number;
@@ -60,7 +61,7 @@ export class GlobalLimiter {
   /** A token if there is one, a denial if the window is spent, undefined if a lease must come first. */
   private spend(state: KeyState, key: string, namespace: Namespace, ctx: Waiter, now: number, resetMs: number): Verdict | undefined {
     const away = now < (this.failedOpenUntil.get(state.shard) ?? 0);
-    if (state.tokens <= 0 && away && !state.exhausted && state.local < this.rule.requests) {
+    if (state.tokens <= 0 && away && !state.exhausted && state.leased + state.local < this.rule.requests) {
       state.tokens = 1;
       state.local++;
     }
@@ -90,7 +91,7 @@ export class GlobalLimiter {
   private stateFor(key: string, window: number, now: number): KeyState {
     let state = this.states.get(key);
     if (state?.window === window) return state;
-    state = { window, tokens: 0, exhausted: false, leftGlobally: 0, shard: fnv1a(key) % this.rule.shards, local: 0, pending: undefined, seen: 0, firstSeenAt: now, lastWant: 0, lastLeaseAt: 0 };
+    state = { window, tokens: 0, exhausted: false, leftGlobally: 0, shard: fnv1a(key) % this.rule.shards, leased: 0, local: 0, pending: undefined, seen: 0, firstSeenAt: now, lastWant: 0, lastLeaseAt: 0 };
     this.states.set(key, state);
     return state;
   }
@@ -106,12 +107,13 @@ export class GlobalLimiter {
     state.pending = withTimeout(stub.lease({ key, window, windowMs, limit: requests, want }), LEASE_TIMEOUT_MS)
       .then((lease) => {
         state.tokens += lease.granted;
+        state.leased += lease.granted;
         state.leftGlobally = lease.remaining;
         if (lease.granted === 0) state.exhausted = true;
       })
       .catch((error) => {
         // Fail open for this batch (counted locally) and, without asking the shard, for FAIL_OPEN_MS; and say so.
-        const batch = Math.max(0, Math.min(want, requests - state.local));
+        const batch = Math.max(0, Math.min(want, requests - state.leased - state.local));
         state.tokens += batch;
         state.local += batch;
         this.failedOpenUntil.set(state.shard, now + FAIL_OPEN_MS);
