@@ -30,6 +30,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
   private readonly sql: SqlStorage;
   private evaluatedAt: number | null = null;
   private objectives: ObjectiveStatus[] = [];
+  private evaluating: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: AlertEvaluatorEnv) {
     super(ctx, env);
@@ -52,18 +53,28 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
   }
 
   async status(): Promise<AlertsStatus> {
-    await this.evaluate();
+    await this.evaluateInTurn();
     return this.describe();
   }
 
   override async alarm(): Promise<void> {
-    const active = await this.evaluate();
+    const active = await this.evaluateInTurn();
     await this.deliver();
     const pending = this.sql.exec<{ n: number; next: number | null }>("SELECT COUNT(*) AS n, MIN(next_at) AS next FROM notifications").one();
     if (active || pending.n > 0) {
       const next = Date.now() + this.intervalMs;
       await this.ctx.storage.setAlarm(pending.next !== null ? Math.min(next, Math.max(Date.now() + 50, pending.next)) : next);
     }
+  }
+
+  /**
+   * One evaluation at a time: an evaluation awaits the ConfigStore and the shards, and two interleaved
+   * (a status read during the alarm's) could act on objectives the other has already swept.
+   */
+  private evaluateInTurn(): Promise<boolean> {
+    const next = this.evaluating.then(() => this.evaluate());
+    this.evaluating = next.catch(() => false);
+    return next;
   }
 
   /** Evaluates every objective; whether anything is left to watch (objectives, or an alert firing). */
