@@ -144,8 +144,9 @@ export class MetricStore {
    */
   private overflowOf(family: FamilyKey, byKey: Map<string, Series>, labels: string[]): Series {
     const definition: Family = FAMILIES[family];
-    const keepService = byKey.size < 2 * this.maxSeries;
-    const folded = labels.map((value, i) => foldedLabel(definition.labels[i]!, value, keepService));
+    const withService = labels.map((value, i) => foldedLabel(definition.labels[i]!, value, true));
+    // A service's overflow series stays its own; only a new one past twice the cap loses its service.
+    const folded = byKey.has(withService.join(SEPARATOR)) || byKey.size < 2 * this.maxSeries ? withService : labels.map((value, i) => foldedLabel(definition.labels[i]!, value, false));
     const key = folded.join(SEPARATOR);
     let series = byKey.get(key);
     if (!series) byKey.set(key, (series = { labels: folded, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined }));

@@ -141,5 +141,10 @@ describe("MetricsAggregator writes", () => {
     const budget = store.read("retryBudgetExhausted");
     expect(budget.length).toBeLessThanOrEqual(2 * 4 + 1);
     expect(budget.reduce((sum, series) => sum + series.count, 0)).toBe(100);
+    // A service whose overflow series exists keeps counting in it, past twice the cap too.
+    for (let i = 0; i < 10; i++) store.inc("requests", labels(`s${i}`, "200"));
+    expect(store.read("requests").length).toBeGreaterThanOrEqual(8);
+    store.inc("requests", labels("e", "502"), 2);
+    expect(scrape().get(["__overflow__", "__overflow__", "e", "__overflow__", "5xx", "__overflow__"].join("|"))).toBe(5);
   });
 });
