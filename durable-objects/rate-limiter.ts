@@ -41,7 +41,7 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
     // One count per window length: while a changed rule rolls out, isolates of both lengths lease the
     // same key, and one counter reset by each in turn would enforce neither limit.
     const key = `${request.windowMs}|${request.key}`;
-    let counter = this.counter(key);
+    let counter = this.counter(key) ?? this.counterBeforeLengths(request);
     if (!counter || counter.windowMs !== request.windowMs || counter.window < request.window) {
       counter = { window: request.window, windowMs: request.windowMs, granted: 0, expiresAt: resetAt };
     }
@@ -69,6 +69,16 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
   async stats(): Promise<RateLimiterStats> {
     const keys = this.sql.exec<{ keys: number }>("SELECT COUNT(*) AS keys FROM counters WHERE expires_at >= ?", Date.now()).one().keys;
     return { calls: this.meta.number("calls"), granted: this.meta.number("granted"), keys };
+  }
+
+  /**
+   * The count an object of the previous deploy kept under the key alone, for the window under way: a
+   * window number of the same value is of the same length (numbers of two lengths are far apart), so a
+   * deploy does not reset the limits mid-window.
+   */
+  private counterBeforeLengths(request: LeaseRequest): Counter | undefined {
+    const counter = this.counter(request.key);
+    return counter?.window === request.window ? { ...counter, windowMs: request.windowMs } : undefined;
   }
 
   private counter(key: string): Counter | undefined {

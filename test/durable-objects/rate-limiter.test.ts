@@ -47,14 +47,18 @@ describe("RateLimiter windows", () => {
     expect(total).toBe(20);
   });
 
-  it("reads counters stored before the window length was kept as of another length: counted afresh", async () => {
+  it("goes on with a count the previous deploy kept under the key alone, for the window under way, and not for another", async () => {
     const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("old-rows"));
-    const limiter = stub as unknown as RateLimiterApi;
-    const now = windowOf(60_000);
-    await limiter.lease({ key: "3:cat", limit: 5, want: 1, windowMs: 60_000, window: now });
-    await runInDurableObject(stub, (_object, state) => void state.storage.sql.exec("UPDATE counters SET window_ms = NULL, granted = 5"));
+    const window = 30_000_000;
+    // As the previous deploy stored it: the key alone, no window length; 5 of 5 granted this window.
+    await runInDurableObject(stub, (_object, state) =>
+      void state.storage.sql.exec("INSERT INTO counters (key, window, granted, expires_at) VALUES ('3:cat', ?, 5, ?)", window, (window + 1) * 60_000),
+    );
     await runInDurableObject(stub, (_object, state) => state.abort("restart")).catch(() => undefined);
     const again = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("old-rows")) as unknown as RateLimiterApi;
-    expect((await again.lease({ key: "3:cat", limit: 5, want: 1, windowMs: 60_000, window: now })).granted).toBe(1);
+    expect((await again.lease({ key: "3:cat", limit: 5, want: 1, windowMs: 60_000, window })).granted).toBe(0);
+    // The next window, or another length, counts afresh.
+    expect((await again.lease({ key: "3:cat", limit: 5, want: 1, windowMs: 60_000, window: window + 1 })).granted).toBe(1);
+    expect((await again.lease({ key: "3:cat", limit: 5, want: 1, windowMs: 1_000, window: 1_800_000_000 })).granted).toBe(1);
   });
 });
