@@ -1,6 +1,6 @@
 /**
  * Golden metrics across isolates: each isolate flushes its counts to the metrics Durable Object in
- * batches, /admin/metrics serves the sum in the Prometheus format, promtool accepts it, and a real
+ * batches, /admin/metrics serves the sum (per shard, with a shard label) in the Prometheus format, promtool accepts it, and a real
  * Prometheus scraping the mesh finds the traffic. The counts survive a restart of workerd once the
  * shard's alarm has written them.
  */
