@@ -1,8 +1,9 @@
 /**
  * Golden metrics across isolates: each isolate flushes its counts to the metrics Durable Object in
- * batches, /admin/metrics serves the sum (per shard, with a shard label) in the Prometheus format, promtool accepts it, and a real
- * Prometheus scraping the mesh finds the traffic. The counts survive a restart of workerd once the
- * shard's alarm has written them.
+ * batches, /admin/metrics serves the sum (per shard, with a shard label) in the Prometheus format,
+ * promtool accepts it, and a real Prometheus scraping the mesh finds the traffic. The windowed counts
+ * survive a restart of workerd once the shard's alarm has written them; the exposition's counters
+ * start again from zero, a reset Prometheus handles.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
