@@ -8,6 +8,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { redactUrl } from "../common/redact-url.ts";
+import { withTimeout } from "../common/with-timeout.ts";
 import { metricsShardCount, metricsShardOf, type AlertState, type AlertsApi, type AlertsStatus, type ObjectiveStatus, type SloCounts } from "../common/metrics/protocol.ts";
 import { configStoreOf, coordinatorOf, type Namespace } from "../common/protocol.ts";
 import { qualifiedName } from "../policies/qualified-name.ts";
@@ -25,6 +26,9 @@ export interface AlertEvaluatorEnv {
 const DEFAULT_INTERVAL_MS = 60_000;
 const MAX_DELIVERIES = 6;
 const DELIVERY_TIMEOUT_MS = 5_000;
+
+/** Evaluations run one at a time: a call that never answers must not hold up every later one. */
+const CALL_TIMEOUT_MS = 5_000;
 
 export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements AlertsApi {
   private readonly sql: SqlStorage;
@@ -173,7 +177,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
 
   private async loadObjectives(): Promise<ServiceLevelObjective[]> {
     if (!this.env.CONFIG_STORE) return [];
-    const snapshot = await configStoreOf(this.env.CONFIG_STORE).snapshot();
+    const snapshot = await withTimeout(configStoreOf(this.env.CONFIG_STORE).snapshot(), CALL_TIMEOUT_MS);
     const objectives: ServiceLevelObjective[] = [];
     for (const document of snapshot.documents) {
       if ((document as { kind?: unknown }).kind !== "ServiceLevelObjective") continue;
@@ -188,7 +192,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
     const namespace = this.env.METRICS;
     const empty = () => sinceMs.map(() => ({ total: 0, errors: 0, buckets: [] as number[] }));
     if (!namespace) return empty();
-    const shards = await Promise.all(Array.from({ length: metricsShardCount(this.env.METRICS_SHARDS) }, (_, shard) => metricsShardOf(namespace, shard).sloCounts({ service, route, sinceMs })));
+    const shards = await Promise.all(Array.from({ length: metricsShardCount(this.env.METRICS_SHARDS) }, (_, shard) => withTimeout(metricsShardOf(namespace, shard).sloCounts({ service, route, sinceMs }), CALL_TIMEOUT_MS)));
     const sum = empty();
     for (const shard of shards) {
       shard.forEach((counts, w) => {
@@ -205,7 +209,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> implements 
   private async ejected(backend: string): Promise<number> {
     if (!this.env.BACKEND_COORDINATOR) return 0;
     try {
-      const { endpoints } = await coordinatorOf(this.env.BACKEND_COORDINATOR, backend).snapshot();
+      const { endpoints } = await withTimeout(coordinatorOf(this.env.BACKEND_COORDINATOR, backend).snapshot(), CALL_TIMEOUT_MS);
       return Object.values(endpoints).filter((endpoint) => endpoint.state === "ejected" && endpoint.until > Date.now()).length;
     } catch {
       return 0;

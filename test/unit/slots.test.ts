@@ -1,8 +1,8 @@
 /**
  * The circuit breaker's slots (attempt/slots.ts): an attempt whose work never resumes (the platform
  * cancels a disconnected client's request: no finally block runs) holds its slot until its deadline
- * and a grace of 30 s, then the next request that finds the limit reached drops it; one with no
- * deadline holds it until given back. On a clock the test sets.
+ * and a grace of 30 s (its per-try timeout when it has no request timeout, 10 minutes when it has
+ * neither), then the next request that finds the limit reached drops it. On a clock the test sets.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { concurrencyLimit } from "../../workers/gateway/attempt/limits.ts";
@@ -19,7 +19,7 @@ describe("the circuit breaker's slots", () => {
     vi.useFakeTimers({ now: NOW, toFake: ["Date"] });
     const slots = new Slots();
     const backend = { name: "b", maxParallelRequests: 1, state: { inFlight: slots } };
-    const call = (deadlineAt: number) => ({ target: { backend }, deadlineAt }) as unknown as CallContext;
+    const call = (deadlineAt: number) => ({ target: { backend, policy: {} }, deadlineAt }) as unknown as CallContext;
     // The cancelled request: its attempt never settles.
     const stuck = concurrencyLimit(() => new Promise<Response>(() => undefined));
     void stuck(call(NOW + 1_000));
@@ -32,11 +32,27 @@ describe("the circuit breaker's slots", () => {
     expect(slots.size).toBe(0);
   });
 
-  it("keep an attempt without a deadline until it gives its slot back", () => {
+  it("bound an attempt without a request timeout by its per-try timeout, and one without either by 10 minutes", async () => {
+    vi.useFakeTimers({ now: NOW, toFake: ["Date"] });
     const slots = new Slots();
-    const key = slots.take(Infinity);
-    expect(slots.sweep(Number.MAX_SAFE_INTEGER)).toBe(1);
-    slots.give(key);
-    expect(slots.size).toBe(0);
+    const backend = { name: "b", maxParallelRequests: 1, state: { inFlight: slots } };
+    const stuck = concurrencyLimit(() => new Promise<Response>(() => undefined));
+    const answered = concurrencyLimit(async () => new Response("ok"));
+    const call = (perTryTimeoutMs: number | undefined) => ({ target: { backend, policy: { perTryTimeoutMs } }, deadlineAt: Infinity }) as unknown as CallContext;
+    void stuck(call(5_000));
+    vi.setSystemTime(NOW + 5_000 + 30_001);
+    expect((await answered(call(undefined))).status).toBe(200);
+    void stuck(call(undefined));
+    vi.setSystemTime(NOW + 5_000 + 30_001 + 600_000 + 29_000);
+    await expect(answered(call(undefined))).rejects.toMatchObject({ reason: "overflow" });
+    vi.setSystemTime(NOW + 5_000 + 30_001 + 600_000 + 30_001);
+    expect((await answered(call(undefined))).status).toBe(200);
+  });
+
+  it("drop only the slots that have ended when swept at the limit", () => {
+    const slots = new Slots();
+    for (let i = 0; i < 1_000; i++) slots.take(NOW + 60_000 + i);
+    expect(slots.sweep(NOW)).toBe(1_000);
+    expect(slots.sweep(NOW + 60_000 + 500)).toBe(500);
   });
 });

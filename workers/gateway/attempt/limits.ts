@@ -5,6 +5,7 @@
  */
 import { MeshError } from "../errors.ts";
 import type { Layer } from "./call.ts";
+import { endOf } from "./slots.ts";
 
 export const concurrencyLimit: Layer = (inner) => async (call) => {
   const backend = call.target.backend;
@@ -12,7 +13,9 @@ export const concurrencyLimit: Layer = (inner) => async (call) => {
   if (slots.size >= backend.maxParallelRequests && slots.sweep(Date.now()) >= backend.maxParallelRequests) {
     throw new MeshError("overflow", `backend ${backend.name} has ${slots.size} requests in flight, the limit`);
   }
-  const slot = slots.take(call.deadlineAt);
+  // The attempt is bounded by its per-try timeout too (attemptTimeout runs outside this layer).
+  const now = Date.now();
+  const slot = slots.take(endOf(Math.min(call.deadlineAt, now + (call.target.policy.perTryTimeoutMs ?? Infinity)), now));
   try {
     return await inner(call);
   } finally {

@@ -11,6 +11,7 @@ import type { Call, CallContext, Layer } from "./call.ts";
 import { classifyError, classifyStatus, isRetriable, type AttemptResult } from "./classify.ts";
 import { newSpanId } from "../trace-context.ts";
 import { sleep } from "./sleep.ts";
+import { endOf } from "./slots.ts";
 import { requestTimeoutError } from "./timeouts.ts";
 
 /** RFC 9110 idempotent methods: repeating them has the same effect as sending them once. */
@@ -44,7 +45,7 @@ export const retry: Layer = (inner) => async (base) => {
       break;
     }
     // Counted before the first await: concurrent requests between the check above and here would all pass it.
-    const slot = retries.take(base.deadlineAt);
+    const slot = retries.take(endOf(base.deadlineAt, Date.now()));
     try {
       await last.response?.body?.cancel();
       await sleep(wait);

@@ -15,15 +15,16 @@ import { retriesMethod } from "../attempt/retry.ts";
 import type { Exchange, RequestBody, Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
 import { BODY_TIMEOUT, bufferUpTo } from "../bounded-body.ts";
+import { endOf } from "../attempt/slots.ts";
 
 /** How much of a body a mirrored request may carry when no retry policy sets a larger limit. */
 export const MIRROR_BUFFER_LIMIT = 64 * 1024;
 
 /** Bytes of request bodies one isolate holds at once for retries and mirrors. */
 export const ISOLATE_BUFFER_BYTES = 32 * 1024 * 1024;
-/** After its request's deadline, how long a hold may stay before it is taken for one the platform cancelled. */
-const HOLD_GRACE_MS = 30_000;
 let heldBytes = 0;
+/** No hold ends before this: a body refused room does not scan live holds again and again. */
+let earliestEnd = Infinity;
 /** What this isolate's requests hold of ISOLATE_BUFFER_BYTES now (/admin/status). */
 export const heldBodyBytes = () => heldBytes;
 interface Hold {
@@ -44,9 +45,11 @@ export const bufferBody: Stage = {
     if (limit === 0) return undefined;
     const declared = contentLength(upstream.headers);
     if (declared !== undefined && declared > limit) return undefined;
-    const hold: Hold = { bytes: 0, end: x.outcome.startedAt + x.target.policy.requestTimeoutMs + HOLD_GRACE_MS };
+    const startedAt = x.outcome.startedAt;
+    const hold: Hold = { bytes: 0, end: endOf(startedAt + x.target.policy.requestTimeoutMs, startedAt) };
     held.set(x, hold);
     holds.add(hold);
+    if (hold.end < earliestEnd) earliestEnd = hold.end;
     const take = (bytes: number) => {
       if (heldBytes + bytes > ISOLATE_BUFFER_BYTES) dropEnded(Date.now());
       if (heldBytes + bytes > ISOLATE_BUFFER_BYTES) return false;
@@ -76,7 +79,13 @@ function free(hold: Hold): void {
 
 /** Frees the holds of requests past their deadline and grace: only a request the platform cancelled keeps one that long. */
 function dropEnded(now: number): void {
-  for (const hold of holds) if (hold.end < now) free(hold);
+  if (now <= earliestEnd) return;
+  let earliest = Infinity;
+  for (const hold of holds) {
+    if (hold.end < now) free(hold);
+    else if (hold.end < earliest) earliest = hold.end;
+  }
+  earliestEnd = earliest;
 }
 
 async function buffer(x: Exchange, stream: ReadableStream<Uint8Array>, limit: number, declared: number | undefined, take: (bytes: number) => boolean): Promise<undefined> {
