@@ -13,8 +13,6 @@ import { MetaTable } from "./meta.ts";
 
 interface Counter {
   window: number;
-  /** The window length it counts in: a rule whose window changes starts a new count (window numbers of two lengths do not compare). */
-  windowMs: number | null;
   granted: number;
   expiresAt: number;
 }
@@ -33,18 +31,16 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, window INTEGER NOT NULL,
       granted INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
     this.sql.exec("CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at)");
-    if (!this.sql.exec("SELECT * FROM counters LIMIT 0").columnNames.includes("window_ms")) this.sql.exec("ALTER TABLE counters ADD COLUMN window_ms INTEGER");
   }
 
   async lease(request: LeaseRequest): Promise<Lease> {
     const resetAt = (request.window + 1) * request.windowMs;
-    // One count per window length: while a changed rule rolls out, isolates of both lengths lease the
-    // same key, and one counter reset by each in turn would enforce neither limit.
+    // One count per window length (window numbers of two lengths do not compare): while a changed rule
+    // rolls out, isolates of both lengths lease the same key, and one counter reset by each in turn
+    // would enforce neither limit.
     const key = `${request.windowMs}|${request.key}`;
     let counter = this.counter(key) ?? this.counterBeforeLengths(request);
-    if (!counter || counter.windowMs !== request.windowMs || counter.window < request.window) {
-      counter = { window: request.window, windowMs: request.windowMs, granted: 0, expiresAt: resetAt };
-    }
+    if (!counter || counter.window < request.window) counter = { window: request.window, granted: 0, expiresAt: resetAt };
     // A lease for a window that is already over (a slow isolate clock) gets nothing.
     const left = counter.window > request.window ? 0 : Math.max(0, request.limit - counter.granted);
     const want = Math.max(1, Math.floor(request.want));
@@ -52,10 +48,9 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
     counter.granted += granted;
     this.counters.set(key, counter);
     this.sql.exec(
-      "INSERT OR REPLACE INTO counters (key, window, window_ms, granted, expires_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO counters (key, window, granted, expires_at) VALUES (?, ?, ?, ?)",
       key,
       counter.window,
-      counter.windowMs,
       counter.granted,
       counter.expiresAt,
     );
@@ -78,15 +73,13 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
    */
   private counterBeforeLengths(request: LeaseRequest): Counter | undefined {
     const counter = this.counter(request.key);
-    return counter?.window === request.window ? { ...counter, windowMs: request.windowMs } : undefined;
+    return counter?.window === request.window ? counter : undefined;
   }
 
   private counter(key: string): Counter | undefined {
     const cached = this.counters.get(key);
     if (cached) return cached;
-    const row = this.sql
-      .exec<{ window: number; window_ms: number | null; granted: number; expires_at: number }>("SELECT window, window_ms, granted, expires_at FROM counters WHERE key = ?", key)
-      .toArray()[0];
-    return row && { window: row.window, windowMs: row.window_ms, granted: row.granted, expiresAt: row.expires_at };
+    const row = this.sql.exec<{ window: number; granted: number; expires_at: number }>("SELECT window, granted, expires_at FROM counters WHERE key = ?", key).toArray()[0];
+    return row && { window: row.window, granted: row.granted, expiresAt: row.expires_at };
   }
 }
