@@ -133,7 +133,7 @@ export class MetricStore {
       if (byKey.size >= this.maxSeries) this.fold(family, byKey, false);
     }
     const definition: Family = FAMILIES[family];
-    series = { labels: [...labels], count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined };
+    series = emptySeries(definition, [...labels]);
     byKey.set(key, series);
     return series;
   }
@@ -149,7 +149,7 @@ export class MetricStore {
     const folded = byKey.has(withService.join(SEPARATOR)) || byKey.size < 2 * this.maxSeries ? withService : labels.map((value, i) => foldedLabel(definition.labels[i]!, value, false));
     const key = folded.join(SEPARATOR);
     let series = byKey.get(key);
-    if (!series) byKey.set(key, (series = { labels: folded, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined }));
+    if (!series) byKey.set(key, (series = emptySeries(definition, folded)));
     return series;
   }
 
@@ -167,7 +167,7 @@ export class MetricStore {
     for (const { key, series, labels, overflowKey } of ranked.slice(0, Math.ceil(ranked.length / 2))) {
       let overflow = byKey.get(overflowKey);
       if (!overflow) {
-        overflow = { labels, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined };
+        overflow = emptySeries(definition, labels);
         byKey.set(overflowKey, overflow);
       }
       overflow.count += series.count;
@@ -178,6 +178,9 @@ export class MetricStore {
     this.dropped++;
   }
 }
+
+/** A series of `definition`'s family with nothing counted yet (its buckets too, for a histogram). */
+const emptySeries = (definition: Family, labels: string[]): Series => ({ labels, count: 0, sum: 0, buckets: definition.buckets ? new Array(definition.buckets.length + 1).fill(0) : undefined });
 
 /** One observation into a series of histogram `family` (from `handle()`). */
 export function observeInto(family: FamilyKey, series: Series, value: number): void {
