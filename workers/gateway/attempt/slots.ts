@@ -34,13 +34,15 @@ export class Slots {
     this.ends.delete(key);
   }
 
-  /** Drops the slots whose attempts must have ended by `now`; how many are left. */
-  sweep(now: number): number {
+  /** Drops the slots whose attempts must have ended by `now` (telling `dropped` each key); how many are left. */
+  sweep(now: number, dropped?: (key: number) => void): number {
     if (now <= this.earliestEnd) return this.ends.size;
     let earliest = Infinity;
     for (const [key, end] of this.ends) {
-      if (end < now) this.ends.delete(key);
-      else if (end < earliest) earliest = end;
+      if (end < now) {
+        this.ends.delete(key);
+        dropped?.(key);
+      } else if (end < earliest) earliest = end;
     }
     this.earliestEnd = earliest;
     return this.ends.size;

@@ -15,7 +15,7 @@ import { retriesMethod } from "../attempt/retry.ts";
 import type { Exchange, RequestBody, Stage } from "../context.ts";
 import { MeshError } from "../errors.ts";
 import { BODY_TIMEOUT, bufferUpTo } from "../bounded-body.ts";
-import { endOf } from "../attempt/slots.ts";
+import { endOf, Slots } from "../attempt/slots.ts";
 
 /** How much of a body a mirrored request may carry when no retry policy sets a larger limit. */
 export const MIRROR_BUFFER_LIMIT = 64 * 1024;
@@ -23,18 +23,17 @@ export const MIRROR_BUFFER_LIMIT = 64 * 1024;
 /** Bytes of request bodies one isolate holds at once for retries and mirrors. */
 export const ISOLATE_BUFFER_BYTES = 32 * 1024 * 1024;
 let heldBytes = 0;
-/** No hold ends before this: a body refused room does not scan live holds again and again. */
-let earliestEnd = Infinity;
 /** What this isolate's requests hold of ISOLATE_BUFFER_BYTES now (/admin/status). */
 export const heldBodyBytes = () => heldBytes;
 interface Hold {
   bytes: number;
-  /** When its request has surely ended: a cancelled request (a disconnected client) never gives its hold back. */
-  end: number;
+  /** Its slot in `ends`: a cancelled request (a disconnected client) never gives its hold back, so holds expire as the circuit breaker's slots do. */
+  slot: number;
 }
 /** What each buffering exchange holds of ISOLATE_BUFFER_BYTES, until its response phase gives it back. */
 const held = new WeakMap<Exchange, Hold>();
-const holds = new Set<Hold>();
+const holds = new Map<number, Hold>();
+const ends = new Slots();
 
 export const bufferBody: Stage = {
   request(x) {
@@ -46,12 +45,11 @@ export const bufferBody: Stage = {
     const declared = contentLength(upstream.headers);
     if (declared !== undefined && declared > limit) return undefined;
     const startedAt = x.outcome.startedAt;
-    const hold: Hold = { bytes: 0, end: endOf(startedAt + x.target.policy.requestTimeoutMs, startedAt) };
+    const hold: Hold = { bytes: 0, slot: ends.take(endOf(startedAt + x.target.policy.requestTimeoutMs, startedAt)) };
     held.set(x, hold);
-    holds.add(hold);
-    if (hold.end < earliestEnd) earliestEnd = hold.end;
+    holds.set(hold.slot, hold);
     const take = (bytes: number) => {
-      if (heldBytes + bytes > ISOLATE_BUFFER_BYTES) dropEnded(Date.now());
+      if (heldBytes + bytes > ISOLATE_BUFFER_BYTES) ends.sweep(Date.now(), freeSlot);
       if (heldBytes + bytes > ISOLATE_BUFFER_BYTES) return false;
       heldBytes += bytes;
       hold.bytes += bytes;
@@ -72,20 +70,16 @@ function release(x: Exchange): void {
 }
 
 function free(hold: Hold): void {
-  holds.delete(hold);
+  holds.delete(hold.slot);
+  ends.give(hold.slot);
   heldBytes -= hold.bytes;
   hold.bytes = 0;
 }
 
-/** Frees the holds of requests past their deadline and grace: only a request the platform cancelled keeps one that long. */
-function dropEnded(now: number): void {
-  if (now <= earliestEnd) return;
-  let earliest = Infinity;
-  for (const hold of holds) {
-    if (hold.end < now) free(hold);
-    else if (hold.end < earliest) earliest = hold.end;
-  }
-  earliestEnd = earliest;
+/** Frees the hold of a request past its deadline and grace: only a request the platform cancelled keeps one that long. */
+function freeSlot(slot: number): void {
+  const hold = holds.get(slot);
+  if (hold) free(hold);
 }
 
 async function buffer(x: Exchange, stream: ReadableStream<Uint8Array>, limit: number, declared: number | undefined, take: (bytes: number) => boolean): Promise<undefined> {
