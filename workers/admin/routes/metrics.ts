@@ -15,10 +15,13 @@ export async function meshShards<T>(env: AdminEnv, read: (shard: MetricsApi) => 
   return Promise.all(Array.from({ length: metricsShardCount(env.METRICS_SHARDS) }, (_, shard) => read(metricsShardOf(namespace, shard))));
 }
 
-/** Every shard's series, merged: what the exposition and the views read. */
+/** Every shard's series, merged: what the views read. */
 export async function meshMetrics(env: AdminEnv, read: (shard: MetricsApi) => Promise<SeriesEntry[]>): Promise<MetricStore> {
-  const shards = await meshShards(env, read);
-  // Unbounded here: each shard already bounds its own series.
+  return storeOf(await meshShards(env, read));
+}
+
+/** Series in a store of their own, unbounded: each shard already bounds its own. */
+function storeOf(shards: readonly SeriesEntry[][]): MetricStore {
   const store = new MetricStore(Infinity);
   for (const entries of shards) store.merge(entries);
   return store;
@@ -84,11 +87,7 @@ export function metricsRoutes(app: AdminApp, { isolate }: AdminDeps): void {
     }),
     async (c) => {
       // Per shard (a `shard` label), not summed: each shard's counters reset on their own (exposition.ts).
-      const shards = (await meshShards(c.env, (shard) => shard.totals())).map((entries) => {
-        const store = new MetricStore(Infinity);
-        store.merge(entries);
-        return store;
-      });
+      const shards = (await meshShards(c.env, (shard) => shard.totals())).map((entries) => storeOf([entries]));
       return c.text(renderPrometheus(shards), 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
     },
   );
